@@ -1,0 +1,5 @@
+"""python -m tetsuban"""
+
+from tetsuban.cli import main
+
+main()

@@ -1,0 +1,152 @@
+"""The command line: each command is a thin wrapper over one library function."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from tetsuban.errors import TetsubanError
+from tetsuban.ingest.engine import ImportReport, ProgressFn
+from tetsuban.project import Project
+from tetsuban.status import ProjectStatus
+
+app = typer.Typer(
+    help="tetsuban: from a folder of images to a trained, honestly evaluated image classifier.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+labels_app = typer.Typer(help="Labels: export them.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+out = Console()
+err = Console(stderr=True)
+
+ProjectArg = Annotated[Path, typer.Argument(help="The project folder.")]
+
+
+@app.command()
+def init(
+    project: ProjectArg,
+    name: Annotated[str | None, typer.Option(help="Project name (default: the folder's name).")] = None,
+) -> None:
+    """Create a project: a folder with tetsuban.toml and the project database."""
+    with Project.init(project, name) as created:
+        out.print(f"Created project [bold]{created.config.name}[/] in {created.root}")
+
+
+@app.command("import")
+def import_(
+    project: ProjectArg,
+    source: Annotated[Path, typer.Argument(help="A folder, image, CSV, zip/tar archive or IDX images file.")],
+    labels: Annotated[Path | None, typer.Option(help="IDX labels file that goes with an IDX images file.")] = None,
+    copy: Annotated[bool, typer.Option("--copy", help="Copy files into the project instead of referencing them.")]
+    = False,
+    folder_labels: Annotated[bool, typer.Option(help="Sub-folders name the classes (ImageFolder layout).")] = True,
+    class_names: Annotated[str | None, typer.Option(help="Comma-separated class names for IDX label values.")]
+    = None,
+) -> None:
+    """Import images from folders, CSV files (paths or URLs), archives or IDX files; bad files are skipped."""
+    names = None if class_names is None else [n.strip() for n in class_names.split(",")]
+    with Project.open(project) as opened, _progress(f"Importing {source}") as progress:
+        report = opened.import_path(source, labels, copy, folder_labels, names, progress)
+    _print_report(report)
+
+
+@app.command()
+def status(
+    project: ProjectArg,
+    skipped: Annotated[int, typer.Option(help="How many skipped files to list.")] = 20,
+) -> None:
+    """Show images, labels per class, recent imports, skipped files with reasons, and files that changed."""
+    with Project.open(project) as opened:
+        _print_status(opened.status(), skipped)
+
+
+@labels_app.command("export")
+def labels_export(
+    project: ProjectArg,
+    output: Annotated[Path, typer.Argument(help="The CSV file to write.")],
+    history: Annotated[bool, typer.Option("--history", help="Every label change instead of current labels.")]
+    = False,
+) -> None:
+    """Write labels to CSV: path, sha256, label, source, author, time."""
+    with Project.open(project) as opened:
+        rows = opened.export_labels(output, history)
+    out.print(f"Wrote {rows:,} rows to {output}")
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[ProgressFn]:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _print_report(report: ImportReport) -> None:
+    counts = report.counts
+    out.print(
+        f"Import {report.run_id} {report.status}: {counts['added']:,} added, {counts['duplicate']:,} duplicate, "
+        f"{counts['unchanged']:,} unchanged, {counts['relinked']:,} relinked, {counts['skipped']:,} skipped."
+    )
+    for outcome in report.skipped[:20]:
+        out.print(f"  skipped {outcome.item}: {outcome.reason}", markup=False, highlight=False)
+    if len(report.skipped) > 20:
+        out.print(f"  ... and {len(report.skipped) - 20:,} more; see: tetsuban status")
+
+
+def _print_status(st: ProjectStatus, skipped_shown: int) -> None:
+    out.print(f"[bold]{st.name}[/] ({st.root})")
+    out.print(f"{st.images:,} images, {st.labelled:,} labelled, {st.images - st.labelled:,} unlabelled")
+    if st.per_class:
+        table = Table("class", "images", title="Labelled per class", title_justify="left")
+        for name, n in st.per_class.items():
+            table.add_row(name, f"{n:,}")
+        out.print(table)
+    if st.runs:
+        out.print("[bold]Recent imports[/]:")
+        for r in st.runs:
+            when = datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M")
+            state = r.status if r.status == "finished" else f"{r.status} (did not finish; run it again to complete)"
+            c = r.counts
+            out.print(f"  #{r.id} {when} {r.kind} {r.source}: {state}", markup=False, highlight=False)
+            out.print(f"      {c['added']:,} added, {c['duplicate']:,} duplicate, {c['unchanged']:,} unchanged, "
+                      f"{c['relinked']:,} relinked, {c['skipped']:,} skipped", highlight=False)
+    if st.skipped:
+        out.print(f"[bold]Skipped files[/] (recent imports, {len(st.skipped):,} shown at most {skipped_shown}):")
+        for o in st.skipped[:skipped_shown]:
+            out.print(f"  {o.item}: {o.reason}", markup=False, highlight=False)
+    if st.problems:
+        out.print(f"[bold yellow]{len(st.problems):,} image file(s) need attention[/] "
+                  "(import the new location again to relink a moved file):")
+        for p in st.problems[:50]:
+            out.print(f"  {p.problem}: {p.path} (image {p.image_id})", markup=False, highlight=False)
+    else:
+        out.print("Every image file is present and unchanged.")
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line and exit 1; an interrupt keeps what was committed."""
+    try:
+        app()
+    except TetsubanError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted: everything committed so far is kept; run the same command again to complete it.")
+        sys.exit(130)

@@ -1,0 +1,119 @@
+"""The project configuration, ``tetsuban.toml``: frozen dataclasses, defaults and validation."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tetsuban.errors import ConfigError
+from tetsuban.params import check_float, check_int, check_str
+
+CONFIG_NAME = "tetsuban.toml"
+
+# Pillow refuses images above twice its MAX_IMAGE_PIXELS (178,956,970) whatever we ask; our limit stays below it.
+PILLOW_HARD_LIMIT = 178_956_970
+
+
+@dataclass(frozen=True)
+class ImportConfig:
+    """Limits that protect an import from hostile input."""
+
+    max_pixels: int = 100_000_000
+    workers: int = 0  # 0: one per core
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """How images named by URL are fetched."""
+
+    max_bytes: int = 50_000_000
+    timeout_s: float = 20.0
+    retries: int = 3
+    concurrency: int = 8
+    per_host_per_s: float = 4.0
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Everything in tetsuban.toml, resolved with defaults."""
+
+    name: str
+    imports: ImportConfig = field(default_factory=ImportConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+
+
+def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfig:
+    """Validate a parsed tetsuban.toml and fill in defaults."""
+    project = _table(data, "project")
+    imports = _table(data, "import")
+    fetch = _table(data, "fetch")
+    defaults_i, defaults_f = ImportConfig(), FetchConfig()
+    _reject_unknown("import", imports, defaults_i.__dataclass_fields__)
+    _reject_unknown("fetch", fetch, defaults_f.__dataclass_fields__)
+    return ProjectConfig(
+        name=check_str("project.name", project.get("name", default_name)),
+        imports=ImportConfig(
+            max_pixels=check_int("import.max_pixels", imports.get("max_pixels", defaults_i.max_pixels),
+                                 1, PILLOW_HARD_LIMIT),
+            workers=check_int("import.workers", imports.get("workers", defaults_i.workers), 0, 256),
+        ),
+        fetch=FetchConfig(
+            max_bytes=check_int("fetch.max_bytes", fetch.get("max_bytes", defaults_f.max_bytes), 1, 2**34),
+            timeout_s=check_float("fetch.timeout_s", fetch.get("timeout_s", defaults_f.timeout_s), 0.01, 3600),
+            retries=check_int("fetch.retries", fetch.get("retries", defaults_f.retries), 0, 20),
+            concurrency=check_int("fetch.concurrency", fetch.get("concurrency", defaults_f.concurrency), 1, 64),
+            per_host_per_s=check_float("fetch.per_host_per_s",
+                                       fetch.get("per_host_per_s", defaults_f.per_host_per_s), 0.01, 1000),
+        ),
+    )
+
+
+def load_config(project_dir: Path) -> ProjectConfig:
+    """Read and validate ``project_dir/tetsuban.toml``."""
+    path = project_dir / CONFIG_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}. Fix the file or restore it from version control.") from exc
+    return config_from_dict(data, default_name=project_dir.name)
+
+
+def default_config_text(name: str) -> str:
+    """The tetsuban.toml that ``init`` writes: every setting with its default, commented."""
+    i, f = ImportConfig(), FetchConfig()
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f"""# tetsuban project configuration
+[project]
+name = "{escaped}"
+
+[import]
+# Images with more pixels than this are refused (decompression-bomb guard; at most {PILLOW_HARD_LIMIT}).
+max_pixels = {i.max_pixels}
+# Worker processes for hashing and header reading; 0 means one per core.
+workers = {i.workers}
+
+[fetch]
+# Images named by URL in a CSV: size limit, timeout, retries, parallel requests and requests per second per host.
+max_bytes = {f.max_bytes}
+timeout_s = {f.timeout_s}
+retries = {f.retries}
+concurrency = {f.concurrency}
+per_host_per_s = {f.per_host_per_s}
+"""
+
+
+def _table(data: dict[str, object], key: str) -> dict[str, object]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"The '[{key}]' entry of {CONFIG_NAME} must be a table. Got {value!r}.")
+    return value
+
+
+def _reject_unknown(table: str, values: dict[str, object], known: object) -> None:
+    unknown = sorted(set(values) - set(known))  # type: ignore[arg-type]
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) in [{table}] of {CONFIG_NAME}: {', '.join(unknown)}. "
+            f"Known: {', '.join(sorted(known))}."  # type: ignore[arg-type]
+        )

@@ -1,0 +1,65 @@
+"""Errors that tetsuban raises on purpose.
+
+Every error a user can cause derives from one root, so that the CLI prints one clear line for any of them and
+library users can catch them all at once::
+
+    TetsubanError
+    ├── ConfigError            tetsuban.toml or a parameter is invalid
+    ├── ProjectError           the folder is not a project, already is one, or its store is unusable
+    │   └── SchemaError        the store was made by a newer tetsuban
+    ├── SourceError            an import source cannot be read at all (missing folder, CSV without a path column)
+    └── ImageError             one image cannot be used; ingest records it per file and goes on
+        ├── EmptyFile
+        ├── NotAnImage
+        ├── UnsupportedFormat
+        ├── CorruptImage
+        └── ImageTooLarge
+
+Messages say what was wrong, what was given and what to do.
+"""
+
+from __future__ import annotations
+
+
+class TetsubanError(Exception):
+    """The root of every error tetsuban raises on purpose."""
+
+
+class ConfigError(TetsubanError):
+    """A configuration value or a parameter is invalid."""
+
+
+class ProjectError(TetsubanError):
+    """The project folder or its store cannot be used as asked."""
+
+
+class SchemaError(ProjectError):
+    """The store's schema cannot be used by this version of tetsuban."""
+
+
+class SourceError(TetsubanError):
+    """An import source cannot be read at all."""
+
+
+class ImageError(TetsubanError):
+    """One image cannot be used. Ingest records the message as the file's reason and goes on."""
+
+
+class EmptyFile(ImageError):
+    """The file has zero bytes."""
+
+
+class NotAnImage(ImageError):
+    """The bytes are not an image format that Pillow recognises."""
+
+
+class UnsupportedFormat(ImageError):
+    """The bytes are an image, but of a format tetsuban does not accept."""
+
+
+class CorruptImage(ImageError):
+    """The header is readable but the pixel data is truncated or broken."""
+
+
+class ImageTooLarge(ImageError):
+    """The image has more pixels than the configured limit (a decompression bomb guard)."""

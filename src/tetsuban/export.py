@@ -1,0 +1,56 @@
+"""Labels to CSV: one row per image with its current label, or every label event with ``history``."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tetsuban.store.images import all_images, image_path
+from tetsuban.store.labels import LabelEvent, current_labels, label_history
+
+EXPORT_COLUMNS = ("path", "sha256", "label", "source", "author", "time")
+
+
+def export_labels(root: Path, engine: Engine, out: Path, history: bool = False) -> int:
+    """Write the labels CSV to ``out`` atomically; returns the number of data rows.
+
+    Without ``history``: every image, its current label (empty when it has none) and how that label came about.
+    With ``history``: every label event, oldest first, including cleared labels (empty label).
+    """
+    with engine.connect() as conn:
+        records = {r.id: r for r in all_images(conn)}
+        events: list[tuple[int, LabelEvent | None]]
+        if history:
+            events = [(e.image_id, e) for e in label_history(conn)]
+        else:
+            latest = current_labels(conn)
+            events = [(image_id, latest.get(image_id)) for image_id in records]
+    rows = [_row(str(image_path(root, records[i])), records[i].sha256, e) for i, e in events]
+    _write_csv(out, rows)
+    return len(rows)
+
+
+def _row(path: str, sha256: str, event: LabelEvent | None) -> list[str]:
+    if event is None:
+        return [path, sha256, "", "", "", ""]
+    when = datetime.fromtimestamp(event.created_at, UTC).isoformat(timespec="seconds")
+    return [path, sha256, event.label or "", event.source, event.author, when]
+
+
+def _write_csv(out: Path, rows: list[list[str]]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(EXPORT_COLUMNS)
+            writer.writerows(rows)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

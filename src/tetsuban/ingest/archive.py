@@ -1,0 +1,147 @@
+"""Zip and tar archives (tar, tar.gz, tar.bz2, tar.xz): members are read in a stream and stored in the project.
+
+Nothing is extracted by the member's name, so hostile names (``../../etc/passwd``) cannot reach the file system.
+Members are labelled by the ImageFolder rule after dropping one top folder that every member shares.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from tetsuban.errors import SourceError
+from tetsuban.ingest.prepare import BytesTask
+from tetsuban.store.runs import Outcome
+
+MAX_MEMBER_BYTES = 512 * 1024 * 1024
+_BATCH = 64
+
+
+@dataclass(frozen=True)
+class ArchiveWork:
+    """An archive as a stream of batches; an Outcome in a batch is a member skipped while reading."""
+
+    total: int | None
+    batches: Iterator[list[BytesTask | Outcome]]
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ``path`` is a zip or tar archive (by content, not name)."""
+    if path.is_dir():
+        return False
+    return zipfile.is_zipfile(path) or _is_tar(path)
+
+
+def _is_tar(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except (OSError, tarfile.TarError):
+        return False
+
+
+def archive_work(path: Path, labels_from_folders: bool) -> ArchiveWork:
+    """Open the archive at ``path`` and describe its members as work; raises SourceError if it cannot be opened."""
+    source = str(path.expanduser().resolve())
+    if zipfile.is_zipfile(path):
+        try:
+            archive = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise SourceError(f"The archive {path} cannot be read: {exc}.") from exc
+        members = [m for m in archive.infolist() if not m.is_dir() and _visible(m.filename)]
+        top = _common_top([m.filename for m in members])
+        return ArchiveWork(len(members), _zip_batches(archive, members, source, top, labels_from_folders))
+    if _is_tar(path):
+        names = _tar_names(path)
+        return ArchiveWork(len(names), _tar_batches(path, source, _common_top(names), labels_from_folders))
+    raise SourceError(f"{path} is not a zip or tar archive.")
+
+
+def _zip_batches(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], source: str, top: str | None,
+                 labels_from_folders: bool) -> Iterator[list[BytesTask | Outcome]]:
+    with archive:
+        batch: list[BytesTask | Outcome] = []
+        for info in members:
+            item = f"{source}::{info.filename}"
+            label = _label(info.filename, top) if labels_from_folders else None
+            batch.append(_zip_member(archive, info, item, label))
+            if len(batch) >= _BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, item: str, label: str | None) -> BytesTask | Outcome:
+    if info.file_size > MAX_MEMBER_BYTES:
+        return Outcome(item, "skipped", f"member too large: {info.file_size:,} bytes", None, label)
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(MAX_MEMBER_BYTES + 1)
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
+        return Outcome(item, "skipped", f"cannot read the member: {type(exc).__name__}: {exc}", None, label)
+    if len(data) > MAX_MEMBER_BYTES:
+        return Outcome(item, "skipped", "member too large (it inflates past its declared size)", None, label)
+    return BytesTask(item, label, data)
+
+
+def _tar_names(path: Path) -> list[str]:
+    """Names of the regular, visible members: one pass over the archive, so labels follow the same rule as zip."""
+    try:
+        with tarfile.open(path, mode="r:*") as archive:
+            return [m.name for m in archive if m.isfile() and _visible(m.name)]
+    except (tarfile.TarError, EOFError, OSError):
+        return []  # the streaming pass records where the damage is
+
+
+def _tar_batches(path: Path, source: str, top: str | None,
+                 labels_from_folders: bool) -> Iterator[list[BytesTask | Outcome]]:
+    batch: list[BytesTask | Outcome] = []
+    seen = 0
+    try:
+        with tarfile.open(path, mode="r:*") as archive:
+            for member in archive:
+                if not member.isfile() or not _visible(member.name):
+                    continue
+                seen += 1
+                item = f"{source}::{member.name}"
+                label = _label(member.name, top) if labels_from_folders else None
+                batch.append(_tar_member(archive, member, item, label))
+                if len(batch) >= _BATCH:
+                    yield batch
+                    batch = []
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        batch.append(Outcome(source, "skipped", f"the archive is damaged after {seen} member(s): {exc}"))
+    if batch:
+        yield batch
+
+
+def _tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, item: str,
+                label: str | None) -> BytesTask | Outcome:
+    if member.size > MAX_MEMBER_BYTES:
+        return Outcome(item, "skipped", f"member too large: {member.size:,} bytes", None, label)
+    handle = archive.extractfile(member)
+    if handle is None:
+        return Outcome(item, "skipped", "not a regular file", None, label)
+    return BytesTask(item, label, handle.read())
+
+
+def _visible(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+
+
+def _common_top(names: list[str]) -> str | None:
+    tops = {PurePosixPath(n).parts[0] for n in names if len(PurePosixPath(n).parts) > 1}
+    deep = all(len(PurePosixPath(n).parts) > 2 for n in names)
+    return tops.pop() if len(tops) == 1 and deep and names else None
+
+
+def _label(name: str, top: str | None) -> str | None:
+    parts = PurePosixPath(name).parts
+    if top is not None:
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else None
+

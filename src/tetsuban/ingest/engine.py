@@ -1,0 +1,157 @@
+"""One import run: record its start, write prepared batches as they come, record how it ended.
+
+Each batch is its own transaction, so a killed import keeps every batch it committed, and running the same
+import again skips what is already there and completes the rest.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tetsuban.config import ProjectConfig
+from tetsuban.ingest.pool import prepare_batches, worker_count
+from tetsuban.ingest.prepare import FileTask, Prepared, PrepareContext, Task
+from tetsuban.ingest.record import record_batch, record_settled
+from tetsuban.store.images import find_by_location
+from tetsuban.store.runs import Outcome, finish_run, record_outcomes, run_counts, skipped_items, start_run
+
+ProgressFn = Callable[[int, int | None], None]
+"""Called with (items done, items in all or None when unknown) after every batch."""
+
+EarlyFn = Callable[[list[Outcome]], None]
+"""Records outcomes of items settled without a worker step (a file unchanged since the last import)."""
+
+# Fewer items than this are prepared in the calling process: starting workers would cost more than it saves.
+IN_PROCESS_BELOW = 256
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """Where an import writes: the project folder, its database and its settings."""
+
+    project_dir: Path
+    engine: Engine
+    config: ProjectConfig
+    author: str = field(default_factory=getpass.getuser)
+
+    def context(self) -> PrepareContext:
+        return PrepareContext(str(self.project_dir), self.config.imports.max_pixels)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """How an import run went."""
+
+    run_id: int
+    source: str
+    status: str
+    counts: dict[str, int]
+    skipped: list[Outcome]
+
+    @property
+    def seen(self) -> int:
+        """Items this run looked at."""
+        return sum(self.counts.values())
+
+
+def run_import(
+    target: ImportTarget,
+    source: str,
+    kind: str,
+    options: dict[str, object],
+    produce: Callable[[EarlyFn], Iterator[list[Prepared]]],
+    total: int | None,
+    on_progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Run an import whose prepared batches come from ``produce``; see the module docstring."""
+    with target.engine.begin() as conn:
+        run_id = start_run(conn, source, kind, options, target.author)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress is not None:
+            on_progress(done, total)
+
+    def early(outcomes: list[Outcome]) -> None:
+        with target.engine.begin() as conn:
+            record_outcomes(conn, run_id, record_settled(conn, outcomes, target.author))
+        advance(len(outcomes))
+
+    status = "interrupted"
+    try:
+        for batch in produce(early):
+            with target.engine.begin() as conn:
+                record_outcomes(conn, run_id, record_batch(conn, run_id, batch, target.author))
+            advance(len(batch))
+        status = "finished"
+    finally:
+        with target.engine.begin() as conn:
+            finish_run(conn, run_id, status)
+    with target.engine.connect() as conn:
+        return ImportReport(run_id, source, status, run_counts(conn, run_id), skipped_items(conn, [run_id], 10_000))
+
+
+def pooled(target: ImportTarget, batches: Iterable[list[Task]], total: int | None,
+           ) -> Callable[[EarlyFn], Iterator[list[Prepared]]]:
+    """A ``produce`` for run_import that skips unchanged in-place files and prepares the rest in worker processes."""
+
+    def produce(early: EarlyFn) -> Iterator[list[Prepared]]:
+        def remaining() -> Iterator[list[Task]]:
+            for batch in batches:
+                keep, settled = _skip_unchanged_files(target.engine, batch)
+                if settled:
+                    early(settled)
+                if keep:
+                    yield keep
+
+        in_process = total is not None and total < IN_PROCESS_BELOW
+        workers = worker_count(target.config.imports.workers)
+        yield from prepare_batches(target.context(), remaining(), workers, in_process=in_process)
+
+    return produce
+
+
+def _skip_unchanged_files(engine: Engine, batch: list[Task]) -> tuple[list[Task], list[Outcome]]:
+    """Split off in-place files whose size and mtime match their record: no need to read or hash them again."""
+    files = [t for t in batch if isinstance(t, FileTask) and not t.copy]
+    if not files:
+        return batch, []
+    with engine.connect() as conn:
+        records = find_by_location(conn, [t.path for t in files])
+    keep: list[Task] = []
+    settled: list[Outcome] = []
+    for task in batch:
+        rec = records.get(task.path) if isinstance(task, FileTask) and not task.copy else None
+        if rec is not None and _stat_matches(task.path, rec.bytes, rec.mtime_ns):  # type: ignore[union-attr]
+            settled.append(Outcome(task.path, "unchanged", None, rec.id, task.label))  # type: ignore[union-attr]
+        else:
+            keep.append(task)
+    return keep, settled
+
+
+def _stat_matches(path: str, size: int, mtime_ns: int | None) -> bool:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return False
+    return stat.st_size == size and stat.st_mtime_ns == mtime_ns
+
+
+def batched(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:
+    """Group ``tasks`` into lists of at most ``size``."""
+    batch: list[Task] = []
+    for task in tasks:
+        batch.append(task)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

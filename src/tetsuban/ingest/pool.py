@@ -1,0 +1,50 @@
+"""Run the worker step over batches in a process pool, in order, with a bounded number in flight."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
+
+from tetsuban.ingest.prepare import Prepared, PrepareContext, Task, prepare_batch
+
+
+def worker_count(configured: int) -> int:
+    """``configured`` workers, or one per core when it is 0."""
+    return configured if configured > 0 else (os.cpu_count() or 1)
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def prepare_batches(
+    ctx: PrepareContext, batches: Iterable[list[Task]], workers: int, in_process: bool = False
+) -> Iterator[list[Prepared]]:
+    """Yield the prepared results of each batch, in the order the batches came.
+
+    With ``in_process`` (small imports, where starting processes costs more than it saves) or one worker, the
+    batches run here. Otherwise at most ``2 * workers`` batches are in flight, so that a large archive is never
+    read into memory whole.
+    """
+    if in_process or workers <= 1:
+        for batch in batches:
+            yield prepare_batch(ctx, batch)
+        return
+    work = partial(prepare_batch, ctx)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+        pending: deque[Future[list[Prepared]]] = deque()
+        try:
+            for batch in batches:
+                pending.append(pool.submit(work, batch))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

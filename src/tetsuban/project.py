@@ -1,0 +1,219 @@
+"""A tetsuban project folder: its configuration, its store, and the operations a user runs on it.
+
+``Project`` is a thin front: each method hands its work to the module that owns it.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
+from tetsuban.errors import ProjectError, SourceError
+from tetsuban.export import export_labels
+from tetsuban.ingest.archive import archive_work, is_archive
+from tetsuban.ingest.engine import EarlyFn, ImportReport, ImportTarget, ProgressFn, batched, pooled, run_import
+from tetsuban.ingest.folder import folder_tasks
+from tetsuban.ingest.idx import idx_work, is_idx
+from tetsuban.ingest.prepare import FileTask, Prepared, Task
+from tetsuban.ingest.table import UrlItem, read_csv
+from tetsuban.ingest.urls import fetch_prepared
+from tetsuban.status import ProjectStatus, project_status
+from tetsuban.store.db import DB_NAME, sqlite_engine
+from tetsuban.store.images import ImageRecord, all_images, image_path
+from tetsuban.store.labels import LabelEvent, add_labels, label_history
+from tetsuban.store.runs import Outcome, known_items
+from tetsuban.store.schema import create_schema, upgrade_schema
+
+_FILE_BATCH = 64
+_CSV_SUFFIXES = (".csv", ".tsv")
+
+
+class Project:
+    """An open project. Make one with :meth:`init` or :meth:`open`; close it (or use ``with``) when done."""
+
+    def __init__(self, root: Path, config: ProjectConfig, engine: Engine) -> None:
+        self.root = root
+        self.config = config
+        self._engine = engine
+
+    # -- life cycle ---------------------------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, path: str | Path, name: str | None = None) -> Project:
+        """Create a project in ``path`` (made if missing): tetsuban.toml and the database."""
+        root = Path(path).expanduser().resolve()
+        if (root / CONFIG_NAME).exists():
+            raise ProjectError(f"{root} is already a tetsuban project. Open it instead (for example: tetsuban status).")
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root} exists and is not a folder. Choose another path.")
+        root.mkdir(parents=True, exist_ok=True)
+        engine = sqlite_engine(root / DB_NAME)
+        create_schema(engine)
+        (root / CONFIG_NAME).write_text(default_config_text(name or root.name), encoding="utf-8")
+        return cls(root, load_config(root), engine)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Project:
+        """Open the project in ``path``, upgrading its store if an older tetsuban made it."""
+        root = Path(path).expanduser().resolve()
+        if not root.is_dir():
+            raise ProjectError(f"The project folder {root} does not exist. Create it with: tetsuban init {path}")
+        if not (root / CONFIG_NAME).is_file() or not (root / DB_NAME).is_file():
+            raise ProjectError(f"{root} is not a tetsuban project (no {CONFIG_NAME} and {DB_NAME}). "
+                               f"Create one with: tetsuban init {path}")
+        config = load_config(root)
+        engine = sqlite_engine(root / DB_NAME)
+        upgrade_schema(engine)
+        return cls(root, config, engine)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- import ---------------------------------------------------------------------------------------------------
+
+    def import_path(self, source: str | Path, labels: str | Path | None = None, copy: bool = False,
+                    labels_from_folders: bool = True, class_names: Sequence[str] | None = None,
+                    on_progress: ProgressFn | None = None) -> ImportReport:
+        """Import from ``source``, whatever its kind: a folder, an image, a CSV, an archive or an IDX file."""
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise SourceError(f"{source} does not exist. Check the path.")
+        if labels is not None and not (path.is_file() and is_idx(path)):
+            raise SourceError("A separate labels file (--labels) goes only with an IDX images file.")
+        if path.is_dir():
+            return self.import_folder(path, copy, labels_from_folders, on_progress)
+        if path.suffix.lower() in _CSV_SUFFIXES:
+            return self.import_csv(path, copy, on_progress)
+        if is_archive(path):
+            return self.import_archive(path, labels_from_folders, on_progress)
+        if is_idx(path):
+            return self.import_idx(path, None if labels is None else Path(labels), class_names, on_progress)
+        return self.import_files([path], copy, on_progress)
+
+    def import_folder(self, folder: str | Path, copy: bool = False, labels_from_folders: bool = True,
+                      on_progress: ProgressFn | None = None) -> ImportReport:
+        """Import every file below ``folder``; sub-folders name classes unless ``labels_from_folders`` is off."""
+        root = Path(folder).expanduser()
+        tasks = folder_tasks(root, copy, labels_from_folders)
+        return self._run_tasks(root, "folder", {"copy": copy, "labels_from_folders": labels_from_folders},
+                               tasks, on_progress)
+
+    def import_files(self, files: Sequence[str | Path], copy: bool = False,
+                     on_progress: ProgressFn | None = None) -> ImportReport:
+        """Import the given image files, unlabelled."""
+        paths = [Path(f).expanduser().resolve() for f in files]
+        tasks: list[Task] = [FileTask(str(p), None, copy) for p in paths]
+        source = str(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
+        return self._run_tasks(source, "files", {"copy": copy}, tasks, on_progress)
+
+    def import_csv(self, csv_path: str | Path, copy: bool = False,
+                   on_progress: ProgressFn | None = None) -> ImportReport:
+        """Import the files and URLs listed in a CSV (a path or URL column, an optional label column)."""
+        path = Path(csv_path).expanduser()
+        rows = read_csv(path, copy)
+        target = self._target()
+        files = pooled(target, batched(rows.files, _FILE_BATCH), len(rows.files))
+
+        def produce(early: EarlyFn) -> Iterator[list[Prepared]]:
+            if rows.bad_rows:
+                early(rows.bad_rows)
+            yield from files(early)
+            yield from self._fetch_new(rows.urls, early)
+
+        total = len(rows.files) + len(rows.urls) + len(rows.bad_rows)
+        return run_import(target, str(path.resolve()), "csv", {"copy": copy}, produce, total, on_progress)
+
+    def import_archive(self, archive: str | Path, labels_from_folders: bool = True,
+                       on_progress: ProgressFn | None = None) -> ImportReport:
+        """Import a zip or tar archive; its images are always stored in the project."""
+        path = Path(archive).expanduser()
+        work = archive_work(path, labels_from_folders)
+        target = self._target()
+
+        def produce(early: EarlyFn) -> Iterator[list[Prepared]]:
+            def tasks() -> Iterator[list[Task]]:
+                for batch in work.batches:
+                    skipped = [b for b in batch if isinstance(b, Outcome)]
+                    if skipped:
+                        early(skipped)
+                    kept: list[Task] = [b for b in batch if not isinstance(b, Outcome)]
+                    if kept:
+                        yield kept
+
+            yield from pooled(target, tasks(), work.total)(early)
+
+        options = {"labels_from_folders": labels_from_folders}
+        return run_import(target, str(path.resolve()), "archive", options, produce, work.total, on_progress)
+
+    def import_idx(self, images: str | Path, labels: str | Path | None = None,
+                   class_names: Sequence[str] | None = None, on_progress: ProgressFn | None = None) -> ImportReport:
+        """Import an IDX images file (MNIST format), labelled by an IDX labels file; stored in the project."""
+        images_path = Path(images).expanduser()
+        labels_path = None if labels is None else Path(labels).expanduser()
+        work = idx_work(images_path, labels_path, class_names)
+        target = self._target()
+        options = {"labels": None if labels_path is None else str(labels_path.resolve()),
+                   "class_names": None if class_names is None else list(class_names)}
+        return run_import(target, str(images_path.resolve()), "idx", options,
+                          pooled(target, work.batches, work.total), work.total, on_progress)
+
+    # -- reading --------------------------------------------------------------------------------------------------
+
+    def status(self) -> ProjectStatus:
+        """Counts, labels per class, recent imports with skipped files, and files that vanished or changed."""
+        return project_status(self.root, self.config.name, self._engine)
+
+    def images(self) -> list[ImageRecord]:
+        """Every image record, in id order."""
+        with self._engine.connect() as conn:
+            return all_images(conn)
+
+    def image_path(self, record: ImageRecord) -> Path:
+        """The file holding an image's bytes."""
+        return image_path(self.root, record)
+
+    def label_history(self, image_id: int | None = None) -> list[LabelEvent]:
+        """Every label event (of one image), oldest first."""
+        with self._engine.connect() as conn:
+            return label_history(conn, image_id)
+
+    def set_labels(self, assignments: Sequence[tuple[int, str | None]], source: str = "human",
+                   author: str | None = None, seconds_on_screen: float | None = None) -> None:
+        """Record new labels (None clears one); the history keeps every earlier label."""
+        with self._engine.begin() as conn:
+            add_labels(conn, list(assignments), source, author or getpass.getuser(), seconds_on_screen)
+
+    def export_labels(self, out: str | Path, history: bool = False) -> int:
+        """Write labels to a CSV (path, sha256, label, source, author, time); returns the number of rows."""
+        return export_labels(self.root, self._engine, Path(out).expanduser(), history)
+
+    # -- internals ------------------------------------------------------------------------------------------------
+
+    def _target(self) -> ImportTarget:
+        return ImportTarget(self.root, self._engine, self.config)
+
+    def _run_tasks(self, source: str | Path, kind: str, options: dict[str, object], tasks: list[Task],
+                   on_progress: ProgressFn | None) -> ImportReport:
+        target = self._target()
+        name = str(Path(source).resolve()) if isinstance(source, Path) else source
+        produce = pooled(target, batched(tasks, _FILE_BATCH), len(tasks))
+        return run_import(target, name, kind, options, produce, len(tasks), on_progress)
+
+    def _fetch_new(self, urls: list[UrlItem], early: EarlyFn) -> Iterator[list[Prepared]]:
+        with self._engine.connect() as conn:
+            known = known_items(conn, [u.url for u in urls])
+        if known:
+            early([Outcome(u.url, "unchanged", None, known[u.url], u.label) for u in urls if u.url in known])
+        todo = [u for u in urls if u.url not in known]
+        yield from fetch_prepared(self._target().context(), self.config.fetch, todo)

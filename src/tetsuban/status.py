@@ -1,0 +1,78 @@
+"""What a project holds and what needs attention: counts, recent imports, skipped files, vanished or changed files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tetsuban.store.images import ImageRecord, all_images, image_path
+from tetsuban.store.labels import class_counts
+from tetsuban.store.runs import Outcome, RunSummary, recent_runs, skipped_items
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """An image whose file is gone (moved or deleted) or whose content changed since import."""
+
+    image_id: int
+    path: str
+    problem: str  # missing / changed
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """A project at a glance."""
+
+    name: str
+    root: Path
+    images: int
+    labelled: int
+    per_class: dict[str, int]
+    runs: list[RunSummary]
+    skipped: list[Outcome]
+    problems: list[FileProblem]
+
+
+def project_status(root: Path, name: str, engine: Engine, recent: int = 5) -> ProjectStatus:
+    """Gather the status of the project at ``root``; checks every image's file."""
+    with engine.connect() as conn:
+        records = all_images(conn)
+        per_class = class_counts(conn)
+        runs = recent_runs(conn, recent)
+        skipped = skipped_items(conn, [r.id for r in runs], limit=200)
+    return ProjectStatus(
+        name=name, root=root, images=len(records), labelled=sum(per_class.values()), per_class=per_class,
+        runs=runs, skipped=skipped, problems=check_files(root, records),
+    )
+
+
+def check_files(root: Path, records: list[ImageRecord]) -> list[FileProblem]:
+    """Images whose file is missing, or whose content differs from what was imported.
+
+    A file whose size and mtime match is taken as unchanged; one whose mtime alone moved is hashed to be sure.
+    """
+    problems = []
+    for record in records:
+        path = image_path(root, record)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            problems.append(FileProblem(record.id, str(path), "missing"))
+            continue
+        if stat.st_size != record.bytes:
+            problems.append(FileProblem(record.id, str(path), "changed"))
+        elif not record.stored and stat.st_mtime_ns != record.mtime_ns and _sha256(path) != record.sha256:
+            problems.append(FileProblem(record.id, str(path), "changed"))
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

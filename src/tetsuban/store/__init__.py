@@ -1,0 +1,1 @@
+"""The project store: the only code that talks to the database."""

@@ -1,0 +1,134 @@
+"""Tables (SQLAlchemy Core), the schema version, and the migrations that bring an older store up to date.
+
+Version history:
+1. images, classes, labels (full history), import runs with per-file outcomes.
+2. labels.seconds_on_screen: how long the image was shown before a person labelled it (the labeling app).
+
+A store made by a newer tetsuban is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from tetsuban.errors import SchemaError
+
+SCHEMA_VERSION = 2
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+import_runs = sa.Table(
+    "import_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("options", sa.Text, nullable=False),  # JSON
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("status", sa.String(16), nullable=False),  # running / finished / interrupted
+)
+
+images = sa.Table(
+    "images", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("location", sa.Text, nullable=False),  # absolute path (in place) or path relative to the project
+    sa.Column("stored", sa.Boolean, nullable=False),  # True: a content-addressed copy inside the project
+    sa.Column("origin", sa.Text, nullable=False),  # where it was first imported from (path, archive member, URL)
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger),  # in-place files only: to notice a change without hashing
+    sa.Column("width", sa.Integer, nullable=False),  # as displayed, EXIF orientation applied
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("format", sa.String(16), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("orientation", sa.SmallInteger, nullable=False),
+    sa.Column("frames", sa.Integer, nullable=False),
+    sa.Column("added_at", sa.Float, nullable=False),
+    sa.Column("import_run_id", sa.Integer, sa.ForeignKey("import_runs.id")),
+)
+sa.Index("ix_images_location", images.c.location)
+
+classes = sa.Table(
+    "classes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("added_at", sa.Float, nullable=False),
+)
+
+labels = sa.Table(
+    "labels", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id"), nullable=False),
+    sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id")),  # NULL: the label was cleared
+    sa.Column("source", sa.String(16), nullable=False),  # import / human / model-accepted
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("seconds_on_screen", sa.Float),  # since version 2
+)
+sa.Index("ix_labels_image", labels.c.image_id, labels.c.id)
+
+import_outcomes = sa.Table(
+    "import_outcomes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("import_runs.id"), nullable=False),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # added / duplicate / unchanged / relinked / skipped
+    sa.Column("reason", sa.Text),
+    sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id")),
+    sa.Column("label", sa.Text),
+)
+sa.Index("ix_outcomes_run", import_outcomes.c.run_id, import_outcomes.c.outcome)
+sa.Index("ix_outcomes_item", import_outcomes.c.item)
+
+
+def _v2_seconds_on_screen(conn: Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
+
+
+# MIGRATIONS[v] upgrades a store of version v - 1 to version v.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_seconds_on_screen}
+
+
+def stored_version(conn: Connection) -> int | None:
+    """The schema version a store records, or None for an empty database."""
+    if not sa.inspect(conn).has_table("meta"):
+        return None
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table of the current version in an empty database."""
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        conn.execute(sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+
+
+def upgrade_schema(engine: Engine) -> list[int]:
+    """Apply the migrations a store needs, each in its own transaction; return the versions applied."""
+    applied: list[int] = []
+    with engine.connect() as conn:
+        version = stored_version(conn)
+    if version is None:
+        raise SchemaError("The project database has no schema version; it was not made by tetsuban.")
+    if version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"The project was written by a newer tetsuban (schema {version}; this one reads up to "
+            f"{SCHEMA_VERSION}). Upgrade tetsuban to open it."
+        )
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        with engine.begin() as conn:
+            MIGRATIONS[target](conn)
+            conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(target)))
+        applied.append(target)
+    return applied

@@ -1,0 +1,81 @@
+"""Hostile and awkward image files, made from real photos on the spot; each maker writes one file and returns it."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def truncated_jpeg(photo: Path, out: Path) -> Path:
+    data = photo.read_bytes()
+    out.write_bytes(data[: len(data) // 2])
+    return out
+
+
+def lying_png(photo: Path, out: Path) -> Path:
+    """A PNG whose IHDR claims a larger size than its data holds (CRC fixed, so only the data can tell)."""
+    buffer = io.BytesIO()
+    Image.open(photo).convert("RGB").resize((64, 48)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    ihdr = data.index(b"IHDR")
+    struct.pack_into(">II", data, ihdr + 4, 640, 480)
+    crc = zlib.crc32(bytes(data[ihdr: ihdr + 17])) & 0xFFFFFFFF
+    struct.pack_into(">I", data, ihdr + 17, crc)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def bomb_png(out: Path, side: int = 20_000) -> Path:
+    """A 20000x20000 grey PNG of a few hundred kilobytes: 400 million pixels if anyone decodes it."""
+    raw_row = b"\x00" + b"\x00" * side
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(raw_row) for _ in range(side)) + compressor.flush()
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    out.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return out
+
+
+def zero_bytes(out: Path) -> Path:
+    out.write_bytes(b"")
+    return out
+
+
+def text_as_jpeg(out: Path) -> Path:
+    out.write_text("This is a shopping list, not a photo.\nmilk\neggs\n", encoding="utf-8")
+    return out
+
+
+def animated_gif(photo: Path, out: Path) -> Path:
+    base = Image.open(photo).convert("RGB").resize((48, 32))
+    frames = [base, base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), base.rotate(180)]
+    frames[0].save(out, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out
+
+
+def cmyk_jpeg(photo: Path, out: Path) -> Path:
+    Image.open(photo).convert("RGB").resize((80, 60)).convert("CMYK").save(out, format="JPEG", quality=95)
+    return out
+
+
+def png16(photo: Path, out: Path) -> Path:
+    grey = np.asarray(Image.open(photo).convert("L").resize((40, 30)), dtype=np.uint16) * 257
+    Image.fromarray(grey).save(out, format="PNG")
+    return out
+
+
+def exif_rotated_jpeg(photo: Path, out: Path, orientation: int = 6) -> Path:
+    """A JPEG stored landscape with EXIF orientation 6: it is displayed rotated 90 degrees clockwise (portrait)."""
+    img = Image.open(photo).convert("RGB").resize((120, 80))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img.save(out, format="JPEG", quality=95, exif=exif.tobytes())
+    return out
