@@ -87,15 +87,22 @@ def labels_export(
 
 @contextmanager
 def _progress(description: str) -> Iterator[ProgressFn]:
+    """A progress bar on stderr that appears with the first progress report, so that an early error stands alone."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task(description, total=None)
+    bar = Progress(*columns, console=err, transient=False)
+    task = bar.add_task(description, total=None)
 
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int | None) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def _print_report(report: ImportReport) -> None:
@@ -105,7 +112,7 @@ def _print_report(report: ImportReport) -> None:
         f"{counts['unchanged']:,} unchanged, {counts['relinked']:,} relinked, {counts['skipped']:,} skipped."
     )
     for outcome in report.skipped[:20]:
-        out.print(f"  skipped {outcome.item}: {outcome.reason}", markup=False, highlight=False)
+        out.print(f"  skipped {outcome.item}: {outcome.reason}", markup=False, highlight=False, soft_wrap=True)
     if len(report.skipped) > 20:
         out.print(f"  ... and {len(report.skipped) - 20:,} more; see: tetsuban status")
 
@@ -124,18 +131,18 @@ def _print_status(st: ProjectStatus, skipped_shown: int) -> None:
             when = datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M")
             state = r.status if r.status == "finished" else f"{r.status} (did not finish; run it again to complete)"
             c = r.counts
-            out.print(f"  #{r.id} {when} {r.kind} {r.source}: {state}", markup=False, highlight=False)
+            out.print(f"  #{r.id} {when} {r.kind} {r.source}: {state}", markup=False, highlight=False, soft_wrap=True)
             out.print(f"      {c['added']:,} added, {c['duplicate']:,} duplicate, {c['unchanged']:,} unchanged, "
                       f"{c['relinked']:,} relinked, {c['skipped']:,} skipped", highlight=False)
     if st.skipped:
         out.print(f"[bold]Skipped files[/] (recent imports, {len(st.skipped):,} shown at most {skipped_shown}):")
         for o in st.skipped[:skipped_shown]:
-            out.print(f"  {o.item}: {o.reason}", markup=False, highlight=False)
+            out.print(f"  {o.item}: {o.reason}", markup=False, highlight=False, soft_wrap=True)
     if st.problems:
         out.print(f"[bold yellow]{len(st.problems):,} image file(s) need attention[/] "
                   "(import the new location again to relink a moved file):")
         for p in st.problems[:50]:
-            out.print(f"  {p.problem}: {p.path} (image {p.image_id})", markup=False, highlight=False)
+            out.print(f"  {p.problem}: {p.path} (image {p.image_id})", markup=False, highlight=False, soft_wrap=True)
     else:
         out.print("Every image file is present and unchanged.")
 
@@ -145,7 +152,7 @@ def main() -> None:
     try:
         app()
     except TetsubanError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted: everything committed so far is kept; run the same command again to complete it.")

@@ -25,7 +25,7 @@ from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, add_labels, label_history
-from tetsuban.store.runs import Outcome, known_items
+from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
 
 _FILE_BATCH = 64
@@ -173,6 +173,11 @@ class Project:
     def status(self) -> ProjectStatus:
         """Counts, labels per class, recent imports with skipped files, and files that vanished or changed."""
         return project_status(self.root, self.config.name, self._engine)
+
+    def import_outcomes(self, run_id: int, outcome: str | None = None) -> list[Outcome]:
+        """What happened to each item of an import run (only one kind of outcome, with ``outcome``)."""
+        with self._engine.connect() as conn:
+            return run_outcomes(conn, [run_id], outcome)
 
     def images(self) -> list[ImageRecord]:
         """Every image record, in id order."""

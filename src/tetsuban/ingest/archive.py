@@ -66,12 +66,16 @@ def _zip_batches(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], sourc
         for info in members:
             item = f"{source}::{info.filename}"
             label = _label(info.filename, top) if labels_from_folders else None
-            batch.append(_zip_member(archive, info, item, label))
+            batch.append(_unsafe_outcome(item, label) if _unsafe(info.filename) else _zip_member(archive, info, item, label))
             if len(batch) >= _BATCH:
                 yield batch
                 batch = []
         if batch:
             yield batch
+
+
+def _unsafe_outcome(item: str, label: str | None) -> Outcome:
+    return Outcome(item, "skipped", "unsafe member name (absolute, or with '..'): refused", None, label)
 
 
 def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, item: str, label: str | None) -> BytesTask | Outcome:
@@ -108,7 +112,7 @@ def _tar_batches(path: Path, source: str, top: str | None,
                 seen += 1
                 item = f"{source}::{member.name}"
                 label = _label(member.name, top) if labels_from_folders else None
-                batch.append(_tar_member(archive, member, item, label))
+                batch.append(_unsafe_outcome(item, label) if _unsafe(member.name) else _tar_member(archive, member, item, label))
                 if len(batch) >= _BATCH:
                     yield batch
                     batch = []
@@ -129,8 +133,15 @@ def _tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, item: str,
 
 
 def _visible(name: str) -> bool:
+    """Hidden files and folders (and macOS resource forks) are left out silently, as in a folder import."""
     parts = PurePosixPath(name).parts
-    return not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+    return not any((p.startswith(".") and p != "..") or p == "__MACOSX" for p in parts)
+
+
+def _unsafe(name: str) -> bool:
+    """A name that would escape an extraction folder. Nothing is extracted by name, but such a member is refused."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts
 
 
 def _common_top(names: list[str]) -> str | None:

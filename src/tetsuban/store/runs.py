@@ -90,10 +90,18 @@ def recent_runs(conn: Connection, limit: int = 5) -> list[RunSummary]:
                        finished_at=r.finished_at, counts=run_counts(conn, r.id)) for r in rows]
 
 
-def skipped_items(conn: Connection, run_ids: list[int], limit: int = 50) -> list[Outcome]:
-    """Skipped items of the given runs with their reasons."""
-    query = (sa.select(import_outcomes).where(import_outcomes.c.run_id.in_(run_ids),
-                                              import_outcomes.c.outcome == "skipped")
-             .order_by(import_outcomes.c.id).limit(limit))
+def run_outcomes(conn: Connection, run_ids: list[int], outcome: str | None = None,
+                 limit: int | None = None) -> list[Outcome]:
+    """Outcomes of the given runs (only of one kind, with ``outcome``), in the order they were recorded."""
+    query = sa.select(import_outcomes).where(import_outcomes.c.run_id.in_(run_ids)).order_by(import_outcomes.c.id)
+    if outcome is not None:
+        query = query.where(import_outcomes.c.outcome == outcome)
+    if limit is not None:
+        query = query.limit(limit)
     return [Outcome(item=r.item, outcome=r.outcome, reason=r.reason, image_id=r.image_id, label=r.label)
             for r in conn.execute(query)]
+
+
+def skipped_items(conn: Connection, run_ids: list[int], limit: int = 50) -> list[Outcome]:
+    """Skipped items of the given runs with their reasons."""
+    return run_outcomes(conn, run_ids, "skipped", limit)

@@ -1,0 +1,48 @@
+"""Importing IDX files (MNIST format): fashion-mnist as it ships."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tetsuban import Project, SourceError
+from tetsuban.ingest.idx import read_idx
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def test_fashion_mnist_test_set_with_class_names(project: Project, fashion_dir: Path) -> None:
+    images = fashion_dir / "t10k-images-idx3-ubyte.gz"
+    report = project.import_idx(images, fashion_dir / "t10k-labels-idx1-ubyte.gz", FASHION)
+    assert report.counts["added"] == 10_000 and report.counts["skipped"] == 0
+    assert project.status().per_class == {name: 1000 for name in sorted(FASHION)}
+    pixels = read_idx(images)
+    first = project.images()[0]
+    assert first.origin.endswith("#0") and (first.width, first.height, first.mode) == (28, 28, "L")
+    assert np.array_equal(np.asarray(Image.open(project.image_path(first))), pixels[0])
+
+
+@pytest.mark.slow
+def test_fashion_mnist_train_gives_60000_images_6000_per_class(project: Project, fashion_dir: Path) -> None:
+    report = project.import_idx(fashion_dir / "train-images-idx3-ubyte.gz",
+                                fashion_dir / "train-labels-idx1-ubyte.gz")
+    assert report.counts["added"] == 60_000
+    assert project.status().per_class == {str(k): 6000 for k in range(10)}
+
+
+def test_truncated_idx_and_mismatched_labels_are_clear_errors(project: Project, fashion_dir: Path,
+                                                              tmp_path: Path) -> None:
+    raw = gzip.decompress((fashion_dir / "t10k-images-idx3-ubyte.gz").read_bytes())
+    (tmp_path / "short-idx3-ubyte").write_bytes(raw[:-100])
+    with pytest.raises(SourceError, match="truncated"):
+        project.import_idx(tmp_path / "short-idx3-ubyte")
+    with pytest.raises(SourceError, match="one label per image"):
+        project.import_idx(fashion_dir / "t10k-images-idx3-ubyte.gz", fashion_dir / "train-labels-idx1-ubyte.gz")
+    with pytest.raises(SourceError, match="class names"):
+        project.import_idx(fashion_dir / "t10k-images-idx3-ubyte.gz", fashion_dir / "t10k-labels-idx1-ubyte.gz",
+                           FASHION[:3])
+    assert project.images() == []

@@ -1,0 +1,45 @@
+"""An import killed half-way keeps what it committed and completes when run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tetsuban import Project
+from tetsuban.store.db import DB_NAME
+
+
+def _count(db: Path, table: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_killed_import_resumes(project: Project, fashion_dir: Path) -> None:
+    images, labels = fashion_dir / "t10k-images-idx3-ubyte.gz", fashion_dir / "t10k-labels-idx1-ubyte.gz"
+    command = [sys.executable, "-m", "tetsuban", "import", str(project.root), str(images), "--labels", str(labels)]
+    child = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = project.root / DB_NAME
+    deadline = time.monotonic() + 60
+    while _count(db, "images") < 1000 and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.01)
+    os.killpg(child.pid, signal.SIGKILL)  # the CLI and its worker processes, with no chance to clean up
+    child.wait()
+
+    kept = _count(db, "images")
+    assert 1000 <= kept < 10_000, kept
+    assert _count(db, "labels") == kept  # every committed image has its label: batches are atomic
+    status = project.status()
+    assert status.runs[0].status == "running" and status.runs[0].finished_at is None
+
+    report = project.import_idx(images, labels)
+    assert report.status == "finished"
+    assert report.counts["added"] == 10_000 - kept
+    assert report.counts["unchanged"] == kept
+    assert len(project.images()) == 10_000
+    assert len(project.label_history()) == 10_000
+    assert sum(project.status().per_class.values()) == 10_000

@@ -1,0 +1,68 @@
+"""The command line, run as a user runs it: a real process, its output and exit code."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COMMANDS = ("init", "import", "status", "labels")
+
+
+def tetsuban(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "tetsuban", *map(str, args)], capture_output=True, text=True,
+                            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_help_lists_every_command_with_a_summary() -> None:
+    text = tetsuban("--help").stdout
+    for command in COMMANDS:
+        line = next(line for line in text.splitlines() if f" {command} " in line)
+        assert len(line.split(command, 1)[1].strip(" │")) > 10, line
+
+
+def test_the_recipe_from_init_to_export(tmp_path: Path, emoji_sample: Path, photos_dir: Path) -> None:
+    pets = tmp_path / "pets"
+    assert "Created project" in tetsuban("init", pets).stdout
+    (emoji_sample / "smileys" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    imported = tetsuban("import", pets, emoji_sample)
+    assert "40 added" in imported.stdout and "1 skipped" in imported.stdout
+    assert "broken.png" in imported.stdout
+    status = tetsuban("status", pets).stdout
+    assert "40 images, 40 labelled" in status
+    assert "smileys" in status and "broken.png" in status
+    out = tmp_path / "labels.csv"
+    tetsuban("labels", "export", pets, out)
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["path", "sha256", "label", "source", "author", "time"]
+    assert len(rows) == 40 and {r["label"] for r in rows} == {"people", "smileys"}
+    assert all(r["source"] == "import" and len(r["sha256"]) == 64 and r["time"].endswith("+00:00") for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("status", "{tmp}/nowhere"), "does not exist"),
+        (("status", "{tmp}"), "is not a tetsuban project"),
+        (("import", "{project}", "{tmp}/missing-folder"), "does not exist"),
+        (("import", "{project}", "{tmp}/bad.csv"), "no path column"),
+        (("init", "{project}"), "already a tetsuban project"),
+    ],
+    ids=["missing-project", "not-a-project", "missing-source", "csv-without-path", "init-twice"],
+)
+def test_user_mistakes_print_one_line_and_exit_nonzero(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    project = tmp_path / "proj"
+    tetsuban("init", project)
+    (tmp_path / "bad.csv").write_text("name\nx.png\n", encoding="utf-8")
+    result = tetsuban(*(a.format(tmp=tmp_path, project=project) for a in args), check=False)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
