@@ -19,8 +19,11 @@ def datasets_dir() -> Path:
     configured = os.environ.get("TETSUBAN_DATASETS")
     path = Path(configured) if configured else REPO.parent / "shared" / "datasets"
     if not (path / "emoji-google" / "64").is_dir():
-        pytest.exit(f"The real test datasets are not at {path}. Run 'make test', which finds or fetches them, "
-                    "or set TETSUBAN_DATASETS.", returncode=4)
+        pytest.exit(
+            f"The real test datasets are not at {path}. Run 'make test', which finds or fetches them, "
+            "or set TETSUBAN_DATASETS.",
+            returncode=4,
+        )
     return path
 
 

@@ -24,7 +24,7 @@ def lying_png(photo: Path, out: Path) -> Path:
     data = bytearray(buffer.getvalue())
     ihdr = data.index(b"IHDR")
     struct.pack_into(">II", data, ihdr + 4, 640, 480)
-    crc = zlib.crc32(bytes(data[ihdr: ihdr + 17])) & 0xFFFFFFFF
+    crc = zlib.crc32(bytes(data[ihdr : ihdr + 17])) & 0xFFFFFFFF
     struct.pack_into(">I", data, ihdr + 17, crc)
     out.write_bytes(bytes(data))
     return out

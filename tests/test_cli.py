@@ -13,8 +13,12 @@ COMMANDS = ("init", "import", "status", "labels")
 
 
 def tetsuban(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "tetsuban", *map(str, args)], capture_output=True, text=True,
-                            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})
+    result = subprocess.run(
+        [sys.executable, "-m", "tetsuban", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result

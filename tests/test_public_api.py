@@ -8,8 +8,20 @@ import sys
 import tetsuban
 
 PUBLIC = {
-    "ConfigError", "ImageError", "ImageInfo", "ImportReport", "Project", "ProjectConfig", "ProjectError",
-    "ProjectStatus", "SchemaError", "SourceError", "TetsubanError", "__version__", "decode", "inspect_image",
+    "ConfigError",
+    "ImageError",
+    "ImageInfo",
+    "ImportReport",
+    "Project",
+    "ProjectConfig",
+    "ProjectError",
+    "ProjectStatus",
+    "SchemaError",
+    "SourceError",
+    "TetsubanError",
+    "__version__",
+    "decode",
+    "inspect_image",
 }
 
 
@@ -27,6 +39,7 @@ def test_every_error_derives_from_the_root() -> None:
 
 
 def test_import_does_not_import_torch() -> None:
-    code = "import sys, tetsuban; print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'timm', 'onnxruntime')))"
+    heavy = "('torch', 'timm', 'onnxruntime')"
+    code = f"import sys, tetsuban; print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

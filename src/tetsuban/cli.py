@@ -11,7 +11,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from tetsuban.errors import TetsubanError
@@ -49,11 +56,11 @@ def import_(
     project: ProjectArg,
     source: Annotated[Path, typer.Argument(help="A folder, image, CSV, zip/tar archive or IDX images file.")],
     labels: Annotated[Path | None, typer.Option(help="IDX labels file that goes with an IDX images file.")] = None,
-    copy: Annotated[bool, typer.Option("--copy", help="Copy files into the project instead of referencing them.")]
-    = False,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy files into the project instead of referencing them.")
+    ] = False,
     folder_labels: Annotated[bool, typer.Option(help="Sub-folders name the classes (ImageFolder layout).")] = True,
-    class_names: Annotated[str | None, typer.Option(help="Comma-separated class names for IDX label values.")]
-    = None,
+    class_names: Annotated[str | None, typer.Option(help="Comma-separated class names for IDX label values.")] = None,
 ) -> None:
     """Import images from folders, CSV files (paths or URLs), archives or IDX files; bad files are skipped."""
     names = None if class_names is None else [n.strip() for n in class_names.split(",")]
@@ -76,8 +83,7 @@ def status(
 def labels_export(
     project: ProjectArg,
     output: Annotated[Path, typer.Argument(help="The CSV file to write.")],
-    history: Annotated[bool, typer.Option("--history", help="Every label change instead of current labels.")]
-    = False,
+    history: Annotated[bool, typer.Option("--history", help="Every label change instead of current labels.")] = False,
 ) -> None:
     """Write labels to CSV: path, sha256, label, source, author, time."""
     with Project.open(project) as opened:
@@ -88,8 +94,13 @@ def labels_export(
 @contextmanager
 def _progress(description: str) -> Iterator[ProgressFn]:
     """A progress bar on stderr that appears with the first progress report, so that an early error stands alone."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     bar = Progress(*columns, console=err, transient=False)
     task = bar.add_task(description, total=None)
 
@@ -109,7 +120,8 @@ def _print_report(report: ImportReport) -> None:
     counts = report.counts
     out.print(
         f"Import {report.run_id} {report.status}: {counts['added']:,} added, {counts['duplicate']:,} duplicate, "
-        f"{counts['unchanged']:,} unchanged, {counts['relinked']:,} relinked, {counts['skipped']:,} skipped."
+        f"{counts['unchanged']:,} unchanged, {counts['relinked']:,} relinked, {counts['skipped']:,} skipped.",
+        soft_wrap=True,
     )
     for outcome in report.skipped[:20]:
         out.print(f"  skipped {outcome.item}: {outcome.reason}", markup=False, highlight=False, soft_wrap=True)
@@ -131,16 +143,26 @@ def _print_status(st: ProjectStatus, skipped_shown: int) -> None:
             when = datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M")
             state = r.status if r.status == "finished" else f"{r.status} (did not finish; run it again to complete)"
             c = r.counts
-            out.print(f"  #{r.id} {when} {r.kind} {r.source}: {state}", markup=False, highlight=False, soft_wrap=True)
-            out.print(f"      {c['added']:,} added, {c['duplicate']:,} duplicate, {c['unchanged']:,} unchanged, "
-                      f"{c['relinked']:,} relinked, {c['skipped']:,} skipped", highlight=False)
+            out.print(
+                f"  #{r.id} {when} {r.kind} {r.source}: {state}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            out.print(
+                f"      {c['added']:,} added, {c['duplicate']:,} duplicate, {c['unchanged']:,} unchanged, "
+                f"{c['relinked']:,} relinked, {c['skipped']:,} skipped",
+                highlight=False,
+            )
     if st.skipped:
         out.print(f"[bold]Skipped files[/] (recent imports, {len(st.skipped):,} shown at most {skipped_shown}):")
         for o in st.skipped[:skipped_shown]:
             out.print(f"  {o.item}: {o.reason}", markup=False, highlight=False, soft_wrap=True)
     if st.problems:
-        out.print(f"[bold yellow]{len(st.problems):,} image file(s) need attention[/] "
-                  "(import the new location again to relink a moved file):")
+        out.print(
+            f"[bold yellow]{len(st.problems):,} image file(s) need attention[/] "
+            "(import the new location again to relink a moved file):"
+        )
         for p in st.problems[:50]:
             out.print(f"  {p.problem}: {p.path} (image {p.image_id})", markup=False, highlight=False, soft_wrap=True)
     else:

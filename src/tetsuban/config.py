@@ -54,8 +54,9 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
     return ProjectConfig(
         name=check_str("project.name", project.get("name", default_name)),
         imports=ImportConfig(
-            max_pixels=check_int("import.max_pixels", imports.get("max_pixels", defaults_i.max_pixels),
-                                 1, PILLOW_HARD_LIMIT),
+            max_pixels=check_int(
+                "import.max_pixels", imports.get("max_pixels", defaults_i.max_pixels), 1, PILLOW_HARD_LIMIT
+            ),
             workers=check_int("import.workers", imports.get("workers", defaults_i.workers), 0, 256),
         ),
         fetch=FetchConfig(
@@ -63,8 +64,9 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
             timeout_s=check_float("fetch.timeout_s", fetch.get("timeout_s", defaults_f.timeout_s), 0.01, 3600),
             retries=check_int("fetch.retries", fetch.get("retries", defaults_f.retries), 0, 20),
             concurrency=check_int("fetch.concurrency", fetch.get("concurrency", defaults_f.concurrency), 1, 64),
-            per_host_per_s=check_float("fetch.per_host_per_s",
-                                       fetch.get("per_host_per_s", defaults_f.per_host_per_s), 0.01, 1000),
+            per_host_per_s=check_float(
+                "fetch.per_host_per_s", fetch.get("per_host_per_s", defaults_f.per_host_per_s), 0.01, 1000
+            ),
         ),
     )
 

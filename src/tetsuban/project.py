@@ -15,9 +15,19 @@ from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, loa
 from tetsuban.errors import ProjectError, SourceError
 from tetsuban.export import export_labels
 from tetsuban.ingest.archive import archive_work, is_archive
-from tetsuban.ingest.engine import EarlyFn, ImportReport, ImportTarget, ProgressFn, batched, pooled, run_import
+from tetsuban.ingest.engine import (
+    EarlyFn,
+    ImportReport,
+    ImportTarget,
+    ProgressFn,
+    batched,
+    file_batch_size,
+    pooled,
+    run_import,
+)
 from tetsuban.ingest.folder import folder_tasks
 from tetsuban.ingest.idx import idx_work, is_idx
+from tetsuban.ingest.pool import worker_count
 from tetsuban.ingest.prepare import FileTask, Prepared, Task
 from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
@@ -28,7 +38,6 @@ from tetsuban.store.labels import LabelEvent, add_labels, label_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
 
-_FILE_BATCH = 64
 _CSV_SUFFIXES = (".csv", ".tsv")
 
 
@@ -63,8 +72,10 @@ class Project:
         if not root.is_dir():
             raise ProjectError(f"The project folder {root} does not exist. Create it with: tetsuban init {path}")
         if not (root / CONFIG_NAME).is_file() or not (root / DB_NAME).is_file():
-            raise ProjectError(f"{root} is not a tetsuban project (no {CONFIG_NAME} and {DB_NAME}). "
-                               f"Create one with: tetsuban init {path}")
+            raise ProjectError(
+                f"{root} is not a tetsuban project (no {CONFIG_NAME} and {DB_NAME}). "
+                f"Create one with: tetsuban init {path}"
+            )
         config = load_config(root)
         engine = sqlite_engine(root / DB_NAME)
         upgrade_schema(engine)
@@ -82,9 +93,15 @@ class Project:
 
     # -- import ---------------------------------------------------------------------------------------------------
 
-    def import_path(self, source: str | Path, labels: str | Path | None = None, copy: bool = False,
-                    labels_from_folders: bool = True, class_names: Sequence[str] | None = None,
-                    on_progress: ProgressFn | None = None) -> ImportReport:
+    def import_path(
+        self,
+        source: str | Path,
+        labels: str | Path | None = None,
+        copy: bool = False,
+        labels_from_folders: bool = True,
+        class_names: Sequence[str] | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> ImportReport:
         """Import from ``source``, whatever its kind: a folder, an image, a CSV, an archive or an IDX file."""
         path = Path(source).expanduser()
         if not path.exists():
@@ -101,29 +118,37 @@ class Project:
             return self.import_idx(path, None if labels is None else Path(labels), class_names, on_progress)
         return self.import_files([path], copy, on_progress)
 
-    def import_folder(self, folder: str | Path, copy: bool = False, labels_from_folders: bool = True,
-                      on_progress: ProgressFn | None = None) -> ImportReport:
+    def import_folder(
+        self,
+        folder: str | Path,
+        copy: bool = False,
+        labels_from_folders: bool = True,
+        on_progress: ProgressFn | None = None,
+    ) -> ImportReport:
         """Import every file below ``folder``; sub-folders name classes unless ``labels_from_folders`` is off."""
         root = Path(folder).expanduser()
         tasks = folder_tasks(root, copy, labels_from_folders)
-        return self._run_tasks(root, "folder", {"copy": copy, "labels_from_folders": labels_from_folders},
-                               tasks, on_progress)
+        return self._run_tasks(
+            root, "folder", {"copy": copy, "labels_from_folders": labels_from_folders}, tasks, on_progress
+        )
 
-    def import_files(self, files: Sequence[str | Path], copy: bool = False,
-                     on_progress: ProgressFn | None = None) -> ImportReport:
+    def import_files(
+        self, files: Sequence[str | Path], copy: bool = False, on_progress: ProgressFn | None = None
+    ) -> ImportReport:
         """Import the given image files, unlabelled."""
         paths = [Path(f).expanduser().resolve() for f in files]
         tasks: list[Task] = [FileTask(str(p), None, copy) for p in paths]
         source = str(paths[0]) if len(paths) == 1 else f"{len(paths)} files"
         return self._run_tasks(source, "files", {"copy": copy}, tasks, on_progress)
 
-    def import_csv(self, csv_path: str | Path, copy: bool = False,
-                   on_progress: ProgressFn | None = None) -> ImportReport:
+    def import_csv(
+        self, csv_path: str | Path, copy: bool = False, on_progress: ProgressFn | None = None
+    ) -> ImportReport:
         """Import the files and URLs listed in a CSV (a path or URL column, an optional label column)."""
         path = Path(csv_path).expanduser()
         rows = read_csv(path, copy)
         target = self._target()
-        files = pooled(target, batched(rows.files, _FILE_BATCH), len(rows.files))
+        files = pooled(target, self._file_batches(rows.files), len(rows.files))
 
         def produce(early: EarlyFn) -> Iterator[list[Prepared]]:
             if rows.bad_rows:
@@ -134,8 +159,9 @@ class Project:
         total = len(rows.files) + len(rows.urls) + len(rows.bad_rows)
         return run_import(target, str(path.resolve()), "csv", {"copy": copy}, produce, total, on_progress)
 
-    def import_archive(self, archive: str | Path, labels_from_folders: bool = True,
-                       on_progress: ProgressFn | None = None) -> ImportReport:
+    def import_archive(
+        self, archive: str | Path, labels_from_folders: bool = True, on_progress: ProgressFn | None = None
+    ) -> ImportReport:
         """Import a zip or tar archive; its images are always stored in the project."""
         path = Path(archive).expanduser()
         work = archive_work(path, labels_from_folders)
@@ -156,17 +182,31 @@ class Project:
         options = {"labels_from_folders": labels_from_folders}
         return run_import(target, str(path.resolve()), "archive", options, produce, work.total, on_progress)
 
-    def import_idx(self, images: str | Path, labels: str | Path | None = None,
-                   class_names: Sequence[str] | None = None, on_progress: ProgressFn | None = None) -> ImportReport:
+    def import_idx(
+        self,
+        images: str | Path,
+        labels: str | Path | None = None,
+        class_names: Sequence[str] | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> ImportReport:
         """Import an IDX images file (MNIST format), labelled by an IDX labels file; stored in the project."""
         images_path = Path(images).expanduser()
         labels_path = None if labels is None else Path(labels).expanduser()
         work = idx_work(images_path, labels_path, class_names)
         target = self._target()
-        options = {"labels": None if labels_path is None else str(labels_path.resolve()),
-                   "class_names": None if class_names is None else list(class_names)}
-        return run_import(target, str(images_path.resolve()), "idx", options,
-                          pooled(target, work.batches, work.total), work.total, on_progress)
+        options = {
+            "labels": None if labels_path is None else str(labels_path.resolve()),
+            "class_names": None if class_names is None else list(class_names),
+        }
+        return run_import(
+            target,
+            str(images_path.resolve()),
+            "idx",
+            options,
+            pooled(target, work.batches, work.total),
+            work.total,
+            on_progress,
+        )
 
     # -- reading --------------------------------------------------------------------------------------------------
 
@@ -193,8 +233,13 @@ class Project:
         with self._engine.connect() as conn:
             return label_history(conn, image_id)
 
-    def set_labels(self, assignments: Sequence[tuple[int, str | None]], source: str = "human",
-                   author: str | None = None, seconds_on_screen: float | None = None) -> None:
+    def set_labels(
+        self,
+        assignments: Sequence[tuple[int, str | None]],
+        source: str = "human",
+        author: str | None = None,
+        seconds_on_screen: float | None = None,
+    ) -> None:
         """Record new labels (None clears one); the history keeps every earlier label."""
         with self._engine.begin() as conn:
             add_labels(conn, list(assignments), source, author or getpass.getuser(), seconds_on_screen)
@@ -208,12 +253,22 @@ class Project:
     def _target(self) -> ImportTarget:
         return ImportTarget(self.root, self._engine, self.config)
 
-    def _run_tasks(self, source: str | Path, kind: str, options: dict[str, object], tasks: list[Task],
-                   on_progress: ProgressFn | None) -> ImportReport:
+    def _run_tasks(
+        self,
+        source: str | Path,
+        kind: str,
+        options: dict[str, object],
+        tasks: list[Task],
+        on_progress: ProgressFn | None,
+    ) -> ImportReport:
         target = self._target()
         name = str(Path(source).resolve()) if isinstance(source, Path) else source
-        produce = pooled(target, batched(tasks, _FILE_BATCH), len(tasks))
+        produce = pooled(target, self._file_batches(tasks), len(tasks))
         return run_import(target, name, kind, options, produce, len(tasks), on_progress)
+
+    def _file_batches(self, tasks: Sequence[Task]) -> Iterator[list[Task]]:
+        size = file_batch_size(len(tasks), worker_count(self.config.imports.workers))
+        return batched(tasks, size)
 
     def _fetch_new(self, urls: list[UrlItem], early: EarlyFn) -> Iterator[list[Prepared]]:
         with self._engine.connect() as conn:

@@ -45,8 +45,14 @@ def project_status(root: Path, name: str, engine: Engine, recent: int = 5) -> Pr
         runs = recent_runs(conn, recent)
         skipped = skipped_items(conn, [r.id for r in runs], limit=200)
     return ProjectStatus(
-        name=name, root=root, images=len(records), labelled=sum(per_class.values()), per_class=per_class,
-        runs=runs, skipped=skipped, problems=check_files(root, records),
+        name=name,
+        root=root,
+        images=len(records),
+        labelled=sum(per_class.values()),
+        per_class=per_class,
+        runs=runs,
+        skipped=skipped,
+        problems=check_files(root, records),
     )
 
 
@@ -63,9 +69,9 @@ def check_files(root: Path, records: list[ImageRecord]) -> list[FileProblem]:
         except OSError:
             problems.append(FileProblem(record.id, str(path), "missing"))
             continue
-        if stat.st_size != record.bytes:
-            problems.append(FileProblem(record.id, str(path), "changed"))
-        elif not record.stored and stat.st_mtime_ns != record.mtime_ns and _sha256(path) != record.sha256:
+        if stat.st_size != record.bytes or (
+            not record.stored and stat.st_mtime_ns != record.mtime_ns and _sha256(path) != record.sha256
+        ):
             problems.append(FileProblem(record.id, str(path), "changed"))
     return problems
 

@@ -122,7 +122,7 @@ def test_bomb_limit_is_configurable(photos_dir: Path) -> None:
     with Image.open(photos_dir / "orange.jpg") as img:
         pixels = img.width * img.height
     assert inspect_image(data, max_pixels=pixels).width > 0
-    with pytest.raises(ImageTooLarge, match="import.max_pixels"):
+    with pytest.raises(ImageTooLarge, match=r"import\.max_pixels"):
         inspect_image(data, max_pixels=pixels - 1)
 
 
@@ -132,7 +132,7 @@ def test_png_round_trip_is_exact(pixels: np.ndarray) -> None:
     buffer = io.BytesIO()
     Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(buffer, format="PNG")
     rgb = decode(buffer.getvalue())
-    assert rgb.shape == pixels.shape[:2] + (3,)
+    assert rgb.shape == (*pixels.shape[:2], 3)
     assert np.array_equal(rgb, np.broadcast_to(pixels, rgb.shape))
 
 

@@ -52,8 +52,9 @@ def test_tar_gz_with_hostile_members(project: Project, emoji_sample: Path, photo
     assert "unsafe member name" in reasons["evil.png"]
 
 
-def test_a_damaged_tar_keeps_the_members_before_the_damage(project: Project, emoji_sample: Path,
-                                                           tmp_path: Path) -> None:
+def test_a_damaged_tar_keeps_the_members_before_the_damage(
+    project: Project, emoji_sample: Path, tmp_path: Path
+) -> None:
     whole = tmp_path / "whole.tar"
     with tarfile.open(whole, "w") as tar:
         for path in sorted(emoji_sample.rglob("*.png")):

@@ -67,7 +67,11 @@ def test_hostile_files_are_skipped_with_reasons_and_the_rest_imported(
     assert report.counts["added"] == 5
     by_name = {Path(r.location).name: r for r in project.images()}
     assert by_name["an orange ü.jpg"].location == str((folder / "an orange ü.jpg").resolve())
-    assert (by_name["rotated.jpg"].width, by_name["rotated.jpg"].height, by_name["rotated.jpg"].orientation) == (80, 120, 6)
+    assert (
+        by_name["rotated.jpg"].width,
+        by_name["rotated.jpg"].height,
+        by_name["rotated.jpg"].orientation,
+    ) == (80, 120, 6)
     assert by_name["anim.gif"].frames == 3
     assert by_name["cmyk.jpg"].mode == "CMYK"
     # the reasons are stored with the run, and status reports them
@@ -99,7 +103,11 @@ def test_status_reports_moved_changed_and_deleted_files(project: Project, emoji_
     os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))  # same content
 
     problems = {(Path(p.path).name, p.problem) for p in project.status().problems}
-    assert problems == {(smileys[0].name, "missing"), (smileys[1].name, "missing"), (smileys[2].name, "changed")}
+    assert problems == {
+        (smileys[0].name, "missing"),
+        (smileys[1].name, "missing"),
+        (smileys[2].name, "changed"),
+    }
 
     # importing the new location relinks the moved file instead of adding it again
     report = project.import_folder(moved_to)
@@ -119,6 +127,7 @@ def test_a_changed_file_imported_again_becomes_a_new_image(
     assert report.counts["added"] == 1 and report.counts["unchanged"] == 39
     added = project.import_outcomes(report.run_id, "added")
     assert [(o.item, o.reason) for o in added] == [
-        (str(target), f"the file changed since it was imported as image {old.id}")]
+        (str(target), f"the file changed since it was imported as image {old.id}")
+    ]
     # the old image keeps its labels; status says its file changed
     assert [p.image_id for p in project.status().problems] == [old.id]

@@ -12,7 +12,18 @@ from PIL import Image
 from tetsuban import Project, SourceError
 from tetsuban.ingest.idx import read_idx
 
-FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def test_fashion_mnist_test_set_with_class_names(project: Project, fashion_dir: Path) -> None:
@@ -28,14 +39,14 @@ def test_fashion_mnist_test_set_with_class_names(project: Project, fashion_dir: 
 
 @pytest.mark.slow
 def test_fashion_mnist_train_gives_60000_images_6000_per_class(project: Project, fashion_dir: Path) -> None:
-    report = project.import_idx(fashion_dir / "train-images-idx3-ubyte.gz",
-                                fashion_dir / "train-labels-idx1-ubyte.gz")
+    report = project.import_idx(fashion_dir / "train-images-idx3-ubyte.gz", fashion_dir / "train-labels-idx1-ubyte.gz")
     assert report.counts["added"] == 60_000
     assert project.status().per_class == {str(k): 6000 for k in range(10)}
 
 
-def test_truncated_idx_and_mismatched_labels_are_clear_errors(project: Project, fashion_dir: Path,
-                                                              tmp_path: Path) -> None:
+def test_truncated_idx_and_mismatched_labels_are_clear_errors(
+    project: Project, fashion_dir: Path, tmp_path: Path
+) -> None:
     raw = gzip.decompress((fashion_dir / "t10k-images-idx3-ubyte.gz").read_bytes())
     (tmp_path / "short-idx3-ubyte").write_bytes(raw[:-100])
     with pytest.raises(SourceError, match="truncated"):
@@ -43,6 +54,7 @@ def test_truncated_idx_and_mismatched_labels_are_clear_errors(project: Project, 
     with pytest.raises(SourceError, match="one label per image"):
         project.import_idx(fashion_dir / "t10k-images-idx3-ubyte.gz", fashion_dir / "train-labels-idx1-ubyte.gz")
     with pytest.raises(SourceError, match="class names"):
-        project.import_idx(fashion_dir / "t10k-images-idx3-ubyte.gz", fashion_dir / "t10k-labels-idx1-ubyte.gz",
-                           FASHION[:3])
+        project.import_idx(
+            fashion_dir / "t10k-images-idx3-ubyte.gz", fashion_dir / "t10k-labels-idx1-ubyte.gz", FASHION[:3]
+        )
     assert project.images() == []

@@ -21,7 +21,16 @@ def _count(db: Path, table: str) -> int:
 
 def test_killed_import_resumes(project: Project, fashion_dir: Path) -> None:
     images, labels = fashion_dir / "t10k-images-idx3-ubyte.gz", fashion_dir / "t10k-labels-idx1-ubyte.gz"
-    command = [sys.executable, "-m", "tetsuban", "import", str(project.root), str(images), "--labels", str(labels)]
+    command = [
+        sys.executable,
+        "-m",
+        "tetsuban",
+        "import",
+        str(project.root),
+        str(images),
+        "--labels",
+        str(labels),
+    ]
     child = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = project.root / DB_NAME
     deadline = time.monotonic() + 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -39,7 +40,7 @@ def _handler(site: _Site) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout being tested)
 
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             with site.lock:
                 site.arrivals[self.path].append(time.monotonic())
                 tries = len(site.arrivals[self.path])
@@ -95,25 +96,39 @@ def _configure(project: Project, fetch: str) -> Project:
     return Project.open(project.root)
 
 
-def test_urls_are_fetched_retried_limited_and_stored(project: Project, site: tuple[str, _Site],
-                                                     tmp_path: Path) -> None:
+def test_urls_are_fetched_retried_limited_and_stored(project: Project, site: tuple[str, _Site], tmp_path: Path) -> None:
     base, state = site
-    project = _configure(project, "max_bytes = 400000\ntimeout_s = 0.5\nretries = 2\nconcurrency = 6\n"
-                                  "per_host_per_s = 10\n")
+    project = _configure(
+        project, "max_bytes = 400000\ntimeout_s = 0.5\nretries = 2\nconcurrency = 6\nper_host_per_s = 10\n"
+    )
     rows = {
-        "img/orange.jpg": "fruit", "img/apple.jpg": "fruit", "img/butterfly.jpg": "animal",
-        "flaky/squirrel_cls.jpg": "animal", "broken/x.jpg": "", "gone/y.jpg": "", "slow/z.jpg": "",
-        "page/index.html": "", "huge/hubble_deep_field.jpg": "", "endless/stream.jpg": "",
+        "img/orange.jpg": "fruit",
+        "img/apple.jpg": "fruit",
+        "img/butterfly.jpg": "animal",
+        "flaky/squirrel_cls.jpg": "animal",
+        "broken/x.jpg": "",
+        "gone/y.jpg": "",
+        "slow/z.jpg": "",
+        "page/index.html": "",
+        "huge/hubble_deep_field.jpg": "",
+        "endless/stream.jpg": "",
     }
     listing = tmp_path / "urls.csv"
-    listing.write_text("url,label\n" + "".join(f"{base}/{path},{label}\n" for path, label in rows.items()),
-                       encoding="utf-8")
+    listing.write_text(
+        "url,label\n" + "".join(f"{base}/{path},{label}\n" for path, label in rows.items()), encoding="utf-8"
+    )
     report = project.import_csv(listing)
 
     assert report.counts["added"] == 4
     reasons = {o.item.removeprefix(base + "/"): o.reason or "" for o in report.skipped}
-    assert set(reasons) == {"broken/x.jpg", "gone/y.jpg", "slow/z.jpg", "page/index.html",
-                            "huge/hubble_deep_field.jpg", "endless/stream.jpg"}
+    assert set(reasons) == {
+        "broken/x.jpg",
+        "gone/y.jpg",
+        "slow/z.jpg",
+        "page/index.html",
+        "huge/hubble_deep_field.jpg",
+        "endless/stream.jpg",
+    }
     assert "HTTP 500" in reasons["broken/x.jpg"] and "3 attempt" in reasons["broken/x.jpg"]
     assert "HTTP 404" in reasons["gone/y.jpg"]
     assert "timed out" in reasons["slow/z.jpg"]
@@ -124,7 +139,7 @@ def test_urls_are_fetched_retried_limited_and_stored(project: Project, site: tup
     assert len(state.arrivals["/gone/y.jpg"]) == 1  # a 404 is final
     assert len(state.arrivals["/flaky/squirrel_cls.jpg"]) == 3  # succeeded on the third
     starts = sorted(t for times in state.arrivals.values() for t in times)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) > 0.08  # 10 requests per second to one host at most
     assert project.status().per_class == {"animal": 2, "fruit": 2}
     assert all(r.stored and project.image_path(r).is_file() for r in project.images())

@@ -18,7 +18,9 @@ def test_history_is_kept_and_the_latest_label_wins(project: Project, emoji_sampl
     project.set_labels([(second, None)], author="ada")  # cleared
     history = project.label_history(first)
     assert [(e.label, e.source, e.author) for e in history] == [
-        ("smiley", "human", "ada"), ("person", "model-accepted", "bo")]
+        ("smiley", "human", "ada"),
+        ("person", "model-accepted", "bo"),
+    ]
     status = project.status()
     assert status.per_class == {"person": 1, "smiley": 0}
     assert status.labelled == 1

@@ -63,7 +63,10 @@ def test_opening_a_version_1_project_migrates_it_and_keeps_its_data(tmp_path: Pa
         history = opened.label_history()
         assert [(e.label, e.source, e.author, e.seconds_on_screen) for e in history] == [("cat", "import", "ada", None)]
         opened.set_labels([(1, "dog")], author="bo", seconds_on_screen=2.5)
-        assert [(e.label, e.seconds_on_screen) for e in opened.label_history(1)] == [("cat", None), ("dog", 2.5)]
+        assert [(e.label, e.seconds_on_screen) for e in opened.label_history(1)] == [
+            ("cat", None),
+            ("dog", 2.5),
+        ]
         assert opened.images()[0].location == "/old/photos/cat/1.png"
 
 

@@ -113,7 +113,9 @@ def _open(stream: io.BytesIO | Path, max_pixels: int) -> Image.Image:
             img = Image.open(stream)
     except Image.DecompressionBombError as exc:  # past Pillow's own ceiling, which lies above ours
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        raise ImageTooLarge(_too_large(f"{int(found.group(1)):,}" if found else "over 178,956,970", max_pixels)) from exc
+        raise ImageTooLarge(
+            _too_large(f"{int(found.group(1)):,}" if found else "over 178,956,970", max_pixels)
+        ) from exc
     except Image.UnidentifiedImageError as exc:
         raise NotAnImage("not an image: no known image format recognised in the bytes") from exc
     except Exception as exc:  # Pillow raises many types on hostile headers; each means the same to us
@@ -130,8 +132,10 @@ def _open(stream: io.BytesIO | Path, max_pixels: int) -> Image.Image:
 
 
 def _too_large(pixels: str, max_pixels: int) -> str:
-    return (f"too many pixels: {pixels}, more than the limit of {max_pixels:,} "
-            "(a decompression-bomb guard: raise import.max_pixels in tetsuban.toml if the image is genuine)")
+    return (
+        f"too many pixels: {pixels}, more than the limit of {max_pixels:,} "
+        "(a decompression-bomb guard: raise import.max_pixels in tetsuban.toml if the image is genuine)"
+    )
 
 
 def _load(img: Image.Image) -> None:
@@ -161,7 +165,7 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         mode = img.mode
     if mode in ("RGBA", "LA", "PA", "La", "RGBa"):
         rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, _WHITE + (255,))
+        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
         return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
     if mode.startswith("I") or mode == "F":
         grey = _high_depth_to_uint8(np.asarray(img), mode)

@@ -59,14 +59,21 @@ def archive_work(path: Path, labels_from_folders: bool) -> ArchiveWork:
     raise SourceError(f"{path} is not a zip or tar archive.")
 
 
-def _zip_batches(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], source: str, top: str | None,
-                 labels_from_folders: bool) -> Iterator[list[BytesTask | Outcome]]:
+def _zip_batches(
+    archive: zipfile.ZipFile,
+    members: list[zipfile.ZipInfo],
+    source: str,
+    top: str | None,
+    labels_from_folders: bool,
+) -> Iterator[list[BytesTask | Outcome]]:
     with archive:
         batch: list[BytesTask | Outcome] = []
         for info in members:
             item = f"{source}::{info.filename}"
             label = _label(info.filename, top) if labels_from_folders else None
-            batch.append(_unsafe_outcome(item, label) if _unsafe(info.filename) else _zip_member(archive, info, item, label))
+            batch.append(
+                _unsafe_outcome(item, label) if _unsafe(info.filename) else _zip_member(archive, info, item, label)
+            )
             if len(batch) >= _BATCH:
                 yield batch
                 batch = []
@@ -100,8 +107,9 @@ def _tar_names(path: Path) -> list[str]:
         return []  # the streaming pass records where the damage is
 
 
-def _tar_batches(path: Path, source: str, top: str | None,
-                 labels_from_folders: bool) -> Iterator[list[BytesTask | Outcome]]:
+def _tar_batches(
+    path: Path, source: str, top: str | None, labels_from_folders: bool
+) -> Iterator[list[BytesTask | Outcome]]:
     batch: list[BytesTask | Outcome] = []
     seen = 0
     try:
@@ -112,7 +120,9 @@ def _tar_batches(path: Path, source: str, top: str | None,
                 seen += 1
                 item = f"{source}::{member.name}"
                 label = _label(member.name, top) if labels_from_folders else None
-                batch.append(_unsafe_outcome(item, label) if _unsafe(member.name) else _tar_member(archive, member, item, label))
+                batch.append(
+                    _unsafe_outcome(item, label) if _unsafe(member.name) else _tar_member(archive, member, item, label)
+                )
                 if len(batch) >= _BATCH:
                     yield batch
                     batch = []
@@ -122,8 +132,7 @@ def _tar_batches(path: Path, source: str, top: str | None,
         yield batch
 
 
-def _tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, item: str,
-                label: str | None) -> BytesTask | Outcome:
+def _tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, item: str, label: str | None) -> BytesTask | Outcome:
     if member.size > MAX_MEMBER_BYTES:
         return Outcome(item, "skipped", f"member too large: {member.size:,} bytes", None, label)
     handle = archive.extractfile(member)
@@ -155,4 +164,3 @@ def _label(name: str, top: str | None) -> str | None:
     if top is not None:
         parts = parts[1:]
     return parts[0] if len(parts) > 1 else None
-

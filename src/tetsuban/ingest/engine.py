@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from tetsuban.config import ProjectConfig
 from tetsuban.ingest.pool import prepare_batches, worker_count
-from tetsuban.ingest.prepare import FileTask, Prepared, PrepareContext, Task
+from tetsuban.ingest.prepare import FileTask, PrepareContext, Prepared, Task
 from tetsuban.ingest.record import record_batch, record_settled
 from tetsuban.store.images import find_by_location
 from tetsuban.store.runs import Outcome, finish_run, record_outcomes, run_counts, skipped_items, start_run
@@ -99,8 +99,11 @@ def run_import(
         return ImportReport(run_id, source, status, run_counts(conn, run_id), skipped_items(conn, [run_id], 10_000))
 
 
-def pooled(target: ImportTarget, batches: Iterable[list[Task]], total: int | None,
-           ) -> Callable[[EarlyFn], Iterator[list[Prepared]]]:
+def pooled(
+    target: ImportTarget,
+    batches: Iterable[list[Task]],
+    total: int | None,
+) -> Callable[[EarlyFn], Iterator[list[Prepared]]]:
     """A ``produce`` for run_import that skips unchanged in-place files and prepares the rest in worker processes."""
 
     def produce(early: EarlyFn) -> Iterator[list[Prepared]]:
@@ -143,6 +146,11 @@ def _stat_matches(path: str, size: int, mtime_ns: int | None) -> bool:
     except OSError:
         return False
     return stat.st_size == size and stat.st_mtime_ns == mtime_ns
+
+
+def file_batch_size(total: int, workers: int) -> int:
+    """Files per batch: about eight batches per worker, so that big files spread evenly; 64 at most."""
+    return max(1, min(64, total // (8 * max(1, workers))))
 
 
 def batched(tasks: Iterable[Task], size: int) -> Iterator[list[Task]]:

@@ -46,8 +46,10 @@ def read_idx(path: Path) -> np.ndarray:
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     expected = int(np.prod(shape, dtype=np.int64))
     if len(raw) - header != expected:
-        raise SourceError(f"The IDX file {path} should hold {expected:,} bytes of data for shape {shape}, "
-                          f"but holds {len(raw) - header:,}: it is truncated or damaged.")
+        raise SourceError(
+            f"The IDX file {path} should hold {expected:,} bytes of data for shape {shape}, "
+            f"but holds {len(raw) - header:,}: it is truncated or damaged."
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -80,18 +82,21 @@ def idx_work(images: Path, labels: Path | None, class_names: Sequence[str] | Non
     return IdxWork(int(pixels.shape[0]), batches())
 
 
-def _label_names(images: Path, count: int, labels: Path | None,
-                 class_names: Sequence[str] | None) -> list[str | None]:
+def _label_names(images: Path, count: int, labels: Path | None, class_names: Sequence[str] | None) -> list[str | None]:
     if labels is None:
         return [None] * count
     values = read_idx(labels)
     if values.ndim != 1 or values.shape[0] != count:
-        raise SourceError(f"The labels file {labels} holds {values.shape} values, but {images} holds {count} "
-                          "images: they must be one label per image.")
+        raise SourceError(
+            f"The labels file {labels} holds {values.shape} values, but {images} holds {count} "
+            "images: they must be one label per image."
+        )
     if class_names is None:
         return [str(int(v)) for v in values]
     top = int(values.max(initial=0))
     if top >= len(class_names):
-        raise SourceError(f"The labels file {labels} uses label {top}, but only {len(class_names)} class names were "
-                          "given. Give one name per label value, in order.")
+        raise SourceError(
+            f"The labels file {labels} uses label {top}, but only {len(class_names)} class names were "
+            "given. Give one name per label value, in order."
+        )
     return [class_names[int(v)] for v in values]

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 
-from tetsuban.ingest.prepare import Prepared, PrepareContext, Task, prepare_batch
+from tetsuban.ingest.prepare import PrepareContext, Prepared, Task, prepare_batch
 
 
 def worker_count(configured: int) -> int:

@@ -103,8 +103,16 @@ def _prepare_file(ctx: PrepareContext, task: FileTask) -> Prepared:
             info = inspect_image(data, ctx.max_pixels)
         except ImageError as exc:
             return Prepared(task.path, task.label, reason=str(exc))
-        return Prepared(task.path, task.label, sha256=sha256_hex(data), info=info, location=task.path,
-                        stored=False, size=len(data), mtime_ns=stat.st_mtime_ns)
+        return Prepared(
+            task.path,
+            task.label,
+            sha256=sha256_hex(data),
+            info=info,
+            location=task.path,
+            stored=False,
+            size=len(data),
+            mtime_ns=stat.st_mtime_ns,
+        )
     return prepare_bytes(ctx, task.path, task.label, data)
 
 

@@ -52,9 +52,12 @@ def record_batch(conn: Connection, run_id: int, batch: list[Prepared], author: s
             note = None if old is None else f"the file changed since it was imported as image {old.id}"
             decisions.append(_Decision(p, "added", note))
     new_ids = insert_images(conn, [_image_row(p, run_id) for p in first_in_batch.values()])
-    decisions = [d if d.image_id is not None or d.outcome == "skipped"
-                 else _Decision(d.prepared, d.outcome, d.reason, new_ids[d.prepared.sha256])  # type: ignore[index]
-                 for d in decisions]
+    decisions = [
+        d
+        if d.image_id is not None or d.outcome == "skipped"
+        else _Decision(d.prepared, d.outcome, d.reason, new_ids[d.prepared.sha256])  # type: ignore[index]
+        for d in decisions
+    ]
     return _apply_labels(conn, decisions, author)
 
 
@@ -92,9 +95,19 @@ def _image_row(p: Prepared, run_id: int) -> dict[str, object]:
     info = p.info
     assert info is not None and p.sha256 is not None and p.location is not None
     return {
-        "sha256": p.sha256, "location": p.location, "stored": p.stored, "origin": p.item, "bytes": p.size,
-        "mtime_ns": p.mtime_ns, "width": info.width, "height": info.height, "format": info.format,
-        "mode": info.mode, "orientation": info.orientation, "frames": info.frames, "added_at": time.time(),
+        "sha256": p.sha256,
+        "location": p.location,
+        "stored": p.stored,
+        "origin": p.item,
+        "bytes": p.size,
+        "mtime_ns": p.mtime_ns,
+        "width": info.width,
+        "height": info.height,
+        "format": info.format,
+        "mode": info.mode,
+        "orientation": info.orientation,
+        "frames": info.frames,
+        "added_at": time.time(),
         "import_run_id": run_id,
     }
 

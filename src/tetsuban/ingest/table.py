@@ -54,8 +54,9 @@ def read_csv(path: Path, copy: bool) -> CsvRows:
     return _to_work(path, rows, path_col, label_col, copy)
 
 
-def _to_work(path: Path, rows: list[dict[str, str | None]], path_col: str, label_col: str | None,
-             copy: bool) -> CsvRows:
+def _to_work(
+    path: Path, rows: list[dict[str, str | None]], path_col: str, label_col: str | None, copy: bool
+) -> CsvRows:
     base = path.expanduser().resolve().parent
     files: list[FileTask] = []
     urls: list[UrlItem] = []
@@ -75,4 +76,3 @@ def _to_work(path: Path, rows: list[dict[str, str | None]], path_col: str, label
 def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
     lowered = {c.strip().lower(): c for c in columns}
     return next((lowered[w] for w in wanted if w in lowered), None)
-

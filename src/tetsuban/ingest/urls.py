@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tetsuban.config import FetchConfig
-from tetsuban.ingest.prepare import Prepared, PrepareContext, prepare_bytes
+from tetsuban.ingest.prepare import PrepareContext, Prepared, prepare_bytes
 from tetsuban.ingest.table import UrlItem
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -71,8 +71,9 @@ def _get(client: httpx.Client, url: str, cfg: FetchConfig) -> bytes:
             raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}")
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cfg.max_bytes:
-            raise FetchError(f"too large: {int(declared):,} bytes declared, the limit is {cfg.max_bytes:,} "
-                             "(fetch.max_bytes)")
+            raise FetchError(
+                f"too large: {int(declared):,} bytes declared, the limit is {cfg.max_bytes:,} (fetch.max_bytes)"
+            )
         body = bytearray()
         for chunk in response.iter_bytes():
             body.extend(chunk)
@@ -87,8 +88,10 @@ def fetch_prepared(ctx: PrepareContext, cfg: FetchConfig, items: list[UrlItem]) 
     """Fetch and prepare ``items`` in threads; yields results in the order of ``items``, a chunk at a time."""
     limit = HostRateLimit(cfg.per_host_per_s)
     headers = {"User-Agent": "tetsuban (image import)"}
-    with httpx.Client(follow_redirects=True, headers=headers) as client, \
-            ThreadPoolExecutor(max_workers=cfg.concurrency) as pool:
+    with (
+        httpx.Client(follow_redirects=True, headers=headers) as client,
+        ThreadPoolExecutor(max_workers=cfg.concurrency) as pool,
+    ):
 
         def one(item: UrlItem) -> Prepared:
             try:
@@ -100,4 +103,4 @@ def fetch_prepared(ctx: PrepareContext, cfg: FetchConfig, items: list[UrlItem]) 
             return prepare_bytes(ctx, item.url, item.label, data)
 
         for start in range(0, len(items), _CHUNK):
-            yield list(pool.map(one, items[start:start + _CHUNK]))
+            yield list(pool.map(one, items[start : start + _CHUNK]))

@@ -14,7 +14,15 @@ from sqlalchemy.engine import Connection
 from tetsuban.store.schema import images
 
 BLOB_DIR = "blobs"
-_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp", "PPM": "ppm"}
+_EXTENSIONS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "WEBP": "webp",
+    "PPM": "ppm",
+}
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def find_by_sha(conn: Connection, shas: Iterable[str]) -> dict[str, ImageRecord]
     wanted = list(set(shas))
     found: dict[str, ImageRecord] = {}
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
+        chunk = wanted[start : start + 500]
         for row in conn.execute(sa.select(images).where(images.c.sha256.in_(chunk))):
             record = ImageRecord(**row._asdict())
             found[record.sha256] = record
@@ -90,7 +98,7 @@ def find_by_location(conn: Connection, locations: Iterable[str]) -> dict[str, Im
     wanted = list(set(locations))
     found: dict[str, ImageRecord] = {}
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
+        chunk = wanted[start : start + 500]
         query = sa.select(images).where(images.c.location.in_(chunk), images.c.stored.is_(False))
         for row in conn.execute(query):
             record = ImageRecord(**row._asdict())

@@ -63,19 +63,29 @@ def add_labels(
     ids = ensure_classes(conn, {name for _, name in assignments if name is not None})
     now = time.time()
     rows = [
-        {"image_id": image_id, "class_id": None if name is None else ids[name], "source": source,
-         "author": author, "created_at": now, "seconds_on_screen": seconds_on_screen}
+        {
+            "image_id": image_id,
+            "class_id": None if name is None else ids[name],
+            "source": source,
+            "author": author,
+            "created_at": now,
+            "seconds_on_screen": seconds_on_screen,
+        }
         for image_id, name in assignments
     ]
     conn.execute(sa.insert(labels), rows)
 
 
 def _events_query() -> sa.Select:
-    return (
-        sa.select(labels.c.id, labels.c.image_id, classes.c.name.label("label"), labels.c.source, labels.c.author,
-                  labels.c.created_at, labels.c.seconds_on_screen)
-        .select_from(labels.outerjoin(classes, labels.c.class_id == classes.c.id))
-    )
+    return sa.select(
+        labels.c.id,
+        labels.c.image_id,
+        classes.c.name.label("label"),
+        labels.c.source,
+        labels.c.author,
+        labels.c.created_at,
+        labels.c.seconds_on_screen,
+    ).select_from(labels.outerjoin(classes, labels.c.class_id == classes.c.id))
 
 
 def current_labels(conn: Connection, image_ids: list[int] | None = None) -> dict[int, LabelEvent]:
@@ -86,9 +96,13 @@ def current_labels(conn: Connection, image_ids: list[int] | None = None) -> dict
     if image_ids is not None:
         found: dict[int, LabelEvent] = {}
         for start in range(0, len(image_ids), 500):
-            chunk = image_ids[start:start + 500]
-            latest = (sa.select(sa.func.max(labels.c.id)).where(labels.c.image_id.in_(chunk))
-                      .group_by(labels.c.image_id).scalar_subquery())
+            chunk = image_ids[start : start + 500]
+            latest = (
+                sa.select(sa.func.max(labels.c.id))
+                .where(labels.c.image_id.in_(chunk))
+                .group_by(labels.c.image_id)
+                .scalar_subquery()
+            )
             found.update(_latest_events(conn, latest))
         return found
     return _latest_events(conn, sa.select(sa.func.max(labels.c.id)).group_by(labels.c.image_id).scalar_subquery())

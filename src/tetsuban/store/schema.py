@@ -21,13 +21,15 @@ SCHEMA_VERSION = 2
 metadata = sa.MetaData()
 
 meta = sa.Table(
-    "meta", metadata,
+    "meta",
+    metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 
 import_runs = sa.Table(
-    "import_runs", metadata,
+    "import_runs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
@@ -39,7 +41,8 @@ import_runs = sa.Table(
 )
 
 images = sa.Table(
-    "images", metadata,
+    "images",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("location", sa.Text, nullable=False),  # absolute path (in place) or path relative to the project
@@ -59,14 +62,16 @@ images = sa.Table(
 sa.Index("ix_images_location", images.c.location)
 
 classes = sa.Table(
-    "classes", metadata,
+    "classes",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("added_at", sa.Float, nullable=False),
 )
 
 labels = sa.Table(
-    "labels", metadata,
+    "labels",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id"), nullable=False),
     sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id")),  # NULL: the label was cleared
@@ -78,7 +83,8 @@ labels = sa.Table(
 sa.Index("ix_labels_image", labels.c.image_id, labels.c.id)
 
 import_outcomes = sa.Table(
-    "import_outcomes", metadata,
+    "import_outcomes",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("import_runs.id"), nullable=False),
     sa.Column("item", sa.Text, nullable=False),

@@ -1,0 +1,44 @@
+# make demo: install into .venv and run the recipe on real images.   make test: install and run every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+CACHE := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tetsuban
+SHARED_DATASETS := $(abspath ../shared/datasets)
+# Tests and benchmarks read real datasets: ../shared/datasets where it exists, else a cache filled from the registries.
+DATASETS ?= $(if $(wildcard $(SHARED_DATASETS)/emoji-google/64),$(SHARED_DATASETS),$(CACHE)/datasets)
+
+export TETSUBAN_DATASETS := $(DATASETS)
+export OMP_WAIT_POLICY := PASSIVE
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install datasets lint test test-fast demo bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+datasets:
+	@test -d "$(DATASETS)/emoji-google/64" -a -d "$(DATASETS)/fashion-mnist" -a -d "$(DATASETS)/photos" \
+		|| PYTHON=$(PYTHON) scripts/fetch-datasets.sh "$(DATASETS)"
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
+
+test: install datasets lint
+	$(VENV)/bin/python -m pytest
+
+test-fast: install datasets
+	$(VENV)/bin/python -m pytest -m "not slow"
+
+demo: install
+	scripts/demo.sh
+
+bench: install datasets
+	$(VENV)/bin/python bench/import_speed.py
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .hypothesis
