@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from tetsuban.errors import SourceError
 from tetsuban.ingest.prepare import BytesTask
 from tetsuban.store.runs import Outcome
 
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
+_Member = TypeVar("_Member", zipfile.ZipInfo, tarfile.TarInfo)
 _BATCH = 64
 
 
@@ -67,18 +70,30 @@ def _zip_batches(
     labels_from_folders: bool,
 ) -> Iterator[list[BytesTask | Outcome]]:
     with archive:
-        batch: list[BytesTask | Outcome] = []
-        for info in members:
-            item = f"{source}::{info.filename}"
-            label = _label(info.filename, top) if labels_from_folders else None
-            batch.append(
-                _unsafe_outcome(item, label) if _unsafe(info.filename) else _zip_member(archive, info, item, label)
-            )
-            if len(batch) >= _BATCH:
-                yield batch
-                batch = []
-        if batch:
+        read = partial(_zip_member, archive)
+        yield from _batches(members, lambda m: m.filename, read, source, top, labels_from_folders)
+
+
+def _batches(
+    members: Iterable[_Member],
+    name_of: Callable[[_Member], str],
+    read: Callable[[_Member, str, str | None], BytesTask | Outcome],
+    source: str,
+    top: str | None,
+    labels_from_folders: bool,
+) -> Iterator[list[BytesTask | Outcome]]:
+    """Read ``members`` into batches of tasks, refusing unsafe names; labels by the ImageFolder rule."""
+    batch: list[BytesTask | Outcome] = []
+    for member in members:
+        name = name_of(member)
+        item = f"{source}::{name}"
+        label = _label(name, top) if labels_from_folders else None
+        batch.append(_unsafe_outcome(item, label) if _unsafe(name) else read(member, item, label))
+        if len(batch) >= _BATCH:
             yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _unsafe_outcome(item: str, label: str | None) -> Outcome:
@@ -110,35 +125,38 @@ def _tar_names(path: Path) -> list[str]:
 def _tar_batches(
     path: Path, source: str, top: str | None, labels_from_folders: bool
 ) -> Iterator[list[BytesTask | Outcome]]:
-    batch: list[BytesTask | Outcome] = []
+    damage: list[str] = []
     seen = 0
+
+    def members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+        nonlocal seen
+        try:
+            for member in archive:
+                if member.isfile() and _visible(member.name):
+                    seen += 1
+                    yield member
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            damage.append(str(exc))
+
     try:
         with tarfile.open(path, mode="r:*") as archive:
-            for member in archive:
-                if not member.isfile() or not _visible(member.name):
-                    continue
-                seen += 1
-                item = f"{source}::{member.name}"
-                label = _label(member.name, top) if labels_from_folders else None
-                batch.append(
-                    _unsafe_outcome(item, label) if _unsafe(member.name) else _tar_member(archive, member, item, label)
-                )
-                if len(batch) >= _BATCH:
-                    yield batch
-                    batch = []
+            read = partial(_tar_member, archive)
+            yield from _batches(members(archive), lambda m: m.name, read, source, top, labels_from_folders)
     except (tarfile.TarError, EOFError, OSError) as exc:
-        batch.append(Outcome(source, "skipped", f"the archive is damaged after {seen} member(s): {exc}"))
-    if batch:
-        yield batch
+        damage.append(str(exc))
+    if damage:
+        yield [Outcome(source, "skipped", f"the archive is damaged after {seen} member(s): {damage[0]}")]
 
 
 def _tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, item: str, label: str | None) -> BytesTask | Outcome:
     if member.size > MAX_MEMBER_BYTES:
         return Outcome(item, "skipped", f"member too large: {member.size:,} bytes", None, label)
-    handle = archive.extractfile(member)
-    if handle is None:
-        return Outcome(item, "skipped", "not a regular file", None, label)
-    return BytesTask(item, label, handle.read())
+    try:
+        handle = archive.extractfile(member)
+        data = b"" if handle is None else handle.read()
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        return Outcome(item, "skipped", f"cannot read the member: {type(exc).__name__}: {exc}", None, label)
+    return BytesTask(item, label, data)
 
 
 def _visible(name: str) -> bool:

@@ -7,7 +7,6 @@ import again skips what is already there and completes the rest.
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from tetsuban.config import ProjectConfig
 from tetsuban.ingest.pool import prepare_batches, worker_count
 from tetsuban.ingest.prepare import FileTask, PrepareContext, Prepared, Task
 from tetsuban.ingest.record import record_batch, record_settled
-from tetsuban.store.images import find_by_location
+from tetsuban.store.images import file_matches, find_by_location
 from tetsuban.store.runs import Outcome, finish_run, record_outcomes, run_counts, skipped_items, start_run
 
 ProgressFn = Callable[[int, int | None], None]
@@ -133,19 +132,11 @@ def _skip_unchanged_files(engine: Engine, batch: list[Task]) -> tuple[list[Task]
     settled: list[Outcome] = []
     for task in batch:
         rec = records.get(task.path) if isinstance(task, FileTask) and not task.copy else None
-        if rec is not None and _stat_matches(task.path, rec.bytes, rec.mtime_ns):  # type: ignore[union-attr]
+        if rec is not None and file_matches(task.path, rec.bytes, rec.mtime_ns):  # type: ignore[union-attr]
             settled.append(Outcome(task.path, "unchanged", None, rec.id, task.label))  # type: ignore[union-attr]
         else:
             keep.append(task)
     return keep, settled
-
-
-def _stat_matches(path: str, size: int, mtime_ns: int | None) -> bool:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return False
-    return stat.st_size == size and stat.st_mtime_ns == mtime_ns
 
 
 def file_batch_size(total: int, workers: int) -> int:

@@ -11,15 +11,13 @@ outcome records the conflict, and the label already in the project stays.
 
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Connection
 
 from tetsuban.ingest.prepare import Prepared
-from tetsuban.store.images import ImageRecord, find_by_location, find_by_sha, insert_images, relocate
+from tetsuban.store.images import ImageRecord, file_matches, find_by_location, find_by_sha, insert_images, relocate
 from tetsuban.store.labels import add_labels, current_labels
 from tetsuban.store.runs import Outcome
 
@@ -43,7 +41,12 @@ def record_batch(conn: Connection, run_id: int, batch: list[Prepared], author: s
         if p.reason is not None:
             decisions.append(_Decision(p, "skipped", p.reason))
         elif p.sha256 in known:
-            decisions.append(_against_existing(conn, p, known[p.sha256]))
+            decision = _against_existing(conn, p, known[p.sha256])
+            if decision.outcome == "relinked":  # later items in this batch must see the new location
+                known[p.sha256] = replace(
+                    known[p.sha256], location=p.location or "", stored=p.stored, mtime_ns=p.mtime_ns
+                )
+            decisions.append(decision)
         elif p.sha256 in first_in_batch:
             decisions.append(_Decision(p, "duplicate", f"same content as {first_in_batch[p.sha256].item}"))
         else:
@@ -72,7 +75,7 @@ def _against_existing(conn: Connection, p: Prepared, rec: ImageRecord) -> _Decis
         if rec.location == p.location:
             relocate(conn, rec.id, rec.location, False, p.mtime_ns)
             return _Decision(p, "unchanged", None, rec.id)
-        if not _file_intact(rec):
+        if not file_matches(rec.location, rec.bytes, rec.mtime_ns):
             relocate(conn, rec.id, p.location or "", False, p.mtime_ns)
             return _Decision(p, "relinked", f"moved: was {rec.location}", rec.id)
     if p.stored and not rec.stored:
@@ -81,14 +84,6 @@ def _against_existing(conn: Connection, p: Prepared, rec: ImageRecord) -> _Decis
     if rec.origin == p.item:
         return _Decision(p, "unchanged", None, rec.id)
     return _Decision(p, "duplicate", f"same content as {rec.origin}", rec.id)
-
-
-def _file_intact(rec: ImageRecord) -> bool:
-    try:
-        stat = os.stat(rec.location)
-    except OSError:
-        return False
-    return stat.st_size == rec.bytes and stat.st_mtime_ns == rec.mtime_ns
 
 
 def _image_row(p: Prepared, run_id: int) -> dict[str, object]:
@@ -130,8 +125,3 @@ def _apply_labels(conn: Connection, decisions: list[_Decision], author: str) -> 
         outcomes.append(Outcome(d.prepared.item, d.outcome, reason, d.image_id, label))
     add_labels(conn, assignments, source="import", author=author)
     return outcomes
-
-
-def resolve_in_place(path: Path) -> str:
-    """The absolute, normalised path under which an in-place file is recorded."""
-    return str(path.expanduser().resolve())

@@ -73,6 +73,15 @@ def image_path(project_dir: Path, record: ImageRecord) -> Path:
     return project_dir / record.location if record.stored else Path(record.location)
 
 
+def file_matches(path: str, size: int, mtime_ns: int | None) -> bool:
+    """Whether the file at ``path`` still has the size and mtime recorded for it (taken as unchanged, unhashed)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return False
+    return stat.st_size == size and stat.st_mtime_ns == mtime_ns
+
+
 def insert_images(conn: Connection, rows: list[dict[str, object]]) -> dict[str, int]:
     """Insert image rows; return their ids by sha256."""
     if not rows:
@@ -116,8 +125,3 @@ def relocate(conn: Connection, image_id: int, location: str, stored: bool, mtime
 def all_images(conn: Connection) -> list[ImageRecord]:
     """Every image record, in id order."""
     return [ImageRecord(**row._asdict()) for row in conn.execute(sa.select(images).order_by(images.c.id))]
-
-
-def count_images(conn: Connection) -> int:
-    """How many images the project holds."""
-    return int(conn.execute(sa.select(sa.func.count()).select_from(images)).scalar_one())
