@@ -27,6 +27,7 @@ datasets:
 lint: install
 	$(VENV)/bin/ruff check src tests bench scripts
 	$(VENV)/bin/ruff format --check src tests bench scripts
+	$(VENV)/bin/mypy
 
 test: install datasets lint
 	$(VENV)/bin/python -m pytest

@@ -64,8 +64,12 @@ def import_(
 ) -> None:
     """Import images from folders, CSV files (paths or URLs), archives or IDX files; bad files are skipped."""
     names = None if class_names is None else [n.strip() for n in class_names.split(",")]
-    with Project.open(project) as opened, _progress(f"Importing {source}") as progress:
-        report = opened.import_path(source, labels, copy, folder_labels, names, progress)
+    try:
+        with Project.open(project) as opened, _progress(f"Importing {source}") as progress:
+            report = opened.import_path(source, labels, copy, folder_labels, names, progress)
+    except KeyboardInterrupt:
+        err.print("interrupted: every batch committed so far is kept; run the same import again to complete it.")
+        raise typer.Exit(130) from None
     _print_report(report)
 
 
@@ -170,12 +174,9 @@ def _print_status(st: ProjectStatus, skipped_shown: int) -> None:
 
 
 def main() -> None:
-    """Entry point: user mistakes print one line and exit 1; an interrupt keeps what was committed."""
+    """Entry point: a user mistake prints one line and exits 1, never a traceback."""
     try:
         app()
     except TetsubanError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("interrupted: everything committed so far is kept; run the same command again to complete it.")
-        sys.exit(130)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tetsuban.errors import ConfigError
@@ -49,8 +49,8 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
     imports = _table(data, "import")
     fetch = _table(data, "fetch")
     defaults_i, defaults_f = ImportConfig(), FetchConfig()
-    _reject_unknown("import", imports, defaults_i.__dataclass_fields__)
-    _reject_unknown("fetch", fetch, defaults_f.__dataclass_fields__)
+    _reject_unknown("import", imports, ImportConfig)
+    _reject_unknown("fetch", fetch, FetchConfig)
     return ProjectConfig(
         name=check_str("project.name", project.get("name", default_name)),
         imports=ImportConfig(
@@ -112,10 +112,10 @@ def _table(data: dict[str, object], key: str) -> dict[str, object]:
     return value
 
 
-def _reject_unknown(table: str, values: dict[str, object], known: object) -> None:
-    unknown = sorted(set(values) - set(known))  # type: ignore[arg-type]
+def _reject_unknown(table: str, values: dict[str, object], settings: type) -> None:
+    known = sorted(f.name for f in fields(settings))
+    unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(
-            f"Unknown setting(s) in [{table}] of {CONFIG_NAME}: {', '.join(unknown)}. "
-            f"Known: {', '.join(sorted(known))}."  # type: ignore[arg-type]
+            f"Unknown setting(s) in [{table}] of {CONFIG_NAME}: {', '.join(unknown)}. Known: {', '.join(known)}."
         )

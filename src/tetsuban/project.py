@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -257,8 +257,8 @@ class Project:
         self,
         source: str | Path,
         kind: str,
-        options: dict[str, object],
-        tasks: list[Task],
+        options: Mapping[str, object],
+        tasks: Sequence[Task],
         on_progress: ProgressFn | None,
     ) -> ImportReport:
         target = self._target()

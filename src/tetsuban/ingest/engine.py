@@ -7,7 +7,7 @@ import again skips what is already there and completes the rest.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def run_import(
     target: ImportTarget,
     source: str,
     kind: str,
-    options: dict[str, object],
+    options: Mapping[str, object],
     produce: Callable[[EarlyFn], Iterator[list[Prepared]]],
     total: int | None,
     on_progress: ProgressFn | None = None,
@@ -100,7 +100,7 @@ def run_import(
 
 def pooled(
     target: ImportTarget,
-    batches: Iterable[list[Task]],
+    batches: Iterable[Sequence[Task]],
     total: int | None,
 ) -> Callable[[EarlyFn], Iterator[list[Prepared]]]:
     """A ``produce`` for run_import that skips unchanged in-place files and prepares the rest in worker processes."""
@@ -121,19 +121,19 @@ def pooled(
     return produce
 
 
-def _skip_unchanged_files(engine: Engine, batch: list[Task]) -> tuple[list[Task], list[Outcome]]:
+def _skip_unchanged_files(engine: Engine, batch: Sequence[Task]) -> tuple[list[Task], list[Outcome]]:
     """Split off in-place files whose size and mtime match their record: no need to read or hash them again."""
-    files = [t for t in batch if isinstance(t, FileTask) and not t.copy]
+    files = {t.path: t for t in batch if isinstance(t, FileTask) and not t.copy}
     if not files:
-        return batch, []
+        return list(batch), []
     with engine.connect() as conn:
-        records = find_by_location(conn, [t.path for t in files])
+        records = find_by_location(conn, list(files))
     keep: list[Task] = []
     settled: list[Outcome] = []
     for task in batch:
-        rec = records.get(task.path) if isinstance(task, FileTask) and not task.copy else None
-        if rec is not None and file_matches(task.path, rec.bytes, rec.mtime_ns):  # type: ignore[union-attr]
-            settled.append(Outcome(task.path, "unchanged", None, rec.id, task.label))  # type: ignore[union-attr]
+        rec = records.get(task.path) if isinstance(task, FileTask) and task.path in files else None
+        if isinstance(task, FileTask) and rec is not None and file_matches(task.path, rec.bytes, rec.mtime_ns):
+            settled.append(Outcome(task.path, "unchanged", None, rec.id, task.label))
         else:
             keep.append(task)
     return keep, settled

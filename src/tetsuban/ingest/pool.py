@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 
@@ -23,7 +23,7 @@ def _init_worker() -> None:
 
 
 def prepare_batches(
-    ctx: PrepareContext, batches: Iterable[list[Task]], workers: int, in_process: bool = False
+    ctx: PrepareContext, batches: Iterable[Sequence[Task]], workers: int, in_process: bool = False
 ) -> Iterator[list[Prepared]]:
     """Yield the prepared results of each batch, in the order the batches came.
 

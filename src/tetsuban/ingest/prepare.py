@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,7 @@ class Prepared:
     reason: str | None = None
 
 
-def prepare_batch(ctx: PrepareContext, batch: list[Task]) -> list[Prepared]:
+def prepare_batch(ctx: PrepareContext, batch: Sequence[Task]) -> list[Prepared]:
     """Run the worker step over a batch; never raises for a bad item."""
     results: list[Prepared] = []
     for task in batch:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -38,10 +39,12 @@ class RunSummary:
     counts: dict[str, int]
 
 
-def start_run(conn: Connection, source: str, kind: str, options: dict[str, object], author: str) -> int:
+def start_run(conn: Connection, source: str, kind: str, options: Mapping[str, object], author: str) -> int:
     """Record the start of an import; returns the run id."""
     result = conn.execute(
-        sa.insert(import_runs).values(
+        sa.insert(import_runs)
+        .returning(import_runs.c.id)
+        .values(
             source=source,
             kind=kind,
             options=json.dumps(options, sort_keys=True),
@@ -50,7 +53,7 @@ def start_run(conn: Connection, source: str, kind: str, options: dict[str, objec
             status="running",
         )
     )
-    return int(result.inserted_primary_key[0])
+    return int(result.scalar_one())
 
 
 def finish_run(conn: Connection, run_id: int, status: str) -> None:
