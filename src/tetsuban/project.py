@@ -127,7 +127,7 @@ class Project:
     ) -> ImportReport:
         """Import every file below ``folder``; sub-folders name classes unless ``labels_from_folders`` is off."""
         root = Path(folder).expanduser()
-        tasks = folder_tasks(root, copy, labels_from_folders)
+        tasks = folder_tasks(root, copy, labels_from_folders, self.root)
         return self._run_tasks(
             root, "folder", {"copy": copy, "labels_from_folders": labels_from_folders}, tasks, on_progress
         )

@@ -6,8 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests import hostile
-from tetsuban import Project
+from tetsuban import Project, SourceError
 
 
 def test_emoji_google_imports_every_file_and_skips_none(project: Project, emoji_dir: Path) -> None:
@@ -76,6 +78,14 @@ def test_hostile_files_are_skipped_with_reasons_and_the_rest_imported(
     assert by_name["cmyk.jpg"].mode == "CMYK"
     # the reasons are stored with the run, and status reports them
     assert {Path(o.item).name for o in project.status().skipped} == set(reasons)
+
+
+def test_the_project_folder_is_never_read_as_a_source(tmp_path: Path, emoji_sample: Path) -> None:
+    with Project.init(emoji_sample / "project") as project:  # a project inside the folder of images
+        report = project.import_folder(emoji_sample, copy=True)
+        assert report.counts["added"] == 40 and report.seen == 40  # neither tetsuban.db nor blobs/ were read
+        with pytest.raises(SourceError, match="inside the project"):
+            project.import_folder(project.root / "blobs")
 
 
 def test_copy_stores_content_addressed_blobs(project: Project, emoji_sample: Path) -> None:

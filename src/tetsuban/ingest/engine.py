@@ -27,7 +27,7 @@ EarlyFn = Callable[[list[Outcome]], None]
 """Records outcomes of items settled without a worker step (a file unchanged since the last import)."""
 
 # Fewer items than this are prepared in the calling process: starting workers would cost more than it saves.
-IN_PROCESS_BELOW = 256
+IN_PROCESS_BELOW = 32
 
 
 @dataclass(frozen=True)
