@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-COMMANDS = ("init", "import", "status", "labels")
+from tests.run_cli import tetsuban
 
-
-def tetsuban(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "tetsuban", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+COMMANDS = ("init", "import", "status", "labels", "pipeline", "preview")
 
 
 def test_help_lists_every_command_with_a_summary() -> None:

@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tetsuban.config import pipeline_toml
 from tetsuban.errors import TetsubanError
 from tetsuban.ingest.engine import ImportReport, ProgressFn
 from tetsuban.project import Project
@@ -34,6 +35,8 @@ app = typer.Typer(
 )
 labels_app = typer.Typer(help="Labels: export them.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
+pipeline_app = typer.Typer(help="The preprocessing and augmentation pipeline: show it.", no_args_is_help=True)
+app.add_typer(pipeline_app, name="pipeline")
 
 out = Console()
 err = Console(stderr=True)
@@ -81,6 +84,29 @@ def status(
     """Show images, labels per class, recent imports, skipped files with reasons, and files that changed."""
     with Project.open(project) as opened:
         _print_status(opened.status(), skipped)
+
+
+@pipeline_app.command("show")
+def pipeline_show(project: ProjectArg) -> None:
+    """Print the pipeline of tetsuban.toml, resolved with defaults and fitted on the project's images."""
+    with Project.open(project) as opened:
+        pipeline = opened.pipeline()
+    out.print(pipeline_toml(pipeline), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"# preprocess hash: {pipeline.preprocess_hash()}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def preview(
+    project: ProjectArg,
+    n: Annotated[int, typer.Option("--n", help="How many images (rows).")] = 32,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The PNG to write.")] = Path("preview.png"),
+    augmented: Annotated[int, typer.Option(help="Augmented versions per image.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for choosing images and augmentations.")] = 0,
+) -> None:
+    """Write a contact sheet: originals beside augmented versions, to spot meaningless augmentations."""
+    with Project.open(project) as opened:
+        path = opened.preview(output, n, augmented, seed)
+    out.print(f"Wrote {path}: each row one image, preprocessed, then {augmented} augmented versions.", soft_wrap=True)
 
 
 @labels_app.command("export")

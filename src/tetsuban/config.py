@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tetsuban.errors import ConfigError
 from tetsuban.params import check_float, check_int, check_str
+from tetsuban.pipeline.spec import Pipeline, default_pipeline
+from tetsuban.pipeline.transforms import TRANSFORMS
 
 CONFIG_NAME = "tetsuban.toml"
 
@@ -41,6 +44,7 @@ class ProjectConfig:
     name: str
     imports: ImportConfig = field(default_factory=ImportConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    pipeline: Pipeline = field(default_factory=default_pipeline)
 
 
 def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfig:
@@ -48,6 +52,7 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
     project = _table(data, "project")
     imports = _table(data, "import")
     fetch = _table(data, "fetch")
+    pipeline = _table(data, "pipeline")
     defaults_i, defaults_f = ImportConfig(), FetchConfig()
     _reject_unknown("import", imports, ImportConfig)
     _reject_unknown("fetch", fetch, FetchConfig)
@@ -68,6 +73,7 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
                 "fetch.per_host_per_s", fetch.get("per_host_per_s", defaults_f.per_host_per_s), 0.01, 1000
             ),
         ),
+        pipeline=Pipeline.from_dict(pipeline) if "pipeline" in data else default_pipeline(),
     )
 
 
@@ -102,7 +108,33 @@ timeout_s = {f.timeout_s}
 retries = {f.retries}
 concurrency = {f.concurrency}
 per_host_per_s = {f.per_host_per_s}
-"""
+
+{pipeline_toml(default_pipeline())}"""
+
+
+def pipeline_toml(pipeline: Pipeline) -> str:
+    """The [pipeline] table of tetsuban.toml for ``pipeline``, one step per line."""
+    lines = [
+        "# preprocess: always, at training and at prediction. augment: training only, drawn anew for every image.",
+        "# Steps: " + ", ".join(sorted(TRANSFORMS)) + ".",
+        '# To keep digits or text from flipping, drop hflip or list the classes: never = ["6", "9"].',
+        "[pipeline]",
+    ]
+    for part, steps in pipeline.to_dict().items():
+        lines.append(f"{part} = [")
+        lines += ["    { " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in step.items()) + " }," for step in steps]
+        lines.append("]")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
 
 
 def _table(data: dict[str, object], key: str) -> dict[str, object]:

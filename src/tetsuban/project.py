@@ -9,11 +9,13 @@ import getpass
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy.engine import Engine
 
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
 from tetsuban.errors import ProjectError, SourceError
 from tetsuban.export import export_labels
+from tetsuban.imaging.decode import decode
 from tetsuban.ingest.archive import archive_work, is_archive
 from tetsuban.ingest.engine import (
     EarlyFn,
@@ -31,10 +33,14 @@ from tetsuban.ingest.pool import worker_count
 from tetsuban.ingest.prepare import FileTask, Prepared, Task
 from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
+from tetsuban.params import check_int
+from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
+from tetsuban.pipeline.preview import contact_sheet, write_png
+from tetsuban.pipeline.spec import Pipeline
 from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.images import ImageRecord, all_images, image_path
-from tetsuban.store.labels import LabelEvent, add_labels, label_history
+from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
 
@@ -244,6 +250,29 @@ class Project:
         with self._engine.begin() as conn:
             add_labels(conn, list(assignments), source, author or getpass.getuser(), seconds_on_screen)
 
+    def pipeline(self) -> Pipeline:
+        """The pipeline of tetsuban.toml, with whitening (if any) fitted on this project's images."""
+        return fitted_pipeline(self.root, self.config.pipeline, [self.image_path(r) for r in self.images()])
+
+    def preview(self, out: str | Path, n: int = 32, augmented: int = 5, seed: int = 0) -> Path:
+        """Write a PNG contact sheet: ``n`` random images, each preprocessed and augmented ``augmented`` times."""
+        check_int("n", n, 1, 1000)
+        check_int("augmented", augmented, 1, 20)
+        records = self.images()
+        if not records:
+            raise ProjectError("The project has no images to preview. Import some first: tetsuban import")
+        rng = np.random.default_rng(seed)
+        chosen = sorted(rng.choice(len(records), size=min(n, len(records)), replace=False).tolist())
+        with self._engine.connect() as conn:
+            labels = current_labels(conn, [records[i].id for i in chosen])
+        images = [
+            (decode(self.image_path(records[i]), max_side=FIT_DECODE_SIDE), _label_of(labels, records[i].id))
+            for i in chosen
+        ]
+        path = Path(out).expanduser()
+        write_png(path, contact_sheet(images, self.pipeline(), augmented, seed))
+        return path
+
     def export_labels(self, out: str | Path, history: bool = False) -> int:
         """Write labels to a CSV (path, sha256, label, source, author, time); returns the number of rows."""
         return export_labels(self.root, self._engine, Path(out).expanduser(), history)
@@ -277,3 +306,8 @@ class Project:
             early([Outcome(u.url, "unchanged", None, known[u.url], u.label) for u in urls if u.url in known])
         todo = [u for u in urls if u.url not in known]
         yield from fetch_prepared(self._target().context(), self.config.fetch, todo)
+
+
+def _label_of(labels: dict[int, LabelEvent], image_id: int) -> str | None:
+    event = labels.get(image_id)
+    return None if event is None else event.label

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,10 +18,18 @@ def worker_count(configured: int) -> int:
     return configured if configured > 0 else (os.cpu_count() or 1)
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Workers come from a fork server: forking the calling process, whose libraries (OpenCV, BLAS) may hold
+    thread-pool locks, can deadlock the child; the server is a clean, single-threaded process."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tetsuban.ingest.prepare"])
+    return context
+
+
 def _init_worker() -> None:
     import cv2
 
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(1)  # workers are the parallelism; OpenCV's own threads would fight them for the cores
 
 
 def prepare_batches(
@@ -36,7 +46,7 @@ def prepare_batches(
             yield prepare_batch(ctx, batch)
         return
     work = partial(prepare_batch, ctx)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_init_worker) as pool:
         pending: deque[Future[list[Prepared]]] = deque()
         try:
             for batch in batches:

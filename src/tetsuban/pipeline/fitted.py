@@ -1,0 +1,53 @@
+"""The project's pipeline with its fitted state (whitening), fitted once per pipeline spec and kept in the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tetsuban.imaging.decode import decode
+from tetsuban.pipeline.spec import Pipeline
+
+FIT_FILE = "pipeline-fit.json"
+FIT_IMAGES = 256
+FIT_DECODE_SIDE = 512
+
+
+def fitted_pipeline(project_dir: Path, pipeline: Pipeline, image_files: Sequence[Path], seed: int = 0) -> Pipeline:
+    """``pipeline`` with its fitted steps fitted on up to 256 of ``image_files``; reuses the stored fit when the
+    spec is unchanged. A pipeline without fitted steps comes back as it is."""
+    if not pipeline.needs_fit:
+        return pipeline
+    spec = pipeline.preprocess_hash()
+    stored = _read(project_dir / FIT_FILE)
+    if stored is not None and stored.get("spec") == spec:
+        return Pipeline.from_dict(stored["pipeline"])
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(image_files), size=min(FIT_IMAGES, len(image_files)), replace=False).tolist())
+    fitted = pipeline.fit([decode(image_files[i], max_side=FIT_DECODE_SIDE) for i in chosen], seed=seed)
+    _write(project_dir / FIT_FILE, {"spec": spec, "images": len(chosen), "seed": seed, "pipeline": fitted.to_dict()})
+    return fitted
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None  # absent or damaged: fit again
+    return data if isinstance(data, dict) and "pipeline" in data else None
+
+
+def _write(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

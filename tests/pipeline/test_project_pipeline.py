@@ -1,0 +1,82 @@
+"""The project's pipeline: configured in tetsuban.toml, fitted on its images once, previewed as a PNG."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.run_cli import tetsuban
+from tetsuban import ConfigError, Project
+from tetsuban.pipeline import default_pipeline
+from tetsuban.pipeline.fitted import FIT_FILE
+
+WHITENED = """
+[pipeline]
+preprocess = [
+    { step = "resize", size = 64 },
+    { step = "center_crop", size = 48 },
+    { step = "whiten" },
+]
+augment = [{ step = "hflip", p = 0.5, never = ["people"] }]
+"""
+
+
+def _with_pipeline(project: Project, table: str) -> Project:
+    config = project.root / "tetsuban.toml"
+    config.write_text(config.read_text(encoding="utf-8").split("# preprocess:")[0] + table, encoding="utf-8")
+    project.close()
+    return Project.open(project.root)
+
+
+def test_a_new_project_uses_the_default_pipeline(project: Project) -> None:
+    assert project.config.pipeline == default_pipeline()
+    assert project.pipeline() == default_pipeline()  # nothing to fit
+
+
+def test_whitening_is_fitted_on_the_project_images_once(project: Project, emoji_sample: Path) -> None:
+    project.import_folder(emoji_sample)
+    project = _with_pipeline(project, WHITENED)
+    assert project.config.pipeline.needs_fit
+    fitted = project.pipeline()
+    assert not fitted.needs_fit
+    stored = json.loads((project.root / FIT_FILE).read_text())
+    assert stored["images"] == 40 and stored["spec"] == project.config.pipeline.preprocess_hash()
+    before = (project.root / FIT_FILE).stat().st_mtime_ns
+    assert project.pipeline() == fitted  # reused, not refitted
+    assert (project.root / FIT_FILE).stat().st_mtime_ns == before
+    out = fitted(np.asarray(Image.open(project.image_path(project.images()[0])).convert("RGB")))
+    assert out.shape == (48, 48, 3) and out.dtype == np.float32
+    project.close()
+
+
+def test_a_bad_pipeline_in_the_config_is_a_clear_error(project: Project) -> None:
+    with pytest.raises(ConfigError, match="Unknown pipeline step 'sharpen'"):
+        _with_pipeline(project, '[pipeline]\npreprocess = [{ step = "sharpen" }]\n')
+
+
+def test_preview_writes_a_contact_sheet(project: Project, emoji_sample: Path, tmp_path: Path) -> None:
+    project.import_folder(emoji_sample)
+    out = project.preview(tmp_path / "aug.png", n=7, augmented=4, seed=3)
+    with Image.open(out) as sheet:
+        assert sheet.format == "PNG"
+        assert sheet.height > 7 * 112 and sheet.width > 5 * 112
+        rows = np.asarray(sheet.convert("RGB"))
+    again = project.preview(tmp_path / "again.png", n=7, augmented=4, seed=3)
+    assert np.array_equal(np.asarray(Image.open(again).convert("RGB")), rows)  # the same seed, the same sheet
+
+
+def test_cli_pipeline_show_prints_the_resolved_pipeline_as_toml(tmp_path: Path, emoji_sample: Path) -> None:
+    project = tmp_path / "p"
+    tetsuban("init", project)
+    shown = tetsuban("pipeline", "show", project).stdout
+    parsed = tomllib.loads(shown)["pipeline"]
+    assert parsed == json.loads(json.dumps(default_pipeline().to_dict()))
+    assert default_pipeline().preprocess_hash() in shown
+    tetsuban("import", project, emoji_sample)
+    result = tetsuban("preview", project, "--n", "4", "-o", tmp_path / "sheet.png")
+    assert "Wrote" in result.stdout and (tmp_path / "sheet.png").is_file()

@@ -1,0 +1,208 @@
+"""Properties of every transform, on generated and on real images."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from tetsuban import ConfigError, decode
+from tetsuban.config import pipeline_toml
+from tetsuban.pipeline import TRANSFORMS, Pipeline, default_pipeline, ops
+from tetsuban.pipeline.eyes import find_eyes
+from tetsuban.pipeline.transforms import (
+    AlignEyes,
+    BrightnessContrast,
+    CenterCrop,
+    Edges,
+    EnhanceEdges,
+    Grey,
+    HFlip,
+    Normalize,
+    RandomResizedCrop,
+    Resize,
+    Transform,
+    Whiten,
+)
+
+images = arrays(np.uint8, st.tuples(st.integers(8, 64), st.integers(8, 64), st.just(3)))
+seeds = st.integers(0, 2**32 - 1)
+
+# One instance of every registered transform; a new registry entry without one here fails the test below.
+EXAMPLES: dict[str, Transform] = {
+    "resize": Resize(32),
+    "center_crop": CenterCrop(16),
+    "grey": Grey(),
+    "enhance_edges": EnhanceEdges(1.0, 1.5),
+    "edges": Edges(),
+    "align_eyes": AlignEyes(),
+    "hflip": HFlip(0.5),
+    "random_resized_crop": RandomResizedCrop(24, 0.3),
+    "brightness_contrast": BrightnessContrast(0.3, 0.3),
+    "normalize": Normalize((0.4, 0.5, 0.6), (0.2, 0.25, 0.3)),
+    "whiten": Whiten(1e-3, (0.5, 0.5, 0.5), ((2.0, 0.0, 0.0), (0.0, 2.0, 0.0), (0.0, 0.0, 2.0))),
+}
+
+
+def test_every_registered_transform_has_an_example() -> None:
+    assert set(EXAMPLES) == set(TRANSFORMS)
+    assert all(type(t) is TRANSFORMS[name] for name, t in EXAMPLES.items())
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+@settings(max_examples=25, deadline=None)
+@given(img=images, seed=seeds)
+def test_shape_dtype_and_determinism(name: str, img: np.ndarray, seed: int) -> None:
+    step = EXAMPLES[name]
+    params = step.sample(np.random.default_rng(seed), img, None)
+    out = step.apply(img, params)
+    again = step.apply(img, step.sample(np.random.default_rng(seed), img, None))
+    assert np.array_equal(out, again)  # the same seed gives the same output
+    assert out.ndim == 3 and out.shape[2] == 3
+    assert out.dtype == (np.float32 if step.stage == "tensor" else np.uint8)
+    if name not in ("resize", "center_crop", "random_resized_crop"):
+        assert out.shape == img.shape
+    json.dumps(params)  # parameters are plain data
+
+
+@given(img=images)
+def test_two_flips_are_the_identity(img: np.ndarray) -> None:
+    assert np.array_equal(ops.hflip(ops.hflip(img)), img)
+    assert not np.array_equal(ops.hflip(img), img) or np.array_equal(img, img[:, ::-1])
+
+
+@settings(max_examples=200)
+@given(img=images, seed=seeds, min_area=st.floats(0.05, 1.0), size=st.integers(8, 48))
+def test_random_resized_crop_stays_inside_and_keeps_its_minimum_area(
+    img: np.ndarray, seed: int, min_area: float, size: int
+) -> None:
+    step = RandomResizedCrop(size, min_area)
+    p = step.sample(np.random.default_rng(seed), img, None)
+    h, w = img.shape[:2]
+    assert p["top"] >= 0 and p["top"] + p["height"] <= h and p["left"] >= 0 and p["left"] + p["width"] <= w
+    assert p["height"] * p["width"] >= min_area * h * w
+    assert step.apply(img, p).shape == (size, size, 3)
+
+
+@given(img=images)
+def test_zero_brightness_and_contrast_change_is_the_identity(img: np.ndarray) -> None:
+    assert np.array_equal(ops.brightness_contrast(img, 0.0, 0.0), img)
+
+
+@given(img=images, delta=st.floats(0.01, 0.5))
+def test_brightness_moves_the_mean_the_right_way(img: np.ndarray, delta: float) -> None:
+    assert ops.brightness_contrast(img, delta, 0.0).mean() >= img.mean()
+    assert ops.brightness_contrast(img, -delta, 0.0).mean() <= img.mean()
+
+
+def test_hflip_never_flips_the_listed_classes() -> None:
+    step = HFlip(1.0, never=("6", "9"))
+    rng = np.random.default_rng(0)
+    img = np.zeros((4, 4, 3), np.uint8)
+    assert step.sample(rng, img, "6") == {"flip": False}
+    assert step.sample(rng, img, "7") == {"flip": True}
+
+
+def test_whitening_decorrelates_the_channels_of_real_images(photos_dir: Path) -> None:
+    photos = [decode(p, max_side=128) for p in sorted(photos_dir.iterdir())]
+    pixels = np.concatenate([p.reshape(-1, 3) for p in photos])
+    before = np.corrcoef(pixels.T.astype(np.float64))
+    assert before[0, 1] > 0.5  # real photos: strongly correlated channels
+    step = Whiten().fit(pixels)
+    white = np.concatenate([step.apply(p, {}).reshape(-1, 3) for p in photos]).astype(np.float64)
+    cov = np.cov(white.T)
+    corr = np.corrcoef(white.T)
+    assert np.abs(corr - np.eye(3)).max() < 0.02, corr  # decorrelated
+    assert np.allclose(np.diag(cov), 1.0, atol=0.05), cov  # unit variance, up to the eps that guards flat channels
+    assert np.allclose(white.mean(axis=0), 0, atol=1e-3)
+
+
+def test_an_unfitted_whitening_refuses_to_run() -> None:
+    with pytest.raises(ConfigError, match="not fitted"):
+        Whiten().apply(np.zeros((2, 2, 3), np.uint8), {})
+
+
+def test_align_eyes_levels_a_tilted_face_and_passes_other_images(photos_dir: Path) -> None:
+    face = decode(photos_dir / "astronaut.png")
+    step = AlignEyes()
+    for degrees in (-12.0, 10.0):
+        tilted = ops.rotate(face, degrees, (256.0, 256.0))
+        params = step.sample(np.random.default_rng(0), tilted, None)
+        assert params["face"] and abs(params["angle"]) > 5
+        eyes = find_eyes(step.apply(tilted, params))
+        assert eyes is not None and abs(eyes.angle) < 3.0, eyes
+    orange = decode(photos_dir / "orange.jpg", max_side=256)
+    params = step.sample(np.random.default_rng(0), orange, None)
+    assert params == {"face": False}
+    assert step.apply(orange, params) is orange
+
+
+def test_edges_of_a_flat_image_are_zero_and_of_a_photo_are_not(photos_dir: Path) -> None:
+    assert not ops.extract_edges(np.full((16, 16, 3), 90, np.uint8)).any()
+    edges = ops.extract_edges(decode(photos_dir / "building.jpg", max_side=128))
+    assert edges.max() == 255 and edges.mean() > 5
+
+
+# -- pipelines ------------------------------------------------------------------------------------------------------
+
+pixel_steps = st.sampled_from(
+    [Resize(40), CenterCrop(32), Grey(), EnhanceEdges(0.5, 1.0), Edges(), HFlip(0.3, ("a",)), BrightnessContrast()]
+)
+augment_steps = st.sampled_from([HFlip(0.5), RandomResizedCrop(32, 0.5), BrightnessContrast(0.1, 0.4)])
+tensor_tails = st.sampled_from([(), (Normalize(),), (Normalize(), EXAMPLES["whiten"])])
+pipelines = st.builds(
+    lambda pre, tail, aug: Pipeline(tuple(pre) + tail, tuple(aug)),
+    st.lists(pixel_steps, max_size=4),
+    tensor_tails,
+    st.lists(augment_steps, max_size=3),
+)
+
+
+@given(pipeline=pipelines)
+def test_a_pipeline_serializes_to_a_dict_and_back_exactly(pipeline: Pipeline) -> None:
+    data = pipeline.to_dict()
+    assert Pipeline.from_dict(data) == pipeline
+    assert Pipeline.from_dict(json.loads(json.dumps(data))) == pipeline
+    assert Pipeline.from_dict(tomllib.loads(pipeline_toml(pipeline))["pipeline"]) == pipeline
+    assert Pipeline.from_dict(data).preprocess_hash() == pipeline.preprocess_hash()
+
+
+@settings(max_examples=30, deadline=None)
+@given(img=images, seed=seeds)
+def test_the_same_seed_gives_the_same_training_sample(img: np.ndarray, seed: int) -> None:
+    pipeline = Pipeline((Resize(40), CenterCrop(32), Normalize()), default_pipeline().augment[1:])
+    a = pipeline(img, np.random.default_rng(seed), train=True)
+    b = pipeline(img, np.random.default_rng(seed), train=True)
+    assert np.array_equal(a, b)
+    assert np.array_equal(pipeline(img), pipeline(img, np.random.default_rng(seed)))  # no augmentation at prediction
+
+
+def test_preprocess_hash_changes_with_any_preprocess_setting_only() -> None:
+    base = default_pipeline()
+    other_size = Pipeline((Resize(300), *base.preprocess[1:]), base.augment)
+    other_augment = Pipeline(base.preprocess, ())
+    assert other_size.preprocess_hash() != base.preprocess_hash()
+    assert other_augment.preprocess_hash() == base.preprocess_hash()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"preprocess": [{"step": "blur"}]}, "Unknown pipeline step 'blur'"),
+        ({"preprocess": [{"step": "resize", "side": 3}]}, "Unknown setting.* side for step 'resize'"),
+        ({"preprocess": [{"step": "resize", "size": 5000}]}, r"'resize.size' parameter must be an int in \[8, 4096\]"),
+        ({"preprocess": [{"step": "normalize"}, {"step": "grey"}]}, "must come after every pixel step"),
+        ({"augment": [{"step": "normalize"}]}, "belongs in preprocess"),
+        ({"preprocess": ["resize"]}, "must be a table with a 'step'"),
+        ({"steps": []}, "Unknown key"),
+    ],
+)
+def test_bad_pipeline_specs_say_what_is_wrong(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Pipeline.from_dict(data)
