@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from tetsuban.files import write_atomic
 from tetsuban.store.images import all_images, image_path
 from tetsuban.store.labels import LabelEvent, current_labels, label_history
 
@@ -43,14 +43,8 @@ def _row(path: str, sha256: str, event: LabelEvent | None) -> list[str]:
 
 
 def _write_csv(out: Path, rows: list[list[str]]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(EXPORT_COLUMNS)
-            writer.writerows(rows)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows(rows)
+    write_atomic(out, text.getvalue().encode("utf-8"))

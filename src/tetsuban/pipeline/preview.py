@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tetsuban.files import write_atomic
 from tetsuban.pipeline import ops
 from tetsuban.pipeline.spec import Pipeline
 
@@ -40,10 +41,7 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise OSError(f"could not encode the PNG for {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(encoded.tobytes())
-    tmp.replace(path)
+    write_atomic(path, encoded.tobytes())
 
 
 def _fit(img: np.ndarray, thumb: int) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from tetsuban.files import write_atomic
 from tetsuban.store.schema import images
 
 BLOB_DIR = "blobs"
@@ -55,17 +55,8 @@ def blob_relpath(sha256: str, image_format: str) -> str:
 def write_blob(project_dir: Path, relpath: str, data: bytes) -> None:
     """Write ``data`` to ``project_dir/relpath`` atomically; content-addressed, so an existing blob is kept."""
     target = project_dir / relpath
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if not target.exists():
+        write_atomic(target, data)
 
 
 def image_path(project_dir: Path, record: ImageRecord) -> Path:
