@@ -39,7 +39,9 @@ demo: install
 	scripts/demo.sh
 
 bench: install datasets
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(VENV)/bin/python bench/import_speed.py
+	$(VENV)/bin/python -W ignore bench/augment_speed.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis

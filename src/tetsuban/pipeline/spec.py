@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -74,7 +75,7 @@ class Pipeline:
         """The uint8 image before the tensor steps (what a person can look at), with the trace so far."""
         if train and rng is None:
             raise ConfigError("Training-time augmentation needs a numpy Generator (rng) for its random choices.")
-        steps = self.pixel_steps + (self.augment if train else ())
+        steps = self._training_steps if train else self.pixel_steps
         trace: Trace = []
         for step in steps:
             params = step.sample(_unused_rng(rng), img, label)
@@ -82,13 +83,17 @@ class Pipeline:
             trace.append((step.name, params))
         return img, trace
 
-    @property
+    @cached_property
     def pixel_steps(self) -> tuple[Transform, ...]:
         return tuple(t for t in self.preprocess if t.stage == "pixels")
 
-    @property
+    @cached_property
     def tensor_steps(self) -> tuple[Transform, ...]:
         return tuple(t for t in self.preprocess if t.stage == "tensor")
+
+    @cached_property
+    def _training_steps(self) -> tuple[Transform, ...]:
+        return self.pixel_steps + self.augment
 
     # -- fitting ------------------------------------------------------------------------------------------------
 

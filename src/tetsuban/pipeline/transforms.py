@@ -163,18 +163,18 @@ class RandomResizedCrop(Transform):
 
     def sample(self, rng: np.random.Generator, img: np.ndarray, label: str | None) -> Params:
         h, w = img.shape[:2]
-        for _ in range(10):
-            area = h * w * rng.uniform(self.min_area, 1.0)
-            aspect = math.exp(rng.uniform(math.log(self.ratio[0]), math.log(self.ratio[1])))
+        low, high = math.log(self.ratio[0]), math.log(self.ratio[1])
+        for u in rng.random((10, 4)).tolist():  # one draw per attempt: area, aspect, top, left
+            area = h * w * (self.min_area + (1.0 - self.min_area) * u[0])
+            aspect = math.exp(low + (high - low) * u[1])
             cw, ch = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
             if 1 <= cw <= w and 1 <= ch <= h and cw * ch >= self.min_area * h * w:
-                top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+                top, left = min(int(u[2] * (h - ch + 1)), h - ch), min(int(u[3] * (w - cw + 1)), w - cw)
                 return {"top": top, "left": left, "height": ch, "width": cw}
         return {"top": 0, "left": 0, "height": h, "width": w}  # the whole image always qualifies
 
     def apply(self, img: np.ndarray, params: Params) -> np.ndarray:
-        window = ops.crop(img, params["top"], params["left"], params["height"], params["width"])
-        return ops.resize(window, self.size, self.size)
+        return ops.resized_crop(img, params["top"], params["left"], params["height"], params["width"], self.size)
 
 
 @dataclass(frozen=True)
@@ -190,10 +190,8 @@ class BrightnessContrast(Transform):
         check_float("brightness_contrast.contrast", self.contrast, 0.0, 1.0)
 
     def sample(self, rng: np.random.Generator, img: np.ndarray, label: str | None) -> Params:
-        return {
-            "brightness": float(rng.uniform(-self.brightness, self.brightness)),
-            "contrast": float(rng.uniform(-self.contrast, self.contrast)),
-        }
+        u, v = rng.random(2).tolist()
+        return {"brightness": self.brightness * (2 * u - 1), "contrast": self.contrast * (2 * v - 1)}
 
     def apply(self, img: np.ndarray, params: Params) -> np.ndarray:
         return ops.brightness_contrast(img, params["brightness"], params["contrast"])
