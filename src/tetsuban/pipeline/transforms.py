@@ -8,6 +8,7 @@ A transform's ``stage`` says where it may stand: ``pixels`` steps map uint8 (H, 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -22,7 +23,7 @@ Params = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Transform:
+class Transform(ABC):
     """Base of every transform. Subclasses set ``name`` and ``stage`` and override ``apply`` (and ``sample``)."""
 
     name: ClassVar[str] = ""
@@ -33,8 +34,9 @@ class Transform:
         """The parameters for ``img``: drawn from ``rng`` by random transforms, read off the image by alignment."""
         return {}
 
+    @abstractmethod
     def apply(self, img: np.ndarray, params: Params) -> np.ndarray:
-        raise NotImplementedError  # every registered subclass overrides it
+        """The transformed image, for parameters from ``sample``."""
 
     def settings(self) -> dict[str, Any]:
         """The constructor arguments, JSON-ready (tuples as lists)."""
