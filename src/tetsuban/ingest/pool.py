@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,6 +30,9 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _init_worker() -> None:
     import cv2
 
+    # Ctrl-C reaches the whole process group: the parent stops the import and shuts the pool down, so a worker
+    # must not die mid-task with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)  # workers are the parallelism; OpenCV's own threads would fight them for the cores
 
 
