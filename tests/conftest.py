@@ -8,8 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tetsuban import Project
+
+# No per-example deadline: a loaded CI machine must not turn a slow first call into a failure.
+settings.register_profile("tetsuban", deadline=None)
+settings.load_profile("tetsuban")
 
 REPO = Path(__file__).resolve().parents[1]
 
