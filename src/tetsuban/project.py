@@ -252,7 +252,7 @@ class Project:
 
     def pipeline(self) -> Pipeline:
         """The pipeline of tetsuban.toml, with whitening (if any) fitted on this project's images."""
-        return fitted_pipeline(self.root, self.config.pipeline, [self.image_path(r) for r in self.images()])
+        return fitted_pipeline(self.root, self.config.pipeline, lambda: [self.image_path(r) for r in self.images()])
 
     def preview(self, out: str | Path, n: int = 32, augmented: int = 5, seed: int = 0) -> Path:
         """Write a PNG contact sheet: ``n`` random images, each preprocessed and augmented ``augmented`` times."""

@@ -47,7 +47,7 @@ BACKBONES: dict[str, BackboneSpec] = {
 
 
 def backbone_spec(name: str) -> BackboneSpec:
-    """The registered backbone ``name``, or a timm model of that name with ImageNet's usual input convention."""
+    """The registered backbone ``name``, or a timm model of that name with the input convention timm records."""
     if name in BACKBONES:
         return BACKBONES[name]
     import timm
@@ -55,7 +55,11 @@ def backbone_spec(name: str) -> BackboneSpec:
     if not timm.is_model(name):
         known = ", ".join(sorted(BACKBONES))
         raise ConfigError(f"Unknown backbone {name!r}: neither registered ({known}) nor a timm model name.")
-    return BackboneSpec(name, name, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None)
+    cfg = timm.get_pretrained_cfg(name)
+    if cfg is None:
+        return BackboneSpec(name, name, 224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), None)
+    mean, std = tuple(cfg.mean), tuple(cfg.std)
+    return BackboneSpec(name, name, int(cfg.input_size[-1]), mean, std, None)  # type: ignore[arg-type]
 
 
 def build_torch(name: str, weights: Path | None = None, classifier: bool = False) -> torch.nn.Module:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +17,21 @@ FIT_IMAGES = 256
 FIT_DECODE_SIDE = 512
 
 
-def fitted_pipeline(project_dir: Path, pipeline: Pipeline, image_files: Sequence[Path], seed: int = 0) -> Pipeline:
-    """``pipeline`` with its fitted steps fitted on up to 256 of ``image_files``; reuses the stored fit when the
-    spec is unchanged. A pipeline without fitted steps comes back as it is."""
+def fitted_pipeline(
+    project_dir: Path, pipeline: Pipeline, image_files: Callable[[], Sequence[Path]], seed: int = 0
+) -> Pipeline:
+    """``pipeline`` with its fitted steps fitted on up to 256 of ``image_files()``; reuses the stored fit when the
+    spec is unchanged. A pipeline without fitted steps comes back as it is, and lists no images."""
     if not pipeline.needs_fit:
         return pipeline
     spec = pipeline.preprocess_hash()
     stored = _read(project_dir / FIT_FILE)
     if stored is not None and stored.get("spec") == spec:
         return Pipeline.from_dict(stored["pipeline"])
+    files = image_files()
     rng = np.random.default_rng(seed)
-    chosen = sorted(rng.choice(len(image_files), size=min(FIT_IMAGES, len(image_files)), replace=False).tolist())
-    fitted = pipeline.fit([decode(image_files[i], max_side=FIT_DECODE_SIDE) for i in chosen], seed=seed)
+    chosen = sorted(rng.choice(len(files), size=min(FIT_IMAGES, len(files)), replace=False).tolist())
+    fitted = pipeline.fit([decode(files[i], max_side=FIT_DECODE_SIDE) for i in chosen], seed=seed)
     _write(project_dir / FIT_FILE, {"spec": spec, "images": len(chosen), "seed": seed, "pipeline": fitted.to_dict()})
     return fitted
 

@@ -35,20 +35,22 @@ def resize_short_side(img: np.ndarray, size: int) -> np.ndarray:
     return resize(img, max(1, round(w * scale)), max(1, round(h * scale)))
 
 
-def crop(img: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
-    """The window of ``height`` x ``width`` at (top, left); it must lie inside the image."""
+def _window(img: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """A view of the ``height`` x ``width`` window at (top, left); it must lie inside the image."""
     h, w = img.shape[:2]
     if not (top >= 0 and left >= 0 and height >= 1 and width >= 1 and top + height <= h and left + width <= w):
         raise ValueError(f"crop window {(top, left, height, width)} is outside a {h}x{w} image")
-    return np.ascontiguousarray(img[top : top + height, left : left + width])
+    return img[top : top + height, left : left + width]
+
+
+def crop(img: np.ndarray, top: int, left: int, height: int, width: int) -> np.ndarray:
+    """The window of ``height`` x ``width`` at (top, left), as a contiguous copy."""
+    return np.ascontiguousarray(_window(img, top, left, height, width))
 
 
 def resized_crop(img: np.ndarray, top: int, left: int, height: int, width: int, size: int) -> np.ndarray:
     """The window at (top, left) resized to ``size`` x ``size``; the window is read in place, not copied."""
-    h, w = img.shape[:2]
-    if not (top >= 0 and left >= 0 and height >= 1 and width >= 1 and top + height <= h and left + width <= w):
-        raise ValueError(f"crop window {(top, left, height, width)} is outside a {h}x{w} image")
-    return resize(img[top : top + height, left : left + width], size, size)
+    return resize(_window(img, top, left, height, width), size, size)
 
 
 def center_crop(img: np.ndarray, size: int) -> np.ndarray:

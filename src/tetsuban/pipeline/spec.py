@@ -63,8 +63,9 @@ class Pipeline:
     ) -> tuple[np.ndarray, Trace]:
         """Run the pipeline and also return each step's name and parameters, in order."""
         pixels, trace = self.pixels(img, rng, label, train)
+        fixed = _fixed_if_none(rng)
         for step in self.tensor_steps:
-            params = step.sample(_unused_rng(rng), pixels, label)
+            params = step.sample(fixed, pixels, label)
             pixels = step.apply(pixels, params)
             trace.append((step.name, params))
         return pixels, trace
@@ -76,9 +77,10 @@ class Pipeline:
         if train and rng is None:
             raise ConfigError("Training-time augmentation needs a numpy Generator (rng) for its random choices.")
         steps = self._training_steps if train else self.pixel_steps
+        generator = _fixed_if_none(rng)
         trace: Trace = []
         for step in steps:
-            params = step.sample(_unused_rng(rng), img, label)
+            params = step.sample(generator, img, label)
             img = step.apply(img, params)
             trace.append((step.name, params))
         return img, trace
@@ -173,8 +175,8 @@ def _tupled(value: object) -> object:
     return value
 
 
-def _unused_rng(rng: np.random.Generator | None) -> np.random.Generator:
-    """Deterministic steps ignore the generator; give them a fixed one when none is passed."""
+def _fixed_if_none(rng: np.random.Generator | None) -> np.random.Generator:
+    """Without training there is nothing random: the deterministic steps get a fixed generator they ignore."""
     return rng if rng is not None else np.random.default_rng(0)
 
 
