@@ -32,6 +32,19 @@ def datasets_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def tetsuban_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A cache of this test session (exported backbones), so that tests never read or fill the user's own."""
+    path = tmp_path_factory.mktemp("tetsuban-cache")
+    before = os.environ.get("TETSUBAN_CACHE")
+    os.environ["TETSUBAN_CACHE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("TETSUBAN_CACHE", None)
+    else:
+        os.environ["TETSUBAN_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def datasets() -> Path:
     return datasets_dir()
@@ -56,6 +69,35 @@ def fashion_dir(datasets: Path) -> Path:
 def project(tmp_path: Path) -> Iterator[Project]:
     with Project.init(tmp_path / "project") as opened:
         yield opened
+
+
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+def write_fashion_images(fashion_dir: Path, out: Path, count: int, start: int = 0) -> Path:
+    """Real fashion-mnist test images ``start .. start+count`` as PNG files in class folders (ImageFolder)."""
+    from PIL import Image
+
+    from tetsuban.ingest.idx import read_idx
+
+    pixels = read_idx(fashion_dir / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz")
+    for index in range(start, start + count):
+        folder = out / FASHION_CLASSES[int(labels[index])].replace("/", "-")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels[index]).save(folder / f"{index:05d}.png")
+    return out
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,13 @@ def tetsuban(*args: str | Path, check: bool = True) -> subprocess.CompletedProce
         [sys.executable, "-m", "tetsuban", *map(str, args)],
         capture_output=True,
         text=True,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        env={
+            "COLUMNS": "200",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(Path.home()),
+            "TETSUBAN_CACHE": os.environ.get("TETSUBAN_CACHE", ""),
+            "OMP_WAIT_POLICY": "PASSIVE",
+        },
     )
     if check:
         assert result.returncode == 0, result.stderr

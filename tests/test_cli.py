@@ -9,7 +9,7 @@ import pytest
 
 from tests.run_cli import tetsuban
 
-COMMANDS = ("init", "import", "status", "labels", "pipeline", "preview")
+COMMANDS = ("init", "import", "status", "labels", "pipeline", "preview", "embed", "train", "predict")
 
 
 def test_help_lists_every_command_with_a_summary() -> None:
@@ -38,6 +38,27 @@ def test_the_recipe_from_init_to_export(tmp_path: Path, emoji_sample: Path, phot
     assert all(r["source"] == "import" and len(r["sha256"]) == 64 and r["time"].endswith("+00:00") for r in rows)
 
 
+def test_embed_train_predict(tmp_path: Path, emoji_sample: Path) -> None:
+    pets = tmp_path / "pets"
+    tetsuban("init", pets)
+    tetsuban("import", pets, emoji_sample)
+    first = tetsuban("embed", pets)
+    assert "40 images: 0 were cached, 40 computed" in first.stdout
+    assert "Embedding" in first.stderr  # the progress bar
+    assert "40 were cached, 0 computed" in tetsuban("embed", pets).stdout
+    trained = tetsuban("train", pets).stdout
+    assert "on 40 labelled images (people 20, smileys 20)" in trained
+    assert "5-fold cross-validation" in trained
+    model = Path(trained.split("Model: ")[1].strip())
+    assert model.parent == pets / "models" and (model / "model.onnx").is_file()
+    out = tmp_path / "predictions.csv"
+    predicted = tetsuban("predict", model, emoji_sample / "people", "-o", out, "--k", "2").stdout
+    assert "20 predicted, 0 could not be read" in predicted
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 20 and sum(r["label"] == "people" for r in rows) >= 18  # its own training images
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -46,8 +67,20 @@ def test_the_recipe_from_init_to_export(tmp_path: Path, emoji_sample: Path, phot
         (("import", "{project}", "{tmp}/missing-folder"), "does not exist"),
         (("import", "{project}", "{tmp}/bad.csv"), "no path column"),
         (("init", "{project}"), "already a tetsuban project"),
+        (("train", "{project}"), "No image is labelled yet"),
+        (("predict", "{project}", "{tmp}"), "is not a model artifact"),
+        (("predict", "{tmp}/m", "{tmp}"), "is not a model artifact"),
     ],
-    ids=["missing-project", "not-a-project", "missing-source", "csv-without-path", "init-twice"],
+    ids=[
+        "missing-project",
+        "not-a-project",
+        "missing-source",
+        "csv-without-path",
+        "init-twice",
+        "train-unlabelled",
+        "predict-with-a-project",
+        "predict-missing-model",
+    ],
 )
 def test_user_mistakes_print_one_line_and_exit_nonzero(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     project = tmp_path / "proj"

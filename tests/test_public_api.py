@@ -8,10 +8,13 @@ import sys
 import tetsuban
 
 PUBLIC = {
+    "Artifact",
     "ConfigError",
+    "EmbedReport",
     "ImageError",
     "ImageInfo",
     "ImportReport",
+    "PredictReport",
     "Project",
     "ProjectConfig",
     "ProjectError",
@@ -20,8 +23,11 @@ PUBLIC = {
     "SourceError",
     "TetsubanError",
     "__version__",
+    "TrainReport",
     "decode",
     "inspect_image",
+    "load_artifact",
+    "predict",
 }
 
 
@@ -39,7 +45,7 @@ def test_every_error_derives_from_the_root() -> None:
 
 
 def test_import_does_not_import_torch() -> None:
-    heavy = "('torch', 'timm', 'onnxruntime')"
+    heavy = "('torch', 'timm', 'onnxruntime', 'onnx', 'sklearn')"
     code = f"import sys, tetsuban; print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

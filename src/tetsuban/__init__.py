@@ -5,6 +5,7 @@ The public API is what ``__all__`` lists; everything else is internal and may ch
 
 from __future__ import annotations
 
+from tetsuban.backbones.embedder import EmbedReport
 from tetsuban.config import ProjectConfig
 from tetsuban.errors import (
     ConfigError,
@@ -16,16 +17,22 @@ from tetsuban.errors import (
 )
 from tetsuban.imaging.decode import ImageInfo, decode, inspect_image
 from tetsuban.ingest.engine import ImportReport
+from tetsuban.learn.artifact import Artifact, load_artifact
+from tetsuban.learn.predict import PredictReport, predict
+from tetsuban.learn.train import TrainReport
 from tetsuban.project import Project
 from tetsuban.status import ProjectStatus
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Artifact",
     "ConfigError",
+    "EmbedReport",
     "ImageError",
     "ImageInfo",
     "ImportReport",
+    "PredictReport",
     "Project",
     "ProjectConfig",
     "ProjectError",
@@ -33,7 +40,10 @@ __all__ = [
     "SchemaError",
     "SourceError",
     "TetsubanError",
+    "TrainReport",
     "__version__",
     "decode",
     "inspect_image",
+    "load_artifact",
+    "predict",
 ]

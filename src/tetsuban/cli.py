@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,9 +22,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tetsuban.backbones.embedder import EmbedReport
 from tetsuban.config import pipeline_toml
 from tetsuban.errors import TetsubanError
 from tetsuban.ingest.engine import ImportReport, ProgressFn
+from tetsuban.learn.predict import predict as predict_images
+from tetsuban.learn.train import TrainReport
 from tetsuban.project import Project
 from tetsuban.status import ProjectStatus
 
@@ -109,6 +113,51 @@ def preview(
     out.print(f"Wrote {path}: each row one image, preprocessed, then {augmented} augmented versions.", soft_wrap=True)
 
 
+@app.command()
+def embed(project: ProjectArg) -> None:
+    """Compute and cache the embedding of every image; images already cached cost nothing."""
+    try:
+        with Project.open(project) as opened, _progress("Embedding") as progress:
+            report = opened.embed(progress)
+    except KeyboardInterrupt:
+        err.print("interrupted: the embeddings computed so far are kept; run embed again to complete them.")
+        raise typer.Exit(130) from None
+    _print_embed(report)
+
+
+@app.command()
+def train(
+    project: ProjectArg,
+    c: Annotated[float | None, typer.Option("--c", help="Inverse regularization strength (default 0.1).")] = None,
+    search_c: Annotated[
+        bool, typer.Option("--search-c", help="Choose C from a small grid by cross-validation.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the validation folds.")] = 0,
+) -> None:
+    """Train a linear probe on the labelled images' embeddings; writes the model to <project>/models/<id>/."""
+    with Project.open(project) as opened, _progress("Embedding labelled images") as progress:
+        report = opened.train(c, search_c, seed, progress)
+    _print_train(report)
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Argument(help="A model folder: <project>/models/<id>.")],
+    source: Annotated[Path, typer.Argument(help="A folder of images, a CSV with a path column, or one image.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The CSV to write.")] = Path("predictions.csv"),
+    k: Annotated[int, typer.Option("--k", help="How many classes to list per image.")] = 3,
+    workers: Annotated[int, typer.Option(help="Worker processes; 0 means one per core.")] = 0,
+) -> None:
+    """Predict the class of every image: CSV with path, label, probability, the next k-1 classes, and errors."""
+    with _progress(f"Predicting {source}") as progress:
+        report = predict_images(model, source, output, k, workers, progress)
+    out.print(
+        f"Wrote {report.output}: {report.predicted:,} predicted, {report.failed:,} could not be read "
+        f"(see the error column); {report.seconds:.1f} s.",
+        soft_wrap=True,
+    )
+
+
 @labels_app.command("export")
 def labels_export(
     project: ProjectArg,
@@ -159,6 +208,33 @@ def _print_report(report: ImportReport) -> None:
         out.print(f"  ... and {len(report.skipped) - 20:,} more; see: tetsuban status")
 
 
+def _print_embed(report: EmbedReport) -> None:
+    rate = report.computed / report.seconds if report.seconds > 0 else 0.0
+    out.print(
+        f"{report.total:,} images: {report.cached:,} were cached, {report.computed:,} computed ({rate:.0f}/s), "
+        f"{report.reused:,} reused (same model input), {len(report.failed):,} failed. Backbone {report.backbone}.",
+        soft_wrap=True,
+    )
+    for path, reason in report.failed[:20]:
+        out.print(f"  failed {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_train(report: TrainReport) -> None:
+    card = report.artifact.card
+    counts = ", ".join(f"{name} {n:,}" for name, n in card["label_counts"].items())
+    out.print(f"Trained {card['id']} on {card['data']['images']:,} labelled images ({counts}).", soft_wrap=True)
+    v = report.validation
+    if v.accuracy is None:
+        out.print(f"Validation: {v.note}.")
+    else:
+        out.print(
+            f"Validation ({v.folds}-fold cross-validation): accuracy {v.accuracy:.3f}, "
+            f"balanced accuracy {v.balanced_accuracy:.3f}; C = {report.c:g}; {report.seconds:.1f} s.",
+            soft_wrap=True,
+        )
+    out.print(f"Model: {report.artifact.folder}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _print_status(st: ProjectStatus, skipped_shown: int) -> None:
     out.print(f"[bold]{st.name}[/] ({st.root})")
     out.print(f"{st.images:,} images, {st.labelled:,} labelled, {st.images - st.labelled:,} unlabelled")
@@ -201,6 +277,8 @@ def _print_status(st: ProjectStatus, skipped_shown: int) -> None:
 
 def main() -> None:
     """Entry point: a user mistake prints one line and exits 1, never a traceback."""
+    # Idle OpenMP threads (torch, while exporting a backbone) sleep instead of spinning on a small machine.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         app()
     except TetsubanError as exc:

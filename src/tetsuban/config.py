@@ -38,6 +38,15 @@ class FetchConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    """The backbone that embeds the images, and where its weights come from ("" for its own)."""
+
+    backbone: str = "efficientnet_lite0"
+    weights: str = ""  # a state-dict file for the same architecture; relative paths are from the project folder
+    workers: int = 0  # processes that embed and predict; 0 means one per core
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """Everything in tetsuban.toml, resolved with defaults."""
 
@@ -45,6 +54,7 @@ class ProjectConfig:
     imports: ImportConfig = field(default_factory=ImportConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
     pipeline: Pipeline = field(default_factory=default_pipeline)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
 
 def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfig:
@@ -53,9 +63,11 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
     imports = _table(data, "import")
     fetch = _table(data, "fetch")
     pipeline = _table(data, "pipeline")
-    defaults_i, defaults_f = ImportConfig(), FetchConfig()
+    model = _table(data, "model")
+    defaults_i, defaults_f, defaults_m = ImportConfig(), FetchConfig(), ModelConfig()
     _reject_unknown("import", imports, ImportConfig)
     _reject_unknown("fetch", fetch, FetchConfig)
+    _reject_unknown("model", model, ModelConfig)
     return ProjectConfig(
         name=check_str("project.name", project.get("name", default_name)),
         imports=ImportConfig(
@@ -74,6 +86,11 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
             ),
         ),
         pipeline=Pipeline.from_dict(pipeline) if "pipeline" in data else default_pipeline(),
+        model=ModelConfig(
+            backbone=check_str("model.backbone", model.get("backbone", defaults_m.backbone)),
+            weights=_string("model.weights", model.get("weights", defaults_m.weights)),
+            workers=check_int("model.workers", model.get("workers", defaults_m.workers), 0, 256),
+        ),
     )
 
 
@@ -89,7 +106,7 @@ def load_config(project_dir: Path) -> ProjectConfig:
 
 def default_config_text(name: str) -> str:
     """The tetsuban.toml that ``init`` writes: every setting with its default, commented."""
-    i, f = ImportConfig(), FetchConfig()
+    i, f, m = ImportConfig(), FetchConfig(), ModelConfig()
     escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     return f"""# tetsuban project configuration
 [project]
@@ -108,6 +125,14 @@ timeout_s = {f.timeout_s}
 retries = {f.retries}
 concurrency = {f.concurrency}
 per_host_per_s = {f.per_host_per_s}
+
+[model]
+# The backbone that embeds images: "efficientnet_lite0" (weights ship with tetsuban) or any timm model name,
+# whose weights come from a model hub or from a state-dict file named in weights.
+backbone = "{m.backbone}"
+weights = "{m.weights}"
+# Worker processes that embed and predict; 0 means one per core.
+workers = {m.workers}
 
 {pipeline_toml(default_pipeline())}"""
 
@@ -135,6 +160,12 @@ def _toml_value(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)
+
+
+def _string(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"The '{name}' setting must be a string. Got {value!r}.")
+    return value
 
 
 def _table(data: dict[str, object], key: str) -> dict[str, object]:

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from tetsuban.backbones.embedder import EmbedReport, embed_records
+from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
 from tetsuban.errors import ProjectError, SourceError
 from tetsuban.export import export_labels
@@ -29,22 +31,26 @@ from tetsuban.ingest.engine import (
 )
 from tetsuban.ingest.folder import folder_tasks
 from tetsuban.ingest.idx import idx_work, is_idx
-from tetsuban.ingest.pool import worker_count
 from tetsuban.ingest.prepare import FileTask, Prepared, Task
 from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
+from tetsuban.learn.train import TrainingData, TrainReport, train_probe
+from tetsuban.parallel import worker_count
 from tetsuban.params import check_int
 from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
+from tetsuban.store.embeddings import load_embeddings
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
 
 _CSV_SUFFIXES = (".csv", ".tsv")
+MODELS_DIR = "models"
+EmbedProgressFn = Callable[[int, int | None], None]
 
 
 class Project:
@@ -272,6 +278,69 @@ class Project:
         path = Path(out).expanduser()
         write_png(path, contact_sheet(images, self.pipeline(), augmented, seed))
         return path
+
+    # -- embeddings and models ------------------------------------------------------------------------------------
+
+    def backbone(self) -> ExportedBackbone:
+        """The project's backbone as an ONNX graph (exported on first use, then cached per weights hash)."""
+        weights = self.config.model.weights
+        path = None if not weights else self.root / Path(weights).expanduser()  # an absolute path stays absolute
+        return export_backbone(self.config.model.backbone, path)
+
+    def embed(self, on_progress: EmbedProgressFn | None = None, image_ids: Sequence[int] | None = None) -> EmbedReport:
+        """Compute the embeddings that are not cached yet, for every image (or those of ``image_ids``)."""
+        records = self.images()
+        if image_ids is not None:
+            wanted = set(image_ids)
+            records = [r for r in records if r.id in wanted]
+        return embed_records(
+            self._engine,
+            self.root,
+            records,
+            self.backbone(),
+            self.pipeline(),
+            worker_count(self.config.model.workers),
+            on_progress,
+        )
+
+    def embeddings(self, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The cached embedding of each of ``image_ids`` that has one (run :meth:`embed` first)."""
+        by_id = {r.id: r.sha256 for r in self.images()}
+        shas = [by_id[i] for i in image_ids if i in by_id]
+        with self._engine.connect() as conn:
+            found = load_embeddings(conn, self.backbone().key, self.pipeline().preprocess_hash(), shas)
+        return {i: found[by_id[i]] for i in image_ids if i in by_id and by_id[i] in found}
+
+    def labelled(self) -> dict[int, str]:
+        """The current label of every labelled image, by image id."""
+        with self._engine.connect() as conn:
+            events = current_labels(conn)
+        return {i: e.label for i, e in sorted(events.items()) if e.label is not None}
+
+    def train(
+        self,
+        c: float | None = None,
+        search_c: bool = False,
+        seed: int = 0,
+        on_progress: EmbedProgressFn | None = None,
+    ) -> TrainReport:
+        """Train the linear probe on the labelled images (embedding those not cached) into ``models/<id>/``."""
+        labels = self.labelled()
+        if not labels:
+            raise ProjectError("No image is labelled yet. Label some images (or import labelled ones) first.")
+        report = self.embed(on_progress, list(labels))
+        vectors = self.embeddings(list(labels))
+        ids = [i for i in labels if i in vectors]
+        if len(ids) < len(labels):
+            missing = len(labels) - len(ids)
+            reasons = "; ".join(f"{path}: {why}" for path, why in report.failed[:3])
+            raise ProjectError(
+                f"{missing} labelled image(s) have no embedding ({reasons}). "
+                "Fix or re-import those files (tetsuban status lists them), or clear their labels."
+            )
+        by_id = {r.id: r.sha256 for r in self.images()}
+        data = TrainingData([by_id[i] for i in ids], [labels[i] for i in ids], np.stack([vectors[i] for i in ids]))
+        return train_probe(self.root / MODELS_DIR, data, self.backbone(), self.pipeline(), c, search_c, seed)
 
     def export_labels(self, out: str | Path, history: bool = False) -> int:
         """Write labels to a CSV (path, sha256, label, source, author, time); returns the number of rows."""

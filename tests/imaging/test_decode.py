@@ -34,6 +34,14 @@ def test_reduced_decode_matches_full_decode_then_resize(photos_dir: Path) -> Non
     assert diff.mean() < 4.0, diff.mean()
 
 
+def test_min_side_decodes_jpeg_reduced_but_keeps_the_shorter_side(photos_dir: Path) -> None:
+    path = photos_dir / "hubble_deep_field.jpg"  # 1000 x 872: a 1/2 scale still covers 300, a 1/4 does not
+    rgb = decode(path, min_side=300)
+    assert rgb.shape == (436, 500, 3)
+    assert decode(path, min_side=900).shape == decode(path).shape  # no scale covers it: full size, not enlarged
+    assert decode(photos_dir / "coffee.png", min_side=100).shape == (400, 600, 3)  # only JPEG has reduced decode
+
+
 def test_max_side_never_enlarges(photos_dir: Path) -> None:
     rgb = decode(photos_dir / "orange.jpg", max_side=100_000)
     assert rgb.shape == decode(photos_dir / "orange.jpg").shape

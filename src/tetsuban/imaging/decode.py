@@ -15,6 +15,7 @@ Conversion rules:
 from __future__ import annotations
 
 import io
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -69,11 +70,18 @@ def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
     return info
 
 
-def decode(source: Path | bytes, max_side: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def decode(
+    source: Path | bytes,
+    max_side: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int | None = None,
+) -> np.ndarray:
     """Decode ``source`` to an RGB uint8 array of shape (H, W, 3), oriented as displayed.
 
     With ``max_side``, the result's longer side is at most ``max_side`` (never enlarged); JPEGs are then decoded
     by the codec at the smallest scale (1/2, 1/4, 1/8) that still covers the target, which is several times faster.
+    With ``min_side`` instead, JPEGs are decoded at the smallest scale whose shorter side is still at least
+    ``min_side``, and nothing is resized: for a pipeline whose first step resizes the shorter side to that size.
     """
     if isinstance(source, bytes):
         if not source:
@@ -88,6 +96,10 @@ def decode(source: Path | bytes, max_side: int | None = None, max_pixels: int = 
             scale = max_side / max(img.size)
             if scale < 1:
                 img.draft("RGB", (max(1, int(img.size[0] * scale)), max(1, int(img.size[1] * scale))))
+        elif min_side is not None and img.format in ("JPEG", "MPO"):
+            scale = min_side / min(img.size)
+            if scale < 1:
+                img.draft("RGB", (math.ceil(img.size[0] * scale), math.ceil(img.size[1] * scale)))
         _load(img)
         rgb = _to_rgb(ImageOps.exif_transpose(img))
     if max_side is not None:

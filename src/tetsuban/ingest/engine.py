@@ -14,9 +14,10 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from tetsuban.config import ProjectConfig
-from tetsuban.ingest.pool import prepare_batches, worker_count
+from tetsuban.ingest.pool import prepare_batches
 from tetsuban.ingest.prepare import FileTask, PrepareContext, Prepared, Task
 from tetsuban.ingest.record import record_batch, record_settled
+from tetsuban.parallel import worker_count
 from tetsuban.store.images import file_matches, find_by_location
 from tetsuban.store.runs import Outcome, finish_run, record_outcomes, run_counts, skipped_items, start_run
 

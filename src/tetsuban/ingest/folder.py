@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from tetsuban.errors import SourceError
@@ -23,11 +24,17 @@ def folder_tasks(root: Path, copy: bool, labels_from_folders: bool, project_dir:
     if base == project_dir or project_dir in base.parents:
         raise SourceError(f"{root} is inside the project {project_dir}. Import images from outside the project.")
     tasks: list[FileTask] = []
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and Path(dirpath) / d != project_dir)
-        relative = Path(dirpath).relative_to(base)
+    for path in walk_files(base, skip=project_dir):
+        relative = path.parent.relative_to(base)
         label = relative.parts[0] if labels_from_folders and relative.parts else None
+        tasks.append(FileTask(str(path), label, copy))
+    return tasks
+
+
+def walk_files(base: Path, skip: Path | None = None) -> Iterator[Path]:
+    """Every file below ``base`` in a stable order, leaving out hidden files and folders (and ``skip``)."""
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and Path(dirpath) / d != skip)
         for name in sorted(filenames):
             if not name.startswith("."):
-                tasks.append(FileTask(str(Path(dirpath) / name), label, copy))
-    return tasks
+                yield Path(dirpath) / name

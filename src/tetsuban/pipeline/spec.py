@@ -85,6 +85,12 @@ class Pipeline:
             trace.append((step.name, params))
         return img, trace
 
+    @property
+    def decode_side(self) -> int | None:
+        """The shorter side a decoder must keep for this pipeline: a leading resize's size, else None (full size)."""
+        first = self.pixel_steps[0] if self.pixel_steps else None
+        return first.size if isinstance(first, Resize) else None
+
     @cached_property
     def pixel_steps(self) -> tuple[Transform, ...]:
         return tuple(t for t in self.preprocess if t.stage == "pixels")

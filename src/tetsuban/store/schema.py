@@ -3,6 +3,8 @@
 Version history:
 1. images, classes, labels (full history), import runs with per-file outcomes.
 2. labels.seconds_on_screen: how long the image was shown before a person labelled it (the labeling app).
+3. embeddings (one vector per backbone and exact model input) and embedding_keys (which vector an image has
+   under a backbone and a preprocess hash).
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -16,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData()
 
@@ -96,13 +98,38 @@ import_outcomes = sa.Table(
 sa.Index("ix_outcomes_run", import_outcomes.c.run_id, import_outcomes.c.outcome)
 sa.Index("ix_outcomes_item", import_outcomes.c.item)
 
+# A vector per backbone and model input: images whose preprocessed arrays are equal share one.
+embeddings = sa.Table(
+    "embeddings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("backbone", sa.String(128), nullable=False),  # name@weights-hash/input-size
+    sa.Column("input_digest", sa.String(32), nullable=False),  # of the exact float32 model input
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float32, native byte order
+    sa.UniqueConstraint("backbone", "input_digest"),
+)
+
+# Which vector an image (by content) has under a backbone and a preprocess: the lookup that costs nothing.
+embedding_keys = sa.Table(
+    "embedding_keys",
+    metadata,
+    sa.Column("image_sha256", sa.String(64), primary_key=True),
+    sa.Column("backbone", sa.String(128), primary_key=True),
+    sa.Column("preprocess", sa.String(64), primary_key=True),  # Pipeline.preprocess_hash()
+    sa.Column("embedding_id", sa.Integer, sa.ForeignKey("embeddings.id"), nullable=False),
+)
+
 
 def _v2_seconds_on_screen(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
 
 
+def _v3_embeddings(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[embeddings, embedding_keys])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_seconds_on_screen}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_seconds_on_screen, 3: _v3_embeddings}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -1,0 +1,102 @@
+"""Export a backbone once to ONNX, keyed by its weights' hash; torch builds and exports it, nothing else needs torch.
+
+The exported graph takes a float32 batch (N, 3, S, S), S being the backbone's input size, and returns its pooled
+embeddings (N, D) under the output name ``embedding``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tetsuban.backbones.registry import BackboneSpec, backbone_spec, build_torch
+from tetsuban.cache import cache_dir
+
+if TYPE_CHECKING:
+    import torch
+
+INPUT_NAME = "images"
+EMBEDDING_NAME = "embedding"
+OPSET = 18
+
+
+@dataclass(frozen=True)
+class ExportedBackbone:
+    """A backbone's ONNX graph on disk and what names it: the weights' sha256 and the input size."""
+
+    name: str
+    path: Path
+    weights_sha256: str
+    input_size: int
+
+    @property
+    def key(self) -> str:
+        """Names the embeddings this graph makes: backbone, weights and input size."""
+        return f"{self.name}@{self.weights_sha256[:16]}/{self.input_size}"
+
+
+def export_backbone(name: str, weights: Path | None = None, cache: Path | None = None) -> ExportedBackbone:
+    """The ONNX graph of backbone ``name`` (with ``weights``, else its own), exported now unless cached."""
+    spec = backbone_spec(name)
+    source = weights if weights is not None else (spec.weights() if spec.weights is not None else None)
+    model = None
+    if source is not None:
+        digest = file_sha256(source)
+    else:  # timm's own weights from a hub: only the built model can say what they are
+        model = build_torch(name)
+        digest = state_sha256(model)
+    folder = (cache if cache is not None else cache_dir()) / "onnx"
+    path = folder / f"{spec.timm_name}-{spec.input_size}-{digest[:16]}.onnx"
+    if not path.is_file():
+        _export(model if model is not None else build_torch(name, weights), spec, path)
+    return ExportedBackbone(name, path, digest, spec.input_size)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def state_sha256(model: torch.nn.Module) -> str:
+    """sha256 over a model's tensors, names and bytes, in order."""
+    digest = hashlib.sha256()
+    for key, tensor in model.state_dict().items():
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _export(model: torch.nn.Module, spec: BackboneSpec, path: Path) -> None:
+    """Export with a dynamic batch size into one self-contained file, written atomically."""
+    import contextlib
+    import io
+
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(2, 3, spec.input_size, spec.input_size)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():  # the exporter narrates every stage
+        program = torch.onnx.export(
+            model,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[EMBEDDING_NAME],
+            dynamic_shapes=({0: batch},),
+            opset_version=OPSET,
+            dynamo=True,
+        )
+    assert program is not None  # dynamo export without a destination returns the program
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".onnx.part", delete=False) as tmp:
+        partial = Path(tmp.name)
+    try:
+        program.save(partial, external_data=False)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

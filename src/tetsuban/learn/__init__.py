@@ -1,0 +1,1 @@
+"""Heads on embeddings, the model artifact, and prediction."""

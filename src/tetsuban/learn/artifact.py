@@ -1,0 +1,112 @@
+"""A model artifact: a folder with ``model.onnx`` (backbone and head in one graph) and ``card.json``.
+
+The graph takes a batch of preprocessed images (N, 3, S, S) and returns ``probabilities`` (N, K) and ``embedding``
+(N, D). The card says everything needed to use and reproduce the model: classes, the pipeline with its fitted
+state, the backbone, validation metrics, label counts, data hashes, package versions and time. Loading an artifact
+reads JSON and an ONNX graph; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
+from tetsuban.errors import ProjectError
+from tetsuban.files import write_atomic
+from tetsuban.learn.head import LinearHead
+from tetsuban.pipeline.spec import Pipeline
+
+CARD_NAME = "card.json"
+MODEL_NAME = "model.onnx"
+CARD_FORMAT = "tetsuban-model/1"
+PROBABILITIES_NAME = "probabilities"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A loaded artifact: its folder and card. ``model_path`` is what ONNX Runtime opens."""
+
+    folder: Path
+    card: dict[str, Any]
+
+    @property
+    def model_path(self) -> Path:
+        return self.folder / MODEL_NAME
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.card["classes"])
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The preprocessing the model was trained with, fitted state included."""
+        return Pipeline.from_dict(self.card["pipeline"])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.card["backbone"]["input_size"])
+
+
+def write_artifact(folder: Path, backbone: ExportedBackbone, head: LinearHead, card: dict[str, Any]) -> Artifact:
+    """Write the artifact into ``folder`` (which must not exist yet), all at once: a killed run leaves nothing."""
+    if folder.exists():
+        raise ProjectError(f"{folder} exists already; a model artifact is never overwritten.")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (staging / MODEL_NAME).write_bytes(_graph_with_head(backbone.path, head))
+        write_atomic(staging / CARD_NAME, json.dumps({"format": CARD_FORMAT, **card}, indent=1).encode("utf-8"))
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return load_artifact(folder)
+
+
+def load_artifact(folder: str | Path) -> Artifact:
+    """Open the artifact in ``folder``, checking that it is one this tetsuban can read."""
+    path = Path(folder).expanduser()
+    card_path = path / CARD_NAME
+    if not card_path.is_file() or not (path / MODEL_NAME).is_file():
+        raise ProjectError(f"{path} is not a model artifact (it needs {CARD_NAME} and {MODEL_NAME}).")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProjectError(f"{card_path} cannot be read as JSON ({exc}); the artifact is damaged.") from exc
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        found = card.get("format") if isinstance(card, dict) else type(card).__name__
+        raise ProjectError(f"{card_path} is not a {CARD_FORMAT} card (format: {found!r}).")
+    return Artifact(path, card)
+
+
+def _graph_with_head(backbone_path: Path, head: LinearHead) -> bytes:
+    """The backbone's graph with ``probabilities = softmax(embedding @ W.T + b)`` added as a second output."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(backbone_path))
+    graph = model.graph
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.ascontiguousarray(head.weight, np.float32), "head_weight"),
+            numpy_helper.from_array(np.ascontiguousarray(head.bias, np.float32), "head_bias"),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Gemm", [EMBEDDING_NAME, "head_weight", "head_bias"], ["logits"], transB=1),
+            helper.make_node("Softmax", ["logits"], [PROBABILITIES_NAME], axis=-1),
+        ]
+    )
+    batch = graph.output[0].type.tensor_type.shape.dim[0].dim_param or "batch"
+    probabilities = helper.make_tensor_value_info(PROBABILITIES_NAME, TensorProto.FLOAT, [batch, len(head.classes)])
+    graph.output.insert(0, probabilities)
+    helper.set_model_props(model, {"classes": json.dumps(list(head.classes))})
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

@@ -1,0 +1,85 @@
+"""How good a head is on images it did not see: out-of-fold probabilities by stratified k-fold, and their metrics.
+
+Until the project has a validation split, the labelled images are cross-validated: each image is predicted by a
+head fitted on the other folds. The same probabilities later rank labels that look wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tetsuban.learn.head import C_GRID, fit_linear_head
+
+MAX_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Cross-validated metrics of a head, or why there are none (``folds`` 0)."""
+
+    method: str
+    folds: int
+    images: int
+    accuracy: float | None
+    balanced_accuracy: float | None
+    recall: dict[str, float]
+    note: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "method": self.method,
+            "folds": self.folds,
+            "images": self.images,
+            "accuracy": self.accuracy,
+            "balanced_accuracy": self.balanced_accuracy,
+            "recall": self.recall,
+            "note": self.note,
+        }
+
+
+def fold_count(labels: Sequence[str]) -> int:
+    """Folds that keep every class in every training part: up to 5, and 0 when a class has a single image."""
+    counts = np.unique(np.asarray(labels), return_counts=True)[1]
+    return 0 if len(counts) < 2 else int(min(MAX_FOLDS, counts.min()))
+
+
+def out_of_fold(x: np.ndarray, labels: Sequence[str], c: float, seed: int = 0) -> tuple[tuple[str, ...], np.ndarray]:
+    """Classes and (N, K) probabilities, each row from a head that never saw that image; needs fold_count >= 2."""
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = fold_count(labels)
+    if folds < 2:
+        raise ValueError("out_of_fold needs at least two images of every class")
+    y = np.asarray(labels)
+    classes = tuple(sorted(set(labels)))
+    column = {name: i for i, name in enumerate(classes)}
+    probs = np.zeros((len(y), len(classes)))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, held in splitter.split(x, y):
+        head = fit_linear_head(x[train], list(y[train]), c)
+        columns = [column[name] for name in head.classes]
+        probs[np.ix_(held, columns)] = head.probabilities(x[held])
+    return classes, probs
+
+
+def validate(x: np.ndarray, labels: Sequence[str], c: float, seed: int = 0) -> Validation:
+    """Cross-validated accuracy, balanced accuracy and per-class recall of the probe with ``c``."""
+    folds = fold_count(labels)
+    if folds < 2:
+        note = "no validation: a class has a single labelled image"
+        return Validation("none", 0, len(labels), None, None, {}, note)
+    classes, probs = out_of_fold(x, labels, c, seed)
+    predicted = np.asarray(classes)[probs.argmax(axis=1)]
+    truth = np.asarray(labels)
+    recall = {name: float(np.mean(predicted[truth == name] == name)) for name in classes}
+    accuracy = float(np.mean(predicted == truth))
+    return Validation("stratified k-fold", folds, len(labels), accuracy, float(np.mean(list(recall.values()))), recall)
+
+
+def choose_c(x: np.ndarray, labels: Sequence[str], grid: Sequence[float] = C_GRID, seed: int = 0) -> float:
+    """The C of ``grid`` with the best cross-validated balanced accuracy (the smaller C on a tie)."""
+    scored = [(validate(x, labels, c, seed).balanced_accuracy or 0.0, -c) for c in sorted(grid)]
+    return -max(scored)[1]

@@ -1,0 +1,79 @@
+"""Ordered map over batches in worker processes that start cleanly and share the cores politely.
+
+Workers come from a fork server: forking the calling process, whose libraries (OpenCV, BLAS, ONNX Runtime) may
+hold thread-pool locks, can deadlock the child; the server is a clean, single-threaded process. Each worker runs
+one thread of OpenCV (the workers are the parallelism) and ignores SIGINT: Ctrl-C reaches the whole process group,
+the parent stops the work and shuts the pool down, so a worker must not die mid-task with a traceback of its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.context
+import os
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TypeVar
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def worker_count(configured: int) -> int:
+    """``configured`` workers, or one per core when it is 0."""
+    return configured if configured > 0 else (os.cpu_count() or 1)
+
+
+def ordered_map(
+    work: Callable[[In], Out],
+    items: Iterable[In],
+    workers: int,
+    preload: Sequence[str] = (),
+    setup: Callable[..., None] | None = None,
+    setup_args: tuple[object, ...] = (),
+    in_flight_per_worker: int = 2,
+) -> Iterator[Out]:
+    """Yield ``work(item)`` for each item, in the order the items came, computed by ``workers`` processes.
+
+    ``work`` and ``setup`` must be importable module-level functions; ``setup(*setup_args)`` runs once in each
+    worker before its first item (to open a model, say). ``preload`` names modules the fork server imports once.
+    At most ``in_flight_per_worker * workers`` items are in flight, so a long stream is never held in memory whole.
+    With one worker everything runs here, ``setup`` included.
+    """
+    if workers <= 1:
+        if setup is not None:
+            setup(*setup_args)
+        for item in items:
+            yield work(item)
+        return
+    context = _pool_context(preload)
+    initargs = (setup, setup_args)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init, initargs=initargs) as pool:
+        pending: deque[Future[Out]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) >= in_flight_per_worker * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _pool_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(preload))
+    return context
+
+
+def _init(setup: Callable[..., None] | None, setup_args: tuple[object, ...]) -> None:
+    import cv2
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)
+    if setup is not None:
+        setup(*setup_args)

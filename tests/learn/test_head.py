@@ -1,0 +1,68 @@
+"""The linear probe: standardization folded into one affine map, equal to scikit-learn's own pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tetsuban import ConfigError, Project
+from tetsuban.learn.head import fit_linear_head
+from tetsuban.learn.validate import fold_count, out_of_fold, validate
+
+
+def _data(project: Project) -> tuple[np.ndarray, list[str]]:
+    labels = project.labelled()
+    project.embed(image_ids=list(labels))
+    vectors = project.embeddings(list(labels))
+    return np.stack([vectors[i] for i in labels]), [labels[i] for i in labels]
+
+
+def _reference(x: np.ndarray, labels: list[str], c: float) -> np.ndarray:
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000, tol=1e-8))
+    return model.fit(x, labels).predict_proba(x)
+
+
+@pytest.mark.parametrize("classes", [None, ("smileys", "people")], ids=["twelve-classes", "two-classes"])
+def test_the_folded_head_equals_standard_scaler_and_logistic_regression(
+    labelled_project: Project, classes: tuple[str, ...] | None
+) -> None:
+    x, labels = _data(labelled_project)
+    if classes is not None:
+        keep = [i for i, label in enumerate(labels) if label in classes]
+        x, labels = x[keep], [labels[i] for i in keep]
+    head = fit_linear_head(x, labels, c=0.1, tol=1e-8)  # both solved tightly: equal up to rounding
+    assert head.classes == tuple(sorted(set(labels)))
+    got = head.probabilities(x)
+    assert np.abs(got - _reference(x, labels, 0.1)).max() < 1e-4
+    assert np.allclose(got.sum(axis=1), 1.0)
+    assert np.mean(np.asarray(head.classes)[got.argmax(axis=1)] == np.asarray(labels)) > 0.9
+
+
+def test_one_class_is_not_enough(labelled_project: Project) -> None:
+    x, _ = _data(labelled_project)
+    with pytest.raises(ConfigError, match="at least two classes"):
+        fit_linear_head(x[:5], ["smileys"] * 5)
+
+
+def test_out_of_fold_rows_come_from_heads_that_never_saw_them(labelled_project: Project) -> None:
+    x, labels = _data(labelled_project)
+    assert fold_count(labels) == 5  # the smallest class has 8 images
+    classes, probs = out_of_fold(x, labels, c=0.1)
+    in_sample = fit_linear_head(x, labels, 0.1).probabilities(x)
+    truth = np.array([classes.index(label) for label in labels])
+    rows = np.arange(len(labels))
+    # Held-out images are less sure of their own label than images the head was fitted on.
+    assert probs[rows, truth].mean() < in_sample[rows, truth].mean() - 0.05
+    report = validate(x, labels, 0.1)
+    assert report.folds == 5 and report.images == 160
+    assert report.accuracy == pytest.approx(np.mean(probs.argmax(axis=1) == truth))
+    assert 0.6 < report.accuracy < 1.0
+
+
+def test_a_class_with_one_image_means_no_validation() -> None:
+    x = np.random.default_rng(0).normal(size=(5, 8))
+    report = validate(x, ["a", "a", "a", "a", "b"], 0.1)
+    assert report.folds == 0 and report.accuracy is None and "single labelled image" in report.note
