@@ -42,6 +42,8 @@ bench: install datasets
 	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(VENV)/bin/python bench/import_speed.py
 	$(VENV)/bin/python -W ignore bench/augment_speed.py
+	$(VENV)/bin/python -W ignore bench/embed_speed.py
+	$(VENV)/bin/python -W ignore bench/probe_accuracy.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis

@@ -113,12 +113,18 @@ def preview(
     out.print(f"Wrote {path}: each row one image, preprocessed, then {augmented} augmented versions.", soft_wrap=True)
 
 
+BackboneOpt = Annotated[
+    str | None, typer.Option(help="A backbone other than tetsuban.toml's [model]: a registered or timm name.")
+]
+WeightsOpt = Annotated[str | None, typer.Option(help="A state-dict file with the backbone's weights.")]
+
+
 @app.command()
-def embed(project: ProjectArg) -> None:
+def embed(project: ProjectArg, backbone: BackboneOpt = None, weights: WeightsOpt = None) -> None:
     """Compute and cache the embedding of every image; images already cached cost nothing."""
     try:
         with Project.open(project) as opened, _progress("Embedding") as progress:
-            report = opened.embed(progress)
+            report = opened.using_model(backbone, weights).embed(progress)
     except KeyboardInterrupt:
         err.print("interrupted: the embeddings computed so far are kept; run embed again to complete them.")
         raise typer.Exit(130) from None
@@ -133,10 +139,12 @@ def train(
         bool, typer.Option("--search-c", help="Choose C from a small grid by cross-validation.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed for the validation folds.")] = 0,
+    backbone: BackboneOpt = None,
+    weights: WeightsOpt = None,
 ) -> None:
     """Train a linear probe on the labelled images' embeddings; writes the model to <project>/models/<id>/."""
     with Project.open(project) as opened, _progress("Embedding labelled images") as progress:
-        report = opened.train(c, search_c, seed, progress)
+        report = opened.using_model(backbone, weights).train(c, search_c, seed, progress)
     _print_train(report)
 
 

@@ -7,7 +7,6 @@ shipping large float arrays between processes; only the small outputs travel bac
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 from tetsuban.backbones.onnx_export import INPUT_NAME
 from tetsuban.errors import ImageError
 from tetsuban.parallel import ordered_map
-from tetsuban.pipeline.inputs import model_input, to_batch
+from tetsuban.pipeline.inputs import input_digest, model_pixels, to_batch
 from tetsuban.pipeline.spec import Pipeline
 
 BATCH_SIZE = 32
@@ -51,11 +50,6 @@ class Inferred:
         return self.outputs is None and self.error is None
 
 
-def input_digest(array: np.ndarray) -> str:
-    """Names a model input by its exact values: equal digests, equal inputs (and so equal outputs)."""
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:32]
-
-
 def infer(
     job: InferenceJob,
     items: Sequence[tuple[int, Path]],
@@ -66,6 +60,8 @@ def infer(
 
     Few images run here, on ``workers`` threads; more run in ``workers`` processes of one thread each.
     """
+    if not items:
+        return
     batches = [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
     pooled = workers > 1 and len(batches) > 2
     local = replace(job, threads=1 if pooled else max(1, workers))
@@ -92,15 +88,15 @@ def _run(batch: list[tuple[int, Path]]) -> list[Inferred]:
     todo: list[tuple[int, str, np.ndarray]] = []
     for key, path in batch:
         try:
-            array = model_input(Path(path), pipeline)
+            pixels = model_pixels(Path(path), pipeline)
         except (ImageError, OSError) as exc:
             results[key] = Inferred(key, None, None, _reason(exc))
             continue
-        digest = input_digest(array)
+        digest = input_digest(pixels, pipeline)
         if digest in job.skip:
             results[key] = Inferred(key, digest, None)
         else:
-            todo.append((key, digest, array))
+            todo.append((key, digest, pipeline.finish(pixels)))
     if todo:
         values = _WORKER["session"].run(list(job.outputs), {INPUT_NAME: to_batch([a for _, _, a in todo])})
         for row, (key, digest, _) in enumerate(todo):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -280,6 +281,16 @@ class Project:
         return path
 
     # -- embeddings and models ------------------------------------------------------------------------------------
+
+    def using_model(self, backbone: str | None = None, weights: str | None = None) -> Project:
+        """This project with another backbone (or weights file) than tetsuban.toml names, for one run."""
+        model = self.config.model
+        chosen = replace(
+            model,
+            backbone=model.backbone if backbone is None else backbone,
+            weights=model.weights if weights is None else weights,
+        )
+        return Project(self.root, replace(self.config, model=chosen), self._engine)
 
     def backbone(self) -> ExportedBackbone:
         """The project's backbone as an ONNX graph (exported on first use, then cached per weights hash)."""

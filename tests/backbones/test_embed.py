@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +21,7 @@ from tetsuban.infer import InferenceJob, infer
 from tetsuban.pipeline.inputs import model_input
 from tetsuban.pipeline.spec import Pipeline, default_pipeline
 from tetsuban.pipeline.transforms import CenterCrop, Grey, Normalize, Resize
+from tetsuban.store.db import DB_NAME
 
 
 def _set_pipeline(project: Project, pipeline: Pipeline) -> Project:
@@ -106,4 +112,65 @@ def test_a_pipeline_that_makes_no_model_input_is_refused(project: Project, emoji
     project = _set_pipeline(project, Pipeline((Resize(256), CenterCrop(224))))  # no normalize: uint8 out
     with pytest.raises(ConfigError, match=r"takes 224x224 normalized images.*center_crop"):
         project.embed()
+    project.close()
+
+
+def _start_embed(project: Project, at_least: int) -> subprocess.Popen[str]:
+    """Run ``tetsuban embed`` and return once it has stored at least ``at_least`` embeddings."""
+    command = [sys.executable, "-m", "tetsuban", "embed", str(project.root)]
+    child = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while _stored(project) < at_least and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.02)
+    return child
+
+
+def _stored(project: Project) -> int:
+    with sqlite3.connect(f"file:{project.root / DB_NAME}?mode=ro", uri=True, timeout=5) as conn:
+        return int(conn.execute("SELECT count(*) FROM embedding_keys").fetchone()[0])
+
+
+def test_a_killed_embed_keeps_its_finished_batches(
+    project: Project, emoji_dir: Path, lite0_onnx: ExportedBackbone
+) -> None:
+    project.import_files(sorted(emoji_dir.glob("*.png"))[:640])
+    images = len(project.images())  # a few files are byte-identical: one image each
+    child = _start_embed(project, 64)
+    os.killpg(child.pid, signal.SIGKILL)  # the CLI and its workers, with no chance to clean up
+    child.communicate()
+    kept = _stored(project)
+    assert 64 <= kept < images, kept
+    report = project.embed()
+    assert report.cached == kept and report.computed + report.reused == images - kept and not report.failed
+    assert _stored(project) == images
+
+
+def test_ctrl_c_stops_embed_cleanly(project: Project, emoji_dir: Path, lite0_onnx: ExportedBackbone) -> None:
+    project.import_files(sorted(emoji_dir.glob("*.png"))[:640])
+    child = _start_embed(project, 64)
+    os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert "run embed again" in stderr and "Traceback" not in stderr
+    assert 64 <= _stored(project) < len(project.images())
+
+
+def test_any_timm_backbone_from_a_weights_file(project: Project, emoji_sample: Path, tmp_path: Path) -> None:
+    import timm
+    import torch
+
+    weights = tmp_path / "resnet18.pth"
+    torch.save(timm.create_model("resnet18", pretrained=False).state_dict(), weights)
+    project.import_folder(emoji_sample)
+    resnet = project.using_model("resnet18", str(weights))
+    with pytest.raises(ConfigError, match=r"normalized with mean \[0\.485, 0\.456, 0\.406\]"):
+        resnet.embed()  # the default pipeline normalizes for EfficientNet-Lite0, not for this backbone
+    imagenet = Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    project = _set_pipeline(project, Pipeline((Resize(256), CenterCrop(224), imagenet)))
+    report = project.using_model("resnet18", str(weights)).embed()
+    assert report.computed == 40 and report.backbone.startswith("resnet18@")
+    vectors = project.using_model("resnet18", str(weights)).embeddings([r.id for r in project.images()])
+    assert {v.shape for v in vectors.values()} == {(512,)}
+    project = _set_pipeline(project, default_pipeline())
+    assert project.embed().computed == 40  # the default backbone's embeddings are kept apart
     project.close()

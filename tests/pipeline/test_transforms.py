@@ -101,6 +101,29 @@ def test_brightness_moves_the_mean_the_right_way(img: np.ndarray, delta: float) 
     assert ops.brightness_contrast(img, -delta, 0.0).mean() <= img.mean()
 
 
+unit = st.floats(0.0, 1.0, width=32, allow_subnormal=False)
+spread = st.floats(0.0625, 2.0, width=32, allow_subnormal=False)
+
+
+@settings(max_examples=30)
+@given(img=images, mean=st.tuples(unit, unit, unit), std=st.tuples(spread, spread, spread))
+def test_normalize_of_uint8_is_exactly_the_per_pixel_formula(
+    img: np.ndarray, mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> None:
+    expected = (img.astype(np.float32) / np.float32(255.0) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    got = ops.normalize(img, mean, std)
+    assert got.dtype == np.float32 and np.array_equal(got, expected)
+
+
+@settings(max_examples=30)
+@given(img=images, table=arrays(np.uint8, 256))
+def test_apply_table_maps_every_value_and_leaves_the_input_alone(img: np.ndarray, table: np.ndarray) -> None:
+    before = img.copy()
+    view = img[:, ::-1]  # not contiguous
+    got = ops.apply_table(view, table)
+    assert np.array_equal(got, table[view]) and np.array_equal(img, before)
+
+
 def test_hflip_never_flips_the_listed_classes() -> None:
     step = HFlip(1.0, never=("6", "9"))
     rng = np.random.default_rng(0)

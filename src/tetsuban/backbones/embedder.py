@@ -48,7 +48,7 @@ def embed_records(
     A file that vanished, changed since import, or cannot be decoded is reported and skipped.
     """
     started = time.perf_counter()
-    check_model_input(pipeline, backbone.input_size)
+    check_model_input(pipeline, backbone.input_size, backbone.mean, backbone.std)
     preprocess = pipeline.preprocess_hash()
     with engine.connect() as conn:
         done = cached_images(conn, backbone.key, preprocess)

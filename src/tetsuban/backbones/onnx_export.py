@@ -31,6 +31,8 @@ class ExportedBackbone:
     path: Path
     weights_sha256: str
     input_size: int
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # the input convention the weights were trained with
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
     @property
     def key(self) -> str:
@@ -52,7 +54,7 @@ def export_backbone(name: str, weights: Path | None = None, cache: Path | None =
     path = folder / f"{spec.timm_name}-{spec.input_size}-{digest[:16]}.onnx"
     if not path.is_file():
         _export(model if model is not None else build_torch(name, weights), spec, path)
-    return ExportedBackbone(name, path, digest, spec.input_size)
+    return ExportedBackbone(name, path, digest, spec.input_size, spec.mean, spec.std)
 
 
 def file_sha256(path: Path) -> str:

@@ -70,6 +70,19 @@ class Pipeline:
             trace.append((step.name, params))
         return pixels, trace
 
+    def finish(self, pixels: np.ndarray) -> np.ndarray:
+        """Run the tensor steps (normalize, whiten) on the uint8 output of :meth:`pixels`."""
+        fixed = _fixed_if_none(None)
+        for step in self.tensor_steps:
+            pixels = step.apply(pixels, step.sample(fixed, pixels, None))
+        return pixels
+
+    @cached_property
+    def tensor_key(self) -> bytes:
+        """Names the tensor steps with their settings: equal pixels and equal keys give equal model inputs."""
+        steps = [{"step": t.name, **t.settings()} for t in self.tensor_steps]
+        return json.dumps(steps, sort_keys=True, separators=(",", ":")).encode()
+
     def pixels(
         self, img: np.ndarray, rng: np.random.Generator | None = None, label: str | None = None, train: bool = False
     ) -> tuple[np.ndarray, Trace]:
