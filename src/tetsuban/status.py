@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from tetsuban.files import file_sha256
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import class_counts
 from tetsuban.store.runs import Outcome, RunSummary, recent_runs, skipped_items
@@ -70,15 +70,7 @@ def check_files(root: Path, records: list[ImageRecord]) -> list[FileProblem]:
             problems.append(FileProblem(record.id, str(path), "missing"))
             continue
         if stat.st_size != record.bytes or (
-            not record.stored and stat.st_mtime_ns != record.mtime_ns and _sha256(path) != record.sha256
+            not record.stored and stat.st_mtime_ns != record.mtime_ns and file_sha256(path) != record.sha256
         ):
             problems.append(FileProblem(record.id, str(path), "changed"))
     return problems
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

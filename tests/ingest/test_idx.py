@@ -9,21 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import FASHION_CLASSES
 from tetsuban import Project, SourceError
 from tetsuban.ingest.idx import read_idx
 
-FASHION = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
+FASHION = list(FASHION_CLASSES)
 
 
 def test_fashion_mnist_test_set_with_class_names(project: Project, fashion_dir: Path) -> None:

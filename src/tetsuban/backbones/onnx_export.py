@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from tetsuban.backbones.registry import BackboneSpec, backbone_spec, build_torch
 from tetsuban.cache import cache_dir
+from tetsuban.files import file_sha256
 
 if TYPE_CHECKING:
     import torch
@@ -55,14 +56,6 @@ def export_backbone(name: str, weights: Path | None = None, cache: Path | None =
     if not path.is_file():
         _export(model if model is not None else build_torch(name, weights), spec, path)
     return ExportedBackbone(name, path, digest, spec.input_size, spec.mean, spec.std)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def state_sha256(model: torch.nn.Module) -> str:
