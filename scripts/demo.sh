@@ -44,4 +44,17 @@ $tetsuban status "$project" --skipped 10
 step "tetsuban labels export $project $(dirname "$project")/labels.csv"
 $tetsuban labels export "$project" "$(dirname "$project")/labels.csv"
 
+step "tetsuban embed $project   (EfficientNet-Lite0 through ONNX Runtime; cached, so a second run costs nothing)"
+$tetsuban embed "$project"
+
+if [ -n "$labels_csv" ]; then
+  step "tetsuban train $project   (a linear probe on the embeddings of the labelled images)"
+  $tetsuban train "$project" | tee "$(dirname "$project")/train.log"
+  model=$(sed -n 's/^Model: //p' "$(dirname "$project")/train.log")
+  predictions=$(dirname "$project")/predictions.csv
+  step "tetsuban predict $model $source_dir -o $predictions"
+  $tetsuban predict "$model" "$source_dir" -o "$predictions"
+  head -4 "$predictions"
+fi
+
 printf '\nThe project is in %s; its labels are in %s.\n' "$project" "$(dirname "$project")/labels.csv"

@@ -157,7 +157,7 @@ def predict(
     workers: Annotated[int, typer.Option(help="Worker processes; 0 means one per core.")] = 0,
 ) -> None:
     """Predict the class of every image: CSV with path, label, probability, the next k-1 classes, and errors."""
-    with _progress(f"Predicting {source}") as progress:
+    with _progress("Predicting") as progress:
         report = predict_images(model, source, output, k, workers, progress)
     out.print(
         f"Wrote {report.output}: {report.predicted:,} predicted, {report.failed:,} could not be read "
