@@ -30,6 +30,8 @@ from tetsuban.learn.predict import predict as predict_images
 from tetsuban.learn.train import TrainReport
 from tetsuban.project import Project
 from tetsuban.status import ProjectStatus
+from tetsuban.survey.compute import SurveyReport
+from tetsuban.survey.table import Row
 
 app = typer.Typer(
     help="tetsuban: from a folder of images to a trained, honestly evaluated image classifier.",
@@ -111,6 +113,23 @@ def preview(
     with Project.open(project) as opened:
         path = opened.preview(output, n, augmented, seed)
     out.print(f"Wrote {path}: each row one image, preprocessed, then {augmented} augmented versions.", soft_wrap=True)
+
+
+@app.command()
+def survey(
+    project: ProjectArg,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the whole table to this CSV.")] = None,
+) -> None:
+    """Measure every image once (cached): size, brightness, contrast, colour, sharpness, tilt, faces, hash."""
+    with Project.open(project) as opened:
+        with _progress("Surveying") as progress:
+            report = opened.survey(progress)
+        rows = opened.survey_table()
+        if csv_out is not None:
+            opened.export_survey(csv_out)
+    _print_survey(report, rows)
+    if csv_out is not None:
+        out.print(f"Wrote {len(rows):,} rows to {csv_out}", markup=False, highlight=False, soft_wrap=True)
 
 
 BackboneOpt = Annotated[
@@ -214,6 +233,23 @@ def _print_report(report: ImportReport) -> None:
         out.print(f"  skipped {outcome.item}: {outcome.reason}", markup=False, highlight=False, soft_wrap=True)
     if len(report.skipped) > 20:
         out.print(f"  ... and {len(report.skipped) - 20:,} more; see: tetsuban status")
+
+
+def _print_survey(report: SurveyReport, rows: list[Row]) -> None:
+    out.print(
+        f"{report.total:,} images: {report.cached:,} surveyed before, {report.computed:,} now, "
+        f"{len(report.failed):,} failed ({report.seconds:.1f} s).",
+        soft_wrap=True,
+    )
+    for path, reason in report.failed[:20]:
+        out.print(f"  failed {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    measured = [r for r in rows if r["brightness"] is not None]
+    counts = {
+        "greyscale": sum(bool(r["greyscale"]) for r in measured),
+        "with faces": sum(int(r["faces"]) > 0 for r in measured),  # type: ignore[call-overload]
+        "with straight lines (tilt known)": sum(r["tilt"] is not None for r in measured),
+    }
+    out.print(", ".join(f"{n:,} {what}" for what, n in counts.items()) + f" of {len(measured):,} surveyed.")
 
 
 def _print_embed(report: EmbedReport) -> None:

@@ -48,6 +48,9 @@ from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
+from tetsuban.store.survey import load_survey
+from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
+from tetsuban.survey.table import Row, survey_rows, write_survey_csv
 
 _CSV_SUFFIXES = (".csv", ".tsv")
 MODELS_DIR = "models"
@@ -279,6 +282,23 @@ class Project:
         path = Path(out).expanduser()
         write_png(path, contact_sheet(images, self.pipeline(), augmented, seed))
         return path
+
+    # -- survey ---------------------------------------------------------------------------------------------------
+
+    def survey(self, on_progress: EmbedProgressFn | None = None) -> SurveyReport:
+        """Compute the pixel properties of every image not surveyed yet (cached by content)."""
+        workers = worker_count(self.config.imports.workers)
+        return survey_records(self._engine, self.root, self.images(), workers, on_progress)
+
+    def survey_table(self) -> list[Row]:
+        """One row per image: file facts, current label and pixel properties (None where not surveyed)."""
+        with self._engine.connect() as conn:
+            stats = load_survey(conn, SURVEY_VERSION)
+        return survey_rows(self.images(), stats, self.labelled(), self.image_path)
+
+    def export_survey(self, out: str | Path) -> int:
+        """Write the survey table to a CSV file; returns the number of rows."""
+        return write_survey_csv(self.survey_table(), Path(out).expanduser())
 
     # -- embeddings and models ------------------------------------------------------------------------------------
 

@@ -40,15 +40,29 @@ def _cascades() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
     return face, eye
 
 
+def find_faces(img: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Frontal faces in ``img`` (uint8 RGB) at least 1/8 of its shorter side: (x, y, width, height) boxes."""
+    return _faces(_equalized_luma(img))
+
+
+def _equalized_luma(img: np.ndarray) -> np.ndarray:
+    return cv2.equalizeHist(ops.grey(img)[:, :, 0])
+
+
+def _faces(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
+    side = min(luma.shape)
+    found = _cascades()[0].detectMultiScale(luma, scaleFactor=1.1, minNeighbors=5, minSize=(side // 8, side // 8))
+    return [(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
+
+
 def find_eyes(img: np.ndarray) -> EyeLine | None:
     """The eyes of the largest frontal face in ``img`` (uint8 RGB), or None when no face with two eyes is found."""
-    face_cascade, eye_cascade = _cascades()
-    luma = cv2.equalizeHist(ops.grey(img)[:, :, 0])
-    side = min(luma.shape)
-    faces = face_cascade.detectMultiScale(luma, scaleFactor=1.1, minNeighbors=5, minSize=(side // 8, side // 8))
-    if len(faces) == 0:
+    eye_cascade = _cascades()[1]
+    luma = _equalized_luma(img)
+    faces = _faces(luma)
+    if not faces:
         return None
-    x, y, w, h = max(faces, key=lambda f: int(f[2]) * int(f[3]))
+    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
     upper = luma[y : y + h // 2 + h // 8, x : x + w]
     eyes = eye_cascade.detectMultiScale(upper, scaleFactor=1.1, minNeighbors=5, minSize=(w // 10, w // 10))
     if len(eyes) < 2:

@@ -5,6 +5,7 @@ Version history:
 2. labels.seconds_on_screen: how long the image was shown before a person labelled it (the labeling app).
 3. embeddings (one vector per backbone and exact model input) and embedding_keys (which vector an image has
    under a backbone and a preprocess hash).
+4. survey: pixel properties per image content (sha256), with the version of the code that computed them.
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -119,6 +120,22 @@ embedding_keys = sa.Table(
     sa.Column("embedding_id", sa.Integer, sa.ForeignKey("embeddings.id"), nullable=False),
 )
 
+# What the pixels of an image (by content) look like; recomputed when the survey code's version changes.
+survey = sa.Table(
+    "survey",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("brightness", sa.Float, nullable=False),
+    sa.Column("contrast", sa.Float, nullable=False),
+    sa.Column("colourfulness", sa.Float, nullable=False),
+    sa.Column("greyscale", sa.Boolean, nullable=False),
+    sa.Column("sharpness", sa.Float, nullable=False),
+    sa.Column("tilt", sa.Float),  # NULL: no long straight lines to tell
+    sa.Column("faces", sa.Integer, nullable=False),
+    sa.Column("phash", sa.String(16), nullable=False),
+)
+
 
 def _v2_seconds_on_screen(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
@@ -128,8 +145,12 @@ def _v3_embeddings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[embeddings, embedding_keys])
 
 
+def _v4_survey(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[survey])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_seconds_on_screen, 3: _v3_embeddings}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_seconds_on_screen, 3: _v3_embeddings, 4: _v4_survey}
 
 
 def stored_version(conn: Connection) -> int | None:

@@ -1,0 +1,35 @@
+"""Survey rows: the pixel properties of each image content, with the survey version that computed them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tetsuban.store.schema import survey
+from tetsuban.survey.properties import PixelStats
+
+_CHUNK = 500
+
+
+def surveyed(conn: Connection, version: int) -> set[str]:
+    """The sha256 of every image surveyed by this ``version`` of the survey."""
+    return set(conn.execute(sa.select(survey.c.sha256).where(survey.c.version == version)).scalars())
+
+
+def store_survey(conn: Connection, version: int, rows: Sequence[tuple[str, PixelStats]]) -> None:
+    """Keep the properties of each (sha256, stats), replacing an older version's."""
+    shas = [sha for sha, _ in rows]
+    for start in range(0, len(shas), _CHUNK):
+        conn.execute(sa.delete(survey).where(survey.c.sha256.in_(shas[start : start + _CHUNK])))
+    if rows:
+        conn.execute(sa.insert(survey), [{"sha256": sha, "version": version, **asdict(stats)} for sha, stats in rows])
+
+
+def load_survey(conn: Connection, version: int) -> dict[str, PixelStats]:
+    """Every image's properties from this ``version``, by sha256."""
+    names = [f.name for f in fields(PixelStats)]
+    query = sa.select(survey.c.sha256, *(survey.c[n] for n in names)).where(survey.c.version == version)
+    return {row[0]: PixelStats(*row[1:]) for row in conn.execute(query)}

@@ -1,0 +1,1 @@
+"""Survey: what the images look like, per image and over the project."""

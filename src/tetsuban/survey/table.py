@@ -1,0 +1,67 @@
+"""The survey table: one row per image with what the store knows of it and what its pixels say; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from tetsuban.files import write_atomic
+from tetsuban.store.images import ImageRecord
+from tetsuban.survey.properties import PixelStats
+
+COLUMNS = (
+    "image_id",
+    "path",
+    "label",
+    "width",
+    "height",
+    "aspect",
+    "megapixels",
+    "format",
+    "bytes",
+    "orientation",
+    *(f.name for f in fields(PixelStats)),
+)
+Row = dict[str, object]
+
+
+def survey_rows(
+    records: Sequence[ImageRecord],
+    stats: Mapping[str, PixelStats],
+    labels: Mapping[int, str],
+    path_of: Callable[[ImageRecord], Path],
+) -> list[Row]:
+    """One row per record, in record order; pixel properties are None for an image not surveyed (yet)."""
+    empty: dict[str, object] = {f.name: None for f in fields(PixelStats)}
+    rows = []
+    for r in records:
+        pixels = stats.get(r.sha256)
+        rows.append(
+            {
+                "image_id": r.id,
+                "path": str(path_of(r)),
+                "label": labels.get(r.id),
+                "width": r.width,
+                "height": r.height,
+                "aspect": round(r.width / r.height, 4),
+                "megapixels": round(r.width * r.height / 1e6, 4),
+                "format": r.format,
+                "bytes": r.bytes,
+                "orientation": r.orientation,
+                **(empty if pixels is None else asdict(pixels)),
+            }
+        )
+    return rows
+
+
+def write_survey_csv(rows: Sequence[Row], out: Path) -> int:
+    """Write the rows (all of COLUMNS) to ``out`` atomically; returns the number of rows."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    write_atomic(out, buffer.getvalue().encode("utf-8"))
+    return len(rows)

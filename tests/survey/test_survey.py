@@ -1,0 +1,52 @@
+"""Surveying a project: every image once, cached by content, exported whole."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from tests.conftest import write_fashion_images
+from tests.run_cli import tetsuban
+from tetsuban import Project
+from tetsuban.survey.table import COLUMNS
+
+
+def test_survey_once_then_from_the_cache_and_export(
+    project: Project, emoji_sample: Path, fashion_dir: Path, tmp_path: Path
+) -> None:
+    project.import_folder(emoji_sample)
+    project.import_folder(write_fashion_images(fashion_dir, tmp_path / "fashion", 30))
+    first = project.survey()
+    assert (first.total, first.cached, first.computed, first.failed) == (70, 0, 70, [])
+    again = project.survey()
+    assert (again.cached, again.computed) == (70, 0)
+    rows = project.survey_table()
+    assert len(rows) == 70 and all(r["brightness"] is not None for r in rows)
+    grey = {r["path"] for r in rows if r["greyscale"]}
+    assert grey == {r["path"] for r in rows if "fashion" in str(r["path"])}  # the photos are grey, the emoji not
+    out = tmp_path / "survey.csv"
+    assert project.export_survey(out) == 70
+    with out.open(encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    assert tuple(exported[0]) == COLUMNS
+    assert {r["label"] for r in exported} >= {"smileys", "people", "Trouser"}
+    assert all(float(r["megapixels"]) > 0 and len(r["phash"]) == 16 for r in exported)
+
+
+def test_vanished_files_are_reported_and_the_rest_surveyed(project: Project, emoji_sample: Path) -> None:
+    project.import_folder(emoji_sample)
+    gone = sorted(emoji_sample.rglob("*.png"))[0]
+    gone.unlink()
+    report = project.survey()
+    assert report.computed == 39 and [path for path, _ in report.failed] == [str(gone)]
+    assert "missing or changed" in report.failed[0][1]
+
+
+def test_survey_from_the_command_line(tmp_path: Path, emoji_sample: Path) -> None:
+    pets = tmp_path / "pets"
+    tetsuban("init", pets)
+    tetsuban("import", pets, emoji_sample)
+    result = tetsuban("survey", pets, "--csv", tmp_path / "s.csv")
+    assert "40 images: 0 surveyed before, 40 now, 0 failed" in result.stdout
+    assert "0 greyscale" in result.stdout and "Surveying" in result.stderr
+    assert (tmp_path / "s.csv").read_text(encoding="utf-8").count("\n") == 41
