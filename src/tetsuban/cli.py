@@ -235,14 +235,20 @@ def _print_report(report: ImportReport) -> None:
         out.print(f"  ... and {len(report.skipped) - 20:,} more; see: tetsuban status")
 
 
+def _print_failed(failed: list[tuple[str, str]], shown: int = 20) -> None:
+    for path, reason in failed[:shown]:
+        out.print(f"  failed {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    if len(failed) > shown:
+        out.print(f"  ... and {len(failed) - shown:,} more")
+
+
 def _print_survey(report: SurveyReport, rows: list[Row]) -> None:
     out.print(
         f"{report.total:,} images: {report.cached:,} surveyed before, {report.computed:,} now, "
         f"{len(report.failed):,} failed ({report.seconds:.1f} s).",
         soft_wrap=True,
     )
-    for path, reason in report.failed[:20]:
-        out.print(f"  failed {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    _print_failed(report.failed)
     measured = [r for r in rows if r["brightness"] is not None]
     counts = {
         "greyscale": sum(bool(r["greyscale"]) for r in measured),
@@ -259,8 +265,7 @@ def _print_embed(report: EmbedReport) -> None:
         f"{report.reused:,} reused (same model input), {len(report.failed):,} failed. Backbone {report.backbone}.",
         soft_wrap=True,
     )
-    for path, reason in report.failed[:20]:
-        out.print(f"  failed {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+    _print_failed(report.failed)
 
 
 def _print_train(report: TrainReport) -> None:
