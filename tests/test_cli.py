@@ -33,7 +33,7 @@ def test_the_recipe_from_init_to_export(tmp_path: Path, emoji_sample: Path, phot
     tetsuban("labels", "export", pets, out)
     with out.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["path", "sha256", "label", "source", "author", "time"]
+    assert list(rows[0]) == ["path", "sha256", "label", "source", "author", "time", "split"]
     assert len(rows) == 40 and {r["label"] for r in rows} == {"people", "smileys"}
     assert all(r["source"] == "import" and len(r["sha256"]) == 64 and r["time"].endswith("+00:00") for r in rows)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -130,6 +131,46 @@ def survey(
     _print_survey(report, rows)
     if csv_out is not None:
         out.print(f"Wrote {len(rows):,} rows to {csv_out}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def split(
+    project: ProjectArg,
+    test: Annotated[float, typer.Option(help="Share of images for the test split.")] = 0.2,
+    val: Annotated[float, typer.Option(help="Share of images for the validation split.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed for the random order of groups.")] = 0,
+    reset: Annotated[bool, typer.Option("--reset", help="Clear every split first, the test split too.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before a reset.")] = False,
+) -> None:
+    """Assign train / val / test, stratified by label; images with a split keep it (the test set is frozen)."""
+    with Project.open(project) as opened:
+        if reset:
+            if not yes and not typer.confirm(
+                "Reset clears every split, the test split too, so test images may end up in training. Go on?"
+            ):
+                raise typer.Exit(1)
+            event = opened.reset_splits()
+            out.print(f"Reset: {event.images:,} images lost their split (recorded as event {event.id}).")
+        event = opened.split(test, val, seed)
+        counts = Counter(opened.splits().values())
+    out.print(
+        f"{event.images:,} images newly assigned. Now: "
+        + ", ".join(f"{name} {counts.get(name, 0):,}" for name in ("train", "val", "test")),
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def doctor(project: ProjectArg) -> None:
+    """Check what would make an evaluation lie: changed files, leakage across splits, imbalance, thin test sets."""
+    with Project.open(project) as opened:
+        findings = opened.doctor()
+    colours = {"pass": "green", "warn": "yellow", "fail": "red"}
+    for f in findings:
+        out.print(f"[bold {colours[f.status]}]{f.status.upper():4}[/] {f.check}: ", end="")
+        out.print(f.message, markup=False, highlight=False, soft_wrap=True)
+        if f.advice:
+            out.print(f"     -> {f.advice}", markup=False, highlight=False, soft_wrap=True)
 
 
 BackboneOpt = Annotated[

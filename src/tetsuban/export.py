@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 from tetsuban.files import write_atomic
 from tetsuban.store.images import all_images, image_path
 from tetsuban.store.labels import LabelEvent, current_labels, label_history
+from tetsuban.store.splits import current_splits
 
-EXPORT_COLUMNS = ("path", "sha256", "label", "source", "author", "time")
+EXPORT_COLUMNS = ("path", "sha256", "label", "source", "author", "time", "split")
 
 
 def export_labels(root: Path, engine: Engine, out: Path, history: bool = False) -> int:
@@ -21,16 +22,18 @@ def export_labels(root: Path, engine: Engine, out: Path, history: bool = False) 
 
     Without ``history``: every image, its current label (empty when it has none) and how that label came about.
     With ``history``: every label event, oldest first, including cleared labels (empty label).
+    The ``split`` column is the image's current split (empty before ``split``).
     """
     with engine.connect() as conn:
         records = {r.id: r for r in all_images(conn)}
+        split_of = current_splits(conn)
         events: list[tuple[int, LabelEvent | None]]
         if history:
             events = [(e.image_id, e) for e in label_history(conn)]
         else:
             latest = current_labels(conn)
             events = [(image_id, latest.get(image_id)) for image_id in records]
-    rows = [_row(str(image_path(root, records[i])), records[i].sha256, e) for i, e in events]
+    rows = [[*_row(str(image_path(root, records[i])), records[i].sha256, e), split_of.get(i, "")] for i, e in events]
     _write_csv(out, rows)
     return len(rows)
 

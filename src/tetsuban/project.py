@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from tetsuban.backbones.embedder import EmbedReport, embed_records
 from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
+from tetsuban.doctor import Finding, diagnose
 from tetsuban.errors import ProjectError, SourceError
 from tetsuban.export import export_labels
 from tetsuban.imaging.decode import decode
@@ -41,6 +42,7 @@ from tetsuban.params import check_int
 from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
+from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.embeddings import load_embeddings
@@ -48,8 +50,10 @@ from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
+from tetsuban.store.splits import SplitEvent, add_splits, current_splits, reset_splits, split_history
 from tetsuban.store.survey import load_survey
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
+from tetsuban.survey.duplicates import groups_of, near_duplicate_pairs
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv
 
 _CSV_SUFFIXES = (".csv", ".tsv")
@@ -300,6 +304,67 @@ class Project:
         """Write the survey table to a CSV file; returns the number of rows."""
         return write_survey_csv(self.survey_table(), Path(out).expanduser())
 
+    # -- splits ---------------------------------------------------------------------------------------------------
+
+    def split(
+        self,
+        test: float = 0.2,
+        val: float = 0.1,
+        seed: int = 0,
+        groups: Mapping[int, Hashable] | None = None,
+        author: str | None = None,
+    ) -> SplitEvent:
+        """Assign a split to every image that has none, stratified by label and keeping each group together.
+
+        Images with a split keep it (the test set is frozen); the shares must be those the splits were made with.
+        ``groups`` maps image ids to group keys (near-duplicates share one); by default images linked by perceptual
+        hashes within 4 bits (from the survey; run it first) form a group.
+        """
+        plan = SplitPlan(test, val)
+        with self._engine.connect() as conn:
+            existing = current_splits(conn)
+            history = split_history(conn)
+        _check_same_shares(history, plan)
+        labels = self.labelled()
+        chosen = groups if groups is not None else self._duplicate_groups()
+        items = [
+            SplitItem(r.id, labels.get(r.id, "(unlabelled)"), chosen.get(r.id, ("image", r.id))) for r in self.images()
+        ]
+        assigned = assign_splits(items, existing, plan, seed)
+        with self._engine.begin() as conn:
+            return add_splits(conn, assigned, author or getpass.getuser(), test, val, seed)
+
+    def splits(self) -> dict[int, str]:
+        """Each assigned image's split (train, val or test), by image id."""
+        with self._engine.connect() as conn:
+            return current_splits(conn)
+
+    def split_history(self) -> list[SplitEvent]:
+        """Every split assignment and reset, oldest first."""
+        with self._engine.connect() as conn:
+            return split_history(conn)
+
+    def reset_splits(self, author: str | None = None) -> SplitEvent:
+        """Clear every split (the test set included), recording who did it; the next split starts afresh."""
+        with self._engine.begin() as conn:
+            return reset_splits(conn, author or getpass.getuser())
+
+    def near_duplicates(self) -> list[tuple[int, int, int]]:
+        """(image id, image id, bits apart) of surveyed images whose perceptual hashes are within 4 bits."""
+        hashes = {int(str(row["image_id"])): str(row["phash"]) for row in self.survey_table() if row["phash"]}
+        return near_duplicate_pairs(hashes)
+
+    def doctor(self) -> list[Finding]:
+        """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class."""
+        surveyed = any(row["phash"] for row in self.survey_table())
+        paths = {r.id: str(self.image_path(r)) for r in self.images()}
+        pairs = self.near_duplicates() if surveyed else None
+        return diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths)
+
+    def _duplicate_groups(self) -> dict[int, Hashable]:
+        """Connected components of :meth:`near_duplicates`."""
+        return dict(groups_of((r.id for r in self.images()), self.near_duplicates()))
+
     # -- embeddings and models ------------------------------------------------------------------------------------
 
     def using_model(self, backbone: str | None = None, weights: str | None = None) -> Project:
@@ -406,6 +471,21 @@ class Project:
             early([Outcome(u.url, "unchanged", None, known[u.url], u.label) for u in urls if u.url in known])
         todo = [u for u in urls if u.url not in known]
         yield from fetch_prepared(self._target().context(), self.config.fetch, todo)
+
+
+def _check_same_shares(history: Sequence[SplitEvent], plan: SplitPlan) -> None:
+    """Refuse shares other than those of the splits in force (made since the last reset)."""
+    since_reset = [e for e in history if e.kind == "assign"]
+    resets = [e.id for e in history if e.kind == "reset"]
+    if resets:
+        since_reset = [e for e in since_reset if e.id > resets[-1]]
+    made = next((e for e in since_reset if e.images > 0), None)
+    if made is not None and (made.test, made.val) != (plan.test, plan.val):
+        raise ProjectError(
+            f"The splits were made with test {made.test} and val {made.val}; new images follow those shares. "
+            f"Got test {plan.test} and val {plan.val}. To change them, reset the splits (tetsuban split --reset), "
+            "which puts every image, test images included, up for assignment again."
+        )
 
 
 def _label_of(labels: dict[int, LabelEvent], image_id: int) -> str | None:

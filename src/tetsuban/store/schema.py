@@ -6,6 +6,7 @@ Version history:
 3. embeddings (one vector per backbone and exact model input) and embedding_keys (which vector an image has
    under a backbone and a preprocess hash).
 4. survey: pixel properties per image content (sha256), with the version of the code that computed them.
+5. split_events (each assignment or reset: who, when, shares, seed) and splits (each image's split).
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -19,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData()
 
@@ -136,6 +137,29 @@ survey = sa.Table(
     sa.Column("phash", sa.String(16), nullable=False),
 )
 
+# Every time splits were assigned or reset, with the shares and seed it used.
+split_events = sa.Table(
+    "split_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # assign / reset
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("test", sa.Float),
+    sa.Column("val", sa.Float),
+    sa.Column("seed", sa.Integer),
+    sa.Column("images", sa.Integer, nullable=False),  # assigned, or cleared by a reset
+)
+
+# Each image's split; once written it moves only through a recorded reset.
+splits = sa.Table(
+    "splits",
+    metadata,
+    sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id"), primary_key=True),
+    sa.Column("split", sa.String(8), nullable=False),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("split_events.id"), nullable=False),
+)
+
 
 def _v2_seconds_on_screen(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
@@ -149,8 +173,17 @@ def _v4_survey(conn: Connection) -> None:
     metadata.create_all(conn, tables=[survey])
 
 
+def _v5_splits(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[split_events, splits])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_seconds_on_screen, 3: _v3_embeddings, 4: _v4_survey}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_seconds_on_screen,
+    3: _v3_embeddings,
+    4: _v4_survey,
+    5: _v5_splits,
+}
 
 
 def stored_version(conn: Connection) -> int | None:

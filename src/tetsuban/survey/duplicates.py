@@ -1,0 +1,56 @@
+"""Near-duplicates by perceptual hash: pairs within a Hamming distance, found without comparing every pair, and
+the groups they link (connected components).
+
+Multi-index hashing: split each 64-bit hash into ``d + 1`` blocks; two hashes within distance ``d`` agree exactly
+on at least one block (pigeonhole), so only hashes sharing a block are compared.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping
+
+DEFAULT_DISTANCE = 4
+
+
+def near_duplicate_pairs(hashes: Mapping[int, str], max_distance: int = DEFAULT_DISTANCE) -> list[tuple[int, int, int]]:
+    """(id, id, distance) for every pair of ids whose 64-bit hex hashes differ in at most ``max_distance`` bits."""
+    values = {key: int(h, 16) for key, h in hashes.items()}
+    blocks = _blocks(max_distance + 1)
+    found: dict[tuple[int, int], int] = {}
+    for shift, mask in blocks:
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for key, value in values.items():
+            buckets[(value >> shift) & mask].append(key)
+        for members in buckets.values():
+            for a_index, a in enumerate(members):
+                for b in members[a_index + 1 :]:
+                    pair = (a, b) if a < b else (b, a)
+                    if pair not in found:
+                        distance = (values[a] ^ values[b]).bit_count()
+                        if distance <= max_distance:
+                            found[pair] = distance
+    return sorted((a, b, d) for (a, b), d in found.items())
+
+
+def groups_of(keys: Iterable[int], pairs: Iterable[tuple[int, int, int]]) -> dict[int, Hashable]:
+    """Each key's group: the smallest key of its connected component under ``pairs``."""
+    parent = {key: key for key in keys}
+
+    def root(key: int) -> int:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for a, b, _ in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {key: root(key) for key in parent}
+
+
+def _blocks(count: int) -> list[tuple[int, int]]:
+    """(shift, mask) of ``count`` contiguous blocks covering 64 bits."""
+    edges = [round(64 * i / count) for i in range(count + 1)]
+    return [(edges[i], (1 << (edges[i + 1] - edges[i])) - 1) for i in range(count)]

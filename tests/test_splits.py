@@ -1,0 +1,114 @@
+"""Splits: stratified, grouped, frozen; a reset is asked for and recorded."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.run_cli import tetsuban
+from tetsuban import Project, ProjectError
+from tetsuban.splits import SplitItem, SplitPlan, assign_splits
+
+item_lists = st.lists(
+    st.tuples(st.sampled_from(["cat", "dog", "owl"]), st.integers(0, 30)), min_size=1, max_size=200
+).map(lambda pairs: [SplitItem(i, stratum, group) for i, (stratum, group) in enumerate(pairs)])
+
+
+@settings(max_examples=60)
+@given(items=item_lists, seed=st.integers(0, 1000), frozen=st.integers(0, 200))
+def test_every_image_gets_one_split_groups_stay_whole_and_existing_ones_stay(
+    items: list[SplitItem], seed: int, frozen: int
+) -> None:
+    first = assign_splits(items[:frozen], {}, SplitPlan(0.2, 0.1), seed)
+    assigned = assign_splits(items, first, SplitPlan(0.2, 0.1), seed)
+    assert set(assigned) | set(first) == {i.image_id for i in items} and not set(assigned) & set(first)
+    together = {**first, **assigned}
+    by_group: dict[object, set[str]] = {}
+    for item in items:
+        by_group.setdefault(item.group, set()).add(together[item.image_id])
+    assert all(len(splits) == 1 for splits in by_group.values())  # later members join their group's split
+
+
+def test_shares_are_met_within_each_class() -> None:
+    items = [SplitItem(i, "cat" if i % 3 else "dog", i) for i in range(900)]
+    counts = Counter((item.stratum, split) for item, split in zip(items, _in_order(items), strict=True))
+    for stratum, total in (("cat", 600), ("dog", 300)):
+        assert abs(counts[(stratum, "test")] - 0.2 * total) <= 1 and abs(counts[(stratum, "val")] - 0.1 * total) <= 1
+
+
+def _in_order(items: list[SplitItem]) -> list[str]:
+    assigned = assign_splits(items, {}, SplitPlan(0.2, 0.1), seed=3)
+    return [assigned[i.image_id] for i in items]
+
+
+def _emoji_groups(emoji_dir: Path, count: int) -> tuple[list[Path], dict[str, tuple[str, int]]]:
+    """Emoji with skin-tone variants and others, with their category and emoji.json entry (the group)."""
+    entries = json.loads((emoji_dir.parent / "emoji.json").read_text(encoding="utf-8"))
+    files, meta = [], {}
+    for group, entry in enumerate(entries):
+        if entry["category"] == "Component":
+            continue
+        for name in [entry["image"]] + [v["image"] for v in (entry.get("skin_variations") or {}).values()]:
+            if (emoji_dir / name).is_file() and len(files) < count:
+                files.append(emoji_dir / name)
+                meta[name] = (entry["category"], group)
+    return files, meta
+
+
+def test_a_real_project_splits_by_class_keeps_groups_and_freezes_test(project: Project, emoji_dir: Path) -> None:
+    files, meta = _emoji_groups(emoji_dir, 900)
+    project.import_files(files[:600])
+    by_name = {Path(r.location).name: r.id for r in project.images()}
+    project.set_labels([(by_name[n], meta[n][0]) for n in by_name])
+    groups = {by_name[n]: meta[n][1] for n in by_name}
+    event = project.split(0.2, 0.1, seed=1, groups=groups)
+    first = project.splits()
+    assert event.images == len(by_name) == len(first)
+    assert abs(Counter(first.values())["test"] / len(first) - 0.2) < 0.03
+    for group in set(groups.values()):
+        assert len({first[i] for i, g in groups.items() if g == group}) == 1
+
+    project.import_files(files[600:])  # new images, some of them variants of emoji already split
+    by_name = {Path(r.location).name: r.id for r in project.images()}
+    project.set_labels([(by_name[n], meta[n][0]) for n in by_name if by_name[n] not in first])
+    groups = {by_name[n]: meta[n][1] for n in by_name}
+    project.split(0.2, 0.1, seed=1, groups=groups)
+    second = project.splits()
+    assert {i: second[i] for i in first} == first  # nothing moved
+    assert len(second) == len(by_name)
+    for group in set(groups.values()):
+        assert len({second[i] for i, g in groups.items() if g == group}) == 1
+
+    with pytest.raises(ProjectError, match=r"made with test 0\.2 and val 0\.1"):
+        project.split(0.3, 0.1)
+    reset = project.reset_splits(author="ada")
+    assert (reset.kind, reset.author, reset.images) == ("reset", "ada", len(by_name)) and project.splits() == {}
+    project.split(0.3, 0.1, groups=groups)  # after a reset, new shares are allowed
+    assert [e.kind for e in project.split_history()] == ["assign", "assign", "reset", "assign"]
+
+
+def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, emoji_sample: Path) -> None:
+    pets = tmp_path / "pets"
+    tetsuban("init", pets)
+    tetsuban("import", pets, emoji_sample)
+    assert "40 images newly assigned. Now: train 28, val 4, test 8" in tetsuban("split", pets).stdout
+    assert "0 images newly assigned" in tetsuban("split", pets).stdout
+    refused = subprocess.run(
+        [sys.executable, "-m", "tetsuban", "split", str(pets), "--reset"], input="n\n", capture_output=True, text=True
+    )
+    assert refused.returncode == 1
+    out = tmp_path / "labels.csv"
+    tetsuban("labels", "export", pets, out)
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert Counter(r["split"] for r in rows) == {"train": 28, "val": 4, "test": 8}  # the refused reset changed nothing
+    again = tetsuban("split", pets, "--reset", "--yes").stdout
+    assert "Reset: 40 images lost their split" in again and "40 images newly assigned" in again
