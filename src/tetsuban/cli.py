@@ -30,6 +30,7 @@ from tetsuban.ingest.engine import ImportReport, ProgressFn
 from tetsuban.learn.predict import predict as predict_images
 from tetsuban.learn.train import TrainReport
 from tetsuban.project import Project
+from tetsuban.props import read_values_csv
 from tetsuban.status import ProjectStatus
 from tetsuban.survey.compute import SurveyReport
 from tetsuban.survey.table import Row
@@ -42,6 +43,8 @@ app = typer.Typer(
 )
 labels_app = typer.Typer(help="Labels: export them.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
+props_app = typer.Typer(help="The property sheet: fields that matter for your problem.", no_args_is_help=True)
+app.add_typer(props_app, name="props")
 pipeline_app = typer.Typer(help="The preprocessing and augmentation pipeline: show it.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 
@@ -141,6 +144,7 @@ def split(
     seed: Annotated[int, typer.Option(help="Seed for the random order of groups.")] = 0,
     reset: Annotated[bool, typer.Option("--reset", help="Clear every split first, the test split too.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before a reset.")] = False,
+    by: Annotated[str | None, typer.Option(help="Also balance the shares within each value of this property.")] = None,
 ) -> None:
     """Assign train / val / test, stratified by label; images with a split keep it (the test set is frozen)."""
     with Project.open(project) as opened:
@@ -151,7 +155,7 @@ def split(
                 raise typer.Exit(1)
             event = opened.reset_splits()
             out.print(f"Reset: {event.images:,} images lost their split (recorded as event {event.id}).")
-        event = opened.split(test, val, seed)
+        event = opened.split(test, val, seed, by=by)
         counts = Counter(opened.splits().values())
     out.print(
         f"{event.images:,} images newly assigned. Now: "
@@ -224,6 +228,54 @@ def predict(
         f"(see the error column); {report.seconds:.1f} s.",
         soft_wrap=True,
     )
+
+
+@props_app.command("add")
+def props_add(
+    project: ProjectArg,
+    name: Annotated[str, typer.Argument(help="The property's name: lower case, digits and _.")],
+    kind: Annotated[str, typer.Option(help="bool, choice, number or text.")] = "bool",
+    values: Annotated[str | None, typer.Option(help="Comma-separated values of a choice.")] = None,
+    rule: Annotated[str | None, typer.Option(help="A bool computed from the survey, like 'brightness < 40'.")] = None,
+) -> None:
+    """Add a property to the sheet."""
+    with Project.open(project) as opened:
+        prop = opened.add_property(name, kind, [] if values is None else values.split(","), rule)
+    detail = prop.rule or ", ".join(prop.choices)
+    out.print(f"Added {prop.name} ({prop.kind}{': ' + detail if detail else ''})", markup=False, soft_wrap=True)
+
+
+@props_app.command("set")
+def props_set(
+    project: ProjectArg,
+    name: Annotated[str, typer.Argument(help="The property.")],
+    value: Annotated[str | None, typer.Argument(help="The value for the files that follow.")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="Image files of the project.")] = None,
+    csv_in: Annotated[Path | None, typer.Option("--csv", help="A CSV with path and value columns.")] = None,
+) -> None:
+    """Set a property for some images: a value and files, or a CSV of path and value."""
+    rows: list[tuple[str | Path, str | bool | float | None]]
+    if csv_in is not None:
+        rows = list(read_values_csv(csv_in))
+    elif value is not None and files:
+        rows = [(f, value) for f in files]
+    else:
+        raise TetsubanError("Give a value and one or more image files, or --csv FILE with path and value columns.")
+    with Project.open(project) as opened:
+        count = opened.set_property_by_path(name, rows)
+    out.print(f"Set {name} for {count:,} images.")
+
+
+@props_app.command("list")
+def props_list(project: ProjectArg) -> None:
+    """List the sheet's properties with how many images have a value."""
+    with Project.open(project) as opened:
+        props = opened.properties()
+        table = Table("property", "kind", "values or rule", "images with a value")
+        for prop in props.values():
+            values = opened.property_values(prop.name)
+            table.add_row(prop.name, prop.kind, prop.rule or ", ".join(prop.choices), f"{len(values):,}")
+    out.print(table)
 
 
 @labels_app.command("export")

@@ -42,18 +42,21 @@ from tetsuban.params import check_int
 from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
+from tetsuban.props import Property, Value, define, parse_rule
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.embeddings import load_embeddings
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
+from tetsuban.store.properties import ValueEvent, add_property, current_values, defined, set_values, value_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
 from tetsuban.store.splits import SplitEvent, add_splits, current_splits, reset_splits, split_history
 from tetsuban.store.survey import load_survey
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of, near_duplicate_pairs
+from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv
 
 _CSV_SUFFIXES = (".csv", ".tsv")
@@ -304,6 +307,75 @@ class Project:
         """Write the survey table to a CSV file; returns the number of rows."""
         return write_survey_csv(self.survey_table(), Path(out).expanduser())
 
+    # -- the property sheet ---------------------------------------------------------------------------------------
+
+    def add_property(self, name: str, kind: str, values: Sequence[str] = (), rule: str | None = None) -> Property:
+        """Define a property: bool, choice (with ``values``), number or text; or a bool ``rule`` over a survey
+        measurement, such as ``brightness < 40``."""
+        numeric = [c for c in SURVEY_COLUMNS if c not in ("image_id", "path", "label", "format", "phash")]
+        prop = define(name, kind, values, rule, numeric)
+        with self._engine.begin() as conn:
+            add_property(conn, prop)
+        return prop
+
+    def properties(self) -> dict[str, Property]:
+        """The property sheet's definitions, by name."""
+        with self._engine.connect() as conn:
+            return defined(conn)
+
+    def set_property(
+        self, name: str, values: Sequence[tuple[int, str | bool | float | None]], author: str | None = None
+    ) -> int:
+        """Set ``name`` for each (image id, value); values are checked against the property's kind."""
+        prop = self._property(name)
+        if prop.rule is not None:
+            raise ProjectError(f"The property '{name}' is computed ({prop.rule}); it cannot be set by hand.")
+        known = {r.id for r in self.images()}
+        unknown = sorted({i for i, _ in values} - known)
+        if unknown:
+            raise ProjectError(f"No image with id {unknown[0]} in the project ({len(unknown)} unknown ids).")
+        parsed = [(i, prop.parse(v)) for i, v in values]
+        with self._engine.begin() as conn:
+            set_values(conn, name, parsed, author or getpass.getuser())
+        return len(parsed)
+
+    def set_property_by_path(
+        self, name: str, values: Sequence[tuple[str | Path, str | bool | float | None]], author: str | None = None
+    ) -> int:
+        """:meth:`set_property` with image files instead of ids; an unknown file stops it before anything is set."""
+        ids = {str(self.image_path(r).resolve()): r.id for r in self.images()}
+        unknown = [str(p) for p, _ in values if str(Path(p).expanduser().resolve()) not in ids]
+        if unknown:
+            raise ProjectError(
+                f"{len(unknown)} file(s) are not images of this project, e.g. {unknown[0]}. Import them first."
+            )
+        return self.set_property(name, [(ids[str(Path(p).expanduser().resolve())], v) for p, v in values], author)
+
+    def property_values(self, name: str) -> dict[int, Value]:
+        """Each image's current value of ``name`` (computed from the survey for a rule)."""
+        prop = self._property(name)
+        if prop.rule is None:
+            with self._engine.connect() as conn:
+                return current_values(conn, name)
+        column, compare, threshold = parse_rule(prop.rule, SURVEY_COLUMNS)
+        return {
+            int(str(row["image_id"])): compare(float(str(row[column])), threshold)
+            for row in self.survey_table()
+            if row[column] is not None
+        }
+
+    def property_history(self, name: str, image_id: int | None = None) -> list[ValueEvent]:
+        """Every value of ``name`` set by hand (of one image), oldest first."""
+        self._property(name)
+        with self._engine.connect() as conn:
+            return value_history(conn, name, image_id)
+
+    def _property(self, name: str) -> Property:
+        props = self.properties()
+        if name not in props:
+            raise ProjectError(f"No property named '{name}'. Defined: {', '.join(props) or '(none yet)'}.")
+        return props[name]
+
     # -- splits ---------------------------------------------------------------------------------------------------
 
     def split(
@@ -313,12 +385,14 @@ class Project:
         seed: int = 0,
         groups: Mapping[int, Hashable] | None = None,
         author: str | None = None,
+        by: str | None = None,
     ) -> SplitEvent:
         """Assign a split to every image that has none, stratified by label and keeping each group together.
 
         Images with a split keep it (the test set is frozen); the shares must be those the splits were made with.
         ``groups`` maps image ids to group keys (near-duplicates share one); by default images linked by perceptual
-        hashes within 4 bits (from the survey; run it first) form a group.
+        hashes within 4 bits (from the survey; run it first) form a group. With ``by``, the shares hold within
+        each class and value of that property too.
         """
         plan = SplitPlan(test, val)
         with self._engine.connect() as conn:
@@ -326,9 +400,11 @@ class Project:
             history = split_history(conn)
         _check_same_shares(history, plan)
         labels = self.labelled()
+        extra = {} if by is None else self.property_values(by)
         chosen = groups if groups is not None else self._duplicate_groups()
         items = [
-            SplitItem(r.id, labels.get(r.id, "(unlabelled)"), chosen.get(r.id, ("image", r.id))) for r in self.images()
+            SplitItem(r.id, f"{labels.get(r.id, '(unlabelled)')}|{extra.get(r.id)}", chosen.get(r.id, ("image", r.id)))
+            for r in self.images()
         ]
         assigned = assign_splits(items, existing, plan, seed)
         with self._engine.begin() as conn:

@@ -7,6 +7,8 @@ Version history:
    under a backbone and a preprocess hash).
 4. survey: pixel properties per image content (sha256), with the version of the code that computed them.
 5. split_events (each assignment or reset: who, when, shares, seed) and splits (each image's split).
+6. properties (the project's property sheet: user-defined fields, or buckets of survey measurements) and
+   property_values (every value set, with author and time; the current value is the latest).
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = sa.MetaData()
 
@@ -160,6 +162,31 @@ splits = sa.Table(
     sa.Column("event_id", sa.Integer, sa.ForeignKey("split_events.id"), nullable=False),
 )
 
+# The property sheet: fields a user defines (bool, choice, number, text), or a rule over survey measurements.
+properties = sa.Table(
+    "properties",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # bool / choice / number / text
+    sa.Column("choices", sa.Text),  # JSON list, for choice
+    sa.Column("rule", sa.Text),  # "brightness < 40": computed from the survey, never set by hand
+    sa.Column("added_at", sa.Float, nullable=False),
+)
+
+# Every value ever set; NULL value clears it. The current value is the latest row of an image and property.
+property_values = sa.Table(
+    "property_values",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id"), nullable=False),
+    sa.Column("property_id", sa.Integer, sa.ForeignKey("properties.id"), nullable=False),
+    sa.Column("value", sa.Text),  # JSON
+    sa.Column("author", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+sa.Index("ix_property_values", property_values.c.property_id, property_values.c.image_id, property_values.c.id)
+
 
 def _v2_seconds_on_screen(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
@@ -177,12 +204,17 @@ def _v5_splits(conn: Connection) -> None:
     metadata.create_all(conn, tables=[split_events, splits])
 
 
+def _v6_properties(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[properties, property_values])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_seconds_on_screen,
     3: _v3_embeddings,
     4: _v4_survey,
     5: _v5_splits,
+    6: _v6_properties,
 }
 
 
