@@ -44,6 +44,7 @@ bench: install datasets
 	$(VENV)/bin/python -W ignore bench/augment_speed.py
 	$(VENV)/bin/python -W ignore bench/embed_speed.py
 	$(VENV)/bin/python -W ignore bench/probe_accuracy.py
+	$(VENV)/bin/python -W ignore bench/survey_speed.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis

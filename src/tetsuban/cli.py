@@ -123,17 +123,23 @@ def preview(
 def survey(
     project: ProjectArg,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the whole table to this CSV.")] = None,
+    parquet: Annotated[Path | None, typer.Option(help="Also write the whole table to this Parquet file.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Where the report goes (default: <project>/survey.html).")] = None,
 ) -> None:
-    """Measure every image once (cached): size, brightness, contrast, colour, sharpness, tilt, faces, hash."""
+    """Measure every image once (cached): size, brightness, contrast, colour, sharpness, tilt, faces, hash;
+    write the survey.html report."""
     with Project.open(project) as opened:
         with _progress("Surveying") as progress:
             report = opened.survey(progress)
         rows = opened.survey_table()
-        if csv_out is not None:
-            opened.export_survey(csv_out)
+        tables = [p for p in (csv_out, parquet) if p is not None]
+        for table in tables:
+            opened.export_survey(table)
+        page = opened.survey_report(html)
     _print_survey(report, rows)
-    if csv_out is not None:
-        out.print(f"Wrote {len(rows):,} rows to {csv_out}", markup=False, highlight=False, soft_wrap=True)
+    for table in tables:
+        out.print(f"Wrote {len(rows):,} rows to {table}", markup=False, highlight=False, soft_wrap=True)
+    out.print(f"Report: {page}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -43,6 +43,7 @@ from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.props import Property, Value, define, parse_rule
+from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
@@ -57,7 +58,7 @@ from tetsuban.store.survey import load_survey
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of, near_duplicate_pairs
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
-from tetsuban.survey.table import Row, survey_rows, write_survey_csv
+from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
 
 _CSV_SUFFIXES = (".csv", ".tsv")
 MODELS_DIR = "models"
@@ -304,8 +305,16 @@ class Project:
         return survey_rows(self.images(), stats, self.labelled(), self.image_path)
 
     def export_survey(self, out: str | Path) -> int:
-        """Write the survey table to a CSV file; returns the number of rows."""
-        return write_survey_csv(self.survey_table(), Path(out).expanduser())
+        """Write the survey table to a CSV file, or Parquet when ``out`` ends in .parquet; returns the row count."""
+        path = Path(out).expanduser()
+        if path.suffix.lower() == ".parquet":
+            return write_survey_parquet(self.survey_table(), path)
+        return write_survey_csv(self.survey_table(), path)
+
+    def survey_report(self, out: str | Path | None = None) -> Path:
+        """Write survey.html (into the project folder unless ``out`` says where) and return its path."""
+        path = self.root / "survey.html" if out is None else Path(out).expanduser()
+        return write_survey_report(path, self.config.name, self.survey_table(), self.near_duplicates())
 
     # -- the property sheet ---------------------------------------------------------------------------------------
 

@@ -50,3 +50,27 @@ def test_survey_from_the_command_line(tmp_path: Path, emoji_sample: Path) -> Non
     assert "40 images: 0 surveyed before, 40 now, 0 failed" in result.stdout
     assert "0 greyscale" in result.stdout and "Surveying" in result.stderr
     assert (tmp_path / "s.csv").read_text(encoding="utf-8").count("\n") == 41
+    assert f"Report: {pets / 'survey.html'}" in result.stdout and (pets / "survey.html").is_file()
+
+
+def test_the_report_and_the_parquet_table(
+    project: Project, photos_dir: Path, emoji_sample: Path, fashion_dir: Path, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    project.import_folder(photos_dir)
+    project.import_folder(emoji_sample)
+    project.import_folder(write_fashion_images(fashion_dir, tmp_path / "fashion", 5))
+    project.survey()
+    page = project.survey_report()
+    assert page == project.root / "survey.html"
+    html = page.read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 10  # class balance and one histogram per measurement
+    assert "very dark: 1" in html and "hubble_deep_field.jpg" in html  # the one dark photo, shown by name
+    assert "tiny: 5" in html  # the 28 px photos; the 64 px emoji are not below 64
+    assert "frontal faces" in html and "Near-duplicate groups" in html
+    assert project.export_survey(tmp_path / "survey.parquet") == 58
+    table = pq.read_table(tmp_path / "survey.parquet")
+    assert table.num_rows == 58 and tuple(table.column_names) == COLUMNS
+    brightest = max(table.column("brightness").to_pylist())
+    assert brightest == max(float(r["brightness"]) for r in project.survey_table())  # type: ignore[arg-type]

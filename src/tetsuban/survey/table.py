@@ -65,3 +65,16 @@ def write_survey_csv(rows: Sequence[Row], out: Path) -> int:
     writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
     write_atomic(out, buffer.getvalue().encode("utf-8"))
     return len(rows)
+
+
+def write_survey_parquet(rows: Sequence[Row], out: Path) -> int:
+    """Write the rows to a Parquet file (written aside, then renamed into place); returns the number of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {name: [row[name] for row in rows] for name in COLUMNS}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.part")
+    pq.write_table(pa.table(columns), partial)
+    partial.replace(out)
+    return len(rows)
