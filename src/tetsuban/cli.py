@@ -375,9 +375,10 @@ def _print_train(report: TrainReport) -> None:
     if v.accuracy is None:
         out.print(f"Validation: {v.note}.")
     else:
+        how = f"{v.images:,} images of the val split" if v.folds == 0 else f"{v.folds}-fold cross-validation"
         out.print(
-            f"Validation ({v.folds}-fold cross-validation): accuracy {v.accuracy:.3f}, "
-            f"balanced accuracy {v.balanced_accuracy:.3f}; C = {report.c:g}; {report.seconds:.1f} s.",
+            f"Validation ({how}): accuracy {v.accuracy:.3f}, balanced accuracy {v.balanced_accuracy:.3f}; "
+            f"C = {report.c:g}; {report.seconds:.1f} s.",
             soft_wrap=True,
         )
     out.print(f"Model: {report.artifact.folder}", markup=False, highlight=False, soft_wrap=True)

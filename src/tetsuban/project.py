@@ -505,23 +505,37 @@ class Project:
         seed: int = 0,
         on_progress: EmbedProgressFn | None = None,
     ) -> TrainReport:
-        """Train the linear probe on the labelled images (embedding those not cached) into ``models/<id>/``."""
+        """Train the linear probe into ``models/<id>/``, embedding the images not cached yet.
+
+        With splits, the head learns from the labelled train images and is validated (and C chosen) on the val
+        images; test images are never used. Without splits, every labelled image is used and cross-validated.
+        """
         labels = self.labelled()
         if not labels:
             raise ProjectError("No image is labelled yet. Label some images (or import labelled ones) first.")
-        report = self.embed(on_progress, list(labels))
-        vectors = self.embeddings(list(labels))
-        ids = [i for i in labels if i in vectors]
-        if len(ids) < len(labels):
-            missing = len(labels) - len(ids)
+        splits = self.splits()
+        train_ids = [i for i in labels if splits.get(i) == "train"] if splits else list(labels)
+        val_ids = [i for i in labels if splits.get(i) == "val"]
+        if not train_ids:
+            raise ProjectError("No labelled image is in the train split. Label more images, or split again.")
+        report = self.embed(on_progress, train_ids + val_ids)
+        vectors = self.embeddings(train_ids + val_ids)
+        missing = [i for i in train_ids + val_ids if i not in vectors]
+        if missing:
             reasons = "; ".join(f"{path}: {why}" for path, why in report.failed[:3])
             raise ProjectError(
-                f"{missing} labelled image(s) have no embedding ({reasons}). "
+                f"{len(missing)} labelled image(s) have no embedding ({reasons}). "
                 "Fix or re-import those files (tetsuban status lists them), or clear their labels."
             )
-        by_id = {r.id: r.sha256 for r in self.images()}
-        data = TrainingData([by_id[i] for i in ids], [labels[i] for i in ids], np.stack([vectors[i] for i in ids]))
-        return train_probe(self.root / MODELS_DIR, data, self.backbone(), self.pipeline(), c, search_c, seed)
+        shas = {r.id: r.sha256 for r in self.images()}
+
+        def data(ids: Sequence[int]) -> TrainingData:
+            return TrainingData([shas[i] for i in ids], [labels[i] for i in ids], np.stack([vectors[i] for i in ids]))
+
+        held_out = data(val_ids) if val_ids else None
+        return train_probe(
+            self.root / MODELS_DIR, data(train_ids), self.backbone(), self.pipeline(), c, search_c, seed, held_out
+        )
 
     def export_labels(self, out: str | Path, history: bool = False) -> int:
         """Write labels to a CSV (path, sha256, label, source, author, time); returns the number of rows."""

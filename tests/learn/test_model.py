@@ -152,3 +152,24 @@ def test_training_refuses_labelled_images_whose_files_vanished(tmp_path: Path, e
         with pytest.raises(ProjectError, match=r"1 labelled image\(s\) have no embedding.*missing or changed"):
             project.train()
         assert not (project.root / "models").exists()
+
+
+def test_with_splits_training_never_sees_test_images(tmp_path: Path, emoji_dir: Path, fashion_dir: Path) -> None:
+    from tests.conftest import write_fashion_images
+    from tetsuban.learn.train import labels_sha256
+
+    with Project.init(tmp_path / "project") as project:
+        project.import_folder(copy_emoji(emoji_dir, tmp_path / "emoji"))
+        project.import_folder(write_fashion_images(fashion_dir, tmp_path / "fashion", 120))
+        project.split(0.2, 0.2, seed=0)
+        splits, labels = project.splits(), project.labelled()
+        shas = {r.id: r.sha256 for r in project.images()}
+        train = [i for i in labels if splits[i] == "train"]
+        val = [i for i in labels if splits[i] == "val"]
+        report = project.train(search_c=True)
+        card = report.artifact.card
+        assert card["data"]["images"] == len(train) and card["data"]["validation_images"] == len(val)
+        assert card["data"]["labels_sha256"] == labels_sha256([shas[i] for i in train], [labels[i] for i in train])
+        assert card["validation"]["method"] == "validation split" and card["validation"]["images"] == len(val)
+        assert card["head"]["C_from"] == "search on the validation split"
+        assert 0.5 < report.validation.accuracy <= 1.0  # type: ignore[operator]

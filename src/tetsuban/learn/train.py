@@ -16,8 +16,8 @@ import numpy as np
 
 from tetsuban.backbones.onnx_export import ExportedBackbone
 from tetsuban.learn.artifact import Artifact, write_artifact
-from tetsuban.learn.head import DEFAULT_C, fit_linear_head
-from tetsuban.learn.validate import Validation, choose_c, validate
+from tetsuban.learn.head import C_GRID, DEFAULT_C, fit_linear_head
+from tetsuban.learn.validate import Validation, choose_c, score_held_out, validate
 from tetsuban.pipeline.spec import Pipeline
 
 _VERSIONED = ("tetsuban", "numpy", "scikit-learn", "onnx", "onnxruntime", "timm", "torch")
@@ -50,12 +50,24 @@ def train_probe(
     c: float | None = None,
     search_c: bool = False,
     seed: int = 0,
+    held_out: TrainingData | None = None,
 ) -> TrainReport:
-    """Fit the probe (C given, else searched when ``search_c``, else the default), validate it, write it."""
+    """Fit the probe (C given, else searched when ``search_c``, else the default), validate it, write it.
+
+    With ``held_out`` (the validation split), C is chosen and the head scored on it; otherwise by k-fold on ``data``.
+    """
     started = time.perf_counter()
-    chosen = c if c is not None else (choose_c(data.embeddings, data.labels, seed=seed) if search_c else DEFAULT_C)
+    if c is not None or not search_c:
+        chosen = c if c is not None else DEFAULT_C
+    elif held_out is not None:
+        chosen = choose_c_on(data, held_out)
+    else:
+        chosen = choose_c(data.embeddings, data.labels, seed=seed)
     head = fit_linear_head(data.embeddings, data.labels, chosen)
-    validation = validate(data.embeddings, data.labels, chosen, seed)
+    if held_out is not None:
+        validation = score_held_out(head, held_out.embeddings, held_out.labels)
+    else:
+        validation = validate(data.embeddings, data.labels, chosen, seed)
     created = datetime.now(UTC)
     data_hash = labels_sha256(data.shas, data.labels)
     card = {
@@ -65,13 +77,18 @@ def train_probe(
         "head": {
             "kind": "logistic_regression",
             "C": chosen,
-            "C_from": "given" if c is not None else ("search on k-fold" if search_c else "default"),
+            "C_from": "given" if c is not None else (_searched_on(held_out) if search_c else "default"),
             "class_weight": "balanced",
             "standardized": True,
         },
         "validation": validation.to_dict(),
         "label_counts": dict(sorted(Counter(data.labels).items())),
-        "data": {"images": len(data.shas), "labels_sha256": data_hash},
+        "data": {
+            "images": len(data.shas),
+            "labels_sha256": data_hash,
+            "validation_images": 0 if held_out is None else len(held_out.shas),
+            "validation_labels_sha256": None if held_out is None else labels_sha256(held_out.shas, held_out.labels),
+        },
         "backbone": {
             "name": backbone.name,
             "key": backbone.key,
@@ -86,6 +103,19 @@ def train_probe(
     card["train_seconds"] = round(time.perf_counter() - started, 3)
     artifact = write_artifact(models_dir / str(card["id"]), backbone, head, card)
     return TrainReport(artifact, chosen, validation, time.perf_counter() - started)
+
+
+def choose_c_on(data: TrainingData, held_out: TrainingData) -> float:
+    """The C of the grid whose head scores the best balanced accuracy on ``held_out`` (the smaller on a tie)."""
+    scored = []
+    for c in sorted(C_GRID):
+        head = fit_linear_head(data.embeddings, data.labels, c)
+        scored.append((score_held_out(head, held_out.embeddings, held_out.labels).balanced_accuracy or 0.0, -c))
+    return -max(scored)[1]
+
+
+def _searched_on(held_out: TrainingData | None) -> str:
+    return "search on k-fold" if held_out is None else "search on the validation split"
 
 
 def labels_sha256(shas: Sequence[str], labels: Sequence[str]) -> str:

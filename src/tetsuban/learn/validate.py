@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tetsuban.learn.head import C_GRID, fit_linear_head
+from tetsuban.learn.head import C_GRID, LinearHead, fit_linear_head
 
 MAX_FOLDS = 5
 
@@ -77,6 +77,19 @@ def validate(x: np.ndarray, labels: Sequence[str], c: float, seed: int = 0) -> V
     recall = {name: float(np.mean(predicted[truth == name] == name)) for name in classes}
     accuracy = float(np.mean(predicted == truth))
     return Validation("stratified k-fold", folds, len(labels), accuracy, float(np.mean(list(recall.values()))), recall)
+
+
+def score_held_out(head: LinearHead, x: np.ndarray, labels: Sequence[str]) -> Validation:
+    """Accuracy, balanced accuracy and recall of ``head`` on held-out images (the validation split).
+
+    A class the head never saw counts as missed; recall covers the classes present in ``labels``.
+    """
+    predicted = np.asarray(head.classes)[head.probabilities(x).argmax(axis=1)]
+    truth = np.asarray(labels)
+    present = sorted(set(labels))
+    recall = {name: float(np.mean(predicted[truth == name] == name)) for name in present}
+    accuracy = float(np.mean(predicted == truth))
+    return Validation("validation split", 0, len(labels), accuracy, float(np.mean(list(recall.values()))), recall)
 
 
 def choose_c(x: np.ndarray, labels: Sequence[str], grid: Sequence[float] = C_GRID, seed: int = 0) -> float:
