@@ -99,7 +99,9 @@ def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, emoji_s
     pets = tmp_path / "pets"
     tetsuban("init", pets)
     tetsuban("import", pets, emoji_sample)
-    assert "40 images newly assigned. Now: train 28, val 4, test 8" in tetsuban("split", pets).stdout
+    first = tetsuban("split", pets)
+    assert "40 images newly assigned. Now: train 28, val 4, test 8" in first.stdout
+    assert "40 image(s) are not surveyed" in first.stderr
     assert "0 images newly assigned" in tetsuban("split", pets).stdout
     refused = subprocess.run(
         [sys.executable, "-m", "tetsuban", "split", str(pets), "--reset"], input="n\n", capture_output=True, text=True

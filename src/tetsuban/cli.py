@@ -163,6 +163,13 @@ def split(
             out.print(f"Reset: {event.images:,} images lost their split (recorded as event {event.id}).")
         event = opened.split(test, val, seed, by=by)
         counts = Counter(opened.splits().values())
+        unsurveyed = sum(row["phash"] is None for row in opened.survey_table())
+    if unsurveyed:
+        err.print(
+            f"note: {unsurveyed:,} image(s) are not surveyed, so their near-duplicates could not be kept together. "
+            "Run tetsuban survey before splitting (or split --reset afterwards).",
+            soft_wrap=True,
+        )
     out.print(
         f"{event.images:,} images newly assigned. Now: "
         + ", ".join(f"{name} {counts.get(name, 0):,}" for name in ("train", "val", "test")),
