@@ -435,9 +435,13 @@ class Project:
             return reset_splits(conn, author or getpass.getuser())
 
     def near_duplicates(self) -> list[tuple[int, int, int]]:
-        """(image id, image id, bits apart) of surveyed images whose perceptual hashes are within 4 bits."""
-        hashes = {int(str(row["image_id"])): str(row["phash"]) for row in self.survey_table() if row["phash"]}
-        return near_duplicate_pairs(hashes)
+        """(image id, image id, bits apart) of surveyed images whose perceptual hashes are within 4 bits and whose
+        16x16 fingerprints correlate at 0.99 or more."""
+        with self._engine.connect() as conn:
+            stats = load_survey(conn, SURVEY_VERSION)
+        surveyed = [(r.id, stats[r.sha256]) for r in self.images() if r.sha256 in stats]
+        hashes = {image_id: s.phash for image_id, s in surveyed}
+        return near_duplicate_pairs(hashes, fingerprints={image_id: s.fingerprint for image_id, s in surveyed})
 
     def doctor(self) -> list[Finding]:
         """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class."""

@@ -75,3 +75,13 @@ def test_a_project_from_a_newer_tetsuban_is_refused(project: Project) -> None:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
     with pytest.raises(SchemaError, match="newer tetsuban"):
         Project.open(project.root)
+
+
+def test_a_version_6_survey_table_gains_its_fingerprint_column(project: Project) -> None:
+    with sqlite3.connect(project.root / DB_NAME) as conn:
+        conn.execute("ALTER TABLE survey DROP COLUMN fingerprint")  # the table as version 6 made it
+        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    Project.open(project.root).close()
+    with sqlite3.connect(project.root / DB_NAME) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(survey)")}
+    assert "fingerprint" in columns and _schema_version(project.root) == SCHEMA_VERSION

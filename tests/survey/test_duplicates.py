@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import combinations
+from pathlib import Path
 
+import cv2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tetsuban import decode
+from tetsuban.ingest.idx import read_idx
 from tetsuban.survey.duplicates import groups_of, near_duplicate_pairs
+from tetsuban.survey.properties import fingerprint, phash
 
 hash_sets = st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=60)
 
@@ -37,3 +43,24 @@ def test_pairs_equal_brute_force(bases: list[int], flips: list[int], limit: int)
 def test_groups_are_connected_components() -> None:
     groups = groups_of(range(6), [(0, 1, 2), (1, 4, 3), (2, 5, 0)])
     assert groups == {0: 0, 1: 0, 4: 0, 2: 2, 5: 2, 3: 3}
+
+
+def test_fingerprints_keep_look_alikes_apart_and_copies_together(fashion_dir: Path, photos_dir: Path) -> None:
+    pixels = read_idx(fashion_dir / "train-images-idx3-ubyte.gz")[:3000]
+    hashes = {i: phash(p) for i, p in enumerate(pixels)}
+    prints = {i: fingerprint(p) for i, p in enumerate(pixels)}
+    loose = near_duplicate_pairs(hashes)
+    confirmed = near_duplicate_pairs(hashes, fingerprints=prints)
+    assert _largest(groups_of(hashes, loose)) > 30  # sneakers that only share an 8x8 outline
+    assert _largest(groups_of(hashes, confirmed)) <= 5
+    rgb = decode(photos_dir / "squirrel_cls.jpg", max_side=512)
+    copies = [rgb, cv2.resize(rgb, (rgb.shape[1] // 2, rgb.shape[0] // 2), interpolation=cv2.INTER_AREA)]
+    lumas = [cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in copies]
+    pair = near_duplicate_pairs(
+        {0: phash(lumas[0]), 1: phash(lumas[1])}, fingerprints={0: fingerprint(lumas[0]), 1: fingerprint(lumas[1])}
+    )
+    assert [(a, b) for a, b, _ in pair] == [(0, 1)]
+
+
+def _largest(groups: dict[int, object]) -> int:
+    return max(Counter(groups.values()).values())

@@ -9,6 +9,7 @@ Version history:
 5. split_events (each assignment or reset: who, when, shares, seed) and splits (each image's split).
 6. properties (the project's property sheet: user-defined fields, or buckets of survey measurements) and
    property_values (every value set, with author and time; the current value is the latest).
+7. survey.fingerprint: a 16x16 luma thumbnail that confirms near-duplicates found by perceptual hash.
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 metadata = sa.MetaData()
 
@@ -137,6 +138,7 @@ survey = sa.Table(
     sa.Column("tilt", sa.Float),  # NULL: no long straight lines to tell
     sa.Column("faces", sa.Integer, nullable=False),
     sa.Column("phash", sa.String(16), nullable=False),
+    sa.Column("fingerprint", sa.LargeBinary),  # since version 7; NULL in rows of survey version 1
 )
 
 # Every time splits were assigned or reset, with the shares and seed it used.
@@ -208,6 +210,12 @@ def _v6_properties(conn: Connection) -> None:
     metadata.create_all(conn, tables=[properties, property_values])
 
 
+def _v7_fingerprint(conn: Connection) -> None:
+    # A store upgraded from before version 4 got the survey table in its current shape, fingerprint included.
+    if "fingerprint" not in {c["name"] for c in sa.inspect(conn).get_columns("survey")}:
+        conn.execute(sa.text("ALTER TABLE survey ADD COLUMN fingerprint BLOB"))
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_seconds_on_screen,
@@ -215,6 +223,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     4: _v4_survey,
     5: _v5_splits,
     6: _v6_properties,
+    7: _v7_fingerprint,
 }
 
 

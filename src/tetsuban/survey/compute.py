@@ -16,7 +16,7 @@ from tetsuban.store.images import ImageRecord, file_matches, image_path
 from tetsuban.store.survey import store_survey, surveyed
 from tetsuban.survey.properties import SURVEY_SIDE, PixelStats, pixel_stats
 
-SURVEY_VERSION = 1  # raise when a property's definition changes: every image is surveyed again
+SURVEY_VERSION = 2  # raise when a property's definition changes: every image is surveyed again
 BATCH_SIZE = 64
 ProgressFn = Callable[[int, int | None], None]
 Surveyed = tuple[str, str, PixelStats | None, str | None]  # sha256, file, properties or None with the reason

@@ -1,8 +1,10 @@
-"""Near-duplicates by perceptual hash: pairs within a Hamming distance, found without comparing every pair, and
-the groups they link (connected components).
+"""Near-duplicates by perceptual hash: pairs within a Hamming distance, found without comparing every pair,
+confirmed by a finer fingerprint, and the groups they link (connected components).
 
 Multi-index hashing: split each 64-bit hash into ``d + 1`` blocks; two hashes within distance ``d`` agree exactly
-on at least one block (pigeonhole), so only hashes sharing a block are compared.
+on at least one block (pigeonhole), so only hashes sharing a block are compared. A 64-bit hash alone links
+pictures that merely look alike at 8x8 (on fashion-mnist, 9,268 sneakers in one group); the 16x16 fingerprints of
+true copies correlate above 0.99, those of look-alikes rarely do.
 """
 
 from __future__ import annotations
@@ -10,11 +12,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
 
+from tetsuban.survey.properties import likeness
+
 DEFAULT_DISTANCE = 4
+MIN_LIKENESS = 0.99
 
 
-def near_duplicate_pairs(hashes: Mapping[int, str], max_distance: int = DEFAULT_DISTANCE) -> list[tuple[int, int, int]]:
-    """(id, id, distance) for every pair of ids whose 64-bit hex hashes differ in at most ``max_distance`` bits."""
+def near_duplicate_pairs(
+    hashes: Mapping[int, str],
+    max_distance: int = DEFAULT_DISTANCE,
+    fingerprints: Mapping[int, bytes] | None = None,
+    min_likeness: float = MIN_LIKENESS,
+) -> list[tuple[int, int, int]]:
+    """(id, id, distance) for every pair of ids whose 64-bit hex hashes differ in at most ``max_distance`` bits
+    and, with ``fingerprints``, whose fingerprints correlate at least ``min_likeness``."""
     values = {key: int(h, 16) for key, h in hashes.items()}
     blocks = _blocks(max_distance + 1)
     found: dict[tuple[int, int], int] = {}
@@ -30,7 +41,10 @@ def near_duplicate_pairs(hashes: Mapping[int, str], max_distance: int = DEFAULT_
                         distance = (values[a] ^ values[b]).bit_count()
                         if distance <= max_distance:
                             found[pair] = distance
-    return sorted((a, b, d) for (a, b), d in found.items())
+    pairs = sorted((a, b, d) for (a, b), d in found.items())
+    if fingerprints is None:
+        return pairs
+    return [(a, b, d) for a, b, d in pairs if likeness(fingerprints[a], fingerprints[b]) >= min_likeness]
 
 
 def groups_of(keys: Iterable[int], pairs: Iterable[tuple[int, int, int]]) -> dict[int, Hashable]:

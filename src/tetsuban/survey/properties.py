@@ -34,6 +34,7 @@ class PixelStats:
     tilt: float | None  # degrees the dominant straight lines are turned from the nearest axis; None: no lines
     faces: int
     phash: str  # 64-bit DCT hash, 16 hex digits
+    fingerprint: bytes  # 16x16 luma, uint8: checks that two images with close hashes really look alike
 
 
 def pixel_stats(rgb: np.ndarray) -> PixelStats:
@@ -48,6 +49,7 @@ def pixel_stats(rgb: np.ndarray) -> PixelStats:
         tilt=tilt(luma),
         faces=len(find_faces(resize_max_side(rgb, _FACE_SIDE))),
         phash=phash(luma),
+        fingerprint=fingerprint(luma),
     )
 
 
@@ -111,6 +113,19 @@ def phash(luma: np.ndarray) -> str:
     low = cv2.dct(small)[:8, :8].ravel()
     bits = low > np.median(low[1:])
     return f"{int(''.join('1' if b else '0' for b in bits), 2):016x}"
+
+
+def fingerprint(luma: np.ndarray) -> bytes:
+    """The luma reduced to 16x16 (area), as 256 bytes."""
+    return cv2.resize(luma, (16, 16), interpolation=cv2.INTER_AREA).tobytes()
+
+
+def likeness(a: bytes, b: bytes) -> float:
+    """Correlation of two fingerprints (each normalized to zero mean and unit spread): 1 for the same picture."""
+    x, y = (np.frombuffer(f, np.uint8).astype(np.float64) for f in (a, b))
+    x, y = x - x.mean(), y - y.mean()
+    denominator = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y / denominator) if denominator > 0 else float(np.array_equal(a, b))
 
 
 def hamming(a: str, b: str) -> int:

@@ -12,6 +12,7 @@ from tetsuban.files import write_atomic
 from tetsuban.store.images import ImageRecord
 from tetsuban.survey.properties import PixelStats
 
+PIXEL_COLUMNS = tuple(f.name for f in fields(PixelStats) if f.name != "fingerprint")  # bytes: for matching only
 COLUMNS = (
     "image_id",
     "path",
@@ -23,7 +24,7 @@ COLUMNS = (
     "format",
     "bytes",
     "orientation",
-    *(f.name for f in fields(PixelStats)),
+    *PIXEL_COLUMNS,
 )
 Row = dict[str, object]
 
@@ -35,7 +36,7 @@ def survey_rows(
     path_of: Callable[[ImageRecord], Path],
 ) -> list[Row]:
     """One row per record, in record order; pixel properties are None for an image not surveyed (yet)."""
-    empty: dict[str, object] = {f.name: None for f in fields(PixelStats)}
+    empty: dict[str, object] = dict.fromkeys(PIXEL_COLUMNS)
     rows = []
     for r in records:
         pixels = stats.get(r.sha256)
@@ -51,7 +52,7 @@ def survey_rows(
                 "format": r.format,
                 "bytes": r.bytes,
                 "orientation": r.orientation,
-                **(empty if pixels is None else asdict(pixels)),
+                **(empty if pixels is None else {k: v for k, v in asdict(pixels).items() if k in empty}),
             }
         )
     return rows
