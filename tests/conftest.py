@@ -110,3 +110,14 @@ def emoji_sample(tmp_path: Path, emoji_dir: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, folder / source.name)
     return root
+
+
+@pytest.fixture()
+def pets(tmp_path: Path, emoji_sample: Path) -> Path:
+    """A project made through the command line (init, import) holding the 40-emoji sample; its folder."""
+    from tests.run_cli import tetsuban
+
+    folder = tmp_path / "pets"
+    tetsuban("init", folder)
+    tetsuban("import", folder, emoji_sample)
+    return folder

@@ -38,10 +38,7 @@ def test_the_recipe_from_init_to_export(tmp_path: Path, emoji_sample: Path, phot
     assert all(r["source"] == "import" and len(r["sha256"]) == 64 and r["time"].endswith("+00:00") for r in rows)
 
 
-def test_embed_train_predict(tmp_path: Path, emoji_sample: Path) -> None:
-    pets = tmp_path / "pets"
-    tetsuban("init", pets)
-    tetsuban("import", pets, emoji_sample)
+def test_embed_train_predict(tmp_path: Path, emoji_sample: Path, pets: Path) -> None:
     first = tetsuban("embed", pets)
     assert "40 images: 0 were cached, 40 computed" in first.stdout
     assert "Embedding" in first.stderr  # the progress bar

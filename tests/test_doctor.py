@@ -56,10 +56,7 @@ def test_doctor_finds_leakage_imbalance_thin_test_sets_and_vanished_files(
     assert _by_check(project)["files"][0] == "fail"
 
 
-def test_doctor_from_the_command_line(tmp_path: Path, emoji_sample: Path) -> None:
-    pets = tmp_path / "pets"
-    tetsuban("init", pets)
-    tetsuban("import", pets, emoji_sample)
+def test_doctor_from_the_command_line(pets: Path) -> None:
     text = tetsuban("doctor", pets).stdout
     assert "PASS files" in text and "WARN leakage: The project has no splits yet." in text
     assert "-> Make them: tetsuban split" in text

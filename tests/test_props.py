@@ -75,10 +75,7 @@ def test_splits_balance_within_a_property(project: Project, emoji_sample: Path) 
     assert tested == {(c, t): 2 for c in by_class for t in (True, False)}  # 20% of each 10-image stratum
 
 
-def test_props_from_the_command_line(tmp_path: Path, emoji_sample: Path) -> None:
-    pets = tmp_path / "pets"
-    tetsuban("init", pets)
-    tetsuban("import", pets, emoji_sample)
+def test_props_from_the_command_line(tmp_path: Path, emoji_sample: Path, pets: Path) -> None:
     assert (
         "Added occlusion (choice: none, partial, heavy)"
         in tetsuban("props", "add", pets, "occlusion", "--kind", "choice", "--values", "none,partial,heavy").stdout

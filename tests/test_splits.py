@@ -95,10 +95,7 @@ def test_a_real_project_splits_by_class_keeps_groups_and_freezes_test(project: P
     assert [e.kind for e in project.split_history()] == ["assign", "assign", "reset", "assign"]
 
 
-def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, emoji_sample: Path) -> None:
-    pets = tmp_path / "pets"
-    tetsuban("init", pets)
-    tetsuban("import", pets, emoji_sample)
+def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, pets: Path) -> None:
     first = tetsuban("split", pets)
     assert "40 images newly assigned. Now: train 28, val 4, test 8" in first.stdout
     assert "40 image(s) are not surveyed" in first.stderr

@@ -57,6 +57,7 @@ from tetsuban.store.splits import SplitEvent, add_splits, current_splits, reset_
 from tetsuban.store.survey import load_survey
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of, near_duplicate_pairs
+from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
 
@@ -353,12 +354,13 @@ class Project:
     ) -> int:
         """:meth:`set_property` with image files instead of ids; an unknown file stops it before anything is set."""
         ids = {str(self.image_path(r).resolve()): r.id for r in self.images()}
-        unknown = [str(p) for p, _ in values if str(Path(p).expanduser().resolve()) not in ids]
+        resolved = [(str(Path(p).expanduser().resolve()), v) for p, v in values]
+        unknown = [path for path, _ in resolved if path not in ids]
         if unknown:
             raise ProjectError(
                 f"{len(unknown)} file(s) are not images of this project, e.g. {unknown[0]}. Import them first."
             )
-        return self.set_property(name, [(ids[str(Path(p).expanduser().resolve())], v) for p, v in values], author)
+        return self.set_property(name, [(ids[path], v) for path, v in resolved], author)
 
     def property_values(self, name: str) -> dict[int, Value]:
         """Each image's current value of ``name`` (computed from the survey for a rule)."""
@@ -437,18 +439,20 @@ class Project:
     def near_duplicates(self) -> list[tuple[int, int, int]]:
         """(image id, image id, bits apart) of surveyed images whose perceptual hashes are within 4 bits and whose
         16x16 fingerprints correlate at 0.99 or more."""
-        with self._engine.connect() as conn:
-            stats = load_survey(conn, SURVEY_VERSION)
-        surveyed = [(r.id, stats[r.sha256]) for r in self.images() if r.sha256 in stats]
-        hashes = {image_id: s.phash for image_id, s in surveyed}
-        return near_duplicate_pairs(hashes, fingerprints={image_id: s.fingerprint for image_id, s in surveyed})
+        return _pairs_of(self._surveyed())
 
     def doctor(self) -> list[Finding]:
         """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class."""
-        surveyed = any(row["phash"] for row in self.survey_table())
+        surveyed = self._surveyed()
         paths = {r.id: str(self.image_path(r)) for r in self.images()}
-        pairs = self.near_duplicates() if surveyed else None
+        pairs = _pairs_of(surveyed) if surveyed else None
         return diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths)
+
+    def _surveyed(self) -> dict[int, PixelStats]:
+        """The survey's measurements of each surveyed image, by image id."""
+        with self._engine.connect() as conn:
+            stats = load_survey(conn, SURVEY_VERSION)
+        return {r.id: stats[r.sha256] for r in self.images() if r.sha256 in stats}
 
     def _duplicate_groups(self) -> dict[int, Hashable]:
         """Connected components of :meth:`near_duplicates`."""
@@ -474,26 +478,33 @@ class Project:
 
     def embed(self, on_progress: EmbedProgressFn | None = None, image_ids: Sequence[int] | None = None) -> EmbedReport:
         """Compute the embeddings that are not cached yet, for every image (or those of ``image_ids``)."""
-        records = self.images()
-        if image_ids is not None:
-            wanted = set(image_ids)
-            records = [r for r in records if r.id in wanted]
-        return embed_records(
-            self._engine,
-            self.root,
-            records,
-            self.backbone(),
-            self.pipeline(),
-            worker_count(self.config.model.workers),
-            on_progress,
-        )
+        return self._embed(self.images(), self.backbone(), self.pipeline(), on_progress, image_ids)
 
     def embeddings(self, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The cached embedding of each of ``image_ids`` that has one (run :meth:`embed` first)."""
-        by_id = {r.id: r.sha256 for r in self.images()}
+        return self._embeddings(self.images(), self.backbone(), self.pipeline(), image_ids)
+
+    def _embed(
+        self,
+        records: Sequence[ImageRecord],
+        backbone: ExportedBackbone,
+        pipeline: Pipeline,
+        on_progress: EmbedProgressFn | None,
+        image_ids: Sequence[int] | None,
+    ) -> EmbedReport:
+        if image_ids is not None:
+            wanted = set(image_ids)
+            records = [r for r in records if r.id in wanted]
+        workers = worker_count(self.config.model.workers)
+        return embed_records(self._engine, self.root, records, backbone, pipeline, workers, on_progress)
+
+    def _embeddings(
+        self, records: Sequence[ImageRecord], backbone: ExportedBackbone, pipeline: Pipeline, image_ids: Sequence[int]
+    ) -> dict[int, np.ndarray]:
+        by_id = {r.id: r.sha256 for r in records}
         shas = [by_id[i] for i in image_ids if i in by_id]
         with self._engine.connect() as conn:
-            found = load_embeddings(conn, self.backbone().key, self.pipeline().preprocess_hash(), shas)
+            found = load_embeddings(conn, backbone.key, pipeline.preprocess_hash(), shas)
         return {i: found[by_id[i]] for i in image_ids if i in by_id and by_id[i] in found}
 
     def labelled(self) -> dict[int, str]:
@@ -522,8 +533,9 @@ class Project:
         val_ids = [i for i in labels if splits.get(i) == "val"]
         if not train_ids:
             raise ProjectError("No labelled image is in the train split. Label more images, or split again.")
-        report = self.embed(on_progress, train_ids + val_ids)
-        vectors = self.embeddings(train_ids + val_ids)
+        records, backbone, pipeline = self.images(), self.backbone(), self.pipeline()  # each read or hashed once
+        report = self._embed(records, backbone, pipeline, on_progress, train_ids + val_ids)
+        vectors = self._embeddings(records, backbone, pipeline, train_ids + val_ids)
         missing = [i for i in train_ids + val_ids if i not in vectors]
         if missing:
             reasons = "; ".join(f"{path}: {why}" for path, why in report.failed[:3])
@@ -531,15 +543,13 @@ class Project:
                 f"{len(missing)} labelled image(s) have no embedding ({reasons}). "
                 "Fix or re-import those files (tetsuban status lists them), or clear their labels."
             )
-        shas = {r.id: r.sha256 for r in self.images()}
+        shas = {r.id: r.sha256 for r in records}
 
         def data(ids: Sequence[int]) -> TrainingData:
             return TrainingData([shas[i] for i in ids], [labels[i] for i in ids], np.stack([vectors[i] for i in ids]))
 
         held_out = data(val_ids) if val_ids else None
-        return train_probe(
-            self.root / MODELS_DIR, data(train_ids), self.backbone(), self.pipeline(), c, search_c, seed, held_out
-        )
+        return train_probe(self.root / MODELS_DIR, data(train_ids), backbone, pipeline, c, search_c, seed, held_out)
 
     def export_labels(self, out: str | Path, history: bool = False) -> int:
         """Write labels to a CSV (path, sha256, label, source, author, time); returns the number of rows."""
@@ -576,13 +586,19 @@ class Project:
         yield from fetch_prepared(self._target().context(), self.config.fetch, todo)
 
 
+def _pairs_of(surveyed: Mapping[int, PixelStats]) -> list[tuple[int, int, int]]:
+    hashes = {image_id: s.phash for image_id, s in surveyed.items()}
+    return near_duplicate_pairs(hashes, fingerprints={image_id: s.fingerprint for image_id, s in surveyed.items()})
+
+
 def _check_same_shares(history: Sequence[SplitEvent], plan: SplitPlan) -> None:
-    """Refuse shares other than those of the splits in force (made since the last reset)."""
-    since_reset = [e for e in history if e.kind == "assign"]
-    resets = [e.id for e in history if e.kind == "reset"]
-    if resets:
-        since_reset = [e for e in since_reset if e.id > resets[-1]]
-    made = next((e for e in since_reset if e.images > 0), None)
+    """Refuse shares other than those of the splits in force (the first assignment since the last reset)."""
+    made: SplitEvent | None = None
+    for event in history:
+        if event.kind == "reset":
+            made = None
+        elif made is None and event.images > 0:
+            made = event
     if made is not None and (made.test, made.val) != (plan.test, plan.val):
         raise ProjectError(
             f"The splits were made with test {made.test} and val {made.val}; new images follow those shares. "

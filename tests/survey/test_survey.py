@@ -42,10 +42,7 @@ def test_vanished_files_are_reported_and_the_rest_surveyed(project: Project, emo
     assert "missing or changed" in report.failed[0][1]
 
 
-def test_survey_from_the_command_line(tmp_path: Path, emoji_sample: Path) -> None:
-    pets = tmp_path / "pets"
-    tetsuban("init", pets)
-    tetsuban("import", pets, emoji_sample)
+def test_survey_from_the_command_line(tmp_path: Path, pets: Path) -> None:
     result = tetsuban("survey", pets, "--csv", tmp_path / "s.csv")
     assert "40 images: 0 surveyed before, 40 now, 0 failed" in result.stdout
     assert "0 greyscale" in result.stdout and "Surveying" in result.stderr

@@ -14,7 +14,7 @@ from tetsuban.infer import InferenceJob, Inferred, infer
 from tetsuban.pipeline.inputs import check_model_input
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.store.embeddings import EmbeddingRow, cached_images, known_digests, store_embeddings
-from tetsuban.store.images import ImageRecord, file_matches, image_path
+from tetsuban.store.images import ImageRecord, image_path, readable_records
 
 ProgressFn = Callable[[int, int | None], None]
 
@@ -54,14 +54,7 @@ def embed_records(
         done = cached_images(conn, backbone.key, preprocess)
         known = known_digests(conn, backbone.key)
     todo = [r for r in records if r.sha256 not in done]
-    failed: list[tuple[str, str]] = []
-    runnable: list[ImageRecord] = []
-    for record in todo:
-        path = image_path(project_dir, record)
-        if not record.stored and not file_matches(record.location, record.bytes, record.mtime_ns):
-            failed.append((str(path), "missing or changed since import: import it again"))
-        else:
-            runnable.append(record)
+    runnable, failed = readable_records(project_dir, todo)
     progress = len(records) - len(runnable)
     if on_progress is not None:
         on_progress(progress, len(records))

@@ -73,6 +73,20 @@ def file_matches(path: str, size: int, mtime_ns: int | None) -> bool:
     return stat.st_size == size and stat.st_mtime_ns == mtime_ns
 
 
+def readable_records(
+    project_dir: Path, records: Iterable[ImageRecord]
+) -> tuple[list[ImageRecord], list[tuple[str, str]]]:
+    """The records whose files still look as imported (size and mtime), and (file, reason) for the others."""
+    readable: list[ImageRecord] = []
+    gone: list[tuple[str, str]] = []
+    for record in records:
+        if record.stored or file_matches(record.location, record.bytes, record.mtime_ns):
+            readable.append(record)
+        else:
+            gone.append((str(image_path(project_dir, record)), "missing or changed since import: import it again"))
+    return readable, gone
+
+
 def insert_images(conn: Connection, rows: list[dict[str, object]]) -> dict[str, int]:
     """Insert image rows; return their ids by sha256."""
     if not rows:

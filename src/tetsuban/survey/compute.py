@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from tetsuban.errors import ImageError
 from tetsuban.imaging.decode import decode
 from tetsuban.parallel import ordered_map
-from tetsuban.store.images import ImageRecord, file_matches, image_path
+from tetsuban.store.images import ImageRecord, image_path, readable_records
 from tetsuban.store.survey import store_survey, surveyed
 from tetsuban.survey.properties import SURVEY_SIDE, PixelStats, pixel_stats
 
@@ -41,15 +41,8 @@ def survey_records(
     with engine.connect() as conn:
         done = surveyed(conn, SURVEY_VERSION)
     todo = [r for r in records if r.sha256 not in done]
-    failed = [
-        (str(image_path(project_dir, r)), "missing or changed since import: import it again")
-        for r in todo
-        if not r.stored and not file_matches(r.location, r.bytes, r.mtime_ns)
-    ]
-    vanished = {path for path, _ in failed}
-    items = [
-        (r.sha256, str(image_path(project_dir, r))) for r in todo if str(image_path(project_dir, r)) not in vanished
-    ]
+    readable, failed = readable_records(project_dir, todo)
+    items = [(r.sha256, str(image_path(project_dir, r))) for r in readable]
     progress = len(records) - len(items)
     if on_progress is not None:
         on_progress(progress, len(records))
