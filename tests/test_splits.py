@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import random
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from tests.run_cli import tetsuban
 from tetsuban import Project, ProjectError
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
+from tetsuban.survey.duplicates import groups_of
 
 item_lists = st.lists(
     st.tuples(st.sampled_from(["cat", "dog", "owl"]), st.integers(0, 30)), min_size=1, max_size=200
@@ -111,3 +114,36 @@ def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, pets: P
     assert Counter(r["split"] for r in rows) == {"train": 28, "val": 4, "test": 8}  # the refused reset changed nothing
     again = tetsuban("split", pets, "--reset", "--yes").stdout
     assert "Reset: 40 images lost their split" in again and "40 images newly assigned" in again
+
+
+def test_skin_tone_variants_never_straddle_train_and_test_found_from_the_pixels(
+    tmp_path: Path, project: Project, emoji_dir: Path
+) -> None:
+    entries = json.loads((emoji_dir.parent / "emoji.json").read_text(encoding="utf-8"))
+    toned = [e for e in entries if e.get("skin_variations") and "200D" not in e["unified"]][:24]
+    plain = [e for e in entries if not e.get("skin_variations") and e["category"] == "Smileys & Emotion"][:60]
+    truth = {}  # original file name -> its emoji (an emoji and its skin tones are one)
+    for entry in toned + plain:
+        for name in [entry["image"]] + [v["image"] for v in (entry.get("skin_variations") or {}).values()]:
+            if (emoji_dir / name).is_file():
+                truth[name] = entry["unified"]
+    hidden = tmp_path / "hidden"  # names that say nothing, in shuffled order: only the pixels can tell
+    hidden.mkdir()
+    names = sorted(truth)
+    random.Random(5).shuffle(names)
+    for index, name in enumerate(names):
+        shutil.copy2(emoji_dir / name, hidden / f"img{index:04d}.png")
+    project.import_path(hidden)
+    emoji_of = {r.id: truth[names[int(Path(r.location).stem[3:])]] for r in project.images()}
+    toned_codes = {e["unified"] for e in toned}
+    project.set_labels([(i, "toned" if u in toned_codes else "plain") for i, u in emoji_of.items()])
+    report = project.survey()
+    assert report.pairs_checked > 0
+    project.split(0.3, 0.1, seed=2)
+    splits = project.splits()
+    for emoji in set(emoji_of.values()):
+        assert len({splits[i] for i, e in emoji_of.items() if e == emoji}) == 1, emoji
+    linked = Counter(groups_of(emoji_of, project.near_duplicates()).values())
+    assert sum(n > 1 for n in linked.values()) >= 0.9 * len(toned)  # the variants were found, not guessed
+    assert max(linked.values()) <= 2 * 6  # and look-alikes did not chain: at most two emoji in a group
+    assert abs(Counter(splits.values())["test"] / len(splits) - 0.3) < 0.08

@@ -351,7 +351,8 @@ def _print_failed(failed: list[tuple[str, str]], shown: int = 20) -> None:
 def _print_survey(report: SurveyReport, rows: list[Row]) -> None:
     out.print(
         f"{report.total:,} images: {report.cached:,} surveyed before, {report.computed:,} now, "
-        f"{len(report.failed):,} failed ({report.seconds:.1f} s).",
+        f"{len(report.failed):,} failed; {report.pairs_checked:,} pairs compared for recolouring "
+        f"({report.seconds:.1f} s).",
         soft_wrap=True,
     )
     _print_failed(report.failed)

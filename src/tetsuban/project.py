@@ -54,9 +54,10 @@ from tetsuban.store.properties import ValueEvent, add_property, current_values, 
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
 from tetsuban.store.splits import SplitEvent, add_splits, current_splits, reset_splits, split_history
-from tetsuban.store.survey import load_survey
+from tetsuban.store.survey import load_survey, recolour_checked
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
-from tetsuban.survey.duplicates import groups_of, near_duplicate_pairs
+from tetsuban.survey.duplicates import groups_of
+from tetsuban.survey.links import near_duplicates
 from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
@@ -401,9 +402,9 @@ class Project:
         """Assign a split to every image that has none, stratified by label and keeping each group together.
 
         Images with a split keep it (the test set is frozen); the shares must be those the splits were made with.
-        ``groups`` maps image ids to group keys (near-duplicates share one); by default images linked by perceptual
-        hashes within 4 bits (from the survey; run it first) form a group. With ``by``, the shares hold within
-        each class and value of that property too.
+        ``groups`` maps image ids to group keys (near-duplicates share one); by default the groups that
+        :meth:`near_duplicates` links (from the survey; run it first): copies and recolourings of one picture.
+        With ``by``, the shares hold within each class and value of that property too.
         """
         plan = SplitPlan(test, val)
         with self._engine.connect() as conn:
@@ -437,15 +438,16 @@ class Project:
             return reset_splits(conn, author or getpass.getuser())
 
     def near_duplicates(self) -> list[tuple[int, int, int]]:
-        """(image id, image id, bits apart) of surveyed images whose perceptual hashes are within 4 bits and whose
-        16x16 fingerprints correlate at 0.99 or more."""
-        return _pairs_of(self._surveyed())
+        """(image id, image id, perceptual-hash bits apart) of surveyed images that are the same picture: hashes
+        within 4 bits and 16x16 fingerprints correlating at 0.99 or more, or one a recolouring of the other
+        (survey/recolour.py)."""
+        return self._near_duplicates_of(self._surveyed())
 
     def doctor(self) -> list[Finding]:
         """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class."""
         surveyed = self._surveyed()
         paths = {r.id: str(self.image_path(r)) for r in self.images()}
-        pairs = _pairs_of(surveyed) if surveyed else None
+        pairs = self._near_duplicates_of(surveyed) if surveyed else None
         return diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths)
 
     def _surveyed(self) -> dict[int, PixelStats]:
@@ -453,6 +455,11 @@ class Project:
         with self._engine.connect() as conn:
             stats = load_survey(conn, SURVEY_VERSION)
         return {r.id: stats[r.sha256] for r in self.images() if r.sha256 in stats}
+
+    def _near_duplicates_of(self, surveyed: Mapping[int, PixelStats]) -> list[tuple[int, int, int]]:
+        with self._engine.connect() as conn:
+            checked = recolour_checked(conn)
+        return near_duplicates(surveyed, {r.id: r.sha256 for r in self.images()}, checked)
 
     def _duplicate_groups(self) -> dict[int, Hashable]:
         """Connected components of :meth:`near_duplicates`."""
@@ -584,11 +591,6 @@ class Project:
             early([Outcome(u.url, "unchanged", None, known[u.url], u.label) for u in urls if u.url in known])
         todo = [u for u in urls if u.url not in known]
         yield from fetch_prepared(self._target().context(), self.config.fetch, todo)
-
-
-def _pairs_of(surveyed: Mapping[int, PixelStats]) -> list[tuple[int, int, int]]:
-    hashes = {image_id: s.phash for image_id, s in surveyed.items()}
-    return near_duplicate_pairs(hashes, fingerprints={image_id: s.fingerprint for image_id, s in surveyed.items()})
 
 
 def _check_same_shares(history: Sequence[SplitEvent], plan: SplitPlan) -> None:

@@ -10,6 +10,8 @@ Version history:
 6. properties (the project's property sheet: user-defined fields, or buckets of survey measurements) and
    property_values (every value set, with author and time; the current value is the latest).
 7. survey.fingerprint: a 16x16 luma thumbnail that confirms near-duplicates found by perceptual hash.
+8. survey.edge_hash (a colour edge hash that finds recoloured variants) and recolour_checks (each candidate pair
+   of contents checked, with how far one is from a recolouring of the other).
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -23,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 metadata = sa.MetaData()
 
@@ -139,6 +141,17 @@ survey = sa.Table(
     sa.Column("faces", sa.Integer, nullable=False),
     sa.Column("phash", sa.String(16), nullable=False),
     sa.Column("fingerprint", sa.LargeBinary),  # since version 7; NULL in rows of survey version 1
+    sa.Column("edge_hash", sa.String(64)),  # since version 8; NULL in rows of survey versions 1 and 2
+)
+
+# Candidate pairs of image contents (sha_a < sha_b) checked for being a recolouring of each other, so that each
+# pair is decoded and compared once; the residual is the share of local colour variation left unexplained.
+recolour_checks = sa.Table(
+    "recolour_checks",
+    metadata,
+    sa.Column("sha_a", sa.String(64), primary_key=True),
+    sa.Column("sha_b", sa.String(64), primary_key=True),
+    sa.Column("residual", sa.Float, nullable=False),
 )
 
 # Every time splits were assigned or reset, with the shares and seed it used.
@@ -216,6 +229,12 @@ def _v7_fingerprint(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE survey ADD COLUMN fingerprint BLOB"))
 
 
+def _v8_recolour(conn: Connection) -> None:
+    if "edge_hash" not in {c["name"] for c in sa.inspect(conn).get_columns("survey")}:
+        conn.execute(sa.text("ALTER TABLE survey ADD COLUMN edge_hash VARCHAR(64)"))
+    metadata.create_all(conn, tables=[recolour_checks])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_seconds_on_screen,
@@ -224,6 +243,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _v5_splits,
     6: _v6_properties,
     7: _v7_fingerprint,
+    8: _v8_recolour,
 }
 
 

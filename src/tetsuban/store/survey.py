@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tetsuban.store.schema import survey
+from tetsuban.store.schema import recolour_checks, survey
 from tetsuban.survey.properties import PixelStats
 
 _CHUNK = 500
@@ -33,3 +33,15 @@ def load_survey(conn: Connection, version: int) -> dict[str, PixelStats]:
     names = [f.name for f in fields(PixelStats)]
     query = sa.select(survey.c.sha256, *(survey.c[n] for n in names)).where(survey.c.version == version)
     return {row[0]: PixelStats(*row[1:]) for row in conn.execute(query)}
+
+
+def recolour_checked(conn: Connection) -> dict[tuple[str, str], float]:
+    """Every content pair (sha_a < sha_b) already checked for a recolouring, with its residual."""
+    query = sa.select(recolour_checks.c.sha_a, recolour_checks.c.sha_b, recolour_checks.c.residual)
+    return {(a, b): residual for a, b, residual in conn.execute(query)}
+
+
+def store_recolour_checks(conn: Connection, rows: Sequence[tuple[str, str, float]]) -> None:
+    """Keep the residual of each checked (sha_a, sha_b) pair, sha_a < sha_b."""
+    if rows:
+        conn.execute(sa.insert(recolour_checks), [{"sha_a": a, "sha_b": b, "residual": r} for a, b, r in rows])

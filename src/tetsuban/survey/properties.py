@@ -14,6 +14,7 @@ import numpy as np
 
 from tetsuban.imaging.decode import resize_max_side
 from tetsuban.pipeline.eyes import find_faces
+from tetsuban.survey.recolour import edge_hash, thumbnail
 
 SURVEY_SIDE = 512
 _GREY_SPREAD = 12  # channel spread (max - min) below which a pixel counts as grey
@@ -24,7 +25,7 @@ _FACE_SIDE = 256  # faces are looked for at this size: a face smaller than 1/8 o
 
 @dataclass(frozen=True)
 class PixelStats:
-    """What the pixels say: levels, colour, sharpness, tilt, faces and a perceptual hash."""
+    """What the pixels say: levels, colour, sharpness, tilt, faces, and hashes that find near-duplicates."""
 
     brightness: float  # mean luma, 0-255
     contrast: float  # luma standard deviation
@@ -35,6 +36,7 @@ class PixelStats:
     faces: int
     phash: str  # 64-bit DCT hash, 16 hex digits
     fingerprint: bytes  # 16x16 luma, uint8: checks that two images with close hashes really look alike
+    edge_hash: str  # 256-bit colour edge hash, 64 hex digits: finds recoloured variants (survey/recolour.py)
 
 
 def pixel_stats(rgb: np.ndarray) -> PixelStats:
@@ -50,6 +52,7 @@ def pixel_stats(rgb: np.ndarray) -> PixelStats:
         faces=len(find_faces(resize_max_side(rgb, _FACE_SIDE))),
         phash=phash(luma),
         fingerprint=fingerprint(luma),
+        edge_hash=edge_hash(thumbnail(rgb)),
     )
 
 

@@ -12,7 +12,7 @@ from tetsuban.files import write_atomic
 from tetsuban.store.images import ImageRecord
 from tetsuban.survey.properties import PixelStats
 
-PIXEL_COLUMNS = tuple(f.name for f in fields(PixelStats) if f.name != "fingerprint")  # bytes: for matching only
+PIXEL_COLUMNS = tuple(f.name for f in fields(PixelStats) if f.name not in ("fingerprint", "edge_hash"))  # matching only
 COLUMNS = (
     "image_id",
     "path",
