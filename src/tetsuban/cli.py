@@ -17,6 +17,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -129,8 +130,8 @@ def survey(
     """Measure every image once (cached): size, brightness, contrast, colour, sharpness, tilt, faces, hash;
     write the survey.html report."""
     with Project.open(project) as opened:
-        with _progress("Surveying") as progress:
-            report = opened.survey(progress)
+        with _progress_bars("Surveying images", "Comparing colour pairs") as (surveying, comparing):
+            report = opened.survey(surveying, comparing)
         rows = opened.survey_table()
         tables = [p for p in (csv_out, parquet) if p is not None]
         for table in tables:
@@ -306,6 +307,13 @@ def labels_export(
 @contextmanager
 def _progress(description: str) -> Iterator[ProgressFn]:
     """A progress bar on stderr that appears with the first progress report, so that an early error stands alone."""
+    with _progress_bars(description) as (update,):
+        yield update
+
+
+@contextmanager
+def _progress_bars(*descriptions: str) -> Iterator[list[ProgressFn]]:
+    """One progress display on stderr with a bar per description, each shown from its first report."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -314,15 +322,20 @@ def _progress(description: str) -> Iterator[ProgressFn]:
         TimeRemainingColumn(),
     )
     bar = Progress(*columns, console=err, transient=False)
-    task = bar.add_task(description, total=None)
+    tasks: dict[int, TaskID] = {}
 
-    def update(done: int, total: int | None) -> None:
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total)
+    def updater(index: int) -> ProgressFn:
+        def update(done: int, total: int | None) -> None:
+            if not bar.live.is_started:
+                bar.start()
+            if index not in tasks:
+                tasks[index] = bar.add_task(descriptions[index], total=total)
+            bar.update(tasks[index], completed=done, total=total)
+
+        return update
 
     try:
-        yield update
+        yield [updater(index) for index in range(len(descriptions))]
     finally:
         if bar.live.is_started:
             bar.stop()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import getpass
+import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -57,7 +58,7 @@ from tetsuban.store.splits import SplitEvent, add_splits, current_splits, reset_
 from tetsuban.store.survey import load_survey, recolour_checked
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of
-from tetsuban.survey.links import near_duplicates
+from tetsuban.survey.links import check_recolours, near_duplicates
 from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
@@ -295,10 +296,18 @@ class Project:
 
     # -- survey ---------------------------------------------------------------------------------------------------
 
-    def survey(self, on_progress: EmbedProgressFn | None = None) -> SurveyReport:
-        """Compute the pixel properties of every image not surveyed yet (cached by content)."""
+    def survey(
+        self, on_progress: EmbedProgressFn | None = None, on_compare: EmbedProgressFn | None = None
+    ) -> SurveyReport:
+        """Compute the pixel properties of every image not surveyed yet (cached by content), then compare the
+        candidate pairs of colour images not compared yet for a recolouring. ``on_progress`` hears (images done,
+        images), ``on_compare`` (pairs compared, pairs to compare)."""
         workers = worker_count(self.config.imports.workers)
-        return survey_records(self._engine, self.root, self.images(), workers, on_progress)
+        records = self.images()
+        report = survey_records(self._engine, self.root, records, workers, on_progress)
+        started = time.perf_counter()
+        pairs = check_recolours(self._engine, self.root, records, SURVEY_VERSION, workers, on_compare)
+        return replace(report, pairs_checked=pairs, seconds=report.seconds + time.perf_counter() - started)
 
     def survey_table(self) -> list[Row]:
         """One row per image: file facts, current label and pixel properties (None where not surveyed)."""

@@ -14,7 +14,6 @@ from tetsuban.imaging.decode import decode
 from tetsuban.parallel import ordered_map
 from tetsuban.store.images import ImageRecord, image_path, readable_records
 from tetsuban.store.survey import store_survey, surveyed
-from tetsuban.survey.links import check_recolours
 from tetsuban.survey.properties import SURVEY_SIDE, PixelStats, pixel_stats
 
 SURVEY_VERSION = 3  # raise when a property's definition changes: every image is surveyed again
@@ -32,7 +31,7 @@ class SurveyReport:
     computed: int
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
-    pairs_checked: int = 0  # candidate pairs of colour images compared for a recolouring in this run
+    pairs_checked: int = 0  # candidate pairs of colour images compared for a recolouring (Project.survey)
 
 
 def survey_records(
@@ -60,9 +59,7 @@ def survey_records(
         progress += len(batch)
         if on_progress is not None:
             on_progress(progress, len(records))
-    checked = check_recolours(engine, project_dir, records, SURVEY_VERSION, workers)
-    seconds = time.perf_counter() - started
-    return SurveyReport(len(records), len(records) - len(todo), computed, failed, seconds, checked)
+    return SurveyReport(len(records), len(records) - len(todo), computed, failed, time.perf_counter() - started)
 
 
 def survey_batch(items: list[tuple[str, str]]) -> list[Surveyed]:

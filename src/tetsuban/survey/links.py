@@ -7,7 +7,7 @@ Greyscale images are left out: a recolouring of grey is a change of levels, whic
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +25,19 @@ from tetsuban.survey.recolour import COPY_RESIDUAL, EDGE_DISTANCE, MAX_RESIDUAL,
 _BATCH = 64  # files decoded per task
 _PAIRS = 1024  # pairs compared per task
 ContentPair = tuple[str, str]  # (sha_a, sha_b), sha_a < sha_b
+ProgressFn = Callable[[int, int | None], None]
 
 
 def check_recolours(
-    engine: Engine, project_dir: Path, records: Sequence[ImageRecord], version: int, workers: int
+    engine: Engine,
+    project_dir: Path,
+    records: Sequence[ImageRecord],
+    version: int,
+    workers: int,
+    on_progress: ProgressFn | None = None,
 ) -> int:
-    """Check the candidate pairs among ``records`` not checked before; returns how many were checked now."""
+    """Check the candidate pairs among ``records`` not checked before, reporting (pairs compared, pairs to
+    compare) as it goes; returns how many were checked now."""
     with engine.connect() as conn:
         stats = load_survey(conn, version)
         done = recolour_checked(conn)
@@ -42,7 +49,7 @@ def check_recolours(
     checkable = [(a, b) for a, b in todo if a in thumbs and b in thumbs]
     if not checkable:
         return 0
-    found = _residuals_on(workers, [thumbs[a] for a, _ in checkable], [thumbs[b] for _, b in checkable])
+    found = _residuals_on(workers, [thumbs[a] for a, _ in checkable], [thumbs[b] for _, b in checkable], on_progress)
     with engine.begin() as conn:
         store_recolour_checks(conn, [(a, b, r) for (a, b), r in zip(checkable, found, strict=True)])
     return len(checkable)
@@ -84,12 +91,20 @@ def _content_pair(a: str, b: str) -> ContentPair:
     return (a, b) if a < b else (b, a)
 
 
-def _residuals_on(workers: int, first: list[np.ndarray], second: list[np.ndarray]) -> list[float]:
+def _residuals_on(
+    workers: int, first: list[np.ndarray], second: list[np.ndarray], on_progress: ProgressFn | None
+) -> list[float]:
     """:func:`residuals` of each pair, chunks of pairs spread over ``workers`` processes."""
     chunks = [(np.stack(first[i : i + _PAIRS]), np.stack(second[i : i + _PAIRS])) for i in range(0, len(first), _PAIRS)]
     pooled = workers if workers > 1 and len(chunks) > 1 else 1
-    done = ordered_map(residuals_chunk, chunks, pooled, ("tetsuban.survey.links",))
-    return [float(r) for chunk in done for r in chunk]
+    found: list[float] = []
+    if on_progress is not None:
+        on_progress(0, len(first))
+    for chunk in ordered_map(residuals_chunk, chunks, pooled, ("tetsuban.survey.links",)):
+        found += [float(r) for r in chunk]
+        if on_progress is not None:
+            on_progress(len(found), len(first))
+    return found
 
 
 def residuals_chunk(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
