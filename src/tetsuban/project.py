@@ -60,6 +60,7 @@ from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of
 from tetsuban.survey.links import check_recolours, near_duplicates
 from tetsuban.survey.properties import PixelStats
+from tetsuban.survey.recolour import RECOLOUR_VERSION
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
 
@@ -467,7 +468,7 @@ class Project:
 
     def _near_duplicates_of(self, surveyed: Mapping[int, PixelStats]) -> list[tuple[int, int, int]]:
         with self._engine.connect() as conn:
-            checked = recolour_checked(conn)
+            checked = recolour_checked(conn, RECOLOUR_VERSION)
         return near_duplicates(surveyed, {r.id: r.sha256 for r in self.images()}, checked)
 
     def _duplicate_groups(self) -> dict[int, Hashable]:

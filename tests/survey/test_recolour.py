@@ -6,12 +6,14 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tetsuban import decode
+from tetsuban import Project, decode
+from tetsuban.store.survey import store_recolour_checks
 from tetsuban.survey.duplicates import groups_of, near_duplicate_pairs
-from tetsuban.survey.recolour import EDGE_DISTANCE, MAX_RESIDUAL, edge_hash, residuals, thumbnail
+from tetsuban.survey.recolour import EDGE_DISTANCE, MAX_RESIDUAL, RECOLOUR_VERSION, edge_hash, residuals, thumbnail
 
 THUMBS_UP = ["1f44d.png", "1f44d-1f3fb.png", "1f44d-1f3fc.png", "1f44d-1f3fd.png", "1f44d-1f3fe.png", "1f44d-1f3ff.png"]
 
@@ -58,3 +60,14 @@ def test_edge_hash_candidates_are_every_pair_within_the_distance(values: list[in
         if _bits_apart(hashes[a], hashes[b]) <= limit
     ]
     assert near_duplicate_pairs(hashes, limit) == expected
+
+
+def test_pairs_are_compared_once_and_again_after_the_measure_changes(project: Project, emoji_dir: Path) -> None:
+    project.import_files([emoji_dir / name for name in [*THUMBS_UP, "1f600.png", "1f603.png"]])
+    first = project.survey()
+    assert first.pairs_checked > 0 and project.survey().pairs_checked == 0  # kept, not compared twice
+    database = sa.create_engine(f"sqlite:///{project.root / 'tetsuban.db'}")
+    with database.begin() as conn:  # as a newer measure would: the old version's checks are dropped
+        store_recolour_checks(conn, RECOLOUR_VERSION + 1, [])
+    database.dispose()
+    assert project.survey().pairs_checked == first.pairs_checked

@@ -11,7 +11,7 @@ Version history:
    property_values (every value set, with author and time; the current value is the latest).
 7. survey.fingerprint: a 16x16 luma thumbnail that confirms near-duplicates found by perceptual hash.
 8. survey.edge_hash (a colour edge hash that finds recoloured variants) and recolour_checks (each candidate pair
-   of contents checked, with how far one is from a recolouring of the other).
+   of contents checked, with how far one is from a recolouring of the other, and the version of that measure).
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -152,6 +152,7 @@ recolour_checks = sa.Table(
     sa.Column("sha_a", sa.String(64), primary_key=True),
     sa.Column("sha_b", sa.String(64), primary_key=True),
     sa.Column("residual", sa.Float, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),  # of the residual's definition: other versions are dropped
 )
 
 # Every time splits were assigned or reset, with the shares and seed it used.

@@ -35,13 +35,18 @@ def load_survey(conn: Connection, version: int) -> dict[str, PixelStats]:
     return {row[0]: PixelStats(*row[1:]) for row in conn.execute(query)}
 
 
-def recolour_checked(conn: Connection) -> dict[tuple[str, str], float]:
-    """Every content pair (sha_a < sha_b) already checked for a recolouring, with its residual."""
-    query = sa.select(recolour_checks.c.sha_a, recolour_checks.c.sha_b, recolour_checks.c.residual)
+def recolour_checked(conn: Connection, version: int) -> dict[tuple[str, str], float]:
+    """Every content pair (sha_a < sha_b) checked for a recolouring by this ``version``, with its residual."""
+    table = recolour_checks
+    query = sa.select(table.c.sha_a, table.c.sha_b, table.c.residual).where(table.c.version == version)
     return {(a, b): residual for a, b, residual in conn.execute(query)}
 
 
-def store_recolour_checks(conn: Connection, rows: Sequence[tuple[str, str, float]]) -> None:
-    """Keep the residual of each checked (sha_a, sha_b) pair, sha_a < sha_b."""
+def store_recolour_checks(conn: Connection, version: int, rows: Sequence[tuple[str, str, float]]) -> None:
+    """Keep the residual of each checked (sha_a, sha_b) pair, sha_a < sha_b, dropping other versions' checks."""
+    conn.execute(sa.delete(recolour_checks).where(recolour_checks.c.version != version))
     if rows:
-        conn.execute(sa.insert(recolour_checks), [{"sha_a": a, "sha_b": b, "residual": r} for a, b, r in rows])
+        conn.execute(
+            sa.insert(recolour_checks),
+            [{"sha_a": a, "sha_b": b, "residual": r, "version": version} for a, b, r in rows],
+        )

@@ -20,7 +20,14 @@ from tetsuban.store.images import ImageRecord, image_path
 from tetsuban.store.survey import load_survey, recolour_checked, store_recolour_checks
 from tetsuban.survey.duplicates import copies_of, near_duplicate_pairs
 from tetsuban.survey.properties import SURVEY_SIDE, PixelStats, hamming
-from tetsuban.survey.recolour import COPY_RESIDUAL, EDGE_DISTANCE, MAX_RESIDUAL, residuals, thumbnail
+from tetsuban.survey.recolour import (
+    COPY_RESIDUAL,
+    EDGE_DISTANCE,
+    MAX_RESIDUAL,
+    RECOLOUR_VERSION,
+    residuals,
+    thumbnail,
+)
 
 _BATCH = 64  # files decoded per task
 _PAIRS = 1024  # pairs compared per task
@@ -40,7 +47,7 @@ def check_recolours(
     compare) as it goes; returns how many were checked now."""
     with engine.connect() as conn:
         stats = load_survey(conn, version)
-        done = recolour_checked(conn)
+        done = recolour_checked(conn, RECOLOUR_VERSION)
     todo = [pair for pair in candidate_pairs(records, stats) if pair not in done]
     paths = {r.sha256: str(image_path(project_dir, r)) for r in records}
     needed = sorted({sha for pair in todo for sha in pair})
@@ -51,7 +58,7 @@ def check_recolours(
         return 0
     found = _residuals_on(workers, [thumbs[a] for a, _ in checkable], [thumbs[b] for _, b in checkable], on_progress)
     with engine.begin() as conn:
-        store_recolour_checks(conn, [(a, b, r) for (a, b), r in zip(checkable, found, strict=True)])
+        store_recolour_checks(conn, RECOLOUR_VERSION, [(a, b, r) for (a, b), r in zip(checkable, found, strict=True)])
     return len(checkable)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+RECOLOUR_VERSION = 1  # raise when the thumbnail or the residual changes: every pair is compared again
 THUMB_SIDE = 64
 EDGE_DISTANCE = 24  # of 256 bits: candidate pairs
 MAX_RESIDUAL = 0.025  # share of local colour variance unexplained: confirmed pairs
