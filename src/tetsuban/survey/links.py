@@ -39,14 +39,14 @@ def check_recolours(
     engine: Engine,
     project_dir: Path,
     records: Sequence[ImageRecord],
-    version: int,
+    survey_version: int,
     workers: int,
     on_progress: ProgressFn | None = None,
 ) -> int:
     """Check the candidate pairs among ``records`` not checked before, reporting (pairs compared, pairs to
     compare) as it goes; returns how many were checked now."""
     with engine.connect() as conn:
-        stats = load_survey(conn, version)
+        stats = load_survey(conn, survey_version)
         done = recolour_checked(conn, RECOLOUR_VERSION)
     todo = [pair for pair in candidate_pairs(records, stats) if pair not in done]
     paths = {r.sha256: str(image_path(project_dir, r)) for r in records}
@@ -102,8 +102,9 @@ def _residuals_on(
     workers: int, first: list[np.ndarray], second: list[np.ndarray], on_progress: ProgressFn | None
 ) -> list[float]:
     """:func:`residuals` of each pair, chunks of pairs spread over ``workers`` processes."""
-    chunks = [(np.stack(first[i : i + _PAIRS]), np.stack(second[i : i + _PAIRS])) for i in range(0, len(first), _PAIRS)]
-    pooled = workers if workers > 1 and len(chunks) > 1 else 1
+    # made as the workers take them: every pair's pixels at once would not fit in memory for a large project
+    chunks = ((np.stack(first[i : i + _PAIRS]), np.stack(second[i : i + _PAIRS])) for i in range(0, len(first), _PAIRS))
+    pooled = workers if workers > 1 and len(first) > _PAIRS else 1
     found: list[float] = []
     if on_progress is not None:
         on_progress(0, len(first))

@@ -8,7 +8,7 @@ Two steps, both on a 64x64 colour thumbnail:
 2. :func:`residuals`: how much of each image's local colour variation no affine colour map of the other explains
    (8x8 windows, stride 4, the worse of both directions). A recolouring is affine in every window, anti-aliased
    edges included; a changed shape is not. ``bench/recolour_study.py`` measured the threshold on the emoji: at
-   0.05 it links 98.6% of skin-tone pairs, and 96.9% of what it links is the same emoji (up to gender, which
+   0.025 it links 99.4% of skin-tone pairs, and 97.0% of what it links is the same emoji (up to gender, which
    Noto draws as nearly the same picture).
 """
 
