@@ -39,7 +39,7 @@ from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
 from tetsuban.learn.train import TrainingData, TrainReport, train_probe
 from tetsuban.parallel import worker_count
-from tetsuban.params import check_int
+from tetsuban.params import check_float, check_int
 from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
@@ -48,7 +48,7 @@ from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
-from tetsuban.store.embeddings import load_embeddings
+from tetsuban.store.embeddings import embedded_backbones, load_embeddings
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
 from tetsuban.store.properties import ValueEvent, add_property, current_values, defined, set_values, value_history
@@ -59,6 +59,7 @@ from tetsuban.store.survey import load_survey, recolour_checked
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of
 from tetsuban.survey.links import check_recolours, near_duplicates
+from tetsuban.survey.lookalikes import LOOK_ALIKE, SAME_PICTURE, look_alike_pairs
 from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.recolour import RECOLOUR_VERSION
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
@@ -326,7 +327,10 @@ class Project:
     def survey_report(self, out: str | Path | None = None) -> Path:
         """Write survey.html (into the project folder unless ``out`` says where) and return its path."""
         path = self.root / "survey.html" if out is None else Path(out).expanduser()
-        return write_survey_report(path, self.config.name, self.survey_table(), self.near_duplicates())
+        vectors = self._stored_embeddings()
+        pairs = self._near_duplicates_of(self._surveyed(), vectors)
+        look_alikes = look_alike_pairs(vectors, LOOK_ALIKE) if vectors else None
+        return write_survey_report(path, self.config.name, self.survey_table(), pairs, look_alikes)
 
     # -- the property sheet ---------------------------------------------------------------------------------------
 
@@ -413,7 +417,7 @@ class Project:
 
         Images with a split keep it (the test set is frozen); the shares must be those the splits were made with.
         ``groups`` maps image ids to group keys (near-duplicates share one); by default the groups that
-        :meth:`near_duplicates` links (from the survey; run it first): copies and recolourings of one picture.
+        :meth:`near_duplicates` links (from the survey; run it first, and embed to add the model's pairs).
         With ``by``, the shares hold within each class and value of that property too.
         """
         plan = SplitPlan(test, val)
@@ -449,16 +453,25 @@ class Project:
 
     def near_duplicates(self) -> list[tuple[int, int, int]]:
         """(image id, image id, perceptual-hash bits apart) of surveyed images that are the same picture: hashes
-        within 4 bits and 16x16 fingerprints correlating at 0.99 or more, or one a recolouring of the other
-        (survey/recolour.py)."""
+        within 4 bits and 16x16 fingerprints correlating at 0.99 or more, one a recolouring of the other
+        (survey/recolour.py), or, once embedded, mutual nearest neighbours at cosine 0.90 or more
+        (survey/lookalikes.py)."""
         return self._near_duplicates_of(self._surveyed())
+
+    def look_alikes(self, threshold: float = LOOK_ALIKE, mutual: bool = False) -> list[tuple[int, int, float]]:
+        """(image id, image id, cosine) of images whose embeddings (the project's backbone and preprocess) are at
+        least ``threshold`` alike; with ``mutual``, only pairs of mutual nearest neighbours. Empty until
+        :meth:`embed` has run; images without an embedding are left out."""
+        check_float("threshold", threshold, -1.0, 1.0)
+        return look_alike_pairs(self._stored_embeddings(), threshold, mutual)
 
     def doctor(self) -> list[Finding]:
         """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class."""
         surveyed = self._surveyed()
         paths = {r.id: str(self.image_path(r)) for r in self.images()}
-        pairs = self._near_duplicates_of(surveyed) if surveyed else None
-        return diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths)
+        vectors = self._stored_embeddings()
+        pairs = self._near_duplicates_of(surveyed, vectors) if surveyed else None
+        return diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths, bool(vectors))
 
     def _surveyed(self) -> dict[int, PixelStats]:
         """The survey's measurements of each surveyed image, by image id."""
@@ -466,10 +479,27 @@ class Project:
             stats = load_survey(conn, SURVEY_VERSION)
         return {r.id: stats[r.sha256] for r in self.images() if r.sha256 in stats}
 
-    def _near_duplicates_of(self, surveyed: Mapping[int, PixelStats]) -> list[tuple[int, int, int]]:
+    def _near_duplicates_of(
+        self, surveyed: Mapping[int, PixelStats], vectors: Mapping[int, np.ndarray] | None = None
+    ) -> list[tuple[int, int, int]]:
         with self._engine.connect() as conn:
             checked = recolour_checked(conn, RECOLOUR_VERSION)
-        return near_duplicates(surveyed, {r.id: r.sha256 for r in self.images()}, checked)
+        embedded = self._stored_embeddings() if vectors is None else vectors
+        same_picture = look_alike_pairs(embedded, SAME_PICTURE, mutual=True)
+        return near_duplicates(surveyed, {r.id: r.sha256 for r in self.images()}, checked, same_picture)
+
+    def _stored_embeddings(self) -> dict[int, np.ndarray]:
+        """Each image's stored embedding under the project's backbone and preprocess, found without exporting the
+        backbone (when several weights have embeddings, those with the most images); empty when none are stored."""
+        preprocess = self.pipeline().preprocess_hash()
+        with self._engine.connect() as conn:
+            stored = embedded_backbones(conn, preprocess)
+            mine = {key: n for key, n in stored.items() if key.startswith(f"{self.config.model.backbone}@")}
+            if not mine:
+                return {}
+            records = self.images()
+            found = load_embeddings(conn, max(mine, key=lambda k: mine[k]), preprocess, [r.sha256 for r in records])
+        return {r.id: found[r.sha256] for r in records if r.sha256 in found}
 
     def _duplicate_groups(self) -> dict[int, Hashable]:
         """Connected components of :meth:`near_duplicates`."""

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from tetsuban.files import write_atomic
 from tetsuban.reports.inline import bars_uri, histogram_uri, thumbnail_uri
 from tetsuban.survey.duplicates import groups_of
+from tetsuban.survey.lookalikes import LOOK_ALIKE, SAME_PICTURE
 from tetsuban.survey.table import Row
 
 EXAMPLES = 6
@@ -55,9 +56,14 @@ class Example:
 
 
 def write_survey_report(
-    out: Path, project_name: str, rows: Sequence[Row], pairs: Sequence[tuple[int, int, int]]
+    out: Path,
+    project_name: str,
+    rows: Sequence[Row],
+    pairs: Sequence[tuple[int, int, int]],
+    look_alikes: Sequence[tuple[int, int, float]] | None = None,
 ) -> Path:
-    """Render the report for ``rows`` (the survey table) and near-duplicate ``pairs`` into ``out``."""
+    """Render the report for ``rows`` (the survey table), near-duplicate ``pairs`` and the model's
+    ``look_alikes`` (None: nothing embedded yet) into ``out``."""
     measured = [r for r in rows if r["brightness"] is not None]
     environment = Environment(loader=PackageLoader("tetsuban.reports"), autoescape=select_autoescape())
     html = environment.get_template("survey.html.j2").render(
@@ -71,6 +77,9 @@ def write_survey_report(
         balance=_balance(rows),
         measures=_measures(measured),
         duplicates=_duplicate_groups(rows, pairs),
+        look_alikes=None if look_alikes is None else _look_alikes(rows, pairs, look_alikes),
+        look_alike_cosine=LOOK_ALIKE,
+        same_picture_cosine=SAME_PICTURE,
         outliers=_outliers(measured),
     )
     write_atomic(out, html.encode("utf-8"))
@@ -142,6 +151,17 @@ def _duplicate_groups(rows: Sequence[Row], pairs: Sequence[tuple[int, int, int]]
     groups = sorted((sorted(m) for m in components.values() if len(m) > 1), key=lambda m: (-len(m), m[0]))
     shown = [[_example(by_id[i], f"#{i}") for i in members[:8]] for members in groups[:20]]
     return {"count": len(groups), "images": sum(len(g) for g in groups), "groups": shown}
+
+
+def _look_alikes(
+    rows: Sequence[Row], pairs: Sequence[tuple[int, int, int]], look_alikes: Sequence[tuple[int, int, float]]
+) -> dict[str, object]:
+    """The closest look-alike pairs that are not already near-duplicates, most alike first."""
+    by_id = {int(str(r["image_id"])): r for r in rows}
+    known = {(a, b) for a, b, _ in pairs}
+    fresh = sorted(((a, b, c) for a, b, c in look_alikes if (a, b) not in known), key=lambda t: -t[2])
+    shown = [[_example(by_id[a], f"#{a}"), _example(by_id[b], f"#{b} cos {c:.3f}")] for a, b, c in fresh[: SHOWN * 2]]
+    return {"count": len(fresh), "pairs": shown}
 
 
 def _outliers(rows: Sequence[Row]) -> list[Example]:

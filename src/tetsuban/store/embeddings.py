@@ -35,6 +35,16 @@ def cached_images(conn: Connection, backbone: str, preprocess: str) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
+def embedded_backbones(conn: Connection, preprocess: str) -> dict[str, int]:
+    """Each backbone key with embeddings under ``preprocess``, and how many images it has."""
+    query = (
+        sa.select(embedding_keys.c.backbone, sa.func.count())
+        .where(embedding_keys.c.preprocess == preprocess)
+        .group_by(embedding_keys.c.backbone)
+    )
+    return {backbone: count for backbone, count in conn.execute(query)}
+
+
 def known_digests(conn: Connection, backbone: str) -> frozenset[str]:
     """The input digests that already have a vector under ``backbone``."""
     query = sa.select(embeddings.c.input_digest).where(embeddings.c.backbone == backbone)

@@ -56,7 +56,7 @@ def copies_of(surveyed: Mapping[int, PixelStats]) -> list[tuple[int, int, int]]:
     return near_duplicate_pairs(hashes, fingerprints={key: s.fingerprint for key, s in surveyed.items()})
 
 
-def groups_of(keys: Iterable[int], pairs: Iterable[tuple[int, int, int]]) -> dict[int, Hashable]:
+def groups_of(keys: Iterable[int], pairs: Iterable[tuple[int, int, float]]) -> dict[int, Hashable]:
     """Each key's group: the smallest key of its connected component under ``pairs``."""
     parent = {key: key for key in keys}
 

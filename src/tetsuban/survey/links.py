@@ -72,13 +72,17 @@ def candidate_pairs(records: Sequence[ImageRecord], stats: Mapping[str, PixelSta
 
 
 def near_duplicates(
-    surveyed: Mapping[int, PixelStats], sha_of: Mapping[int, str], checked: Mapping[ContentPair, float]
+    surveyed: Mapping[int, PixelStats],
+    sha_of: Mapping[int, str],
+    checked: Mapping[ContentPair, float],
+    same_picture: Sequence[tuple[int, int, float]] = (),
 ) -> list[tuple[int, int, int]]:
     """(id, id, perceptual-hash bits apart) of the surveyed images that are one picture.
 
     Copies by perceptual hash and luma fingerprint; between two colour images such a copy must also be nearly a
     recolouring (residual <= COPY_RESIDUAL), because luma alone cannot tell white hair from blond. Recolourings:
-    checked pairs with residual <= MAX_RESIDUAL.
+    checked pairs with residual <= MAX_RESIDUAL. Then the ``same_picture`` pairs the model found (see
+    survey/lookalikes.py) among surveyed images.
     """
     ids = {sha: image_id for image_id, sha in sha_of.items() if image_id in surveyed}
     pairs: dict[tuple[int, int], int] = {}
@@ -90,6 +94,9 @@ def near_duplicates(
     for (sha_a, sha_b), residual in checked.items():
         if residual <= MAX_RESIDUAL and sha_a in ids and sha_b in ids:
             a, b = sorted((ids[sha_a], ids[sha_b]))
+            pairs.setdefault((a, b), hamming(surveyed[a].phash, surveyed[b].phash))
+    for a, b, _ in same_picture:
+        if a in surveyed and b in surveyed:
             pairs.setdefault((a, b), hamming(surveyed[a].phash, surveyed[b].phash))
     return sorted((a, b, d) for (a, b), d in pairs.items())
 
