@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tetsuban import Project
+from tetsuban import Project, decode
+from tetsuban.survey.links import near_duplicates
 from tetsuban.survey.lookalikes import look_alike_pairs
+from tetsuban.survey.properties import SURVEY_SIDE, pixel_stats
 
 
 def _brute_force(vectors: np.ndarray, threshold: float, mutual: bool) -> list[tuple[int, int]]:
@@ -92,3 +94,15 @@ def test_a_mirrored_photo_joins_its_original_once_embedded(tmp_path: Path, photo
         after = project.splits()
         assert all(after[a] == after[b] for a, b in mirrored)
         assert {f.check: f for f in project.doctor()}["leakage"].status == "pass"
+
+
+def test_the_model_joins_a_lone_image_but_never_merges_two_pixel_groups(emoji_dir: Path) -> None:
+    names = ["1f44d.png", "1f44d-1f3fb.png", "1f44e.png", "1f44e-1f3fb.png", "1f680.png", "1f34a.png"]
+    surveyed = {i: pixel_stats(decode(emoji_dir / name, max_side=SURVEY_SIDE)) for i, name in enumerate(names)}
+    sha_of = {i: f"{i:064x}" for i in surveyed}
+    checked = {(sha_of[0], sha_of[1]): 0.01, (sha_of[2], sha_of[3]): 0.01}  # two recoloured pairs
+    pixels_only = {(a, b) for a, b, _ in near_duplicates(surveyed, sha_of, checked)}
+    assert pixels_only == {(0, 1), (2, 3)}
+    model = [(1, 2, 0.97), (3, 4, 0.93), (0, 5, 0.91)]
+    found = {(a, b) for a, b, _ in near_duplicates(surveyed, sha_of, checked, model)}
+    assert found == {(0, 1), (2, 3), (3, 4), (0, 5)}  # the lone rocket and orange join; the two groups stay apart

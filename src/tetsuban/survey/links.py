@@ -82,7 +82,9 @@ def near_duplicates(
     Copies by perceptual hash and luma fingerprint; between two colour images such a copy must also be nearly a
     recolouring (residual <= COPY_RESIDUAL), because luma alone cannot tell white hair from blond. Recolourings:
     checked pairs with residual <= MAX_RESIDUAL. Then the ``same_picture`` pairs the model found (see
-    survey/lookalikes.py) among surveyed images.
+    survey/lookalikes.py) that bring an image the pixels left alone to another: the model's weaker evidence never
+    merges two groups the pixels made (on emoji-google such merges joined different emoji, each with its five
+    skin tones, and cut the finder's precision from 0.95 to 0.89).
     """
     ids = {sha: image_id for image_id, sha in sha_of.items() if image_id in surveyed}
     pairs: dict[tuple[int, int], int] = {}
@@ -95,10 +97,17 @@ def near_duplicates(
         if residual <= MAX_RESIDUAL and sha_a in ids and sha_b in ids:
             a, b = sorted((ids[sha_a], ids[sha_b]))
             pairs.setdefault((a, b), hamming(surveyed[a].phash, surveyed[b].phash))
+    alone = _ungrouped(surveyed, pairs)
     for a, b, _ in same_picture:
-        if a in surveyed and b in surveyed:
+        if a in surveyed and b in surveyed and (a in alone or b in alone):
             pairs.setdefault((a, b), hamming(surveyed[a].phash, surveyed[b].phash))
     return sorted((a, b, d) for (a, b), d in pairs.items())
+
+
+def _ungrouped(surveyed: Mapping[int, PixelStats], pairs: Mapping[tuple[int, int], int]) -> set[int]:
+    """The surveyed images in no pair."""
+    paired = {image_id for pair in pairs for image_id in pair}
+    return {image_id for image_id in surveyed if image_id not in paired}
 
 
 def _content_pair(a: str, b: str) -> ContentPair:
