@@ -24,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES
 from tetsuban.backbones.embedder import EmbedReport
 from tetsuban.config import pipeline_toml
 from tetsuban.errors import TetsubanError
@@ -32,6 +33,7 @@ from tetsuban.learn.predict import predict as predict_images
 from tetsuban.learn.train import TrainReport
 from tetsuban.project import Project
 from tetsuban.props import read_values_csv
+from tetsuban.reports.simulation_report import reach_table
 from tetsuban.status import ProjectStatus
 from tetsuban.survey.compute import SurveyReport
 from tetsuban.survey.table import Row
@@ -224,6 +226,107 @@ def train(
     with Project.open(project) as opened, _progress("Embedding labelled images") as progress:
         report = opened.using_model(backbone, weights).train(c, search_c, seed, progress)
     _print_train(report)
+
+
+@app.command()
+def queue(
+    project: ProjectArg,
+    count: Annotated[int, typer.Option(help="How many images to list.")] = 20,
+    strategy: Annotated[str, typer.Option(help=f"Query strategy: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
+    seed: Annotated[int, typer.Option(help="Seed for the strategy's random choices.")] = 0,
+) -> None:
+    """List the unlabelled train images to label next (val and test images are never queued)."""
+    with Project.open(project) as opened:
+        with _progress("Embedding") as progress:
+            opened.embed(progress)
+        ids = opened.next_to_label(count, strategy, seed)
+        paths = {r.id: opened.image_path(r) for r in opened.images()}
+    for image_id in ids:  # plain tab-separated lines, for scripts
+        typer.echo(f"{image_id}\t{paths[image_id]}")
+
+
+@app.command("label-issues")
+def label_issues(
+    project: ProjectArg,
+    limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
+    folds: Annotated[int, typer.Option(help="Folds for the out-of-fold probabilities.")] = 5,
+) -> None:
+    """List the labels that look wrong, most doubtful first, each with the label the model suggests."""
+    with Project.open(project) as opened:
+        with _progress("Embedding") as progress:
+            opened.embed(progress)
+        issues = opened.label_issues(folds)
+        paths = {r.id: opened.image_path(r) for r in opened.images()}
+        labelled = len(opened.labelled())
+    table = Table("image", "path", "label", "p(label)", "suggested", "p(suggested)")
+    for image_id, issue in issues[:limit]:
+        table.add_row(
+            str(image_id),
+            str(paths[image_id]),
+            issue.given,
+            f"{issue.given_probability:.3f}",
+            issue.suggested,
+            f"{issue.suggested_probability:.3f}",
+        )
+    out.print(table)
+    out.print(f"{len(issues):,} of {labelled:,} labels look wrong (confident learning, {folds}-fold).")
+
+
+@app.command()
+def curve(
+    project: ProjectArg,
+    target: Annotated[float | None, typer.Option(help="An accuracy to estimate the labels needed for.")] = None,
+) -> None:
+    """Validation accuracy against training labels, a fitted power law, and what more labels would buy."""
+    with Project.open(project) as opened:
+        with _progress("Embedding") as progress:
+            opened.embed(progress)
+        found = opened.learning_curve()
+    table = Table("train labels", "val accuracy", "fitted")
+    for n, accuracy in zip(found.labels, found.accuracy, strict=True):
+        table.add_row(f"{n:,}", f"{accuracy:.3f}", f"{float(found.fit.accuracy(n)):.3f}")
+    out.print(table)
+    low, mid, high = found.expected(2 * found.current)
+    out.print(
+        f"At {2 * found.current:,} labels (twice today's): {mid:.3f} expected, {low:.3f} to {high:.3f} "
+        f"(10th to 90th percentile over {len(found.band_fits)} bootstrap fits; {found.validation_images} "
+        f"validation images). Fitted ceiling {found.fit.ceiling:.3f}.",
+        soft_wrap=True,
+    )
+    if target is not None:
+        optimistic, fitted, pessimistic = found.labels_for(target)
+        if fitted is None:
+            out.print(f"The fitted curve levels off below {target:.3f}: more labels alone may not get there.")
+        else:
+            spread = f", {optimistic:,.0f} to {pessimistic:,.0f}" if optimistic and pessimistic else ""
+            out.print(f"{target:.3f} needs about {fitted:,.0f} training labels{spread}.", soft_wrap=True)
+
+
+@app.command()
+def simulate(
+    project: ProjectArg,
+    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "hybrid,margin,random",
+    budget: Annotated[int, typer.Option(help="Labels per run.")] = 2000,
+    step: Annotated[int, typer.Option(help="Labels between retrains.")] = 50,
+    seeds: Annotated[int, typer.Option(help="Runs per strategy.")] = 3,
+    html: Annotated[
+        Path | None, typer.Option(help="Where the report goes (default: <project>/simulation.html).")
+    ] = None,
+) -> None:
+    """On a fully labelled project: hide the labels, run the labelling loop with each strategy, and report test
+    accuracy against labels."""
+    names = [name.strip() for name in strategies.split(",") if name.strip()]
+    with Project.open(project) as opened:
+        with _progress("Embedding") as progress:
+            opened.embed(progress)
+        with _progress("Simulating runs") as progress:
+            curves, page = opened.simulate(names, budget, step, seeds, html, progress)
+    targets, table = reach_table(curves)
+    summary = Table("strategy", *(f"labels to ≥ {t:.3f}" for t in targets))
+    for name, row in table.items():
+        summary.add_row(name, *(f"{n:,}" if n is not None else "never" for n in row))
+    out.print(summary)
+    out.print(f"Report: {page}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -14,6 +14,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from tetsuban.active.curve import LearningCurve
+from tetsuban.active.data import ActiveData, curve_of, label_issues, next_images, simulation_inputs
+from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
+from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
+from tetsuban.active.simulate import Curve, simulate_all
 from tetsuban.backbones.embedder import EmbedReport, embed_records
 from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
@@ -44,6 +49,7 @@ from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.props import Property, Value, define, parse_rule
+from tetsuban.reports.simulation_report import write_simulation_report
 from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.status import ProjectStatus, project_status
@@ -559,6 +565,64 @@ class Project:
         with self._engine.connect() as conn:
             events = current_labels(conn)
         return {i: e.label for i, e in sorted(events.items()) if e.label is not None}
+
+    # -- the labelling loop ---------------------------------------------------------------------------------------
+
+    def active_data(self, on_progress: EmbedProgressFn | None = None) -> ActiveData:
+        """Every image that has an embedding (computing those missing first), with its label, split and the time it
+        was first labelled: what the loop, label issues, the learning curve and the simulator work on."""
+        self.embed(on_progress)
+        records = self.images()
+        vectors = self.embeddings([r.id for r in records])
+        ids = [r.id for r in records if r.id in vectors]
+        if not ids:
+            raise ProjectError("No image has an embedding. Import images, then run tetsuban embed.")
+        labels, splits = self.labelled(), self.splits()
+        with self._engine.connect() as conn:
+            first: dict[int, float] = {}
+            for event in label_history(conn):
+                first.setdefault(event.image_id, event.created_at)
+        return ActiveData(
+            np.asarray(ids, np.int64),
+            np.stack([vectors[i] for i in ids]),
+            tuple(labels.get(i) for i in ids),
+            tuple(splits.get(i) for i in ids),
+            tuple(first.get(i) if i in labels else None for i in ids),
+        )
+
+    def next_to_label(self, count: int = 20, strategy: str = DEFAULT_STRATEGY, seed: int = 0) -> list[int]:
+        """Image ids to label next, by ``strategy``, from the unlabelled train images (never val or test)."""
+        check_int("count", count, 1, 100_000)
+        return next_images(self.active_data(), strategy, count, seed)
+
+    def label_issues(self, folds: int = DEFAULT_FOLDS, seed: int = 0) -> list[tuple[int, LabelIssue]]:
+        """(image id, issue) for the labels that look wrong, most doubtful first (confident learning on
+        out-of-fold probabilities)."""
+        return label_issues(self.active_data(), folds, seed)
+
+    def learning_curve(self, seed: int = 0) -> LearningCurve:
+        """Validation accuracy against training labels, in labelling order, with a fitted power law."""
+        return curve_of(self.active_data(), seed)
+
+    def simulate(
+        self,
+        strategies: Sequence[str] = (DEFAULT_STRATEGY, "margin", "random"),
+        budget: int = 2000,
+        step: int = 50,
+        seeds: int = 3,
+        out: str | Path | None = None,
+        on_progress: EmbedProgressFn | None = None,
+    ) -> tuple[list[Curve], Path]:
+        """Run the labelling loop against the known labels of the labelled images, per strategy and seed, scoring
+        on the test split; write simulation.html (into the project folder unless ``out`` says where)."""
+        for name in strategies:
+            strategy_named(name)  # a wrong name fails before any work
+        x, labels, test = simulation_inputs(self.active_data())
+        budget = min(budget, int((~test).sum()))
+        curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress)
+        setup = {"step": step, "seeds": seeds, "test_images": int(test.sum()), "pool_images": int((~test).sum())}
+        path = self.root / "simulation.html" if out is None else Path(out).expanduser()
+        return curves, write_simulation_report(path, self.config.name, curves, setup)
 
     def train(
         self,

@@ -59,3 +59,24 @@ def _figure_uri(figure: object) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")  # type: ignore[attr-defined]
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def curves_uri(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], title: str, xlabel: str, ylabel: str
+) -> str:
+    """Line plot of (x, mean, spread) per name, the spread drawn as a band, as a data URI."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 3.8), dpi=100)
+    axes = figure.add_subplot()
+    for name, (x, mean, spread) in curves.items():
+        (line,) = axes.plot(x, mean, label=name, linewidth=1.6)
+        axes.fill_between(x, mean - spread, mean + spread, color=line.get_color(), alpha=0.15, linewidth=0)
+    axes.set_title(title, fontsize=10)
+    axes.set_xlabel(xlabel, fontsize=9)
+    axes.set_ylabel(ylabel, fontsize=9)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    axes.tick_params(labelsize=8)
+    figure.tight_layout()
+    return _figure_uri(figure)

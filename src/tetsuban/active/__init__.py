@@ -1,0 +1,1 @@
+"""Active learning: query strategies, the labelling loop, label issues, when to stop, and the simulator."""

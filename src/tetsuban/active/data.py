@@ -1,0 +1,83 @@
+"""What the loop works on: every embedded image of a project with its label, split and when it was first labelled,
+and the questions asked of it (what next, which labels look wrong, what more labels would buy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tetsuban.active.curve import LearningCurve, learning_curve
+from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, find_label_issues
+from tetsuban.active.loop import LabelLoop
+from tetsuban.active.registry import strategy_named
+from tetsuban.errors import ProjectError
+
+
+@dataclass(frozen=True)
+class ActiveData:
+    """Row for row: image ids (N,), embeddings (N, D), current labels, splits, and the time of each image's first
+    label event (None for unlabelled images)."""
+
+    image_ids: np.ndarray
+    embeddings: np.ndarray
+    labels: tuple[str | None, ...]
+    splits: tuple[str | None, ...]
+    first_labelled: tuple[float | None, ...]
+
+    def mask(self, split: str) -> np.ndarray:
+        return np.array([s == split for s in self.splits], bool)
+
+    @property
+    def labelled(self) -> np.ndarray:
+        return np.array([label is not None for label in self.labels], bool)
+
+
+def next_images(data: ActiveData, strategy: str, count: int, seed: int = 0) -> list[int]:
+    """Image ids to label next: chosen by ``strategy`` among the unlabelled images of the train split, with the head
+    fitted on the labelled train images. Val and test images are never queued: they are labelled in random order,
+    so that they stay samples of the data."""
+    train = data.mask("train")
+    if not train.any():
+        raise ProjectError("No image is in the train split. Make the splits first: tetsuban split")
+    known = [label if in_train else None for label, in_train in zip(data.labels, train, strict=True)]
+    loop = LabelLoop(data.embeddings, train, strategy_named(strategy), queue_size=count, seed=seed, labels=known)
+    return [int(data.image_ids[i]) for i in loop.next_images(count)]
+
+
+def label_issues(data: ActiveData, folds: int = DEFAULT_FOLDS, seed: int = 0) -> list[tuple[int, LabelIssue]]:
+    """(image id, issue) for each label that looks wrong among all labelled images (the test split too: a wrong
+    test label misleads the evaluation), most doubtful first."""
+    rows = np.flatnonzero(data.labelled)
+    labels = [str(data.labels[i]) for i in rows]
+    found = find_label_issues(data.embeddings[rows], labels, folds, seed)
+    return [(int(data.image_ids[rows[issue.index]]), issue) for issue in found]
+
+
+def curve_of(data: ActiveData, seed: int = 0) -> LearningCurve:
+    """The learning curve of the labelled train images in labelling order, scored on the labelled val images."""
+    labelled = data.labelled
+    train = np.flatnonzero(labelled & data.mask("train"))
+    order = train[np.argsort([data.first_labelled[i] or 0.0 for i in train], kind="stable")]
+    val = np.flatnonzero(labelled & data.mask("val"))
+    return learning_curve(
+        data.embeddings[order],
+        [str(data.labels[i]) for i in order],
+        data.embeddings[val],
+        [str(data.labels[i]) for i in val],
+        seed,
+    )
+
+
+def simulation_inputs(data: ActiveData) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(embeddings, labels, test mask) of the labelled images, for the simulator; the test split is the test."""
+    rows = np.flatnonzero(data.labelled)
+    test = data.mask("test")[rows]
+    if not test.any():
+        raise ProjectError(
+            "The simulator scores on the test split, and no labelled image is in it. Make the "
+            "splits first: tetsuban split"
+        )
+    if test.all():
+        raise ProjectError("Every labelled image is in the test split: nothing is left to label in the simulation.")
+    return data.embeddings[rows], [str(data.labels[i]) for i in rows], test

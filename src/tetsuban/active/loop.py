@@ -1,0 +1,184 @@
+"""The labelling loop: labels come in, the head retrains every few labels, and a fresh queue says what to label next.
+
+One loop holds one project's embeddings (N, D) in memory. ``label`` records a label; after ``retrain_every`` new
+labels a retrain starts (in a background thread when ``background``), warm-started from the last head. A retrain
+fits the head, computes every image's probabilities and asks the strategy for the next queue, then publishes all
+three at once under a new generation number: a queue is served only while its generation is the latest, so a queue
+computed before a finished retrain is never served after it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tetsuban.active.strategies import Strategy
+from tetsuban.errors import ConfigError
+from tetsuban.learn.head import DEFAULT_C, LinearHead
+from tetsuban.params import check_int
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one retrain published: its generation, the head (None before two classes), every image's
+    probabilities (N, K) in the head's class order, and the queue it computed."""
+
+    generation: int
+    head: LinearHead | None
+    probabilities: np.ndarray | None
+    queue: tuple[int, ...]
+
+
+class WarmProbe:
+    """The linear probe refitted again and again on a growing labelled set, each fit starting from the last.
+
+    Features are standardized with the statistics of every image (labelled or not), so that the scale does not
+    move as labels arrive and a warm start stays close to the new optimum.
+    """
+
+    def __init__(self, embeddings: np.ndarray, c: float = DEFAULT_C) -> None:
+        x = np.asarray(embeddings, np.float32)
+        self._mean = x.mean(axis=0)
+        self._scale = x.std(axis=0) + _EPS
+        self._c = c
+        self._model: Any = None  # sklearn's LogisticRegression, imported when first fitted
+        self._classes: tuple[str, ...] = ()
+
+    def fit(self, x: np.ndarray, labels: Sequence[str]) -> LinearHead:
+        """Fit on embeddings ``x`` (M, D) with ``labels`` (at least two classes) and return the head."""
+        from sklearn.linear_model import LogisticRegression
+
+        classes = tuple(sorted(set(labels)))
+        if len(classes) < 2:
+            raise ConfigError(f"The probe needs at least two classes. Got {len(classes)}.")
+        if classes != self._classes or self._model is None:  # a new class: the old solution does not fit
+            self._model = LogisticRegression(
+                C=self._c, class_weight="balanced", max_iter=5000, tol=1e-3, warm_start=True
+            )
+            self._classes = classes
+        index = {name: i for i, name in enumerate(classes)}
+        model = self._model
+        model.fit((np.asarray(x, np.float32) - self._mean) / self._scale, [index[n] for n in labels])
+        coef = np.asarray(model.coef_, np.float64)
+        intercept = np.asarray(model.intercept_, np.float64)
+        if len(classes) == 2:  # one logit for the second class; softmax([0, z]) is the same sigmoid
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([[0.0], intercept])
+        weight = coef / self._scale
+        bias = intercept - weight @ self._mean
+        return LinearHead(classes, weight.astype(np.float32), bias.astype(np.float32))
+
+
+class LabelLoop:
+    """See the module docstring. ``eligible`` marks the images that may be queued (not the test split)."""
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        eligible: np.ndarray,
+        strategy: Strategy,
+        retrain_every: int = 20,
+        queue_size: int = 40,
+        seed: int = 0,
+        c: float = DEFAULT_C,
+        background: bool = False,
+        labels: Sequence[str | None] | None = None,
+    ) -> None:
+        check_int("retrain_every", retrain_every, 1, 100_000)
+        check_int("queue_size", queue_size, 1, 100_000)
+        self.embeddings = np.asarray(embeddings, np.float32)
+        self.eligible = np.asarray(eligible, bool)
+        if self.eligible.shape != (len(self.embeddings),):
+            raise ConfigError(
+                f"The eligible mask must have one entry per image ({len(self.embeddings)}). Got {self.eligible.shape}."
+            )
+        self.labels: list[str | None] = [None] * len(self.embeddings) if labels is None else list(labels)
+        if len(self.labels) != len(self.embeddings):
+            raise ConfigError(
+                f"The labels must have one entry per image ({len(self.embeddings)}). Got {len(self.labels)}."
+            )
+        self._strategy = strategy
+        self._retrain_every = retrain_every
+        self._queue_size = queue_size
+        self._rng = np.random.default_rng(seed)
+        self._probe = WarmProbe(self.embeddings, c)
+        self._background = background
+        self._lock = threading.Lock()
+        self._training: threading.Thread | None = None
+        self._since_retrain = 0
+        self._snapshot = Snapshot(0, None, None, ())
+        self.retrain()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def labelled_mask(self) -> np.ndarray:
+        return np.array([label is not None for label in self.labels], bool)
+
+    def label(self, index: int, label: str) -> None:
+        """Record ``label`` for image ``index``; every ``retrain_every`` new labels, retrain."""
+        if not 0 <= index < len(self.labels):
+            raise ConfigError(f"The image index must be in [0, {len(self.labels) - 1}]. Got {index}.")
+        with self._lock:
+            self.labels[index] = label
+            self._since_retrain += 1
+            due = self._since_retrain >= self._retrain_every
+        if due:
+            self._start_retrain()
+
+    def next_images(self, count: int) -> list[int]:
+        """Up to ``count`` images to label next, from the latest queue, skipping those labelled since it was made."""
+        return self.serve(count)[1]
+
+    def serve(self, count: int) -> tuple[int, list[int]]:
+        """(generation, images): :meth:`next_images`, saying which retrain's queue they came from."""
+        snapshot = self._snapshot  # one read: the queue and its generation belong together
+        labelled = self.labelled_mask()
+        return snapshot.generation, [i for i in snapshot.queue if not labelled[i]][:count]
+
+    def retrain(self) -> Snapshot:
+        """Fit the head on the labels so far, compute probabilities and a new queue, and publish them."""
+        with self._lock:
+            self._since_retrain = 0
+            labels = list(self.labels)
+        labelled = np.array([label is not None for label in labels], bool)
+        known = [label for label in labels if label is not None]
+        head = None
+        probabilities = None
+        if len(set(known)) >= 2:
+            head = self._probe.fit(self.embeddings[labelled], known)
+            probabilities = head.probabilities(self.embeddings)
+        queue = self._strategy(self.embeddings, labelled, probabilities, self._queue_size, self._rng, self.eligible)
+        with self._lock:
+            self._snapshot = Snapshot(self._snapshot.generation + 1, head, probabilities, tuple(int(i) for i in queue))
+            return self._snapshot
+
+    def wait(self) -> None:
+        """Block until a background retrain in progress has published."""
+        training = self._training
+        if training is not None:
+            training.join()
+
+    def _start_retrain(self) -> None:
+        if not self._background:
+            self.retrain()
+            return
+        with self._lock:
+            if self._training is not None and self._training.is_alive():
+                return  # the running retrain retrains again when it finds more labels due
+            self._training = threading.Thread(target=self._retrain_until_current, daemon=True)
+            self._training.start()
+
+    def _retrain_until_current(self) -> None:
+        self.retrain()
+        with self._lock:
+            due = self._since_retrain >= self._retrain_every
+        if due:
+            self._retrain_until_current()

@@ -1,0 +1,33 @@
+"""The query strategies by name, for the CLI, the loop and the simulator."""
+
+from __future__ import annotations
+
+from tetsuban.active.hybrid import hybrid
+from tetsuban.active.strategies import (
+    Strategy,
+    entropy,
+    k_center_greedy,
+    least_confidence,
+    margin,
+    random_picks,
+    typiclust,
+)
+from tetsuban.errors import ConfigError
+
+DEFAULT_STRATEGY = "hybrid"
+STRATEGIES: dict[str, Strategy] = {
+    "hybrid": hybrid,
+    "random": random_picks,
+    "least_confidence": least_confidence,
+    "margin": margin,
+    "entropy": entropy,
+    "kcenter": k_center_greedy,
+    "typiclust": typiclust,
+}
+
+
+def strategy_named(name: str) -> Strategy:
+    """The strategy called ``name``; a clear error listing the names for anything else."""
+    if name not in STRATEGIES:
+        raise ConfigError(f"The strategy must be one of {', '.join(STRATEGIES)}. Got {name!r}.")
+    return STRATEGIES[name]

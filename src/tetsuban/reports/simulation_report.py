@@ -1,0 +1,64 @@
+"""simulation.html: label-efficiency curves of each strategy and the labels each needs to reach an accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from tetsuban.active.simulate import Curve, labels_to_reach, mean_curves
+from tetsuban.files import write_atomic
+from tetsuban.reports.inline import curves_uri
+
+BASELINE = "random"
+
+
+def reach_table(curves: Sequence[Curve]) -> tuple[list[float], dict[str, list[int | None]]]:
+    """Targets (the baseline's mean accuracy at a few of its label counts, else fixed steps) and, per strategy,
+    the fewest labels at which its mean curve reaches each."""
+    means = mean_curves(curves)
+    if BASELINE in means:
+        counts, accuracy, _ = means[BASELINE]
+        picks = sorted({len(counts) - 1, (len(counts) - 1) // 2, (len(counts) - 1) // 4})
+        targets = [float(accuracy[i]) for i in picks]
+    else:
+        top = max(float(m[1].max()) for m in means.values())
+        targets = [round(top - d, 3) for d in (0.05, 0.02, 0.0)]
+    table = {name: [labels_to_reach(c, a, t) for t in targets] for name, (c, a, _) in means.items()}
+    return targets, table
+
+
+def write_simulation_report(out: Path, project_name: str, curves: Sequence[Curve], setup: Mapping[str, object]) -> Path:
+    """Render the curves of a simulation (mean and spread over seeds) and the reach table into ``out``."""
+    means = mean_curves(curves)
+    length = min((len(m[0]) for m in means.values()), default=0)  # a strategy that ran out of images stops early
+    means = {name: (c[:length], a[:length], d[:length]) for name, (c, a, d) in means.items()}
+    targets, table = reach_table(curves)
+    environment = Environment(loader=PackageLoader("tetsuban.reports"), autoescape=select_autoescape())
+    html = environment.get_template("simulation.html.j2").render(
+        name=project_name,
+        created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        setup=setup,
+        chart=curves_uri(
+            means,
+            "test accuracy against labels (mean, band: one standard deviation over seeds)",
+            "labels",
+            "test accuracy",
+        ),
+        steps=[int(n) for n in next(iter(means.values()))[0]] if means else [],
+        means={name: [float(a) for a in m[1]] for name, m in means.items()},
+        spreads={name: [float(s) for s in m[2]] for name, m in means.items()},
+        targets=targets,
+        table=table,
+        baseline=BASELINE,
+    )
+    write_atomic(out, html.encode("utf-8"))
+    return out
+
+
+def mean_accuracy_at(curves: Sequence[Curve], strategy: str, labels: int) -> float:
+    counts, accuracy, _ = mean_curves([c for c in curves if c.strategy == strategy])[strategy]
+    return float(accuracy[int(np.flatnonzero(counts == labels)[0])])

@@ -1,0 +1,79 @@
+"""The loop from a user's side: a real project of fashion-mnist images, the CLI commands and what they print."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_fashion_images
+from tests.run_cli import tetsuban
+from tetsuban import Project
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Path:
+    """A project of 400 labelled and 150 unlabelled real fashion-mnist images, embedded and split."""
+    root = tmp_path_factory.mktemp("loop")
+    labelled = write_fashion_images(fashion_dir, root / "labelled", 400)
+    unlabelled = root / "unlabelled"
+    write_fashion_images(fashion_dir, root / "staging", 150, start=400)
+    unlabelled.mkdir()
+    for index, image in enumerate(sorted((root / "staging").rglob("*.png"))):
+        shutil.move(image, unlabelled / f"u{index:03d}.png")
+    tetsuban("init", root / "project")
+    tetsuban("import", root / "project", labelled)
+    tetsuban("import", root / "project", unlabelled)
+    tetsuban("split", root / "project", "--test", "0.2", "--val", "0.2")
+    return root / "project"
+
+
+def test_the_queue_lists_only_unlabelled_train_images(project_dir: Path) -> None:
+    printed = tetsuban("queue", project_dir, "--count", "12").stdout.strip().splitlines()
+    ids = [int(line.split("\t")[0]) for line in printed]
+    assert len(ids) == 12 and len(set(ids)) == 12
+    with Project.open(project_dir) as project:
+        splits, labels = project.splits(), project.labelled()
+        assert all(splits[i] == "train" and i not in labels for i in ids)
+        assert ids == project.next_to_label(12)  # the same seed, the same queue
+
+
+def test_label_issues_find_labels_changed_to_a_wrong_class(project_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "project"
+    shutil.copytree(project_dir, copy)
+    with Project.open(copy) as project:
+        labels = project.labelled()
+        classes = sorted(set(labels.values()))
+        ids = sorted(labels)[::37][:10]  # ten images across the classes, each given the next class's name
+        wrong = {i: classes[(classes.index(labels[i]) + 1) % len(classes)] for i in ids}
+        project.set_labels(list(wrong.items()))
+    printed = tetsuban("label-issues", copy, "--limit", "100").stdout
+    listed = {int(m) for m in re.findall(r"^\W*(\d+)\s", printed, flags=re.MULTILINE)}
+    assert "labels look wrong" in printed
+    with Project.open(copy) as project:
+        found = {image_id: issue for image_id, issue in project.label_issues()}
+    caught = found.keys() & set(ids)
+    assert len(caught) >= 7, {i: found.get(i) for i in ids}
+    assert caught <= listed  # what the library finds, the command lists
+    assert sum(found[i].suggested == labels[i] for i in caught) >= 0.8 * len(caught)  # the suggestion undoes it
+
+
+def test_the_curve_forecasts_twice_the_labels(project_dir: Path) -> None:
+    printed = tetsuban("curve", project_dir, "--target", "0.99").stdout
+    assert "twice today's" in printed
+    assert "0.990" in printed
+
+
+def test_the_simulator_writes_its_report(project_dir: Path) -> None:
+    printed = tetsuban(
+        "simulate", project_dir, "--strategies", "hybrid,random", "--budget", "100", "--step", "25", "--seeds", "1"
+    ).stdout
+    assert "labels to ≥" in printed and "hybrid" in printed and "random" in printed
+    page = (project_dir / "simulation.html").read_text(encoding="utf-8")
+    assert "Labels to reach an accuracy" in page and "data:image/png;base64," in page
+    bad = tetsuban("simulate", project_dir, "--strategies", "clever", check=False)
+    assert bad.returncode != 0 and "hybrid, random" in bad.stderr + bad.stdout

@@ -1,0 +1,98 @@
+"""Query strategies: the contract every one keeps, and what each is for, on real fashion-mnist pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tetsuban.active.registry import STRATEGIES, strategy_named
+from tetsuban.active.strategies import farthest_first, kmeans_assign, typiclust, uncertainty_scores
+from tetsuban.errors import ConfigError
+from tetsuban.learn.head import fit_linear_head
+
+Data = tuple[np.ndarray, np.ndarray]
+
+
+def _state(data: Data, labelled_count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features, labelled mask, probabilities of a head fitted on the labelled, eligible mask without 'test')."""
+    x, y = data
+    rng = np.random.default_rng(seed)
+    labelled = np.zeros(len(x), bool)
+    labelled[rng.choice(len(x), labelled_count, replace=False)] = True
+    head = fit_linear_head(x[labelled], list(y[labelled]))
+    eligible = np.ones(len(x), bool)
+    eligible[rng.choice(len(x), 600, replace=False)] = False  # the test split
+    return x, labelled, head.probabilities(x), eligible
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("with_probabilities", [True, False])
+def test_every_strategy_picks_distinct_eligible_unlabelled_images(
+    name: str, with_probabilities: bool, fashion_pixels: Data
+) -> None:
+    x, labelled, probabilities, eligible = _state(fashion_pixels, 100)
+    strategy = strategy_named(name)
+    picks = strategy(x, labelled, probabilities if with_probabilities else None, 30, np.random.default_rng(1), eligible)
+    assert len(picks) == 30 and len(set(picks.tolist())) == 30
+    assert eligible[picks].all() and not labelled[picks].any()
+    again = strategy(x, labelled, probabilities if with_probabilities else None, 30, np.random.default_rng(1), eligible)
+    assert np.array_equal(picks, again)  # the same generator state gives the same picks
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_strategy_returns_what_is_left_when_fewer_are_eligible(name: str, fashion_pixels: Data) -> None:
+    x, labelled, probabilities, _ = _state(fashion_pixels, 100)
+    eligible = np.zeros(len(x), bool)
+    eligible[np.flatnonzero(~labelled)[:7]] = True
+    picks = strategy_named(name)(x, labelled, probabilities, 30, np.random.default_rng(0), eligible)
+    assert sorted(picks.tolist()) == np.flatnonzero(eligible).tolist()
+
+
+def test_uncertainty_scores_order_images_as_each_measure_says() -> None:
+    p = np.array([[0.98, 0.01, 0.01], [0.5, 0.45, 0.05], [0.4, 0.3, 0.3], [0.34, 0.33, 0.33]])
+    assert np.argsort(-uncertainty_scores(p, "margin")).tolist() == [3, 1, 2, 0]
+    assert np.argsort(-uncertainty_scores(p, "least_confidence")).tolist() == [3, 2, 1, 0]
+    assert np.argsort(-uncertainty_scores(p, "entropy")).tolist() == [3, 2, 1, 0]
+    with pytest.raises(ConfigError, match="least_confidence, margin or entropy"):
+        uncertainty_scores(p, "variance")
+
+
+def test_margin_picks_the_images_the_head_is_least_sure_of(fashion_pixels: Data) -> None:
+    x, labelled, probabilities, eligible = _state(fashion_pixels, 200)
+    picks = strategy_named("margin")(x, labelled, probabilities, 50, np.random.default_rng(0), eligible)
+    scores = uncertainty_scores(probabilities, "margin")
+    allowed = eligible & ~labelled
+    assert scores[picks].min() >= np.sort(scores[allowed])[-50] - 1e-12
+    # and they are where the head errs: far more wrong than the eligible images at large
+    _x_all, y = fashion_pixels
+    predicted = np.asarray(sorted(set(y)))[probabilities.argmax(axis=1)]
+    assert np.mean(predicted[picks] != y[picks]) > 2 * np.mean(predicted[allowed] != y[allowed])
+
+
+def test_farthest_first_covers_every_cluster_before_repeating_one() -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 5)) * 20
+    points = np.concatenate([c + rng.normal(size=(50, 5)) for c in centres])
+    picks = farthest_first(points, np.empty((0, 5)), 6, rng)
+    assert sorted((picks // 50).tolist()) == list(range(6))
+    known = points[[0]]  # cluster 0 already labelled: the picks cover the other five first
+    picks = farthest_first(points, known, 5, rng)
+    assert sorted((picks // 50).tolist()) == [1, 2, 3, 4, 5]
+
+
+def test_typiclust_takes_one_typical_image_per_uncovered_cluster(fashion_pixels: Data) -> None:
+    x, _y = fashion_pixels
+    labelled = np.zeros(len(x), bool)
+    picks = typiclust(x, labelled, None, 20, np.random.default_rng(0))
+    clusters = kmeans_assign(x, 20, np.random.default_rng(0))  # the same generator state: the same clustering
+    assert len(set(clusters[picks].tolist())) == 20
+    for pick in picks:  # each is the densest image of its cluster: nearest on average to its 20 neighbours
+        members = np.flatnonzero(clusters == clusters[pick])
+        d = np.linalg.norm(x[members][:, None, :] - x[members][None, :, :], axis=2)
+        spread = np.sort(d, axis=1)[:, 1 : min(21, len(members))].mean(axis=1)
+        assert spread[members.tolist().index(pick)] == pytest.approx(spread.min(), rel=1e-4)
+
+
+def test_an_unknown_strategy_names_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="hybrid, random"):
+        strategy_named("smart")
