@@ -9,7 +9,21 @@ import pytest
 
 from tests.run_cli import tetsuban
 
-COMMANDS = ("init", "import", "status", "labels", "pipeline", "preview", "embed", "train", "predict")
+COMMANDS = (
+    "init",
+    "import",
+    "status",
+    "labels",
+    "pipeline",
+    "preview",
+    "embed",
+    "train",
+    "predict",
+    "queue",
+    "label-issues",
+    "curve",
+    "simulate",
+)
 
 
 def test_help_lists_every_command_with_a_summary() -> None:

@@ -7,8 +7,7 @@ queued. Repeated per strategy and seed, this gives label-efficiency curves: test
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,12 +121,3 @@ def labels_to_reach(counts: np.ndarray, accuracy: np.ndarray, target: float) -> 
     """The fewest labels at which the (mean) curve reaches ``target``; None if it never does."""
     reached = np.flatnonzero(accuracy >= target - 1e-12)
     return int(counts[reached[0]]) if len(reached) else None
-
-
-def timed(function: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
-
-
-STRATEGY_TARGETS: Mapping[str, str] = {}

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tetsuban.active.simulate import Curve, labels_to_reach, mean_curves
@@ -57,8 +56,3 @@ def write_simulation_report(out: Path, project_name: str, curves: Sequence[Curve
     )
     write_atomic(out, html.encode("utf-8"))
     return out
-
-
-def mean_accuracy_at(curves: Sequence[Curve], strategy: str, labels: int) -> float:
-    counts, accuracy, _ = mean_curves([c for c in curves if c.strategy == strategy])[strategy]
-    return float(accuracy[int(np.flatnonzero(counts == labels)[0])])
