@@ -45,6 +45,10 @@ bench: install datasets
 	$(VENV)/bin/python -W ignore bench/embed_speed.py
 	$(VENV)/bin/python -W ignore bench/probe_accuracy.py
 	$(VENV)/bin/python -W ignore bench/survey_speed.py
+	$(VENV)/bin/python -W ignore bench/lookalike_study.py
+	$(VENV)/bin/python -W ignore bench/recolour_study.py
+	$(VENV)/bin/python -W ignore bench/active_sim.py
+	$(VENV)/bin/python -W ignore bench/active_speed.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis

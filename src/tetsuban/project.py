@@ -15,8 +15,9 @@ import numpy as np
 from sqlalchemy.engine import Engine
 
 from tetsuban.active.curve import LearningCurve
-from tetsuban.active.data import ActiveData, curve_of, label_issues, next_images, simulation_inputs
+from tetsuban.active.data import ActiveData, curve_of, label_issues, loop_for, next_images, simulation_inputs
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
+from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
 from tetsuban.active.simulate import Curve, simulate_all
 from tetsuban.backbones.embedder import EmbedReport, embed_records
@@ -57,6 +58,7 @@ from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.embeddings import embedded_backbones, load_embeddings
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
+from tetsuban.store.loop_state import StoredSnapshot, load_snapshot, save_snapshot
 from tetsuban.store.properties import ValueEvent, add_property, current_values, defined, set_values, value_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
@@ -594,6 +596,49 @@ class Project:
         """Image ids to label next, by ``strategy``, from the unlabelled train images (never val or test)."""
         check_int("count", count, 1, 100_000)
         return next_images(self.active_data(), strategy, count, seed)
+
+    def label_loop(
+        self, strategy: str = DEFAULT_STRATEGY, retrain_every: int = 20, queue_size: int = 40, background: bool = True
+    ) -> tuple[LabelLoop, np.ndarray]:
+        """A running labelling loop over this project's embedded images, and the image id of each of its rows.
+
+        It learns from the labelled train images, queues unlabelled train images, and stores each retrain's
+        probabilities and queue (see :meth:`suggestions`). Give it new labels with ``loop.label(row, label)``
+        after :meth:`set_labels` has recorded them.
+        """
+        data = self.active_data()
+        key = self.backbone().key
+
+        def store(snapshot: Snapshot) -> None:
+            if snapshot.head is None or snapshot.probabilities is None:
+                return
+            record = StoredSnapshot(
+                snapshot.generation,
+                time.time(),
+                key,
+                snapshot.head.classes,
+                snapshot.labelled,
+                data.image_ids,
+                snapshot.probabilities,
+                tuple(int(data.image_ids[i]) for i in snapshot.queue),
+            )
+            with self._engine.begin() as conn:
+                save_snapshot(conn, record)
+
+        return loop_for(data, strategy, retrain_every, queue_size, background, store), data.image_ids
+
+    def suggestions(self) -> dict[int, tuple[str, float]]:
+        """The loop's latest suggestion for each image: (most probable class, its probability); empty before the
+        loop's first head."""
+        with self._engine.connect() as conn:
+            stored = load_snapshot(conn)
+        if stored is None:
+            return {}
+        best = stored.probabilities.argmax(axis=1)
+        return {
+            int(image_id): (stored.classes[k], float(stored.probabilities[row, k]))
+            for row, (image_id, k) in enumerate(zip(stored.image_ids, best, strict=True))
+        }
 
     def label_issues(self, folds: int = DEFAULT_FOLDS, seed: int = 0) -> list[tuple[int, LabelIssue]]:
         """(image id, issue) for the labels that look wrong, most doubtful first (confident learning on

@@ -77,3 +77,27 @@ def test_the_simulator_writes_its_report(project_dir: Path) -> None:
     assert "Labels to reach an accuracy" in page and "data:image/png;base64," in page
     bad = tetsuban("simulate", project_dir, "--strategies", "clever", check=False)
     assert bad.returncode != 0 and "hybrid, random" in bad.stderr + bad.stdout
+
+
+def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "project"
+    shutil.copytree(project_dir, copy)
+    with Project.open(copy) as project:
+        loop, image_ids = project.label_loop(retrain_every=5, queue_size=10, background=True)
+        first = loop.snapshot.generation
+        stored = project.suggestions()
+        assert set(stored) == set(image_ids.tolist())  # the first head's suggestion for every embedded image
+        row_of = {int(image_id): row for row, image_id in enumerate(image_ids)}
+        queued = [int(image_ids[row]) for row in loop.next_images(5)]
+        assert len(queued) == 5 and not set(queued) & set(project.labelled())
+        project.set_labels([(image_id, "Bag") for image_id in queued])  # the user's answers, recorded first
+        for image_id in queued:
+            loop.label(row_of[image_id], "Bag")
+        loop.wait()
+        assert loop.snapshot.generation == first + 1
+    with Project.open(copy) as reopened:  # a restart: the latest retrain is still there
+        after = reopened.suggestions()
+        assert set(after) == set(stored)
+        assert any(after[i] != stored[i] for i in after)  # the retrain on five more labels changed something

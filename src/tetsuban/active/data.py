@@ -3,13 +3,14 @@ and the questions asked of it (what next, which labels look wrong, what more lab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from tetsuban.active.curve import LearningCurve, learning_curve
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, find_label_issues
-from tetsuban.active.loop import LabelLoop
+from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ProjectError
 
@@ -37,12 +38,35 @@ def next_images(data: ActiveData, strategy: str, count: int, seed: int = 0) -> l
     """Image ids to label next: chosen by ``strategy`` among the unlabelled images of the train split, with the head
     fitted on the labelled train images. Val and test images are never queued: they are labelled in random order,
     so that they stay samples of the data."""
+    loop = loop_for(data, strategy, retrain_every=count, queue_size=count, background=False, seed=seed)
+    return [int(data.image_ids[i]) for i in loop.next_images(count)]
+
+
+def loop_for(
+    data: ActiveData,
+    strategy: str,
+    retrain_every: int,
+    queue_size: int,
+    background: bool,
+    on_publish: Callable[[Snapshot], None] | None = None,
+    seed: int = 0,
+) -> LabelLoop:
+    """A loop over ``data`` that queues unlabelled train images and learns from the labelled train images."""
     train = data.mask("train")
     if not train.any():
         raise ProjectError("No image is in the train split. Make the splits first: tetsuban split")
     known = [label if in_train else None for label, in_train in zip(data.labels, train, strict=True)]
-    loop = LabelLoop(data.embeddings, train, strategy_named(strategy), queue_size=count, seed=seed, labels=known)
-    return [int(data.image_ids[i]) for i in loop.next_images(count)]
+    return LabelLoop(
+        data.embeddings,
+        train,
+        strategy_named(strategy),
+        retrain_every,
+        queue_size,
+        seed,
+        background=background,
+        labels=known,
+        on_publish=on_publish,
+    )
 
 
 def label_issues(data: ActiveData, folds: int = DEFAULT_FOLDS, seed: int = 0) -> list[tuple[int, LabelIssue]]:

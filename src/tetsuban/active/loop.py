@@ -4,13 +4,13 @@ One loop holds one project's embeddings (N, D) in memory. ``label`` records a la
 labels a retrain starts (in a background thread when ``background``), warm-started from the last head. A retrain
 fits the head, computes every image's probabilities and asks the strategy for the next queue, then publishes all
 three at once under a new generation number: a queue is served only while its generation is the latest, so a queue
-computed before a finished retrain is never served after it.
+computed before a finished retrain is never served after it. ``on_publish`` hears each published snapshot.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +27,13 @@ _EPS = 1e-6
 @dataclass(frozen=True)
 class Snapshot:
     """What one retrain published: its generation, the head (None before two classes), every image's
-    probabilities (N, K) in the head's class order, and the queue it computed."""
+    probabilities (N, K) in the head's class order, the queue it computed, and how many labels it learnt from."""
 
     generation: int
     head: LinearHead | None
     probabilities: np.ndarray | None
     queue: tuple[int, ...]
+    labelled: int = 0
 
 
 class WarmProbe:
@@ -89,6 +90,7 @@ class LabelLoop:
         c: float = DEFAULT_C,
         background: bool = False,
         labels: Sequence[str | None] | None = None,
+        on_publish: Callable[[Snapshot], None] | None = None,
     ) -> None:
         check_int("retrain_every", retrain_every, 1, 100_000)
         check_int("queue_size", queue_size, 1, 100_000)
@@ -112,6 +114,7 @@ class LabelLoop:
         self._lock = threading.Lock()
         self._training: threading.Thread | None = None
         self._since_retrain = 0
+        self._on_publish = on_publish
         self._snapshot = Snapshot(0, None, None, ())
         self.retrain()
 
@@ -157,8 +160,12 @@ class LabelLoop:
             probabilities = head.probabilities(self.embeddings)
         queue = self._strategy(self.embeddings, labelled, probabilities, self._queue_size, self._rng, self.eligible)
         with self._lock:
-            self._snapshot = Snapshot(self._snapshot.generation + 1, head, probabilities, tuple(int(i) for i in queue))
-            return self._snapshot
+            queued = tuple(int(i) for i in queue)
+            snapshot = Snapshot(self._snapshot.generation + 1, head, probabilities, queued, len(known))
+            self._snapshot = snapshot
+        if self._on_publish is not None:
+            self._on_publish(snapshot)  # e.g. into the store, so that suggestions survive a restart
+        return snapshot
 
     def wait(self) -> None:
         """Block until a background retrain in progress has published."""

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 metadata = sa.MetaData()
 
@@ -204,6 +204,23 @@ property_values = sa.Table(
 sa.Index("ix_property_values", property_values.c.property_id, property_values.c.image_id, property_values.c.id)
 
 
+# The labelling loop's latest retrain: every image's probabilities and the queue, so that suggestions and the next
+# images survive a restart. One row: a new retrain replaces it.
+loop_snapshots = sa.Table(
+    "loop_snapshots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("backbone", sa.String(128), nullable=False),
+    sa.Column("classes", sa.Text, nullable=False),  # JSON list, the probabilities' column order
+    sa.Column("labels", sa.Integer, nullable=False),  # labelled images the head learnt from
+    sa.Column("image_ids", sa.LargeBinary, nullable=False),  # int64 (N,)
+    sa.Column("probabilities", sa.LargeBinary, nullable=False),  # float32 (N, K), row for row
+    sa.Column("queue", sa.LargeBinary, nullable=False),  # int64 image ids, next first
+)
+
+
 def _v2_seconds_on_screen(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
 
@@ -236,6 +253,10 @@ def _v8_recolour(conn: Connection) -> None:
     metadata.create_all(conn, tables=[recolour_checks])
 
 
+def _v9_loop(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[loop_snapshots])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_seconds_on_screen,
@@ -245,6 +266,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6_properties,
     7: _v7_fingerprint,
     8: _v8_recolour,
+    9: _v9_loop,
 }
 
 
