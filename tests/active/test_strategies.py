@@ -96,3 +96,19 @@ def test_typiclust_takes_one_typical_image_per_uncovered_cluster(fashion_pixels:
 def test_an_unknown_strategy_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="hybrid, random"):
         strategy_named("smart")
+
+
+def test_the_hybrid_starts_with_typiclust_then_spreads_its_picks_over_the_uncertain(fashion_pixels: Data) -> None:
+    x, labelled, probabilities, eligible = _state(fashion_pixels, 200)
+    nothing = np.zeros(len(x), bool)
+    cold = strategy_named("hybrid")(x, nothing, None, 10, np.random.default_rng(2), eligible)
+    assert np.array_equal(cold, typiclust(x, nothing, None, 10, np.random.default_rng(2), eligible))
+    picks = strategy_named("hybrid")(x, labelled, probabilities, 20, np.random.default_rng(0), eligible)
+    scores = uncertainty_scores(probabilities, "margin")
+    pool = np.sort(scores[eligible & ~labelled])[-60]  # the 3 x 20 most uncertain
+    assert (scores[picks] >= pool - 1e-12).all()
+    plain = strategy_named("margin")(x, labelled, probabilities, 20, np.random.default_rng(0), eligible)
+    spread = np.mean(np.linalg.norm(x[picks][:, None] - x[picks][None], axis=2))
+    assert spread > np.mean(np.linalg.norm(x[plain][:, None] - x[plain][None], axis=2))  # farther apart than margin's
+    mixed = strategy_named("hybrid_random10")(x, labelled, probabilities, 20, np.random.default_rng(0), eligible)
+    assert (scores[mixed] < pool - 1e-12).sum() >= 1  # its two random picks are rarely among the uncertain

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tetsuban.active.hybrid import hybrid
+from tetsuban.active.hybrid import hybrid, hybrid_random10
 from tetsuban.active.strategies import (
     Strategy,
     entropy,
@@ -17,6 +17,7 @@ from tetsuban.errors import ConfigError
 DEFAULT_STRATEGY = "hybrid"
 STRATEGIES: dict[str, Strategy] = {
     "hybrid": hybrid,
+    "hybrid_random10": hybrid_random10,
     "random": random_picks,
     "least_confidence": least_confidence,
     "margin": margin,

@@ -18,8 +18,9 @@ Strategy = Callable[
     [np.ndarray, np.ndarray, "np.ndarray | None", int, np.random.Generator, "np.ndarray | None"], np.ndarray
 ]
 _TYPICAL_NEIGHBOURS = 20  # TypiClust's density: inverse mean distance to this many neighbours in the cluster
-_MAX_KCENTER_POOL = 20_000  # k-center greedy looks at a random sample this large of a bigger pool
+_MAX_KCENTER_POOL = 5_000  # k-center greedy looks at a random sample this large of a bigger pool
 _KMEANS_SAMPLE = 20_000  # k-means is fitted on at most this many images, then assigns every image
+_MAX_CLUSTERS = 500  # TypiClust is a cold start: past this many clusters, k-center greedy serves better
 
 
 def eligible_mask(labelled: np.ndarray, eligible: np.ndarray | None) -> np.ndarray:
@@ -145,10 +146,11 @@ def typiclust(
 ) -> np.ndarray:
     """Cold start by typicality and coverage: k-means into (labelled + batch) clusters, then from each of the
     largest clusters without a labelled image, its most typical eligible image (the densest among its
-    neighbours). Fewer uncovered clusters than ``batch``: the rest come from k-center greedy."""
+    neighbours). At most _MAX_CLUSTERS clusters; fewer uncovered clusters than ``batch``: the rest come from
+    k-center greedy."""
     allowed = eligible_mask(labelled, eligible)
     known = np.asarray(labelled, bool)
-    clusters = int(min(known.sum() + batch, (allowed | known).sum()))
+    clusters = int(min(known.sum() + batch, (allowed | known).sum(), _MAX_CLUSTERS))
     if clusters < 1:
         return np.empty(0, np.int64)
     assignment = kmeans_assign(embeddings, clusters, rng)
