@@ -23,6 +23,7 @@ COMMANDS = (
     "label-issues",
     "curve",
     "simulate",
+    "serve",
 )
 
 

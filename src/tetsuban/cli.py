@@ -330,6 +330,29 @@ def simulate(
 
 
 @app.command()
+def serve(
+    project: ProjectArg,
+    host: Annotated[str, typer.Option(help="Address to bind; only this machine (127.0.0.1) for now.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    strategy: Annotated[str, typer.Option(help=f"Query strategy: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
+    retrain_every: Annotated[int, typer.Option(help="Labels between retrains of the model.")] = 20,
+) -> None:
+    """Start the labeling app in the browser, with the model in the loop."""
+    import uvicorn
+
+    from tetsuban.server.app import create_app
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise TetsubanError(
+            f"The app binds only to this machine (127.0.0.1) until users and logins exist. Got --host {host}."
+        )
+    with _progress("Embedding") as progress, Project.open(project) as opened:
+        opened.embed(progress)  # before the app starts, so that its first page is not a long wait
+    out.print(f"Labeling {project} at http://{host}:{port}/ (Ctrl+C stops; labels are saved as you go)")
+    uvicorn.run(create_app(project, strategy, retrain_every), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def predict(
     model: Annotated[Path, typer.Argument(help="A model folder: <project>/models/<id>.")],
     source: Annotated[Path, typer.Argument(help="A folder of images, a CSV with a path column, or one image.")],

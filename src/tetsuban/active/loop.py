@@ -125,8 +125,8 @@ class LabelLoop:
     def labelled_mask(self) -> np.ndarray:
         return np.array([label is not None for label in self.labels], bool)
 
-    def label(self, index: int, label: str) -> None:
-        """Record ``label`` for image ``index``; every ``retrain_every`` new labels, retrain."""
+    def label(self, index: int, label: str | None) -> None:
+        """Record ``label`` for image ``index`` (None takes it back); every ``retrain_every`` changes, retrain."""
         if not 0 <= index < len(self.labels):
             raise ConfigError(f"The image index must be in [0, {len(self.labels) - 1}]. Got {index}.")
         with self._lock:
@@ -135,6 +135,10 @@ class LabelLoop:
             due = self._since_retrain >= self._retrain_every
         if due:
             self._start_retrain()
+
+    def unlabel(self, index: int) -> None:
+        """Take back the label of image ``index`` (an undo); it counts toward the next retrain like a label."""
+        self.label(index, None)
 
     def next_images(self, count: int) -> list[int]:
         """Up to ``count`` images to label next, from the latest queue, skipping those labelled since it was made."""
