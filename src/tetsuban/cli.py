@@ -24,7 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES
+from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES, strategy_named
 from tetsuban.backbones.embedder import EmbedReport
 from tetsuban.config import pipeline_toml
 from tetsuban.errors import TetsubanError
@@ -236,6 +236,7 @@ def queue(
     seed: Annotated[int, typer.Option(help="Seed for the strategy's random choices.")] = 0,
 ) -> None:
     """List the unlabelled train images to label next (val and test images are never queued)."""
+    strategy_named(strategy)
     with Project.open(project) as opened:
         with _progress("Embedding") as progress:
             opened.embed(progress)
@@ -316,6 +317,8 @@ def simulate(
     """On a fully labelled project: hide the labels, run the labelling loop with each strategy, and report test
     accuracy against labels."""
     names = [name.strip() for name in strategies.split(",") if name.strip()]
+    for name in names:
+        strategy_named(name)  # a wrong name fails before any work
     with Project.open(project) as opened:
         with _progress("Embedding") as progress:
             opened.embed(progress)
@@ -342,6 +345,7 @@ def serve(
 
     from tetsuban.server.app import create_app
 
+    strategy_named(strategy)
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise TetsubanError(
             f"The app binds only to this machine (127.0.0.1) until users and logins exist. Got --host {host}."

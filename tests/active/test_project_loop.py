@@ -76,7 +76,8 @@ def test_the_simulator_writes_its_report(project_dir: Path) -> None:
     page = (project_dir / "simulation.html").read_text(encoding="utf-8")
     assert "Labels to reach an accuracy" in page and "data:image/png;base64," in page
     bad = tetsuban("simulate", project_dir, "--strategies", "clever", check=False)
-    assert bad.returncode != 0 and "hybrid, random" in bad.stderr + bad.stdout
+    assert bad.returncode != 0 and "hybrid, hybrid_random10, random" in bad.stderr + bad.stdout
+    assert "Embedding" not in bad.stdout + bad.stderr  # a wrong name fails before any work
 
 
 def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(

@@ -94,7 +94,7 @@ def test_typiclust_takes_one_typical_image_per_uncovered_cluster(fashion_pixels:
 
 
 def test_an_unknown_strategy_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="hybrid, random"):
+    with pytest.raises(ConfigError, match="hybrid, hybrid_random10, random"):
         strategy_named("smart")
 
 
