@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tetsuban.active.loop import LabelLoop
+from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import DEFAULT_C, LinearHead
 from tetsuban.params import check_int
@@ -50,8 +51,6 @@ def simulate(
     c: float = DEFAULT_C,
 ) -> Curve:
     """One run of ``strategy`` (a name in active.STRATEGIES) up to ``budget`` labels, ``step`` at a time."""
-    from tetsuban.active.registry import strategy_named
-
     check_int("budget", budget, 1, 10_000_000)
     check_int("step", step, 1, budget)
     truth = np.asarray(labels, dtype=object)
