@@ -100,6 +100,32 @@ def write_fashion_images(fashion_dir: Path, out: Path, count: int, start: int = 
     return out
 
 
+def write_unlabelled_fashion_images(fashion_dir: Path, out: Path, count: int, start: int = 0) -> Path:
+    """Real fashion-mnist test images ``start .. start+count`` as PNG files in one folder: no class, no label."""
+    from PIL import Image
+
+    from tetsuban.ingest.idx import read_idx
+
+    pixels = read_idx(fashion_dir / "t10k-images-idx3-ubyte.gz")
+    out.mkdir(parents=True, exist_ok=True)
+    for index in range(start, start + count):
+        Image.fromarray(pixels[index]).save(out / f"u{index:05d}.png")
+    return out
+
+
+def embedded_project(fashion_dir: Path, root: Path, labelled: int, unlabelled: int, test: float, val: float) -> Path:
+    """A project at ``root/project`` of ``labelled`` labelled then ``unlabelled`` unlabelled fashion-mnist images,
+    split and embedded: what the loop and the app work on."""
+    write_fashion_images(fashion_dir, root / "labelled", labelled)
+    write_unlabelled_fashion_images(fashion_dir, root / "unlabelled", unlabelled, start=labelled)
+    with Project.init(root / "project") as project:
+        project.import_folder(root / "labelled")
+        project.import_folder(root / "unlabelled")
+        project.split(test=test, val=val)
+        project.embed()
+    return root / "project"
+
+
 @pytest.fixture()
 def emoji_sample(tmp_path: Path, emoji_dir: Path) -> Path:
     """A writable copy of 40 real emoji in an ImageFolder layout: 20 in smileys/, 20 in people/."""

@@ -67,7 +67,7 @@ from tetsuban.store.survey import load_survey, recolour_checked
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of
 from tetsuban.survey.links import check_recolours, near_duplicates
-from tetsuban.survey.lookalikes import LOOK_ALIKE, SAME_PICTURE, look_alike_pairs
+from tetsuban.survey.lookalikes import LOOK_ALIKE, SAME_PICTURE, look_alike_pairs, similar_pairs
 from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.recolour import RECOLOUR_VERSION
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
@@ -336,8 +336,9 @@ class Project:
         """Write survey.html (into the project folder unless ``out`` says where) and return its path."""
         path = self.root / "survey.html" if out is None else Path(out).expanduser()
         vectors = self._stored_embeddings()
-        pairs = self._near_duplicates_of(self._surveyed(), vectors)
-        look_alikes = look_alike_pairs(vectors, LOOK_ALIKE) if vectors else None
+        every, mutual = similar_pairs(vectors, min(LOOK_ALIKE, SAME_PICTURE))  # one pass over all pairs serves both
+        pairs = self._near_duplicates_of(self._surveyed(), [p for p in mutual if p[2] >= SAME_PICTURE])
+        look_alikes = [p for p in every if p[2] >= LOOK_ALIKE] if vectors else None
         return write_survey_report(path, self.config.name, self.survey_table(), pairs, look_alikes)
 
     # -- the property sheet ---------------------------------------------------------------------------------------
@@ -478,7 +479,8 @@ class Project:
         surveyed = self._surveyed()
         paths = {r.id: str(self.image_path(r)) for r in self.images()}
         vectors = self._stored_embeddings()
-        pairs = self._near_duplicates_of(surveyed, vectors) if surveyed else None
+        same_picture = look_alike_pairs(vectors, SAME_PICTURE, mutual=True)
+        pairs = self._near_duplicates_of(surveyed, same_picture) if surveyed else None
         return diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths, bool(vectors))
 
     def _surveyed(self) -> dict[int, PixelStats]:
@@ -488,12 +490,13 @@ class Project:
         return {r.id: stats[r.sha256] for r in self.images() if r.sha256 in stats}
 
     def _near_duplicates_of(
-        self, surveyed: Mapping[int, PixelStats], vectors: Mapping[int, np.ndarray] | None = None
+        self, surveyed: Mapping[int, PixelStats], same_picture: Sequence[tuple[int, int, float]] | None = None
     ) -> list[tuple[int, int, int]]:
+        """Near-duplicates among ``surveyed``, with the model's ``same_picture`` pairs (found here when not given)."""
         with self._engine.connect() as conn:
             checked = recolour_checked(conn, RECOLOUR_VERSION)
-        embedded = self._stored_embeddings() if vectors is None else vectors
-        same_picture = look_alike_pairs(embedded, SAME_PICTURE, mutual=True)
+        if same_picture is None:
+            same_picture = look_alike_pairs(self._stored_embeddings(), SAME_PICTURE, mutual=True)
         return near_duplicates(surveyed, {r.id: r.sha256 for r in self.images()}, checked, same_picture)
 
     def _stored_embeddings(self) -> dict[int, np.ndarray]:

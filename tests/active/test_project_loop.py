@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_fashion_images
+from tests.conftest import write_fashion_images, write_unlabelled_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import Project
 
@@ -20,11 +20,7 @@ def project_dir(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> 
     """A project of 400 labelled and 150 unlabelled real fashion-mnist images, embedded and split."""
     root = tmp_path_factory.mktemp("loop")
     labelled = write_fashion_images(fashion_dir, root / "labelled", 400)
-    unlabelled = root / "unlabelled"
-    write_fashion_images(fashion_dir, root / "staging", 150, start=400)
-    unlabelled.mkdir()
-    for index, image in enumerate(sorted((root / "staging").rglob("*.png"))):
-        shutil.move(image, unlabelled / f"u{index:03d}.png")
+    unlabelled = write_unlabelled_fashion_images(fashion_dir, root / "unlabelled", 150, start=400)
     tetsuban("init", root / "project")
     tetsuban("import", root / "project", labelled)
     tetsuban("import", root / "project", unlabelled)

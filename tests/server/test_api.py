@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import write_fashion_images
+from tests.conftest import embedded_project
 from tetsuban import Project
 from tetsuban.server.app import MAX_BODY, create_app
 
@@ -17,19 +17,7 @@ from tetsuban.server.app import MAX_BODY, create_app
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Path:
     """A project of 60 labelled and 60 unlabelled fashion-mnist images, embedded and split."""
-    root = tmp_path_factory.mktemp("served")
-    write_fashion_images(fashion_dir, root / "labelled", 60)
-    write_fashion_images(fashion_dir, root / "staging", 60, start=60)
-    flat = root / "unlabelled"
-    flat.mkdir()
-    for index, image in enumerate(sorted((root / "staging").rglob("*.png"))):
-        shutil.move(image, flat / f"u{index:03d}.png")
-    with Project.init(root / "project") as project:
-        project.import_folder(root / "labelled")
-        project.import_folder(flat)
-        project.split(test=0.2, val=0.1)
-        project.embed()
-    return root / "project"
+    return embedded_project(fashion_dir, tmp_path_factory.mktemp("served"), 60, 60, test=0.2, val=0.1)
 
 
 @pytest.fixture()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.conftest import write_fashion_images
+from tests.conftest import embedded_project
 from tetsuban import Project
 
 pytestmark = pytest.mark.slow
@@ -32,19 +31,9 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Iterator[tuple[str, Path]]:
     """`tetsuban serve` on a project of 60 labelled and 100 unlabelled fashion-mnist images."""
     root = tmp_path_factory.mktemp("browser")
-    write_fashion_images(fashion_dir, root / "labelled", 60)
-    write_fashion_images(fashion_dir, root / "staging", 100, start=60)
-    flat = root / "unlabelled"
-    flat.mkdir()
-    for index, image in enumerate(sorted((root / "staging").rglob("*.png"))):
-        shutil.move(image, flat / f"u{index:03d}.png")
-    with Project.init(root / "project") as project:
-        project.import_folder(root / "labelled")
-        project.import_folder(flat)
-        project.split(test=0.1, val=0.1)
-        project.embed()
+    project_dir = embedded_project(fashion_dir, root, 60, 100, test=0.1, val=0.1)
     port = _free_port()
-    command = ["serve", str(root / "project"), "--port", str(port), "--retrain-every", "10"]
+    command = ["serve", str(project_dir), "--port", str(port), "--retrain-every", "10"]
     log = root / "serve.log"
     with log.open("wb") as output:  # a file, not a pipe: a full pipe would stall the server
         process = subprocess.Popen([sys.executable, "-m", "tetsuban", *command], stdout=output, stderr=output)
@@ -59,7 +48,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Itera
     else:
         process.kill()
         raise AssertionError(f"the server did not start: {log.read_text(errors='replace')}")
-    yield url, root / "project"
+    yield url, project_dir
     process.terminate()
     process.wait(timeout=30)
 

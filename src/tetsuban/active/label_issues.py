@@ -82,9 +82,11 @@ def confident_joint(given: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     return joint
 
 
-def label_issue_mask(given: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """True where the label looks wrong: confidently another class, and not the model's top prediction."""
-    guess = confident_classes(given, probabilities)
+def label_issue_mask(given: np.ndarray, probabilities: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
+    """True where the label looks wrong: confidently another class, and not the model's top prediction.
+    ``guess``: :func:`confident_classes`, when already computed."""
+    if guess is None:
+        guess = confident_classes(given, probabilities)
     return (guess >= 0) & (guess != given) & (probabilities.argmax(axis=1) != given)
 
 
@@ -94,8 +96,8 @@ def find_label_issues(
     """The labels that look wrong among ``labels`` (one per row of ``embeddings``), most doubtful first."""
     classes, probabilities = out_of_fold_probabilities(embeddings, labels, folds, seed)
     given = np.array([classes.index(name) for name in labels])
-    flagged = np.flatnonzero(label_issue_mask(given, probabilities))
     guess = confident_classes(given, probabilities)
+    flagged = np.flatnonzero(label_issue_mask(given, probabilities, guess))
     issues = [
         LabelIssue(
             int(i),

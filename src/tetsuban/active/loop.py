@@ -146,9 +146,15 @@ class LabelLoop:
 
     def serve(self, count: int) -> tuple[int, list[int]]:
         """(generation, images): :meth:`next_images`, saying which retrain's queue they came from."""
-        snapshot = self._snapshot  # one read: the queue and its generation belong together
+        snapshot, images = self.serve_snapshot(count)
+        return snapshot.generation, images
+
+    def serve_snapshot(self, count: int) -> tuple[Snapshot, list[int]]:
+        """(snapshot, images): the snapshot whose queue the images came from, read once, so that its
+        probabilities and the images belong together."""
+        snapshot = self._snapshot
         labelled = self.labelled_mask()
-        return snapshot.generation, [i for i in snapshot.queue if not labelled[i]][:count]
+        return snapshot, [i for i in snapshot.queue if not labelled[i]][:count]
 
     def retrain(self) -> Snapshot:
         """Fit the head on the labels so far, compute probabilities and a new queue, and publish them."""
@@ -188,8 +194,8 @@ class LabelLoop:
             self._training.start()
 
     def _retrain_until_current(self) -> None:
-        self.retrain()
-        with self._lock:
-            due = self._since_retrain >= self._retrain_every
-        if due:
-            self._retrain_until_current()
+        due = True
+        while due:  # labels that came in during a retrain may make another due
+            self.retrain()
+            with self._lock:
+                due = self._since_retrain >= self._retrain_every

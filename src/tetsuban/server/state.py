@@ -43,8 +43,7 @@ class AppState:
 
     def next_images(self, count: int) -> tuple[int, list[Suggested]]:
         """(generation, images) from the loop's latest queue, each with its suggestion."""
-        generation, rows = self.loop.serve(count)
-        snapshot = self.loop.snapshot
+        snapshot, rows = self.loop.serve_snapshot(count)
         out = []
         for row in rows:
             suggestion = probability = None
@@ -52,7 +51,7 @@ class AppState:
                 best = int(snapshot.probabilities[row].argmax())
                 suggestion, probability = snapshot.head.classes[best], float(snapshot.probabilities[row, best])
             out.append(Suggested(self.image_ids[row], suggestion, probability))
-        return generation, out
+        return snapshot.generation, out
 
     def label(self, image_id: int, label: str, seconds: float | None, accepted: bool) -> None:
         """Record ``label`` for ``image_id`` (author, time, seconds on screen, whether it accepted the suggestion),

@@ -26,11 +26,20 @@ def look_alike_pairs(
     vectors: Mapping[int, np.ndarray], threshold: float, mutual: bool = False
 ) -> list[tuple[int, int, float]]:
     """(id, id, cosine) of every pair with cosine >= ``threshold``, first id smaller, sorted; with ``mutual``,
-    only pairs where each image is the other's nearest neighbour. Exact: every pair is compared, in blocks of
-    rows so that memory stays at _BLOCK x N similarities."""
+    only pairs where each image is the other's nearest neighbour."""
+    every, mutual_pairs = similar_pairs(vectors, threshold)
+    return mutual_pairs if mutual else every
+
+
+def similar_pairs(
+    vectors: Mapping[int, np.ndarray], threshold: float
+) -> tuple[list[tuple[int, int, float]], list[tuple[int, int, float]]]:
+    """(every pair at or above ``threshold``, the mutual nearest neighbours among them), each as in
+    :func:`look_alike_pairs`. Exact: every pair is compared once, in blocks of rows so that memory stays at
+    _BLOCK x N similarities."""
     ids = sorted(vectors)
     if len(ids) < 2:
-        return []
+        return [], []
     unit = _unit_rows(np.stack([np.asarray(vectors[i], np.float32) for i in ids]))  # (N, D)
     nearest = np.empty(len(ids), np.int64)
     found: list[tuple[int, int, float]] = []
@@ -42,9 +51,8 @@ def look_alike_pairs(
         for row, col in zip(*np.nonzero(block >= threshold), strict=True):
             if col > start + row:
                 found.append((int(start + row), int(col), float(block[row, col])))
-    if mutual:
-        found = [(a, b, c) for a, b, c in found if nearest[a] == b and nearest[b] == a]
-    return sorted((ids[a], ids[b], c) for a, b, c in found)
+    mutual = [(a, b, c) for a, b, c in found if nearest[a] == b and nearest[b] == a]
+    return sorted((ids[a], ids[b], c) for a, b, c in found), sorted((ids[a], ids[b], c) for a, b, c in mutual)
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:
