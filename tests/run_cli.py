@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 
-def tetsuban(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def tetsuban(*args: str | Path, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "tetsuban", *map(str, args)],
+        input=stdin,
         capture_output=True,
         text=True,
         env={

@@ -48,6 +48,8 @@ labels_app = typer.Typer(help="Labels: export them.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
 props_app = typer.Typer(help="The property sheet: fields that matter for your problem.", no_args_is_help=True)
 app.add_typer(props_app, name="props")
+users_app = typer.Typer(help="Who may log in to the labeling app, and with which role.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 pipeline_app = typer.Typer(help="The preprocessing and augmentation pipeline: show it.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 
@@ -335,7 +337,9 @@ def simulate(
 @app.command()
 def serve(
     project: ProjectArg,
-    host: Annotated[str, typer.Option(help="Address to bind; only this machine (127.0.0.1) for now.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind: this machine only (127.0.0.1) unless users exist.")
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     strategy: Annotated[str, typer.Option(help=f"Query strategy: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
     retrain_every: Annotated[int, typer.Option(help="Labels between retrains of the model.")] = 20,
@@ -346,14 +350,76 @@ def serve(
     from tetsuban.server.app import create_app
 
     strategy_named(strategy)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise TetsubanError(
-            f"The app binds only to this machine (127.0.0.1) until users and logins exist. Got --host {host}."
-        )
+    local = host in ("127.0.0.1", "localhost", "::1")
     with _progress("Embedding") as progress, Project.open(project) as opened:
+        if not local and not opened.accounts.exist():
+            raise TetsubanError(
+                f"Binding {host} lets other machines in, so the app needs logins first: add a user with "
+                f"tetsuban users add {project} NAME --role admin. Or bind 127.0.0.1."
+            )
         opened.embed(progress)  # before the app starts, so that its first page is not a long wait
-    out.print(f"Labeling {project} at http://{host}:{port}/ (Ctrl+C stops; labels are saved as you go)")
-    uvicorn.run(create_app(project, strategy, retrain_every), host=host, port=port, log_level="warning")
+        logins = opened.accounts.exist()
+    shown = f"[{host}]" if ":" in host else host
+    access = "log in as a user" if logins else "no login: this machine only"
+    out.print(
+        f"Labeling {project} at http://{shown}:{port}/ ({access}; Ctrl+C stops; labels are saved as you go)",
+        markup=False,
+        soft_wrap=True,
+    )
+    app_ = create_app(project, strategy, retrain_every, login_required=not local)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@users_app.command("add")
+def users_add(
+    project: ProjectArg,
+    name: Annotated[str, typer.Argument(help="The user's name: letters, digits, '.', '_' or '-'.")],
+    role: Annotated[str, typer.Option(help="annotator, reviewer or admin.")] = "annotator",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin instead of asking.")] = False,
+) -> None:
+    """Add a user of the labeling app (the password is stored as an argon2 hash)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with Project.open(project) as opened:
+        user = opened.accounts.add(name, password, role)
+    out.print(f"Added {user.name} ({user.role}).", markup=False)
+
+
+@users_app.command("list")
+def users_list(project: ProjectArg) -> None:
+    """The users of the labeling app and their roles."""
+    with Project.open(project) as opened:
+        found = opened.accounts.users()
+    for user in found:
+        out.print(f"{user.name}  {user.role}", markup=False)
+    if not found:
+        out.print("No users: the app runs without logins, on this machine only.")
+
+
+@users_app.command("remove")
+def users_remove(project: ProjectArg, name: Annotated[str, typer.Argument(help="The user to remove.")]) -> None:
+    """Remove a user and end their sessions; their labels keep their name."""
+    with Project.open(project) as opened:
+        opened.accounts.remove(name)
+    out.print(f"Removed {name}.", markup=False)
+
+
+@app.command()
+def agreement(project: ProjectArg) -> None:
+    """How far annotators agree, on the images two or more of them labelled (Cohen's kappa per pair)."""
+    from tetsuban.agreement import agreement as agreement_of
+
+    with Project.open(project) as opened:
+        found = agreement_of(opened.label_history())
+    out.print(f"{found.images} images labelled by two or more people; all agree on {found.unanimous}.")
+    for pair in found.pairs:
+        kappa = "undefined" if pair.kappa is None else f"{pair.kappa:.2f}"
+        out.print(
+            f"{pair.first} and {pair.second}: {pair.agreed}/{pair.images} alike ({pair.share:.0%}), kappa {kappa}",
+            markup=False,
+        )
 
 
 @app.command()

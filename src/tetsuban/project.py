@@ -14,8 +14,17 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from tetsuban.accounts import Accounts
 from tetsuban.active.curve import LearningCurve
-from tetsuban.active.data import ActiveData, curve_of, label_issues, loop_for, next_images, simulation_inputs
+from tetsuban.active.data import (
+    ActiveData,
+    curve_of,
+    label_issues,
+    loop_for,
+    next_images,
+    simulation_inputs,
+    val_accuracy,
+)
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
@@ -57,8 +66,24 @@ from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.embeddings import embedded_backbones, load_embeddings
 from tetsuban.store.images import ImageRecord, all_images, image_path
-from tetsuban.store.labels import LabelEvent, add_labels, current_labels, label_history
-from tetsuban.store.loop_state import StoredSnapshot, load_snapshot, save_snapshot
+from tetsuban.store.labels import (
+    LabelEvent,
+    add_labels,
+    class_counts,
+    class_ids,
+    current_labels,
+    ensure_classes,
+    label_history,
+    labels_since,
+)
+from tetsuban.store.loop_state import (
+    Retrain,
+    StoredSnapshot,
+    add_retrain,
+    load_snapshot,
+    retrain_history,
+    save_snapshot,
+)
 from tetsuban.store.properties import ValueEvent, add_property, current_values, defined, set_values, value_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
@@ -280,6 +305,31 @@ class Project:
         """Record new labels (None clears one); the history keeps every earlier label."""
         with self._engine.begin() as conn:
             add_labels(conn, list(assignments), source, author or getpass.getuser(), seconds_on_screen)
+
+    def classes(self) -> list[str]:
+        """Every class name, labelled or not yet, sorted."""
+        with self._engine.connect() as conn:
+            return sorted(class_ids(conn))
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per class by their current label (0 for a class no image has now)."""
+        with self._engine.connect() as conn:
+            return class_counts(conn)
+
+    def labels_since(self, since: float) -> int:
+        """Labels people gave (imports and clearings aside) since the time ``since`` (seconds since the epoch)."""
+        with self._engine.connect() as conn:
+            return labels_since(conn, since)
+
+    def add_class(self, name: str) -> None:
+        """Add a class before any image has it (labelling adds classes too)."""
+        with self._engine.begin() as conn:
+            ensure_classes(conn, {name})
+
+    @property
+    def accounts(self) -> Accounts:
+        """The labeling app's users and sessions."""
+        return Accounts(self._engine)
 
     def pipeline(self) -> Pipeline:
         """The pipeline of tetsuban.toml, with whitening (if any) fitted on this project's images."""
@@ -611,10 +661,20 @@ class Project:
         """
         data = self.active_data()
         key = self.backbone().key
+        val_rows = {int(data.image_ids[row]): int(row) for row in np.flatnonzero(data.mask("val"))}
 
         def store(snapshot: Snapshot) -> None:
             if snapshot.head is None or snapshot.probabilities is None:
                 return
+            with self._engine.connect() as conn:  # val labels given since the loop started count too
+                val_labels = {i: e.label for i, e in current_labels(conn, list(val_rows)).items() if e.label}
+            retrain = Retrain(
+                snapshot.generation,
+                time.time(),
+                snapshot.labelled,
+                len(val_labels),
+                val_accuracy(snapshot.head.classes, snapshot.probabilities, val_rows, val_labels),
+            )
             record = StoredSnapshot(
                 snapshot.generation,
                 time.time(),
@@ -627,6 +687,7 @@ class Project:
             )
             with self._engine.begin() as conn:
                 save_snapshot(conn, record)
+                add_retrain(conn, retrain)
 
         return loop_for(data, strategy, retrain_every, queue_size, background, store), data.image_ids
 
@@ -642,6 +703,11 @@ class Project:
             int(image_id): (stored.classes[k], float(stored.probabilities[row, k]))
             for row, (image_id, k) in enumerate(zip(stored.image_ids, best, strict=True))
         }
+
+    def retrains(self) -> list[Retrain]:
+        """Each retrain of the labelling loop so far: labels learnt from and validation accuracy then."""
+        with self._engine.connect() as conn:
+            return retrain_history(conn)
 
     def label_issues(self, folds: int = DEFAULT_FOLDS, seed: int = 0) -> list[tuple[int, LabelIssue]]:
         """(image id, issue) for the labels that look wrong, most doubtful first (confident learning on

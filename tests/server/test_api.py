@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import embedded_project
+from tests.server.conftest import with_csrf
 from tetsuban import Project
 from tetsuban.server.app import MAX_BODY, create_app
 
@@ -30,7 +31,7 @@ def copied(served: Path, tmp_path: Path) -> Path:
 @pytest.fixture()
 def client(copied: Path) -> Iterator[TestClient]:
     with TestClient(create_app(copied, retrain_every=5)) as opened:
-        yield opened
+        yield with_csrf(opened)
 
 
 def test_next_images_are_unlabelled_train_images_with_suggestions(client: TestClient, served: Path) -> None:

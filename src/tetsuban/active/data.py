@@ -105,3 +105,15 @@ def simulation_inputs(data: ActiveData) -> tuple[np.ndarray, list[str], np.ndarr
     if test.all():
         raise ProjectError("Every labelled image is in the test split: nothing is left to label in the simulation.")
     return data.embeddings[rows], [str(data.labels[i]) for i in rows], test
+
+
+def val_accuracy(
+    classes: tuple[str, ...], probabilities: np.ndarray, rows: dict[int, int], labels: dict[int, str]
+) -> float | None:
+    """Share of the labelled val images (``labels`` by image id; ``rows`` maps image ids to probability rows) whose
+    most probable class is their label; None when none is labelled. A class the head never saw counts as a miss."""
+    scored = [i for i in labels if i in rows]
+    if not scored:
+        return None
+    best = probabilities[[rows[i] for i in scored]].argmax(axis=1)
+    return float(np.mean([classes[k] == labels[i] for k, i in zip(best, scored, strict=True)]))

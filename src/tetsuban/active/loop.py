@@ -105,6 +105,7 @@ class LabelLoop:
             raise ConfigError(
                 f"The labels must have one entry per image ({len(self.embeddings)}). Got {len(self.labels)}."
             )
+        self._labelled = np.array([label is not None for label in self.labels], bool)
         self._strategy = strategy
         self._retrain_every = retrain_every
         self._queue_size = queue_size
@@ -123,7 +124,17 @@ class LabelLoop:
         return self._snapshot
 
     def labelled_mask(self) -> np.ndarray:
-        return np.array([label is not None for label in self.labels], bool)
+        """Which images have a label now (a copy)."""
+        with self._lock:
+            return self._labelled.copy()
+
+    def is_labelled(self, index: int) -> bool:
+        return bool(self._labelled[index])
+
+    @property
+    def labels_until_retrain(self) -> int:
+        """Label changes still to come before the next retrain starts."""
+        return max(0, self._retrain_every - self._since_retrain)
 
     def label(self, index: int, label: str | None) -> None:
         """Record ``label`` for image ``index`` (None takes it back); every ``retrain_every`` changes, retrain."""
@@ -131,6 +142,7 @@ class LabelLoop:
             raise ConfigError(f"The image index must be in [0, {len(self.labels) - 1}]. Got {index}.")
         with self._lock:
             self.labels[index] = label
+            self._labelled[index] = label is not None
             self._since_retrain += 1
             due = self._since_retrain >= self._retrain_every
         if due:
@@ -153,7 +165,7 @@ class LabelLoop:
         """(snapshot, images): the snapshot whose queue the images came from, read once, so that its
         probabilities and the images belong together."""
         snapshot = self._snapshot
-        labelled = self.labelled_mask()
+        labelled = self._labelled
         return snapshot, [i for i in snapshot.queue if not labelled[i]][:count]
 
     def retrain(self) -> Snapshot:

@@ -1,97 +1,265 @@
-"""What the app holds while it runs: the open project, its labelling loop, and the map between both's ids."""
+"""What the app holds while it runs: the open project, its labelling loop, leases, and the queues' orders.
+
+Label writes go to the store first, then to the loop: a killed server loses at most the label in flight, and on
+restart the loop is rebuilt from the store.
+"""
 
 from __future__ import annotations
 
-import getpass
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tetsuban.active.loop import LabelLoop
+import numpy as np
+
+from tetsuban.active.curve import fit_power_law
+from tetsuban.active.label_issues import LabelIssue
+from tetsuban.active.loop import LabelLoop, Snapshot
+from tetsuban.agreement import latest_by_person
 from tetsuban.errors import ConfigError
-from tetsuban.files import write_atomic
-from tetsuban.imaging.decode import decode
 from tetsuban.project import Project
+from tetsuban.server.leases import Leases
+from tetsuban.server.queues import Orders
 from tetsuban.store.images import ImageRecord
 
 MAX_LABEL_LENGTH = 64
-THUMB_SIDE = 256
+UNSURE = "unsure"  # the bool property that U sets
+_CURVE_FROM = 50  # labels before which the learning curve is not fitted (see active.curve)
 
 
 @dataclass(frozen=True)
-class Suggested:
-    """An image to label, with the model's suggestion (None before the loop's first head)."""
+class Viewer:
+    """Who is asking: a user's name and role, and the CSRF token their page carries."""
+
+    name: str
+    role: str
+    csrf: str
+
+
+@dataclass(frozen=True)
+class Offered:
+    """An image to label: the model's suggestion (None before the loop's first head) and its current label."""
 
     image_id: int
     suggestion: str | None
     probability: float | None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class LoopView:
+    """The loop and the image id of each of its rows; replaced whole when uploads add images."""
+
+    loop: LabelLoop
+    image_ids: np.ndarray
+    row_of: dict[int, int]
+    orders: Orders
+    holdout: Orders  # val and test images, in random order
+    labelled: np.ndarray  # (N,) every row with a label, whatever its split
 
 
 class AppState:
-    """One project and its loop. Label writes go to the store first, then to the loop: a killed server loses at
-    most the label in flight, and on restart the loop is rebuilt from the store."""
+    """One project, its loop, and the leases that keep two annotators off one image."""
 
     def __init__(self, project: Project, strategy: str, retrain_every: int) -> None:
         self.project = project
-        self.loop: LabelLoop
-        self.loop, image_ids = project.label_loop(strategy, retrain_every, queue_size=4 * retrain_every)
-        self.image_ids = [int(image_id) for image_id in image_ids]
-        self.row_of = {image_id: row for row, image_id in enumerate(self.image_ids)}
+        self.strategy = strategy
+        self.retrain_every = retrain_every
+        self.leases = Leases()
         self.records: dict[int, ImageRecord] = {r.id: r for r in project.images()}
-        self.author = getpass.getuser()
+        self.view = self._build_view()
         self._write = threading.Lock()
+        self._issues: tuple[int, dict[int, LabelIssue]] | None = None  # (generation, issues by image id)
+        self._replay: list[tuple[int, str | None]] | None = None  # labels given while the loop is rebuilt
 
-    def next_images(self, count: int) -> tuple[int, list[Suggested]]:
-        """(generation, images) from the loop's latest queue, each with its suggestion."""
-        snapshot, rows = self.loop.serve_snapshot(count)
-        out = []
-        for row in rows:
-            suggestion = probability = None
-            if snapshot.head is not None and snapshot.probabilities is not None:
-                best = int(snapshot.probabilities[row].argmax())
-                suggestion, probability = snapshot.head.classes[best], float(snapshot.probabilities[row, best])
-            out.append(Suggested(self.image_ids[row], suggestion, probability))
-        return snapshot.generation, out
+    # -- queues -----------------------------------------------------------------------------------------------
 
-    def label(self, image_id: int, label: str, seconds: float | None, accepted: bool) -> None:
-        """Record ``label`` for ``image_id`` (author, time, seconds on screen, whether it accepted the suggestion),
-        then tell the loop."""
-        check_label(label)
-        if image_id not in self.records:
-            raise KeyError(image_id)
+    def offer(self, viewer: Viewer, queue: str, count: int) -> tuple[int, list[Offered]]:
+        """(generation, up to ``count`` images) from ``queue``, leased to ``viewer``."""
+        view = self.view
+        snapshot = view.loop.snapshot
+        if queue == "review":
+            return snapshot.generation, self._review(viewer, snapshot, count)
+        if queue == "second":
+            ids = self.leases.claim(viewer.name, self._second_opinions(viewer), count)
+            return snapshot.generation, [self._offered(view, snapshot, i) for i in ids]
+        rows = view.holdout.rows("random", snapshot, view.labelled) if queue == "holdout" else None
+        if rows is None:
+            rows = view.orders.rows(queue, snapshot, view.labelled)
+        ids = self.leases.claim(viewer.name, (int(view.image_ids[row]) for row in rows), count)
+        return snapshot.generation, [self._offered(view, snapshot, i) for i in ids]
+
+    def _offered(self, view: LoopView, snapshot: Snapshot, image_id: int, label: str | None = None) -> Offered:
+        row = view.row_of.get(image_id)
+        if row is None or snapshot.head is None or snapshot.probabilities is None:
+            return Offered(image_id, None, None, label)
+        best = int(snapshot.probabilities[row].argmax())
+        return Offered(image_id, snapshot.head.classes[best], float(snapshot.probabilities[row, best]), label)
+
+    def _review(self, viewer: Viewer, snapshot: Snapshot, count: int) -> list[Offered]:
+        """Labels that look wrong: the suggestion is the class confident learning proposes."""
+        issues = self.label_issues(snapshot.generation)
+        ids = self.leases.claim(viewer.name, iter(issues), count)
+        return [Offered(i, issues[i].suggested, issues[i].suggested_probability, issues[i].given) for i in ids]
+
+    def label_issues(self, generation: int) -> dict[int, LabelIssue]:
+        """Label issues by image id, most doubtful first; computed once per retrain."""
+        cached = self._issues
+        if cached is None or cached[0] != generation:
+            found = dict(self.project.label_issues())
+            labels = self.project.labelled()  # an issue fixed since is no longer one
+            found = {i: issue for i, issue in found.items() if labels.get(i) == issue.given}
+            cached = self._issues = (generation, found)
+        return cached[1]
+
+    def _second_opinions(self, viewer: Viewer) -> list[int]:
+        """Images exactly one other person labelled, for ``viewer`` to label without seeing that label."""
+        people = latest_by_person(self.project.label_history())
+        return sorted(i for i, by in people.items() if len(by) == 1 and viewer.name not in by)
+
+    # -- labels -----------------------------------------------------------------------------------------------
+
+    def label(self, viewer: Viewer, image_id: int, label: str, seconds: float | None, accepted: bool) -> None:
+        """Record ``label`` (author, time, seconds on screen, accepted or not), then tell the loop."""
+        self.label_many(viewer, [(image_id, label, accepted)], seconds)
+
+    def label_many(self, viewer: Viewer, items: list[tuple[int, str, bool]], seconds: float | None) -> None:
+        """Record several labels at once (the grid): the accepted ones and the others each in one transaction."""
+        for image_id, label, _ in items:
+            check_label(label)
+            self._check_image(image_id)
         with self._write:
-            source = "model-accepted" if accepted else "human"
-            self.project.set_labels([(image_id, label)], source, self.author, seconds)
-        row = self.row_of.get(image_id)
-        if row is not None and self.loop.eligible[row]:  # the loop learns from train images only
-            self.loop.label(row, label)
+            for accepted in (True, False):
+                chosen = [(i, label) for i, label, a in items if a is accepted]
+                if chosen:
+                    source = "model-accepted" if accepted else "human"
+                    self.project.set_labels(chosen, source, viewer.name, seconds)
+        for image_id, label, _ in items:
+            self._tell_loop(image_id, label)
 
-    def undo(self, image_id: int) -> None:
+    def undo(self, viewer: Viewer, image_id: int) -> None:
         """Clear ``image_id``'s label (the history keeps it), and take it back from the loop."""
+        self._check_image(image_id)
+        with self._write:
+            self.project.set_labels([(image_id, None)], "human", viewer.name)
+        self._tell_loop(image_id, None)
+
+    def current_author(self, image_id: int) -> str | None:
+        """Who gave the image's current label (None when it has none)."""
+        history = self.project.label_history(image_id)
+        return history[-1].author if history and history[-1].label is not None else None
+
+    def _tell_loop(self, image_id: int, label: str | None) -> None:
+        if self._replay is not None:
+            self._replay.append((image_id, label))
+        view = self.view
+        self.leases.release(image_id)
+        row = view.row_of.get(image_id)
+        if row is None:
+            return  # not embedded yet (an upload the loop has not taken in)
+        view.labelled[row] = label is not None
+        if view.loop.eligible[row]:  # the loop learns from train images only
+            view.loop.label(row, label)
+
+    def _check_image(self, image_id: int) -> None:
         if image_id not in self.records:
             raise KeyError(image_id)
+
+    # -- per-image fields ---------------------------------------------------------------------------------------
+
+    def mark_unsure(self, viewer: Viewer, image_id: int) -> None:
+        """Set the ``unsure`` property of the image (defining it on first use); it leaves this viewer's queue."""
+        self._check_image(image_id)
         with self._write:
-            self.project.set_labels([(image_id, None)], "human", self.author)
-        row = self.row_of.get(image_id)
-        if row is not None:
-            self.loop.unlabel(row)
+            if UNSURE not in self.project.properties():
+                self.project.add_property(UNSURE, "bool")
+            self.project.set_property(UNSURE, [(image_id, True)], viewer.name)
+
+    def fields(self, image_id: int) -> list[dict[str, object]]:
+        """The property sheet's hand-set fields, with the image's current values."""
+        self._check_image(image_id)
+        out: list[dict[str, object]] = []
+        for name, prop in self.project.properties().items():
+            if prop.rule is None:
+                value = self.project.property_values(name).get(image_id)
+                out.append({"name": name, "kind": prop.kind, "choices": list(prop.choices), "value": value})
+        return out
+
+    def set_field(self, viewer: Viewer, image_id: int, name: str, value: str | bool | float | None) -> None:
+        self._check_image(image_id)
+        with self._write:
+            self.project.set_property(name, [(image_id, value)], viewer.name)
+
+    # -- the live panel -------------------------------------------------------------------------------------------
+
+    def stats(self, target: float) -> dict[str, object]:
+        """Labels per class, labels in the last hour, validation accuracy per retrain, when the next retrain comes,
+        and the labels the fitted curve expects ``target`` to take."""
+        loop = self.view.loop
+        history = self.project.retrains()
+        points = [(r.labels, r.val_accuracy) for r in history if r.val_accuracy is not None]
+        return {
+            "labelled": int(self.view.labelled.sum()),
+            "per_class": self.project.class_counts(),
+            "last_hour": self.project.labels_since(time.time() - 3600),
+            "history": [{"labels": n, "accuracy": a} for n, a in points],
+            "val_images": history[-1].val_images if history else 0,
+            "generation": loop.snapshot.generation,
+            "next_retrain_in": loop.labels_until_retrain,
+            "target": target,
+            "labels_to_target": labels_to_target(points, target),
+        }
+
+    # -- images -----------------------------------------------------------------------------------------------
+
+    def take_in_new_images(self) -> threading.Thread:
+        """Take in newly imported images: their records now, the loop's rows after a rebuild in the background
+        (labels given meanwhile are replayed onto the new loop)."""
+        self.records = {r.id: r for r in self.project.images()}
+        with self._write:
+            self._replay = []
+        rebuild = threading.Thread(target=self._rebuild, daemon=True)
+        rebuild.start()
+        return rebuild
+
+    def _rebuild(self) -> None:
+        view = self._build_view()
+        with self._write:
+            self.view = view
+            replay, self._replay = self._replay or [], None
+        for image_id, label in replay:
+            self._tell_loop(image_id, label)
+
+    def _build_view(self) -> LoopView:
+        loop, ids = self.project.label_loop(self.strategy, self.retrain_every, queue_size=4 * self.retrain_every)
+        image_ids = np.asarray(ids, np.int64)
+        labelled_ids = set(self.project.labelled())
+        splits = self.project.splits()
+        holdout = np.array([splits.get(int(i)) in ("val", "test") for i in image_ids], bool)
+        return LoopView(
+            loop,
+            image_ids,
+            {int(image_id): row for row, image_id in enumerate(image_ids)},
+            Orders(loop.eligible),
+            Orders(holdout),
+            np.array([int(i) in labelled_ids for i in image_ids], bool),
+        )
 
     def image_file(self, image_id: int) -> Path:
         return self.project.image_path(self.records[image_id])
 
-    def thumbnail(self, image_id: int) -> Path:
-        """The image's JPEG thumbnail, made once into the project's cache."""
-        record = self.records[image_id]
-        path = self.project.root / ".cache" / "thumbs" / f"{record.sha256}.jpg"
-        if not path.is_file():
-            import io
 
-            from PIL import Image
-
-            buffer = io.BytesIO()
-            Image.fromarray(decode(self.image_file(image_id), max_side=THUMB_SIDE)).save(buffer, "JPEG", quality=85)
-            write_atomic(path, buffer.getvalue())
-        return path
+def labels_to_target(points: list[tuple[int, float]], target: float) -> int | None:
+    """Labels still needed for ``target`` by a power law through the (labels, accuracy) points past 50 labels;
+    None with fewer than three such points or when the fitted ceiling is below the target."""
+    usable = [(n, a) for n, a in points if n >= _CURVE_FROM]
+    if len(usable) < 3:
+        return None
+    if usable[-1][1] >= target:
+        return 0
+    needed = fit_power_law([n for n, _ in usable], [a for _, a in usable]).labels_for(target)
+    return None if needed is None else max(0, int(np.ceil(needed)) - usable[-1][0])
 
 
 def check_label(label: str) -> None:

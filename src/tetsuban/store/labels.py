@@ -128,3 +128,13 @@ def class_counts(conn: Connection) -> dict[str, int]:
         if event.label is not None:
             counts[event.label] += 1
     return dict(sorted(counts.items()))
+
+
+def labels_since(conn: Connection, since: float) -> int:
+    """Label events given by people (not imports, not clearings) at or after ``since``."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(labels)
+        .where(labels.c.created_at >= since, labels.c.source != "import", labels.c.class_id.is_not(None))
+    )
+    return int(conn.execute(query).scalar_one())

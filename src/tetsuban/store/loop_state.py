@@ -10,7 +10,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tetsuban.store.schema import loop_snapshots
+from tetsuban.store.schema import loop_history, loop_snapshots
 
 
 @dataclass(frozen=True)
@@ -61,3 +61,38 @@ def load_snapshot(conn: Connection) -> StoredSnapshot | None:
         np.frombuffer(row.probabilities, np.float32).reshape(len(ids), len(classes)),
         tuple(int(i) for i in np.frombuffer(row.queue, np.int64)),
     )
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """One retrain in the loop's history: labels it learnt from and its accuracy on the labelled val images."""
+
+    generation: int
+    created_at: float
+    labels: int
+    val_images: int
+    val_accuracy: float | None
+
+
+def add_retrain(conn: Connection, retrain: Retrain) -> None:
+    conn.execute(
+        sa.insert(loop_history).values(
+            generation=retrain.generation,
+            created_at=retrain.created_at,
+            labels=retrain.labels,
+            val_images=retrain.val_images,
+            val_accuracy=retrain.val_accuracy,
+        )
+    )
+
+
+def retrain_history(conn: Connection) -> list[Retrain]:
+    """Every recorded retrain, oldest first."""
+    query = sa.select(
+        loop_history.c.generation,
+        loop_history.c.created_at,
+        loop_history.c.labels,
+        loop_history.c.val_images,
+        loop_history.c.val_accuracy,
+    ).order_by(loop_history.c.id)
+    return [Retrain(**row._asdict()) for row in conn.execute(query)]

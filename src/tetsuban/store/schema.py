@@ -12,6 +12,9 @@ Version history:
 7. survey.fingerprint: a 16x16 luma thumbnail that confirms near-duplicates found by perceptual hash.
 8. survey.edge_hash (a colour edge hash that finds recoloured variants) and recolour_checks (each candidate pair
    of contents checked, with how far one is from a recolouring of the other, and the version of that measure).
+9. loop_snapshots: the labelling loop's latest probabilities and queue.
+10. users (argon2 password hashes and roles), sessions (digests of the labeling app's session tokens), and
+    loop_history (each retrain: labels learnt from and the validation accuracy, for the app's chart).
 
 A store made by a newer tetsuban is refused rather than guessed at.
 """
@@ -25,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 metadata = sa.MetaData()
 
@@ -221,6 +224,43 @@ loop_snapshots = sa.Table(
 )
 
 
+# People who may log in to the labeling app. The password is kept only as an argon2 hash.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # annotator / reviewer / admin
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# Logged-in sessions: the SHA-256 of the cookie's token (the token itself is never stored) and the CSRF token
+# that every state change must carry.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_digest", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+# Each retrain of the labelling loop that had a head: how many labels it learnt from and how it scored on the
+# labelled validation images then (NULL when none was labelled).
+loop_history = sa.Table(
+    "loop_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("labels", sa.Integer, nullable=False),
+    sa.Column("val_images", sa.Integer, nullable=False),
+    sa.Column("val_accuracy", sa.Float),
+)
+
+
 def _v2_seconds_on_screen(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
 
@@ -257,6 +297,10 @@ def _v9_loop(conn: Connection) -> None:
     metadata.create_all(conn, tables=[loop_snapshots])
 
 
+def _v10_users(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[users, sessions, loop_history])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_seconds_on_screen,
@@ -267,6 +311,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: _v7_fingerprint,
     8: _v8_recolour,
     9: _v9_loop,
+    10: _v10_users,
 }
 
 

@@ -1,36 +1,26 @@
-// The single-image labeling page: keys 1-9 label, Enter accepts the suggestion, Space or 0 skips, Z or Backspace
-// undoes the last label, arrows move.
-// The next images are fetched ahead and their pictures preloaded, so a key press shows the next one at once.
+// The single-image page: keys 1-9 label, Enter accepts the suggestion, Space or 0 skips, U marks unsure,
+// Z or Backspace undoes the last label, arrows move. The next images are fetched ahead and their pictures
+// preloaded, so a key press shows the next one at once.
+import { classButtons, classes, get, newClassForm, queue, send, statusLine, t } from "./common.js";
 
 const classesNav = document.getElementById("classes");
 const image = document.getElementById("image");
 const suggestionLine = document.getElementById("suggestion");
-const statusLine = document.getElementById("status");
-let classes = JSON.parse(classesNav.dataset.classes);
-let queue = [];        // images fetched ahead: {id, suggestion, probability}
+const fieldsForm = document.getElementById("fields");
+let upcoming = [];     // images fetched ahead: {id, suggestion, probability, label}
 let history = [];      // images shown, for going back
 let position = -1;     // index in history of the image on screen
 let shownAt = performance.now();
-
-function renderClasses(current) {
-  classesNav.replaceChildren(...classes.map((name, i) => {
-    const button = document.createElement("button");
-    button.textContent = i < 9 ? `${i + 1} ${name}` : name;
-    if (current && current.suggestion === name) button.classList.add("suggested");
-    button.addEventListener("click", () => label(name, false));
-    return button;
-  }));
-}
+let exhausted = false;
 
 async function refill() {
-  const seen = new Set([...queue, ...history].map((item) => item.id));
-  const response = await fetch("/api/next?count=10");
-  const data = await response.json();
-  for (const item of data.images) {
-    if (!seen.has(item.id)) {
-      queue.push(item);
-      new Image().src = `/images/${item.id}`;  // preload
-    }
+  const seen = new Set([...upcoming, ...history].map((item) => item.id));
+  const data = await get(`/api/next?count=10&queue=${encodeURIComponent(queue())}`);
+  const fresh = data.images.filter((item) => !seen.has(item.id));
+  exhausted = fresh.length === 0;
+  for (const item of fresh) {
+    upcoming.push(item);
+    new Image().src = `/images/${item.id}`;  // preload
   }
 }
 
@@ -38,73 +28,99 @@ function current() { return history[position]; }
 
 function show() {
   const item = current();
-  if (!item) { statusLine.textContent = "nothing left to label"; image.removeAttribute("src"); return; }
+  if (!item) { statusLine.textContent = t("nothing_left"); image.removeAttribute("src"); return; }
   image.src = `/images/${item.id}`;
   image.dataset.id = item.id;
-  suggestionLine.textContent = item.suggestion
-    ? `suggestion: ${item.suggestion} (${(item.probability * 100).toFixed(0)}%)` : "no suggestion yet";
-  renderClasses(item);
+  const parts = [];
+  if (item.label) parts.push(t("current", { name: item.label }));
+  parts.push(item.suggestion
+    ? t("suggestion", { name: item.suggestion, p: (item.probability * 100).toFixed(0) }) : t("no_suggestion"));
+  suggestionLine.textContent = parts.join(" · ");
+  classButtons(classesNav, (name) => label(name, false), item.suggestion);
   shownAt = performance.now();
+  showFields(item.id);
+}
+
+async function showFields(id) {
+  const data = await get(`/api/images/${id}/fields`);
+  fieldsForm.replaceChildren(...data.fields.map((field) => fieldInput(id, field)));
+  document.getElementById("fields-box").hidden = data.fields.length === 0;
+}
+
+function fieldInput(id, field) {
+  const label = document.createElement("label");
+  label.textContent = `${field.name} `;
+  let input;
+  if (field.kind === "choice") {
+    input = document.createElement("select");
+    input.append(new Option("", ""), ...field.choices.map((c) => new Option(c, c)));
+    input.value = field.value ?? "";
+  } else {
+    input = document.createElement("input");
+    input.type = field.kind === "bool" ? "checkbox" : field.kind === "number" ? "number" : "text";
+    if (field.kind === "bool") input.checked = field.value === true; else input.value = field.value ?? "";
+  }
+  input.name = field.name;
+  input.addEventListener("change", () => {
+    const value = field.kind === "bool" ? input.checked
+      : field.kind === "number" ? (input.value === "" ? null : Number(input.value)) : (input.value || null);
+    send("/api/fields", { image_id: id, name: field.name, value });
+  });
+  label.append(input);
+  return label;
 }
 
 async function advance() {
   if (position < history.length - 1) { position += 1; show(); return; }
-  if (queue.length < 3) await refill();
-  const next = queue.shift();
-  if (next) { history.push(next); position = history.length - 1; }
+  if (upcoming.length < 3 && !exhausted) await refill();
+  const next = upcoming.shift();
+  if (next) { history.push(next); position = history.length - 1; } else { position = history.length; }
   show();
-  if (queue.length < 3) refill();
+  if (upcoming.length < 3 && !exhausted) refill();
 }
 
 async function label(name, accepted) {
   const item = current();
   if (!item) return;
   const seconds = (performance.now() - shownAt) / 1000;
-  const response = await fetch("/api/labels", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ image_id: item.id, label: name, seconds, accepted }),
-  });
-  if (!response.ok) { statusLine.textContent = (await response.json()).detail; return; }
-  const result = await response.json();
+  const result = await send("/api/labels", { image_id: item.id, label: name, seconds, accepted });
   item.labelled = name;
-  statusLine.textContent = `${result.labelled} labelled · model generation ${result.generation}`;
+  statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
+  await advance();
+}
+
+async function unsure() {
+  const item = current();
+  if (!item) return;
+  await send("/api/unsure", { image_id: item.id });
+  statusLine.textContent = t("unsure_marked");
   await advance();
 }
 
 async function undo() {
   // back to the last labelled image, and its label taken back
-  let back = position - 1;
+  let back = Math.min(position, history.length) - 1;
   while (back >= 0 && !history[back].labelled) back -= 1;
   if (back < 0) return;
   const item = history[back];
-  const response = await fetch("/api/undo", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ image_id: item.id }),
-  });
-  if (!response.ok) { statusLine.textContent = (await response.json()).detail; return; }
+  const result = await send("/api/undo", { image_id: item.id });
   item.labelled = null;
   position = back;
-  statusLine.textContent = `${(await response.json()).labelled} labelled · undone`;
+  statusLine.textContent = t("undone", { n: result.labelled });
   show();
 }
 
 document.addEventListener("keydown", (event) => {
-  if (event.target.tagName === "INPUT") return;
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || event.ctrlKey || event.metaKey) return;
   const item = current();
-  if (/^[1-9]$/.test(event.key) && classes[Number(event.key) - 1]) { label(classes[Number(event.key) - 1], false); }
-  else if (event.key === "Enter" && item && item.suggestion) { label(item.suggestion, true); }
+  if (/^[1-9]$/.test(event.key) && classes[Number(event.key) - 1]) label(classes[Number(event.key) - 1], false);
+  else if (event.key === "Enter" && item && item.suggestion) { event.preventDefault(); label(item.suggestion, true); }
   else if (event.key === " " || event.key === "0") { event.preventDefault(); advance(); }
+  else if (event.key === "u" || event.key === "U") unsure();
   else if ((event.key === "z" || event.key === "Backspace") && position > 0) { event.preventDefault(); undo(); }
   else if (event.key === "ArrowLeft" && position > 0) { position -= 1; show(); }
-  else if (event.key === "ArrowRight") { advance(); }
+  else if (event.key === "ArrowRight") advance();
 });
 
-document.getElementById("new-class").addEventListener("submit", (event) => {
-  event.preventDefault();
-  const input = document.getElementById("class-name");
-  const name = input.value.trim();
-  if (name && !classes.includes(name)) { classes.push(name); renderClasses(current()); }
-  input.value = "";
-});
-
+newClassForm(() => classButtons(classesNav, (name) => label(name, false), current()?.suggestion));
 advance();

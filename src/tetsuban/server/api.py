@@ -1,0 +1,192 @@
+"""The JSON API the pages use: what to label next, labels (one or a page of them), undo, unsure, per-image
+fields, classes, the live panel's figures and the annotators' agreement."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+
+from tetsuban.agreement import agreement
+from tetsuban.errors import TetsubanError
+from tetsuban.server.deps import app_state, changer, reader, viewer
+from tetsuban.server.queues import REVIEWER_QUEUES, check_queue
+from tetsuban.server.security import may
+from tetsuban.server.state import MAX_LABEL_LENGTH, AppState, Offered, Viewer, check_label
+
+MAX_BATCH = 200  # labels in one grid request
+
+router = APIRouter(prefix="/api")
+State = Annotated[AppState, Depends(app_state)]
+Reader = Annotated[Viewer, Depends(viewer)]
+Annotator = Annotated[Viewer, Depends(changer("annotator"))]
+Reviewer = Annotated[Viewer, Depends(changer("reviewer"))]
+
+
+class LabelIn(BaseModel):
+    """One label from the page."""
+
+    image_id: int
+    label: str = Field(min_length=1, max_length=MAX_LABEL_LENGTH)
+    seconds: float | None = Field(default=None, ge=0, le=86_400)
+    accepted: bool = False
+
+
+class BatchItem(BaseModel):
+    image_id: int
+    label: str = Field(min_length=1, max_length=MAX_LABEL_LENGTH)
+    accepted: bool = False
+
+
+class BatchIn(BaseModel):
+    """A page of labels from the grid, with the seconds the page was on screen."""
+
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH)
+    seconds: float | None = Field(default=None, ge=0, le=86_400)
+
+
+class ImageIn(BaseModel):
+    image_id: int
+
+
+class FieldIn(BaseModel):
+    image_id: int
+    name: str = Field(min_length=1, max_length=64)
+    value: str | bool | float | None = None
+
+
+class ClassIn(BaseModel):
+    name: str = Field(min_length=1, max_length=MAX_LABEL_LENGTH)
+
+
+def _unknown(image_id: int) -> HTTPException:
+    return HTTPException(404, f"No image has id {image_id} in this project.")
+
+
+def _offered(item: Offered) -> dict[str, object]:
+    return {"id": item.image_id, "suggestion": item.suggestion, "probability": item.probability, "label": item.label}
+
+
+def _check_new_classes(state: AppState, who: Viewer, names: set[str]) -> None:
+    """Annotators label with the classes there are; reviewers and admins may add one by labelling with it."""
+    new = names - set(state.project.classes())
+    if new and not may(who, "reviewer"):
+        raise HTTPException(403, f"Only a reviewer or admin adds classes; {sorted(new)[0]!r} is not one yet.")
+
+
+@router.get("/next")
+def next_images(state: State, who: Reader, count: int = 5, queue: str = "hybrid") -> dict[str, object]:
+    """Up to ``count`` images from ``queue``, leased to the viewer so no one else gets them meanwhile."""
+    if not 1 <= count <= 100:
+        raise HTTPException(422, f"count must be in [1, 100]. Got {count}.")
+    try:
+        check_queue(queue, state.project.classes())
+    except TetsubanError as error:
+        raise HTTPException(422, str(error)) from None
+    if queue in REVIEWER_QUEUES and not may(who, "reviewer"):
+        raise HTTPException(403, f"The {queue} queue is for reviewers and admins; {who.name} is {who.role}.")
+    generation, images = state.offer(who, queue, count)
+    return {"generation": generation, "images": [_offered(item) for item in images]}
+
+
+@router.post("/labels")
+def add_label(body: LabelIn, state: State, who: Annotator) -> dict[str, object]:
+    _check_new_classes(state, who, {body.label})
+    try:
+        state.label(who, body.image_id, body.label, body.seconds, body.accepted)
+    except KeyError:
+        raise _unknown(body.image_id) from None
+    except TetsubanError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"ok": True, "labelled": int(state.view.labelled.sum()), "generation": state.view.loop.snapshot.generation}
+
+
+@router.post("/labels/batch")
+def add_labels(body: BatchIn, state: State, who: Annotator) -> dict[str, object]:
+    """Label a page of the grid at once; nothing is stored when any item is wrong."""
+    _check_new_classes(state, who, {item.label for item in body.items})
+    try:
+        state.label_many(who, [(i.image_id, i.label, i.accepted) for i in body.items], body.seconds)
+    except KeyError as error:
+        raise _unknown(int(error.args[0])) from None
+    except TetsubanError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"ok": True, "labelled": int(state.view.labelled.sum()), "generation": state.view.loop.snapshot.generation}
+
+
+@router.post("/undo")
+def undo(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
+    """Take back a label; an annotator only their own."""
+    if body.image_id not in state.records:
+        raise _unknown(body.image_id)
+    author = state.current_author(body.image_id)
+    if author is not None and author != who.name and not may(who, "reviewer"):
+        raise HTTPException(403, f"The label of image {body.image_id} is {author}'s; only a reviewer takes it back.")
+    state.undo(who, body.image_id)
+    return {"ok": True, "labelled": int(state.view.labelled.sum())}
+
+
+@router.post("/unsure")
+def unsure(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
+    try:
+        state.mark_unsure(who, body.image_id)
+    except KeyError:
+        raise _unknown(body.image_id) from None
+    return {"ok": True}
+
+
+@router.get("/images/{image_id}/fields")
+def fields(image_id: int, state: State, who: Reader) -> dict[str, object]:
+    try:
+        return {"fields": state.fields(image_id)}
+    except KeyError:
+        raise _unknown(image_id) from None
+
+
+@router.post("/fields")
+def set_field(body: FieldIn, state: State, who: Annotator) -> dict[str, object]:
+    try:
+        state.set_field(who, body.image_id, body.name, body.value)
+    except KeyError:
+        raise _unknown(body.image_id) from None
+    except TetsubanError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"ok": True}
+
+
+@router.get("/classes")
+def classes(state: State, who: Reader) -> dict[str, object]:
+    return {"classes": state.project.classes()}
+
+
+@router.post("/classes")
+def add_class(body: ClassIn, state: State, who: Reviewer) -> dict[str, object]:
+    try:
+        check_label(body.name)
+    except TetsubanError as error:
+        raise HTTPException(422, str(error)) from None
+    state.project.add_class(body.name)
+    return {"classes": state.project.classes()}
+
+
+@router.get("/stats")
+def stats(state: State, who: Reader, target: float = 0.95) -> dict[str, object]:
+    if not 0.0 < target < 1.0:
+        raise HTTPException(422, f"target must be in (0, 1). Got {target}.")
+    return state.stats(target)
+
+
+@router.get("/agreement")
+def agreement_report(state: State, who: Annotated[Viewer, Depends(reader("reviewer"))]) -> dict[str, object]:
+    """How far annotators agree on the images two or more of them labelled."""
+    found = agreement(state.project.label_history())
+    return {
+        "images": found.images,
+        "unanimous": found.unanimous,
+        "disputed": list(found.disputed[:100]),
+        "pairs": [
+            {"first": p.first, "second": p.second, "images": p.images, "agreed": p.agreed, "kappa": p.kappa}
+            for p in found.pairs
+        ],
+    }

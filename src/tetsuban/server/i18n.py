@@ -1,0 +1,130 @@
+"""The app's words in English and Japanese. The browser's language chooses; the switch sets a cookie."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGUAGES: tuple[str, ...] = ("en", "ja")
+LANG_COOKIE = "tetsuban_lang"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "single": "One by one",
+        "grid": "Grid",
+        "queue": "Queue",
+        "queue.hybrid": "Model's choice",
+        "queue.uncertainty": "Most uncertain",
+        "queue.random": "Random",
+        "queue.review": "Labels to review",
+        "queue.second": "Second opinion",
+        "queue.holdout": "Validation and test",
+        "queue.class": "Likely {name}",
+        "suggestion": "suggestion: {name} ({p}%)",
+        "no_suggestion": "no suggestion yet",
+        "current": "labelled {name}",
+        "keys.single": "Keys: 1-9 label · Enter accepts the suggestion · Space or 0 skips · U unsure · Z or Backspace"
+        " undoes · ← → go back and forth",
+        "keys.grid": "Click or x selects · Shift+click a range · A all · 1-9 labels the selection · arrows move",
+        "new_class": "new class",
+        "add": "add",
+        "nothing_left": "nothing left to label in this queue",
+        "status": "{n} labelled · model generation {g}",
+        "undone": "{n} labelled · undone",
+        "unsure_marked": "marked unsure",
+        "panel": "Progress",
+        "per_class": "Labels per class",
+        "last_hour": "Labels in the last hour: {n}",
+        "val_accuracy": "Validation accuracy against labels",
+        "no_val": "Label some images of the validation and test queue to see accuracy.",
+        "next_retrain": "Next retrain in {n} labels",
+        "to_target": "About {n} more labels to reach {t}% (fitted curve)",
+        "no_target": "Not enough retrains yet to estimate labels for {t}%",
+        "upload": "Add images",
+        "drop": "Drop image files here, or",
+        "choose": "choose files or take a photo",
+        "into_class": "into class",
+        "no_class": "(no class)",
+        "uploaded": "{added} added, {duplicate} already there, {skipped} refused",
+        "accept_above": "Accept all suggestions above",
+        "accept": "accept",
+        "selected": "{n} selected",
+        "select_page": "select page",
+        "fields": "Properties",
+        "login": "Log in",
+        "logout": "log out",
+        "name": "Name",
+        "password": "Password",
+        "wrong_login": "Wrong name or password.",
+        "too_many": "Too many failed logins. Try again in {s} s.",
+        "language": "日本語",
+        "reload": "This page is out of date: reload it.",
+    },
+    "ja": {
+        "single": "1枚ずつ",
+        "grid": "グリッド",
+        "queue": "キュー",
+        "queue.hybrid": "モデルの選択",
+        "queue.uncertainty": "不確かなもの",
+        "queue.random": "ランダム",
+        "queue.review": "見直すラベル",
+        "queue.second": "セカンドオピニオン",
+        "queue.holdout": "検証・テスト",
+        "queue.class": "{name} らしいもの",
+        "suggestion": "候補: {name} ({p}%)",
+        "no_suggestion": "候補はまだありません",
+        "current": "ラベル: {name}",
+        "keys.single": "キー: 1-9 ラベル · Enter 候補を採用 · Space か 0 飛ばす · U 不確か · Z か Backspace 取り消し"
+        " · ← → 前後へ",
+        "keys.grid": "クリックか x で選択 · Shift+クリックで範囲 · A 全部 · 1-9 選択にラベル · 矢印で移動",
+        "new_class": "新しいクラス",
+        "add": "追加",
+        "nothing_left": "このキューにラベル付けする画像はもうありません",
+        "status": "{n} 枚ラベル済み · モデル世代 {g}",
+        "undone": "{n} 枚ラベル済み · 取り消しました",
+        "unsure_marked": "不確かとしました",
+        "panel": "進み具合",
+        "per_class": "クラスごとのラベル数",
+        "last_hour": "この1時間のラベル数: {n}",
+        "val_accuracy": "ラベル数に対する検証精度",
+        "no_val": "精度を見るには「検証・テスト」キューの画像にラベルを付けてください。",
+        "next_retrain": "あと {n} ラベルで再学習",
+        "to_target": "{t}% まであと約 {n} ラベル（曲線の当てはめ）",
+        "no_target": "{t}% までのラベル数を見積もるには再学習がまだ足りません",
+        "upload": "画像を追加",
+        "drop": "ここに画像ファイルをドロップ、または",
+        "choose": "ファイルを選ぶか写真を撮る",
+        "into_class": "クラス",
+        "no_class": "（クラスなし）",
+        "uploaded": "{added} 枚追加、{duplicate} 枚は既存、{skipped} 枚は拒否",
+        "accept_above": "この確率を超える候補をすべて採用",
+        "accept": "採用",
+        "selected": "{n} 枚選択",
+        "select_page": "ページを選択",
+        "fields": "プロパティ",
+        "login": "ログイン",
+        "logout": "ログアウト",
+        "name": "名前",
+        "password": "パスワード",
+        "wrong_login": "名前かパスワードが違います。",
+        "too_many": "ログインの失敗が多すぎます。{s} 秒後にもう一度どうぞ。",
+        "language": "English",
+        "reload": "このページは古くなっています。再読み込みしてください。",
+    },
+}
+
+
+def language(request: Request) -> str:
+    """The cookie's language, else the first of the browser's languages that the app speaks, else English."""
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+def other(lang: str) -> str:
+    """The language the switch changes to."""
+    return "ja" if lang == "en" else "en"

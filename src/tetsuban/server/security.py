@@ -1,0 +1,121 @@
+"""Who is asking, and whether they may: sessions, CSRF tokens, roles, and a limit on failed logins.
+
+Without users the app runs open on 127.0.0.1: every request acts as the person who started it, as admin. With
+users (or when bound to another address) every request needs a session cookie (HttpOnly, SameSite=Strict). In both
+modes every state change must carry the page's CSRF token in the X-CSRF-Token header, so that another site open in
+the same browser cannot label, upload or log out on the user's behalf.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from fastapi import Request
+
+from tetsuban.accounts import Accounts, at_least
+from tetsuban.server.state import Viewer
+
+SESSION_COOKIE = "tetsuban_session"
+LOGIN_COOKIE = "tetsuban_login"  # the login form's own CSRF token (double submit: cookie and field)
+CSRF_HEADER = "x-csrf-token"
+LOGIN_FAILURES = 5  # failed logins allowed per name and per address ...
+LOGIN_WINDOW = 300.0  # ... within this many seconds
+
+
+class LoginLimiter:
+    """Counts failed logins per key (a name, an address) in a sliding window."""
+
+    def __init__(self, failures: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW) -> None:
+        self.failures = failures
+        self.window = window
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, keys: list[str], now: float | None = None) -> float:
+        """Seconds until any of ``keys`` may try again (0 when all may now)."""
+        now = time.monotonic() if now is None else now
+        longest = 0.0
+        with self._lock:
+            for key in keys:
+                times = self._seen.get(key)
+                while times and times[0] <= now - self.window:
+                    times.popleft()
+                if times is not None and len(times) >= self.failures:
+                    longest = max(longest, times[0] + self.window - now)
+        return longest
+
+    def failed(self, keys: list[str], now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for key in keys:
+                self._seen.setdefault(key, deque()).append(now)
+
+    def succeeded(self, name_key: str) -> None:
+        with self._lock:
+            self._seen.pop(name_key, None)
+
+
+class Gate:
+    """Resolves a request to a :class:`Viewer` (or None: log in first) and checks its CSRF token and role."""
+
+    def __init__(self, accounts: Accounts, secret: bytes, login_required: bool) -> None:
+        self.accounts = accounts
+        self.login_required = login_required
+        self.limiter = LoginLimiter()
+        self._open_csrf = hmac.new(secret, b"csrf for the open app", hashlib.sha256).hexdigest()
+        self._owner = getpass.getuser()
+
+    def open(self) -> bool:
+        """Whether the app runs without logins now (no users, bound to this machine)."""
+        return not self.login_required and not self.accounts.exist()
+
+    def viewer(self, request: Request) -> Viewer | None:
+        if self.open():
+            return Viewer(self._owner, "admin", self._open_csrf)
+        token = request.cookies.get(SESSION_COOKIE)
+        found = None if not token or len(token) > 128 else self.accounts.session(token)
+        if found is None:
+            return None
+        user, csrf = found
+        return Viewer(user.name, user.role, csrf)
+
+
+def csrf_ok(request: Request, viewer: Viewer) -> bool:
+    given = request.headers.get(CSRF_HEADER, "")
+    return bool(given) and hmac.compare_digest(given.encode(), viewer.csrf.encode())
+
+
+def may(viewer: Viewer, role: str) -> bool:
+    return at_least(viewer.role, role)
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site's page."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not sent by a browser, or a same-origin GET
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+def app_secret(cache: Path) -> bytes:
+    """The project's secret for the open app's CSRF token, made once (readable by its owner only), so that an open
+    page keeps working across a restart of the server."""
+    path = cache / "app_secret"
+    if not path.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another server made it just now
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()

@@ -1,0 +1,88 @@
+// What every page shares: the CSRF token on every state change, the page's words, the queue chosen, classes.
+
+const csrf = document.querySelector('meta[name="csrf"]').content;
+const messages = JSON.parse(document.getElementById("messages").textContent);
+export const statusLine = document.getElementById("status");
+
+export function t(key, values = {}) {
+  let text = messages[key] ?? key;
+  for (const [name, value] of Object.entries(values)) text = text.replaceAll(`{${name}}`, String(value));
+  return text;
+}
+
+export async function send(path, body) {
+  // POST JSON with the CSRF token; returns the parsed answer, or throws with the server's message.
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+    body: JSON.stringify(body),
+  });
+  return answer(response);
+}
+
+export async function sendForm(path, form) {
+  const response = await fetch(path, { method: "POST", headers: { "X-CSRF-Token": csrf }, body: form });
+  return answer(response);
+}
+
+export async function get(path) {
+  return answer(await fetch(path));
+}
+
+async function answer(response) {
+  if (response.status === 401) { window.location.href = "/login"; throw new Error("log in first"); }
+  const data = await response.json().catch(() => ({ detail: response.statusText }));
+  if (!response.ok) {
+    const detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
+    statusLine.textContent = response.status === 403 && detail.includes("CSRF") ? t("reload") : detail;
+    throw new Error(detail);
+  }
+  return data;
+}
+
+// The queue: from the address (?queue=...), else the model's choice; changing it reloads the page on it.
+export const queueSelect = document.getElementById("queue");
+const chosen = new URLSearchParams(window.location.search).get("queue");
+if (chosen && [...queueSelect.options].some((o) => o.value === chosen)) queueSelect.value = chosen;
+queueSelect.addEventListener("change", () => {
+  const url = new URL(window.location.href);
+  url.searchParams.set("queue", queueSelect.value);
+  window.location.href = url.toString();
+});
+export function queue() { return queueSelect.value; }
+
+export const classes = JSON.parse(document.getElementById("classes-data").textContent);
+
+export function classButtons(nav, onPick, suggested) {
+  nav.replaceChildren(...classes.map((name, i) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = i < 9 ? `${i + 1} ${name}` : name;
+    if (suggested === name) button.classList.add("suggested");
+    button.addEventListener("click", () => onPick(name));
+    return button;
+  }));
+}
+
+export function newClassForm(onAdded) {
+  const form = document.getElementById("new-class");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const input = document.getElementById("class-name");
+    const name = input.value.trim();
+    input.value = "";
+    if (!name || classes.includes(name)) return;
+    const result = await send("/api/classes", { name });
+    classes.splice(0, classes.length, ...result.classes);
+    onAdded();
+  });
+}
+
+const logout = document.getElementById("logout");
+if (logout) {
+  logout.addEventListener("click", async () => {
+    await fetch("/logout", { method: "POST", headers: { "X-CSRF-Token": csrf } });
+    window.location.href = "/login";
+  });
+}

@@ -1,0 +1,108 @@
+// The grid: a page of thumbnails from the chosen queue (for example one class's likely members, most probable
+// first). Select with the mouse (Shift for a range) or keys (arrows move, x or Space toggles, A selects all),
+// then 1-9 labels the selection; "accept all above p" takes every suggestion at least that probable.
+import { classButtons, classes, get, newClassForm, queue, send, statusLine, t } from "./common.js";
+
+const PAGE = 48;
+const grid = document.getElementById("grid");
+const classesNav = document.getElementById("classes");
+const selectedLine = document.getElementById("selected");
+let items = [];             // {id, suggestion, probability, label}
+let selected = new Set();   // image ids
+let focus = 0;
+let anchor = null;          // for Shift+click ranges
+let shownAt = performance.now();
+
+async function load() {
+  const data = await get(`/api/next?count=${PAGE}&queue=${encodeURIComponent(queue())}`);
+  items = data.images;
+  selected = new Set();
+  focus = 0;
+  shownAt = performance.now();
+  render();
+  if (!items.length) statusLine.textContent = t("nothing_left");
+}
+
+function render() {
+  grid.replaceChildren(...items.map((item, index) => {
+    const tile = document.createElement("figure");
+    tile.className = "tile";
+    tile.dataset.id = item.id;
+    tile.setAttribute("role", "option");
+    tile.setAttribute("aria-selected", String(selected.has(item.id)));
+    if (index === focus) tile.classList.add("focus");
+    const img = document.createElement("img");
+    img.src = `/thumbs/${item.id}`;
+    img.alt = "";
+    img.loading = "lazy";
+    const caption = document.createElement("figcaption");
+    caption.textContent = item.suggestion ? `${item.suggestion} ${(item.probability * 100).toFixed(0)}%` : "–";
+    tile.append(img, caption);
+    tile.addEventListener("click", (event) => pick(index, event.shiftKey));
+    return tile;
+  }));
+  selectedLine.textContent = t("selected", { n: selected.size });
+  classButtons(classesNav, (name) => labelSelected(name));
+}
+
+function pick(index, range) {
+  if (range && anchor !== null) {
+    const [a, b] = [Math.min(anchor, index), Math.max(anchor, index)];
+    for (let i = a; i <= b; i += 1) selected.add(items[i].id);
+  } else {
+    const id = items[index].id;
+    if (selected.has(id)) selected.delete(id); else selected.add(id);
+    anchor = index;
+  }
+  focus = index;
+  render();
+}
+
+async function labelMany(chosen) {
+  if (!chosen.length) return;
+  const seconds = (performance.now() - shownAt) / 1000;
+  const result = await send("/api/labels/batch", { items: chosen, seconds });
+  statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
+  await load();
+}
+
+function labelSelected(name) {
+  const chosen = items.filter((item) => selected.has(item.id))
+    .map((item) => ({ image_id: item.id, label: name, accepted: item.suggestion === name }));
+  return labelMany(chosen);
+}
+
+document.getElementById("accept-above").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const threshold = Number(document.getElementById("threshold").value);
+  const chosen = items.filter((item) => item.suggestion && item.probability >= threshold)
+    .map((item) => ({ image_id: item.id, label: item.suggestion, accepted: true }));
+  labelMany(chosen);
+});
+
+document.getElementById("select-page").addEventListener("click", () => {
+  items.forEach((item) => selected.add(item.id));
+  render();
+});
+
+function columns() {
+  const first = grid.firstElementChild;
+  if (!first) return 1;
+  return Math.max(1, Math.round(grid.clientWidth / first.getBoundingClientRect().width));
+}
+
+document.addEventListener("keydown", (event) => {
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || event.ctrlKey || event.metaKey) return;
+  if (!items.length) return;
+  const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns(), ArrowDown: columns() };
+  if (event.key in moves) {
+    event.preventDefault();
+    focus = Math.min(items.length - 1, Math.max(0, focus + moves[event.key]));
+    render();
+  } else if (event.key === "x" || event.key === " ") { event.preventDefault(); pick(focus, false); }
+  else if (event.key === "a" || event.key === "A") { items.forEach((item) => selected.add(item.id)); render(); }
+  else if (/^[1-9]$/.test(event.key) && classes[Number(event.key) - 1]) labelSelected(classes[Number(event.key) - 1]);
+});
+
+newClassForm(render);
+load();

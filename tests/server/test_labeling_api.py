@@ -1,0 +1,165 @@
+"""The labeling API beyond one label: the queues, a page of labels, unsure, per-image fields, the live panel's
+figures, uploads with the checks of import, and a restart that resumes."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import embedded_project
+from tests.server.conftest import with_csrf
+from tetsuban import Project
+from tetsuban.server.app import create_app
+from tetsuban.server.state import AppState
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Path:
+    return embedded_project(fashion_dir, tmp_path_factory.mktemp("labeling"), 80, 80, test=0.2, val=0.2)
+
+
+@pytest.fixture()
+def copied(served: Path, tmp_path: Path) -> Path:
+    shutil.copytree(served, tmp_path / "project")
+    return tmp_path / "project"
+
+
+@pytest.fixture()
+def client(copied: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(copied, retrain_every=10)) as opened:
+        yield with_csrf(opened)
+
+
+def _state(client: TestClient) -> AppState:
+    state: AppState = client.app.state.tetsuban  # type: ignore[attr-defined]
+    return state
+
+
+def _ids(client: TestClient, queue: str, count: int = 100) -> list[int]:
+    answer = client.get("/api/next", params={"count": count, "queue": queue})
+    assert answer.status_code == 200, answer.text
+    return [item["id"] for item in answer.json()["images"]]
+
+
+def test_each_queue_orders_the_unlabelled_images_as_it_says(client: TestClient, copied: Path) -> None:
+    state = _state(client)
+    snapshot, view = state.view.loop.snapshot, state.view
+    assert snapshot.head is not None and snapshot.probabilities is not None
+    with Project.open(copied) as project:
+        splits, labels = project.splits(), project.labelled()
+    train_unlabelled = {i for i, s in splits.items() if s == "train" and i not in labels}
+    holdout_unlabelled = {i for i, s in splits.items() if s != "train" and i not in labels}
+
+    def probabilities(image_id: int) -> np.ndarray:
+        return snapshot.probabilities[view.row_of[image_id]]  # type: ignore[index]
+
+    uncertain = _ids(client, "uncertainty")
+    assert set(uncertain) == train_unlabelled
+    margins = [np.diff(np.sort(probabilities(i))[-2:])[0] for i in uncertain]
+    assert margins == sorted(margins)
+    name = "Bag"
+    likely = _ids(client, f"class:{name}")
+    k = snapshot.head.classes.index(name)
+    assert set(likely) == train_unlabelled
+    assert [probabilities(i)[k] for i in likely] == sorted((probabilities(i)[k] for i in likely), reverse=True)
+    assert set(_ids(client, "random")) == train_unlabelled and _ids(client, "random") != uncertain
+    assert set(_ids(client, "holdout")) == holdout_unlabelled
+    assert client.get("/api/next", params={"queue": "class:Unicorn"}).status_code == 422
+    assert client.get("/api/next", params={"queue": "../../etc"}).status_code == 422
+
+
+def test_a_page_of_labels_is_stored_at_once_with_what_was_accepted(client: TestClient, copied: Path) -> None:
+    items = client.get("/api/next", params={"count": 12, "queue": "class:Bag"}).json()["images"]
+    batch = [{"image_id": i["id"], "label": i["suggestion"], "accepted": True} for i in items[:8]]
+    batch += [{"image_id": i["id"], "label": "Sandal", "accepted": False} for i in items[8:]]
+    answer = client.post("/api/labels/batch", json={"items": batch, "seconds": 20.0})
+    assert answer.status_code == 200, answer.text
+    with Project.open(copied) as project:
+        events = {e.image_id: e for e in project.label_history()}
+    for item in batch:
+        event = events[item["image_id"]]
+        assert event.label == item["label"] and event.seconds_on_screen == 20.0
+        assert event.source == ("model-accepted" if item["accepted"] else "human")
+    assert not set(_ids(client, "class:Bag")) & {i["id"] for i in items}
+    wrong = [{"image_id": items[0]["id"], "label": "Bag"}, {"image_id": 99999, "label": "Bag"}]
+    assert client.post("/api/labels/batch", json={"items": wrong}).status_code == 404
+    too_many = [{"image_id": 1, "label": "Bag"}] * 201
+    assert client.post("/api/labels/batch", json={"items": too_many}).status_code == 422
+    with Project.open(copied) as project:
+        assert len(project.label_history()) == len(events)  # nothing of the refused pages was stored
+
+
+def test_unsure_and_the_property_sheet_fields_are_set_per_image(client: TestClient, copied: Path) -> None:
+    with Project.open(copied) as project:
+        project.add_property("occluded", "bool")
+        project.add_property("view", "choice", ["front", "side"])
+    image_id = _ids(client, "hybrid", 1)[0]
+    assert client.post("/api/unsure", json={"image_id": image_id}).status_code == 200
+    assert client.post("/api/fields", json={"image_id": image_id, "name": "view", "value": "side"}).status_code == 200
+    bad = client.post("/api/fields", json={"image_id": image_id, "name": "view", "value": "top"})
+    assert bad.status_code == 422 and "top" in bad.json()["detail"]
+    fields = {f["name"]: f for f in client.get(f"/api/images/{image_id}/fields").json()["fields"]}
+    assert fields["view"]["value"] == "side" and fields["view"]["choices"] == ["front", "side"]
+    assert fields["unsure"]["value"] is True and fields["occluded"]["value"] is None
+    with Project.open(copied) as project:
+        assert project.property_values("unsure") == {image_id: True}
+
+
+def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client: TestClient) -> None:
+    before = client.get("/api/stats").json()
+    holdout = client.get("/api/next", params={"count": 10, "queue": "holdout"}).json()["images"]
+    for item in holdout:  # label validation images as the model says, for a measured accuracy
+        client.post("/api/labels", json={"image_id": item["id"], "label": item["suggestion"], "accepted": True})
+    for image_id in _ids(client, "hybrid", 10):  # ten train labels: a retrain
+        client.post("/api/labels", json={"image_id": image_id, "label": "Bag"})
+    _state(client).view.loop.wait()
+    after = client.get("/api/stats").json()
+    assert after["last_hour"] == before["last_hour"] + 20
+    assert after["per_class"]["Bag"] >= before["per_class"]["Bag"] + 10
+    assert after["generation"] > before["generation"] and after["next_retrain_in"] == 10
+    assert len(after["history"]) > len(before["history"]) and 0 <= after["history"][-1]["accuracy"] <= 1
+    assert client.get("/api/stats", params={"target": 2}).status_code == 422
+
+
+def test_uploads_are_imported_with_the_checks_of_import_and_join_the_loop(
+    client: TestClient, copied: Path, photos_dir: Path
+) -> None:
+    photos = sorted(photos_dir.glob("*.jpg"))[:2]
+    files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in photos]
+    files.append(("files", ("broken.jpg", photos[0].read_bytes()[:500], "image/jpeg")))  # truncated
+    files.append(("files", ("notes.txt", b"not an image", "text/plain")))
+    files.append(("files", ("../../escape.jpg", photos[1].read_bytes(), "image/jpeg")))  # a duplicate, hostile name
+    answer = client.post("/api/upload", files=files, data={"label": "Bag"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["added"] == 2 and body["duplicate"] == 1
+    assert sorted(s["name"] for s in body["skipped"]) == ["broken.jpg", "notes.txt"]
+    assert all(s["reason"] for s in body["skipped"])
+    assert not (copied.parent / "escape.jpg").exists() and not list((copied / ".cache" / "uploads").iterdir())
+    with Project.open(copied) as project:
+        labels, splits = project.labelled(), project.splits()
+    new = body["ids"][:2]
+    assert all(labels[i] == "Bag" and i in splits for i in new)
+    state = _state(client)
+    deadline = time.monotonic() + 60
+    while not all(i in state.view.row_of for i in new) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(i in state.view.row_of for i in new)
+    assert client.post("/api/upload", files=files[:1], data={"label": "Unicorn"}).status_code == 422
+
+
+def test_a_restart_resumes_where_the_labels_left_off(copied: Path) -> None:
+    with TestClient(create_app(copied, retrain_every=10)) as first:
+        with_csrf(first)
+        given = _ids(first, "hybrid", 5)
+        for image_id in given:
+            first.post("/api/labels", json={"image_id": image_id, "label": "Bag"})
+    with TestClient(create_app(copied, retrain_every=10)) as again:
+        assert not set(_ids(again, "hybrid")) & set(given)
+        assert again.get("/api/stats").json()["per_class"]["Bag"] >= 5

@@ -1,0 +1,103 @@
+"""The app's parts on their own: leases, the login limiter, agreement, the labels-to-target estimate, the words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tetsuban.agreement import agreement
+from tetsuban.server.i18n import MESSAGES
+from tetsuban.server.leases import Leases
+from tetsuban.server.security import LoginLimiter
+from tetsuban.server.state import labels_to_target
+from tetsuban.server.uploads import safe_name
+from tetsuban.store.labels import LabelEvent
+
+
+def test_a_lease_keeps_an_image_from_others_until_it_expires_or_is_released() -> None:
+    leases = Leases(seconds=60)
+    assert leases.claim("ann", range(10), 3, now=0) == [0, 1, 2]
+    assert leases.claim("bob", range(10), 3, now=1) == [3, 4, 5]
+    assert leases.claim("ann", range(10), 3, now=2) == [0, 1, 2]  # hers again, renewed
+    leases.release(1)
+    assert leases.claim("bob", range(10), 2, now=3) == [1, 3]
+    assert leases.claim("bob", range(10), 3, now=70) == [0, 1, 2]  # ann's expired at 62
+    assert leases.holder(0, now=70) == "bob" and leases.holder(0, now=200) is None
+
+
+def test_the_limiter_counts_failures_per_key_in_a_sliding_window() -> None:
+    limiter = LoginLimiter(failures=3, window=100)
+    for now in (0, 10, 20):
+        assert limiter.wait(["name:a"], now=now) == 0
+        limiter.failed(["name:a", "address:x"], now=now)
+    assert limiter.wait(["name:a"], now=30) == pytest.approx(70)
+    assert limiter.wait(["name:b", "address:x"], now=30) == pytest.approx(70)  # the address is limited too
+    assert limiter.wait(["name:a"], now=101) == 0  # the first failure left the window
+    limiter.succeeded("name:a")
+    assert limiter.wait(["name:a"], now=30) == 0
+
+
+def _event(n: int, image_id: int, label: str | None, author: str, source: str = "human") -> LabelEvent:
+    return LabelEvent(n, image_id, label, source, author, float(n), None)
+
+
+def test_agreement_uses_each_persons_latest_label_and_cohens_kappa() -> None:
+    events = [
+        _event(1, 1, "cat", "ann"),
+        _event(2, 1, "cat", "bob"),
+        _event(3, 2, "dog", "ann"),
+        _event(4, 2, "cat", "bob"),
+        _event(5, 2, "dog", "bob"),  # bob changed his mind: his latest counts
+        _event(6, 3, "dog", "ann"),
+        _event(7, 3, "cat", "bob"),
+        _event(8, 4, "cat", "ann"),
+        _event(9, 4, "dog", "importer", "import"),  # an import is nobody's judgement
+        _event(10, 5, "cat", "ann"),
+        _event(11, 5, "dog", "bob"),
+        _event(12, 5, None, "bob"),  # bob took his back
+    ]
+    found = agreement(events)
+    assert (found.images, found.unanimous, found.disputed) == (3, 2, (3,))
+    (pair,) = found.pairs
+    assert (pair.first, pair.second, pair.images, pair.agreed) == ("ann", "bob", 3, 2)
+    # ann: cat, dog, dog; bob: cat, dog, cat. p_o = 2/3, p_e = (1*2 + 2*1) / 9 = 4/9
+    assert pair.kappa == pytest.approx((2 / 3 - 4 / 9) / (1 - 4 / 9))
+
+
+def test_labels_to_target_follows_a_power_law_and_says_when_it_cannot() -> None:
+    labels = np.array([50, 100, 200, 400])
+    accuracy = 0.95 - 0.8 * labels**-0.5
+    points = list(zip(labels.tolist(), accuracy.tolist(), strict=True))
+    needed = labels_to_target(points, 0.93)
+    exact = (0.8 / 0.02) ** 2  # 1,600 labels
+    assert needed is not None and abs(needed + 400 - exact) < 0.05 * exact
+    assert labels_to_target(points, 0.99) is None  # above the ceiling
+    assert labels_to_target(points[:2], 0.93) is None  # too few points
+    assert labels_to_target(points, 0.5) == 0
+
+
+def test_both_languages_have_every_message() -> None:
+    assert MESSAGES["en"].keys() == MESSAGES["ja"].keys()
+    for key, text in MESSAGES["en"].items():
+        assert sorted(_fields(text)) == sorted(_fields(MESSAGES["ja"][key])), key
+
+
+def _fields(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\{(\w+)\}", text)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("cat.jpg", "000-cat.jpg"),
+        ("../../etc/passwd", "000-passwd"),
+        ("..\\..\\windows\\evil.png", "000-evil.png"),
+        ("写真 1.jpeg", "000-1.jpeg"),
+        ("", "000-upload"),
+        ("...", "000-upload"),
+    ],
+)
+def test_upload_names_never_leave_their_folder(given: str, expected: str) -> None:
+    assert safe_name(0, given) == expected
