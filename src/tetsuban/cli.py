@@ -31,6 +31,7 @@ from tetsuban.errors import TetsubanError
 from tetsuban.ingest.engine import ImportReport, ProgressFn
 from tetsuban.learn.predict import predict as predict_images
 from tetsuban.learn.train import TrainReport
+from tetsuban.params import check_int
 from tetsuban.project import Project
 from tetsuban.props import read_values_csv
 from tetsuban.reports.simulation_report import reach_table
@@ -350,6 +351,8 @@ def serve(
     from tetsuban.server.app import create_app
 
     strategy_named(strategy)
+    check_int("retrain_every", retrain_every, 1, 100_000)
+    check_int("port", port, 1, 65_535)
     local = host in ("127.0.0.1", "localhost", "::1")
     with _progress("Embedding") as progress, Project.open(project) as opened:
         if not local and not opened.accounts.exist():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +23,10 @@ from tetsuban.active.data import (
     loop_for,
     next_images,
     simulation_inputs,
-    val_accuracy,
 )
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
-from tetsuban.active.loop import LabelLoop, Snapshot
+from tetsuban.active.loop import LabelLoop
+from tetsuban.active.record import SNAPSHOT_SECONDS, LoopRecorder
 from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
 from tetsuban.active.simulate import Curve, simulate_all
 from tetsuban.backbones.embedder import EmbedReport, embed_records
@@ -78,11 +78,8 @@ from tetsuban.store.labels import (
 )
 from tetsuban.store.loop_state import (
     Retrain,
-    StoredSnapshot,
-    add_retrain,
     load_snapshot,
     retrain_history,
-    save_snapshot,
 )
 from tetsuban.store.properties import ValueEvent, add_property, current_values, defined, set_values, value_history
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
@@ -99,6 +96,21 @@ from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
 
 _CSV_SUFFIXES = (".csv", ".tsv")
+
+
+@dataclass(frozen=True)
+class RunningLoop:
+    """A labelling loop, the image id of each of its rows, and what records it into the store."""
+
+    loop: LabelLoop
+    image_ids: np.ndarray
+    recorder: LoopRecorder
+
+    def flush(self) -> None:
+        """Store the latest probabilities and queue now."""
+        self.recorder.flush(self.loop.snapshot)
+
+
 MODELS_DIR = "models"
 EmbedProgressFn = Callable[[int, int | None], None]
 
@@ -307,9 +319,11 @@ class Project:
             add_labels(conn, list(assignments), source, author or getpass.getuser(), seconds_on_screen)
 
     def classes(self) -> list[str]:
-        """Every class name, labelled or not yet, sorted."""
+        """Every class name, labelled or not yet, in the order they were added (so that the app's keys 1-9 stay
+        put when a class is added)."""
         with self._engine.connect() as conn:
-            return sorted(class_ids(conn))
+            ids = class_ids(conn)
+        return sorted(ids, key=ids.__getitem__)
 
     def class_counts(self) -> dict[str, int]:
         """Images per class by their current label (0 for a class no image has now)."""
@@ -651,45 +665,25 @@ class Project:
         return next_images(self.active_data(), strategy, count, seed)
 
     def label_loop(
-        self, strategy: str = DEFAULT_STRATEGY, retrain_every: int = 20, queue_size: int = 40, background: bool = True
-    ) -> tuple[LabelLoop, np.ndarray]:
-        """A running labelling loop over this project's embedded images, and the image id of each of its rows.
+        self,
+        strategy: str = DEFAULT_STRATEGY,
+        retrain_every: int = 20,
+        queue_size: int = 40,
+        background: bool = True,
+        snapshot_seconds: float = SNAPSHOT_SECONDS,
+    ) -> RunningLoop:
+        """A running labelling loop over this project's embedded images, with the image id of each of its rows.
 
-        It learns from the labelled train images, queues unlabelled train images, and stores each retrain's
-        probabilities and queue (see :meth:`suggestions`). Give it new labels with ``loop.label(row, label)``
-        after :meth:`set_labels` has recorded them.
+        It learns from the labelled train images and queues unlabelled train images; each retrain is recorded
+        (:meth:`retrains`), and its probabilities and queue at most every ``snapshot_seconds`` (see
+        :meth:`suggestions`; ``flush`` writes the latest). Give it new labels with ``loop.label(row, label)`` after
+        :meth:`set_labels` has recorded them.
         """
         data = self.active_data()
-        key = self.backbone().key
         val_rows = {int(data.image_ids[row]): int(row) for row in np.flatnonzero(data.mask("val"))}
-
-        def store(snapshot: Snapshot) -> None:
-            if snapshot.head is None or snapshot.probabilities is None:
-                return
-            with self._engine.connect() as conn:  # val labels given since the loop started count too
-                val_labels = {i: e.label for i, e in current_labels(conn, list(val_rows)).items() if e.label}
-            retrain = Retrain(
-                snapshot.generation,
-                time.time(),
-                snapshot.labelled,
-                len(val_labels),
-                val_accuracy(snapshot.head.classes, snapshot.probabilities, val_rows, val_labels),
-            )
-            record = StoredSnapshot(
-                snapshot.generation,
-                time.time(),
-                key,
-                snapshot.head.classes,
-                snapshot.labelled,
-                data.image_ids,
-                snapshot.probabilities,
-                tuple(int(data.image_ids[i]) for i in snapshot.queue),
-            )
-            with self._engine.begin() as conn:
-                save_snapshot(conn, record)
-                add_retrain(conn, retrain)
-
-        return loop_for(data, strategy, retrain_every, queue_size, background, store), data.image_ids
+        recorder = LoopRecorder(self._engine, self.backbone().key, data.image_ids, val_rows, snapshot_seconds)
+        loop = loop_for(data, strategy, retrain_every, queue_size, background, recorder)
+        return RunningLoop(loop, data.image_ids, recorder)
 
     def suggestions(self) -> dict[int, tuple[str, float]]:
         """The loop's latest suggestion for each image: (most probable class, its probability); empty before the

@@ -82,7 +82,8 @@ def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
     copy = tmp_path / "project"
     shutil.copytree(project_dir, copy)
     with Project.open(copy) as project:
-        loop, image_ids = project.label_loop(retrain_every=5, queue_size=10, background=True)
+        running = project.label_loop(retrain_every=5, queue_size=10, background=True, snapshot_seconds=0)
+        loop, image_ids = running.loop, running.image_ids
         first = loop.snapshot.generation
         stored = project.suggestions()
         assert set(stored) == set(image_ids.tolist())  # the first head's suggestion for every embedded image
@@ -98,3 +99,22 @@ def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
         after = reopened.suggestions()
         assert set(after) == set(stored)
         assert any(after[i] != stored[i] for i in after)  # the retrain on five more labels changed something
+
+
+def test_the_snapshot_is_written_at_most_every_so_often_and_flushed_at_the_end(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "project"
+    shutil.copytree(project_dir, copy)
+    with Project.open(copy) as project:
+        running = project.label_loop(retrain_every=5, queue_size=10, background=False, snapshot_seconds=3600)
+        loop, image_ids = running.loop, running.image_ids
+        first = project.suggestions()
+        queued = [int(image_ids[row]) for row in loop.next_images(5)]
+        project.set_labels([(image_id, "Bag") for image_id in queued])
+        for row in loop.next_images(5):
+            loop.label(row, "Bag")
+        assert [r.generation for r in project.retrains()] == [1, 2]  # every retrain is recorded ...
+        assert project.suggestions() == first  # ... its 4 MB-at-scale snapshot not yet
+        running.flush()
+        assert project.suggestions() != first

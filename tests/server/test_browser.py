@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import embedded_project
 from tetsuban import Project
@@ -27,41 +28,49 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Iterator[tuple[str, Path]]:
-    """`tetsuban serve` on a project of 60 labelled and 100 unlabelled fashion-mnist images."""
-    root = tmp_path_factory.mktemp("browser")
-    project_dir = embedded_project(fashion_dir, root, 60, 100, test=0.1, val=0.1)
+def _start(project_dir: Path, log: Path, retrain_every: int = 10) -> tuple[subprocess.Popen[bytes], str]:
+    """`tetsuban serve` in its own process, once it answers."""
     port = _free_port()
-    command = ["serve", str(project_dir), "--port", str(port), "--retrain-every", "10"]
-    log = root / "serve.log"
-    with log.open("wb") as output:  # a file, not a pipe: a full pipe would stall the server
+    command = ["serve", str(project_dir), "--port", str(port), "--retrain-every", str(retrain_every)]
+    with log.open("ab") as output:  # a file, not a pipe: a full pipe would stall the server
         process = subprocess.Popen([sys.executable, "-m", "tetsuban", *command], stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/api/next?count=1", timeout=2).status_code == 200:
-                break
+            if httpx.get(url + "/login", timeout=2).status_code == 200:
+                return process, url
         except httpx.HTTPError:
             time.sleep(0.5)
-    else:
-        process.kill()
-        raise AssertionError(f"the server did not start: {log.read_text(errors='replace')}")
+    process.kill()
+    raise AssertionError(f"the server did not start: {log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Iterator[tuple[str, Path]]:
+    """`tetsuban serve` on a project of 60 labelled and 200 unlabelled fashion-mnist images, no users."""
+    root = tmp_path_factory.mktemp("browser")
+    project_dir = embedded_project(fashion_dir, root, 60, 200, test=0.1, val=0.1)
+    process, url = _start(project_dir, root / "serve.log")
     yield url, project_dir
     process.terminate()
     process.wait(timeout=30)
 
 
 @pytest.fixture()
-def page() -> Iterator[Page]:
+def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        opened = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        yield browser.new_page(viewport={"width": 1000, "height": 800})
-        browser.close()
+        yield opened
+        opened.close()
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Page:
+    return browser.new_page(viewport={"width": 1200, "height": 820}, locale="en-GB")
 
 
 def _wait_for_label_count(page: Page, count: int) -> None:
@@ -91,3 +100,129 @@ def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(server: tuple
         assert sources.count("human") >= 30 and "model-accepted" in sources
         assert all(e.seconds_on_screen is not None for e in events if e.image_id in shown and e.label is not None)
         assert len(project.labelled()) == before + 30
+
+
+def _captions(page: Page) -> dict[str, str]:
+    page.wait_for_selector("#grid .tile")
+    tiles = page.locator("#grid .tile")
+    return {tiles.nth(i).get_attribute("data-id") or "": tiles.nth(i).inner_text() for i in range(tiles.count())}
+
+
+def test_grid_labels_a_selection_and_accepts_all_above_p(server: tuple[str, Path], page: Page) -> None:
+    url, project_dir = server
+    page.goto(url + "/grid?queue=class:Bag")
+    page.wait_for_selector("#grid .tile")
+    tiles = page.locator("#grid .tile")
+    ids = [int(tiles.nth(i).get_attribute("data-id") or 0) for i in range(5)]
+    tiles.nth(0).click()
+    tiles.nth(3).click(modifiers=["Shift"])  # a range: tiles 0 to 3
+    page.keyboard.press("ArrowRight")  # focus moves from tile 3 to 4
+    page.keyboard.press("x")
+    expect(page.locator("#selected")).to_contain_text("5 selected")
+    page.screenshot(path=str(DOCS / "labeling-grid.png"))
+    bag = json.loads(page.locator("#classes-data").inner_text()).index("Bag") + 1
+    page.keyboard.press(str(bag))
+    expect(page.locator("#status")).to_contain_text("labelled")
+    page.wait_for_selector("#grid .tile")
+    shown = [int(tiles.nth(i).get_attribute("data-id") or 0) for i in range(tiles.count())]
+    assert not set(ids) & set(shown)
+    page.fill("#threshold", "0")  # accept every suggestion on the page
+    page.click("#accept-above button")
+    page.wait_for_function(
+        "(first) => { const tile = document.querySelector('#grid .tile'); return !tile || tile.dataset.id !== first; }",
+        arg=str(shown[0]),
+    )
+    with Project.open(project_dir) as project:
+        labels = project.labelled()
+        events = {e.image_id: e for e in project.label_history()}
+    assert all(labels[i] == "Bag" for i in ids)
+    assert all(i in labels and events[i].source == "model-accepted" for i in shown)
+
+
+def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], page: Page) -> None:
+    url, project_dir = server
+    page.goto(url)
+    page.wait_for_function("document.getElementById('image').dataset.id")
+    page.fill("#class-name", "Hat")
+    page.press("#class-name", "Enter")
+    expect(page.locator("#classes button").last).to_have_text("Hat")
+    image_id = int(page.locator("#image").get_attribute("data-id") or 0)
+    page.locator("#classes button", has_text="Hat").click()
+    expect(page.locator("#image")).not_to_have_attribute("data-id", str(image_id))
+    with Project.open(project_dir) as project:
+        assert "Hat" in project.classes() and project.labelled()[image_id] == "Hat"
+
+
+def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: Page, browser: Browser) -> None:
+    url, _ = server
+    page.goto(url + "/grid?queue=random")
+    before = _captions(page)
+    generation = httpx.get(url + "/api/stats").json()["generation"]
+    single = browser.new_page(locale="en-GB")
+    single.goto(url + "/?queue=uncertainty")
+    single.wait_for_function("document.getElementById('image').dataset.id")
+    for _ in range(10):  # retrain_every: ten labels, all the first class
+        image_id = single.locator("#image").get_attribute("data-id")
+        single.keyboard.press("1")
+        expect(single.locator("#image")).not_to_have_attribute("data-id", image_id or "")
+    deadline = time.monotonic() + 60
+    while httpx.get(url + "/api/stats").json()["generation"] == generation and time.monotonic() < deadline:
+        time.sleep(0.2)
+    page.reload()
+    after = _captions(page)
+    common = before.keys() & after.keys()
+    assert len(common) >= 10
+    assert any(before[i] != after[i] for i in common)  # the same images, suggested anew
+
+
+def test_the_page_speaks_japanese_when_the_browser_does(server: tuple[str, Path], browser: Browser) -> None:
+    url, _ = server
+    page = browser.new_page(locale="ja-JP")
+    page.goto(url)
+    expect(page.locator("nav.modes")).to_contain_text("1枚ずつ")
+    page.click("#lang")
+    expect(page.locator("nav.modes")).to_contain_text("One by one")
+
+
+def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir: Path, browser: Browser) -> None:
+    project_dir = embedded_project(fashion_dir, tmp_path, 40, 40, test=0.1, val=0.1)
+    with Project.open(project_dir) as project:
+        project.accounts.add("ann", "a long password", "annotator")
+    process, url = _start(project_dir, tmp_path / "serve.log")
+    try:
+        page = browser.new_page(locale="en-GB")
+        page.goto(url)
+        expect(page).to_have_url(url + "/login")
+        page.fill("input[name=name]", "ann")
+        page.fill("input[name=password]", "a long password")
+        page.click("form button")
+        page.wait_for_function("document.getElementById('image').dataset.id")
+        image_id = int(page.locator("#image").get_attribute("data-id") or 0)
+        post = """async ([id, token]) => {
+            const headers = {"Content-Type": "application/json"};
+            if (token) headers["X-CSRF-Token"] = token;
+            const r = await fetch("/api/labels", {method: "POST", headers,
+                body: JSON.stringify({image_id: id, label: "Bag"})});
+            return r.status;
+        }"""
+        assert page.evaluate(post, [image_id, None]) == 403
+        assert page.evaluate(post, [image_id, "forged"]) == 403
+        with Project.open(project_dir) as project:
+            assert image_id not in project.labelled()
+        for _ in range(3):
+            page.keyboard.press("1")
+            expect(page.locator("#status")).to_contain_text("labelled")
+        with Project.open(project_dir) as project:
+            given = {e.image_id for e in project.label_history() if e.author == "ann"}
+        assert len(given) >= 2  # the third may be in flight
+        process.kill()  # SIGKILL: no clean shutdown
+        process.wait(timeout=30)
+        process, url = _start(project_dir, tmp_path / "serve.log")
+        page.goto(url)  # the session cookie lives on in the store
+        page.wait_for_function("document.getElementById('image').dataset.id")
+        assert int(page.locator("#image").get_attribute("data-id") or 0) not in given
+        with Project.open(project_dir) as project:
+            assert given <= {e.image_id for e in project.label_history() if e.author == "ann"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

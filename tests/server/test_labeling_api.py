@@ -163,3 +163,21 @@ def test_a_restart_resumes_where_the_labels_left_off(copied: Path) -> None:
     with TestClient(create_app(copied, retrain_every=10)) as again:
         assert not set(_ids(again, "hybrid")) & set(given)
         assert again.get("/api/stats").json()["per_class"]["Bag"] >= 5
+
+
+def test_the_review_queue_shows_planted_errors_and_drops_those_relabelled(copied: Path) -> None:
+    with Project.open(copied) as project:
+        labels = project.labelled()
+        planted = [i for i, label in labels.items() if label == "Trouser"][:4]
+        project.set_labels([(i, "Bag") for i in planted], "human", "careless")
+    with TestClient(create_app(copied, retrain_every=10)) as client:
+        with_csrf(client)
+        review = client.get("/api/next", params={"queue": "review", "count": 20}).json()["images"]
+        found = {item["id"]: item for item in review}
+        assert len(set(planted) & set(found)) >= 3
+        for image_id in set(planted) & set(found):
+            assert found[image_id]["label"] == "Bag" and found[image_id]["suggestion"] == "Trouser"
+        fixed = sorted(set(planted) & set(found))[0]
+        client.post("/api/labels", json={"image_id": fixed, "label": "Trouser", "accepted": True})
+        again = client.get("/api/next", params={"queue": "review", "count": 20}).json()["images"]
+        assert fixed not in {item["id"] for item in again}

@@ -13,7 +13,7 @@ from tetsuban.errors import TetsubanError
 from tetsuban.server.deps import app_state, changer, reader, viewer
 from tetsuban.server.queues import REVIEWER_QUEUES, check_queue
 from tetsuban.server.security import may
-from tetsuban.server.state import MAX_LABEL_LENGTH, AppState, Offered, Viewer, check_label
+from tetsuban.server.state import MAX_LABEL_LENGTH, AppState, Offered, Viewer
 
 MAX_BATCH = 200  # labels in one grid request
 
@@ -70,7 +70,7 @@ def _offered(item: Offered) -> dict[str, object]:
 
 def _check_new_classes(state: AppState, who: Viewer, names: set[str]) -> None:
     """Annotators label with the classes there are; reviewers and admins may add one by labelling with it."""
-    new = names - set(state.project.classes())
+    new = names - set(state.classes())
     if new and not may(who, "reviewer"):
         raise HTTPException(403, f"Only a reviewer or admin adds classes; {sorted(new)[0]!r} is not one yet.")
 
@@ -81,7 +81,7 @@ def next_images(state: State, who: Reader, count: int = 5, queue: str = "hybrid"
     if not 1 <= count <= 100:
         raise HTTPException(422, f"count must be in [1, 100]. Got {count}.")
     try:
-        check_queue(queue, state.project.classes())
+        check_queue(queue, state.classes())
     except TetsubanError as error:
         raise HTTPException(422, str(error)) from None
     if queue in REVIEWER_QUEUES and not may(who, "reviewer"):
@@ -157,17 +157,15 @@ def set_field(body: FieldIn, state: State, who: Annotator) -> dict[str, object]:
 
 @router.get("/classes")
 def classes(state: State, who: Reader) -> dict[str, object]:
-    return {"classes": state.project.classes()}
+    return {"classes": state.classes(reread=True)}
 
 
 @router.post("/classes")
 def add_class(body: ClassIn, state: State, who: Reviewer) -> dict[str, object]:
     try:
-        check_label(body.name)
+        return {"classes": state.add_class(body.name)}
     except TetsubanError as error:
         raise HTTPException(422, str(error)) from None
-    state.project.add_class(body.name)
-    return {"classes": state.project.classes()}
 
 
 @router.get("/stats")

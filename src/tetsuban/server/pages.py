@@ -29,7 +29,7 @@ def _page(request: Request, state: AppState, gate: Gate, template: str, mode: st
     queues = [q for q in QUEUES if q != "review" or may(who, "reviewer")]
     html = _pages.get_template(template).render(
         name=state.project.config.name,
-        classes=state.project.classes(),
+        classes=state.classes(reread=True),
         queues=queues,
         viewer=who,
         open=gate.open(),
@@ -122,7 +122,7 @@ def log_in(
 def log_out(request: Request, gate: GateDep, _who: Annotated[Viewer, Depends(changer())]) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        gate.accounts.end_session(token)
+        gate.end_session(token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -64,28 +64,58 @@ class LoginLimiter:
 
 
 class Gate:
-    """Resolves a request to a :class:`Viewer` (or None: log in first) and checks its CSRF token and role."""
+    """Resolves a request to a :class:`Viewer` (or None: log in first) and checks its CSRF token and role.
 
-    def __init__(self, accounts: Accounts, secret: bytes, login_required: bool) -> None:
+    What the store says is remembered for ``remember`` seconds (whether users exist, each session's user), so that
+    a request costs no database query; a logout forgets its session at once, a user removed from the command line
+    loses access within those seconds.
+    """
+
+    def __init__(self, accounts: Accounts, secret: bytes, login_required: bool, remember: float = 5.0) -> None:
         self.accounts = accounts
         self.login_required = login_required
         self.limiter = LoginLimiter()
+        self.remember = remember
         self._open_csrf = hmac.new(secret, b"csrf for the open app", hashlib.sha256).hexdigest()
         self._owner = getpass.getuser()
+        self._users_exist: tuple[float, bool] = (-1.0, False)
+        self._sessions: dict[str, tuple[float, Viewer | None]] = {}
+        self._lock = threading.Lock()
 
     def open(self) -> bool:
         """Whether the app runs without logins now (no users, bound to this machine)."""
-        return not self.login_required and not self.accounts.exist()
+        if self.login_required:
+            return False
+        checked, exist = self._users_exist
+        if time.monotonic() - checked > self.remember:
+            exist = self.accounts.exist()
+            self._users_exist = (time.monotonic(), exist)
+        return not exist
 
     def viewer(self, request: Request) -> Viewer | None:
         if self.open():
             return Viewer(self._owner, "admin", self._open_csrf)
         token = request.cookies.get(SESSION_COOKIE)
-        found = None if not token or len(token) > 128 else self.accounts.session(token)
-        if found is None:
+        if not token or len(token) > 128:
             return None
-        user, csrf = found
-        return Viewer(user.name, user.role, csrf)
+        now = time.monotonic()
+        with self._lock:
+            known = self._sessions.get(token)
+        if known is not None and now - known[0] <= self.remember:
+            return known[1]
+        found = self.accounts.session(token)
+        viewer = None if found is None else Viewer(found[0].name, found[0].role, found[1])
+        with self._lock:
+            if len(self._sessions) > 10_000:
+                self._sessions.clear()
+            self._sessions[token] = (now, viewer)
+        return viewer
+
+    def end_session(self, token: str) -> None:
+        """Log out: the store's session and the remembered one both go."""
+        self.accounts.end_session(token)
+        with self._lock:
+            self._sessions.pop(token, None)
 
 
 def csrf_ok(request: Request, viewer: Viewer) -> bool:
@@ -95,15 +125,6 @@ def csrf_ok(request: Request, viewer: Viewer) -> bool:
 
 def may(viewer: Viewer, role: str) -> bool:
     return at_least(viewer.role, role)
-
-
-def same_origin(request: Request) -> bool:
-    """False when the browser says the request comes from another site's page."""
-    origin = request.headers.get("origin")
-    if origin is None:  # not sent by a browser, or a same-origin GET
-        return True
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
 
 
 def app_secret(cache: Path) -> bytes:

@@ -18,7 +18,7 @@ from tetsuban.active.label_issues import LabelIssue
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.agreement import latest_by_person
 from tetsuban.errors import ConfigError
-from tetsuban.project import Project
+from tetsuban.project import Project, RunningLoop
 from tetsuban.server.leases import Leases
 from tetsuban.server.queues import Orders
 from tetsuban.store.images import ImageRecord
@@ -51,6 +51,7 @@ class Offered:
 class LoopView:
     """The loop and the image id of each of its rows; replaced whole when uploads add images."""
 
+    running: RunningLoop
     loop: LabelLoop
     image_ids: np.ndarray
     row_of: dict[int, int]
@@ -69,9 +70,24 @@ class AppState:
         self.leases = Leases()
         self.records: dict[int, ImageRecord] = {r.id: r for r in project.images()}
         self.view = self._build_view()
+        self._classes = project.classes()  # kept here: the API checks classes on every label
         self._write = threading.Lock()
         self._issues: tuple[int, dict[int, LabelIssue]] | None = None  # (generation, issues by image id)
         self._replay: list[tuple[int, str | None]] | None = None  # labels given while the loop is rebuilt
+        self._touched: set[int] = set()  # images labelled since the label issues were found
+
+    # -- classes ----------------------------------------------------------------------------------------------
+
+    def classes(self, reread: bool = False) -> list[str]:
+        """The project's classes in the order they were added (``reread``: from the store, for a new page)."""
+        if reread:
+            self._classes = self.project.classes()
+        return list(self._classes)
+
+    def add_class(self, name: str) -> list[str]:
+        check_label(name)
+        self.project.add_class(name)
+        return self.classes(reread=True)
 
     # -- queues -----------------------------------------------------------------------------------------------
 
@@ -84,8 +100,9 @@ class AppState:
         if queue == "second":
             ids = self.leases.claim(viewer.name, self._second_opinions(viewer), count)
             return snapshot.generation, [self._offered(view, snapshot, i) for i in ids]
-        rows = view.holdout.rows("random", snapshot, view.labelled) if queue == "holdout" else None
-        if rows is None:
+        if queue == "holdout":
+            rows = view.holdout.rows("random", snapshot, view.labelled)
+        else:
             rows = view.orders.rows(queue, snapshot, view.labelled)
         ids = self.leases.claim(viewer.name, (int(view.image_ids[row]) for row in rows), count)
         return snapshot.generation, [self._offered(view, snapshot, i) for i in ids]
@@ -100,7 +117,8 @@ class AppState:
     def _review(self, viewer: Viewer, snapshot: Snapshot, count: int) -> list[Offered]:
         """Labels that look wrong: the suggestion is the class confident learning proposes."""
         issues = self.label_issues(snapshot.generation)
-        ids = self.leases.claim(viewer.name, iter(issues), count)
+        open_issues = (i for i in issues if i not in self._touched)  # not those relabelled since
+        ids = self.leases.claim(viewer.name, open_issues, count)
         return [Offered(i, issues[i].suggested, issues[i].suggested_probability, issues[i].given) for i in ids]
 
     def label_issues(self, generation: int) -> dict[int, LabelIssue]:
@@ -111,6 +129,7 @@ class AppState:
             labels = self.project.labelled()  # an issue fixed since is no longer one
             found = {i: issue for i, issue in found.items() if labels.get(i) == issue.given}
             cached = self._issues = (generation, found)
+            self._touched = set()
         return cached[1]
 
     def _second_opinions(self, viewer: Viewer) -> list[int]:
@@ -135,6 +154,8 @@ class AppState:
                 if chosen:
                     source = "model-accepted" if accepted else "human"
                     self.project.set_labels(chosen, source, viewer.name, seconds)
+        if any(label not in self._classes for _, label, _ in items):
+            self.classes(reread=True)
         for image_id, label, _ in items:
             self._tell_loop(image_id, label)
 
@@ -155,6 +176,7 @@ class AppState:
             self._replay.append((image_id, label))
         view = self.view
         self.leases.release(image_id)
+        self._touched.add(image_id)
         row = view.row_of.get(image_id)
         if row is None:
             return  # not embedded yet (an upload the loop has not taken in)
@@ -232,12 +254,16 @@ class AppState:
             self._tell_loop(image_id, label)
 
     def _build_view(self) -> LoopView:
-        loop, ids = self.project.label_loop(self.strategy, self.retrain_every, queue_size=4 * self.retrain_every)
+        running = self.project.label_loop(
+            self.strategy, self.retrain_every, queue_size=min(4 * self.retrain_every, 2_000)
+        )
+        loop, ids = running.loop, running.image_ids
         image_ids = np.asarray(ids, np.int64)
         labelled_ids = set(self.project.labelled())
         splits = self.project.splits()
         holdout = np.array([splits.get(int(i)) in ("val", "test") for i in image_ids], bool)
         return LoopView(
+            running,
             loop,
             image_ids,
             {int(image_id): row for row, image_id in enumerate(image_ids)},
@@ -245,6 +271,11 @@ class AppState:
             Orders(holdout),
             np.array([int(i) in labelled_ids for i in image_ids], bool),
         )
+
+    def close(self) -> None:
+        """Store the loop's latest suggestions (the app is stopping)."""
+        self.view.loop.wait()
+        self.view.running.flush()
 
     def image_file(self, image_id: int) -> Path:
         return self.project.image_path(self.records[image_id])

@@ -17,12 +17,16 @@ export async function send(path, body) {
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
     body: JSON.stringify(body),
   });
-  return answer(response);
+  const data = await answer(response);
+  document.dispatchEvent(new CustomEvent("changed"));  // the panel refreshes
+  return data;
 }
 
 export async function sendForm(path, form) {
   const response = await fetch(path, { method: "POST", headers: { "X-CSRF-Token": csrf }, body: form });
-  return answer(response);
+  const data = await answer(response);
+  document.dispatchEvent(new CustomEvent("changed"));
+  return data;
 }
 
 export async function get(path) {

@@ -79,35 +79,44 @@ async function advance() {
   if (upcoming.length < 3 && !exhausted) refill();
 }
 
-async function label(name, accepted) {
+// Writes go out in order (a label, then its undo) without holding up the next image: the page moves on at once
+// and says so if the server refused.
+let writes = Promise.resolve();
+function write(path, body, onDone, onRefused = () => {}) {
+  writes = writes.then(() => send(path, body)).then(onDone, onRefused);
+  return writes;
+}
+
+function label(name, accepted) {
   const item = current();
   if (!item) return;
   const seconds = (performance.now() - shownAt) / 1000;
-  const result = await send("/api/labels", { image_id: item.id, label: name, seconds, accepted });
   item.labelled = name;
-  statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
-  await advance();
+  write("/api/labels", { image_id: item.id, label: name, seconds, accepted }, (result) => {
+    statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
+  }, () => { item.labelled = null; });
+  advance();
 }
 
-async function unsure() {
+function unsure() {
   const item = current();
   if (!item) return;
-  await send("/api/unsure", { image_id: item.id });
-  statusLine.textContent = t("unsure_marked");
-  await advance();
+  write("/api/unsure", { image_id: item.id }, () => { statusLine.textContent = t("unsure_marked"); });
+  advance();
 }
 
-async function undo() {
+function undo() {
   // back to the last labelled image, and its label taken back
   let back = Math.min(position, history.length) - 1;
   while (back >= 0 && !history[back].labelled) back -= 1;
   if (back < 0) return;
   const item = history[back];
-  const result = await send("/api/undo", { image_id: item.id });
   item.labelled = null;
   position = back;
-  statusLine.textContent = t("undone", { n: result.labelled });
   show();
+  write("/api/undo", { image_id: item.id }, (result) => {
+    statusLine.textContent = t("undone", { n: result.labelled });
+  });
 }
 
 document.addEventListener("keydown", (event) => {

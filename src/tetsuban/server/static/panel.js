@@ -50,5 +50,9 @@ async function refresh() {
   chart(stats.history);
 }
 
+let pending = null;
+document.addEventListener("changed", () => {  // after a label, at most one refresh a second
+  if (pending === null) pending = setTimeout(() => { pending = null; refresh(); }, 1000);
+});
 refresh();
 setInterval(refresh, 5000);

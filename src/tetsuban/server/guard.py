@@ -1,0 +1,54 @@
+"""An ASGI middleware in front of every route: bodies over the limit are refused before they are read, state
+changes sent from another site's page are refused, and every answer says not to sniff types or be framed."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
+
+
+class Guard:
+    """``limits``: the largest body per path (``default`` elsewhere)."""
+
+    def __init__(self, app: ASGIApp, default: int, limits: dict[str, int]) -> None:
+        self.app = app
+        self.default = default
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        limit = self.limits.get(scope["path"], self.default)
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _refuse(send, 413, f"A request body here may hold at most {limit} bytes.")
+            return
+        origin = headers.get("origin")
+        if scope["method"] in _UNSAFE_METHODS and origin is not None and not _same(origin, headers.get("host", "")):
+            await _refuse(send, 403, "State changes are accepted from this app's own pages only.")
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _same(origin: str, host: str) -> bool:
+    """Whether the page that sent the request (its Origin) is this app (the Host it asked)."""
+    return origin.split("://", 1)[-1] == host
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *_HEADERS]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
