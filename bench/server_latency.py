@@ -11,7 +11,8 @@ the rows show).
 The server is a real `tetsuban serve` process (uvicorn, one worker) with users, so every request also checks a
 session and (for labels) a CSRF token; the loop retrains in the background every 20 labels, as in use, so the
 requests are measured while retrains run. Each annotator is a process with its own keep-alive HTTP client that
-asks for the next image, then labels it (the suggestion, or a class at random), as fast as it can.
+asks for the next image, labels it (the suggestion, or a class at random) and looks at the next for `--pause`
+seconds (0.25: four images a second, a fast annotator; 0 hammers the server).
 
 Writes bench/results/server.md. Usage: python bench/server_latency.py [--labels 300] [--project DIR]
 """
@@ -23,9 +24,7 @@ import gzip
 import platform
 import re
 import shutil
-import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,8 @@ import httpx
 import numpy as np
 from probe_accuracy import FASHION, datasets_dir
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.serving import start_serve
 from tetsuban import Project
 from tetsuban.ingest.idx import read_idx
 from tetsuban.store.db import DB_NAME, sqlite_engine
@@ -115,30 +116,6 @@ def fill_embeddings(project: Project, ids: list[int], rng: np.random.Generator) 
     engine.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(root: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [sys.executable, "-m", "tetsuban", "serve", str(root), "--port", str(port), "--retrain-every", "20"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=output)
-    url = f"http://127.0.0.1:{port}"
-    started = time.perf_counter()
-    while time.perf_counter() - started < 600:
-        try:
-            if httpx.get(url + "/login", timeout=2).status_code == 200:
-                print(f"server up in {time.perf_counter() - started:.0f} s", flush=True)
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(1)
-    process.kill()
-    raise SystemExit(f"the server did not start: {log.read_text(errors='replace')[-2000:]}")
-
-
 def logged_in(url: str, name: str) -> httpx.Client:
     client = httpx.Client(base_url=url, timeout=30)
     form = client.get("/login").text
@@ -152,9 +129,9 @@ def logged_in(url: str, name: str) -> httpx.Client:
     return client
 
 
-def annotate(url: str, name: str, labels: int, seed: int, results: Queue) -> None:
-    """One annotator (its own process and keep-alive client): ask for the next image and label it, ``labels``
-    times; puts (name, {"next": ms..., "label": ms...}) on ``results``."""
+def annotate(url: str, name: str, labels: int, pause: float, seed: int, results: Queue) -> None:
+    """One annotator (its own process and keep-alive client): ask for the next image, label it, look at the next
+    for ``pause`` seconds; ``labels`` times. Puts (name, {"next": ms..., "label": ms...}) on ``results``."""
     client = logged_in(url, name)
     rng = np.random.default_rng(seed)
     out: dict[str, list[float]] = {"next": [], "label": []}
@@ -171,17 +148,19 @@ def annotate(url: str, name: str, labels: int, seed: int, results: Queue) -> Non
         response = client.post("/api/labels", json={"image_id": item["id"], "label": label, "seconds": 1.0})
         out["label"].append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
+        time.sleep(pause)
     client.close()
     results.put((name, out))
 
 
-def run_phase(url: str, names: list[str], labels: int) -> dict[str, list[float]]:
+def run_phase(url: str, names: list[str], labels: int, pause: float) -> dict[str, list[float]]:
     """Annotators ``names`` labelling at once, each in its own process (so that the clients do not share a GIL);
     the latencies of all of them together."""
     context = get_context("spawn")
     results: Queue = context.Queue()
     workers = [
-        context.Process(target=annotate, args=(url, name, labels, seed, results)) for seed, name in enumerate(names)
+        context.Process(target=annotate, args=(url, name, labels, pause, seed, results))
+        for seed, name in enumerate(names)
     ]
     for worker in workers:
         worker.start()
@@ -216,6 +195,7 @@ def percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=int, default=300, help="labels per annotator in each phase")
+    parser.add_argument("--pause", type=float, default=0.25, help="seconds an annotator looks at each image")
     parser.add_argument("--project", type=Path, help="reuse (or build once into) this folder's project")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,22 +209,23 @@ def main() -> None:
                 shutil.copytree(root, args.project / "project")
         with Project.open(root) as project:
             images = len(project.images())
-        process, url = start_server(root, work / "serve.log")
+        process, url = start_serve(root, work / "serve.log", retrain_every=20, timeout=600)
         try:
-            alone = run_phase(url, ["ann"], args.labels)
-            together = run_phase(url, ["ann", "bob"], args.labels)
+            alone = run_phase(url, ["ann"], args.labels, args.pause)
+            together = run_phase(url, ["ann", "bob"], args.labels, args.pause)
             cold, busy = thumbnails(url, 10)  # right after the labels: the last retrains still run
             time.sleep(15)
             _, idle = thumbnails(url, 10)
         finally:
             process.terminate()
             process.wait(timeout=60)
-    write_table(images, args.labels, alone, together, cold, busy, idle)
+    write_table(images, args.labels, args.pause, alone, together, cold, busy, idle)
 
 
 def write_table(
     images: int,
     labels: int,
+    pause: float,
     alone: dict[str, list[float]],
     together: dict[str, list[float]],
     cold: list[float],
@@ -254,8 +235,9 @@ def write_table(
     lines = [
         "# Labeling app latency",
         "",
-        f"`python bench/server_latency.py --labels {labels}` on {datetime.now(UTC):%Y-%m-%d}: {images:,} images, "
-        f"{LABELLED:,} labelled at the start, retrain every 20 labels; Python {platform.python_version()}, "
+        f"`python bench/server_latency.py --labels {labels} --pause {pause}` on {datetime.now(UTC):%Y-%m-%d}: "
+        f"{images:,} images, {LABELLED:,} labelled at the start, retrain every 20 labels, each annotator "
+        f"labelling as fast as {1 / (pause + 0.01):.0f} images a second; Python {platform.python_version()}, "
         "2 cores. Milliseconds measured by the client over keep-alive HTTP on 127.0.0.1 (server: one uvicorn "
         "process with users, sessions and CSRF checks). Targets: p99 under 20 ms; a cached thumbnail under 5 ms.",
         "",

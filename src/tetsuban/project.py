@@ -675,8 +675,9 @@ class Project:
         """A running labelling loop over this project's embedded images, with the image id of each of its rows.
 
         It learns from the labelled train images and queues unlabelled train images; each retrain is recorded
-        (:meth:`retrains`), and its probabilities and queue at most every ``snapshot_seconds`` (see
-        :meth:`suggestions`; ``flush`` writes the latest). Give it new labels with ``loop.label(row, label)`` after
+        (:meth:`retrains`), and its probabilities and queue once the loop is quiet for a few seconds or at the
+        latest every ``snapshot_seconds`` (0: after every retrain; see :meth:`suggestions`; ``flush`` writes the
+        latest). Give it new labels with ``loop.label(row, label)`` after
         :meth:`set_labels` has recorded them.
         """
         data = self.active_data()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -101,20 +102,24 @@ def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
         assert any(after[i] != stored[i] for i in after)  # the retrain on five more labels changed something
 
 
-def test_the_snapshot_is_written_at_most_every_so_often_and_flushed_at_the_end(
-    project_dir: Path, tmp_path: Path
-) -> None:
+def test_the_snapshot_waits_for_a_quiet_loop_or_the_end(project_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "project"
     shutil.copytree(project_dir, copy)
     with Project.open(copy) as project:
         running = project.label_loop(retrain_every=5, queue_size=10, background=False, snapshot_seconds=3600)
         loop, image_ids = running.loop, running.image_ids
-        first = project.suggestions()
         queued = [int(image_ids[row]) for row in loop.next_images(5)]
         project.set_labels([(image_id, "Bag") for image_id in queued])
         for row in loop.next_images(5):
             loop.label(row, "Bag")
-        assert [r.generation for r in project.retrains()] == [1, 2]  # every retrain is recorded ...
-        assert project.suggestions() == first  # ... its 4 MB-at-scale snapshot not yet
-        running.flush()
-        assert project.suggestions() != first
+        assert [r.generation for r in project.retrains()] == [1, 2]  # every retrain is recorded at once ...
+        assert project.suggestions() == {}  # ... its snapshot (4 MB at 100,000 images) not while labels come in
+        deadline = time.monotonic() + 20
+        while not project.suggestions() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        quiet = project.suggestions()
+        assert set(quiet) == set(image_ids.tolist())  # written once the loop was quiet
+        for row in loop.next_images(5):
+            loop.label(row, "Sandal")
+        running.flush()  # the app stops: the latest is written at once
+        assert project.suggestions() != quiet

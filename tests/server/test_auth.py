@@ -160,6 +160,9 @@ def test_two_annotators_never_get_the_same_image_and_both_labels_are_kept(app_of
     assert report["images"] == 4 and report["unanimous"] == 3 and report["disputed"] == [shared[3]]
     (pair,) = report["pairs"]
     assert (pair["first"], pair["second"], pair["images"], pair["agreed"]) == ("ann", "bob", 4, 3)
+    printed = tetsuban("agreement", team).stdout
+    assert "4 images labelled by two or more people; all agree on 3" in printed
+    assert "ann and bob: 3/4 alike (75%)" in printed
 
 
 def test_restarting_the_app_keeps_sessions_and_labels(app_of_team: TestClient, team: Path) -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import embedded_project
+from tests.serving import start_serve
 from tetsuban import Project
 
 pytestmark = pytest.mark.slow
@@ -22,36 +20,12 @@ CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(project_dir: Path, log: Path, retrain_every: int = 10) -> tuple[subprocess.Popen[bytes], str]:
-    """`tetsuban serve` in its own process, once it answers."""
-    port = _free_port()
-    command = ["serve", str(project_dir), "--port", str(port), "--retrain-every", str(retrain_every)]
-    with log.open("ab") as output:  # a file, not a pipe: a full pipe would stall the server
-        process = subprocess.Popen([sys.executable, "-m", "tetsuban", *command], stdout=output, stderr=output)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/login", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    process.kill()
-    raise AssertionError(f"the server did not start: {log.read_text(errors='replace')}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Iterator[tuple[str, Path]]:
     """`tetsuban serve` on a project of 60 labelled and 200 unlabelled fashion-mnist images, no users."""
     root = tmp_path_factory.mktemp("browser")
     project_dir = embedded_project(fashion_dir, root, 60, 200, test=0.1, val=0.1)
-    process, url = _start(project_dir, root / "serve.log")
+    process, url = start_serve(project_dir, root / "serve.log")
     yield url, project_dir
     process.terminate()
     process.wait(timeout=30)
@@ -188,7 +162,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
     project_dir = embedded_project(fashion_dir, tmp_path, 40, 40, test=0.1, val=0.1)
     with Project.open(project_dir) as project:
         project.accounts.add("ann", "a long password", "annotator")
-    process, url = _start(project_dir, tmp_path / "serve.log")
+    process, url = start_serve(project_dir, tmp_path / "serve.log")
     try:
         page = browser.new_page(locale="en-GB")
         page.goto(url)
@@ -217,7 +191,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
         assert len(given) >= 2  # the third may be in flight
         process.kill()  # SIGKILL: no clean shutdown
         process.wait(timeout=30)
-        process, url = _start(project_dir, tmp_path / "serve.log")
+        process, url = start_serve(project_dir, tmp_path / "serve.log")
         page.goto(url)  # the session cookie lives on in the store
         page.wait_for_function("document.getElementById('image').dataset.id")
         assert int(page.locator("#image").get_attribute("data-id") or 0) not in given
@@ -226,3 +200,20 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_files_chosen_on_the_page_are_imported_into_a_class(
+    server: tuple[str, Path], page: Page, photos_dir: Path, tmp_path: Path
+) -> None:
+    url, project_dir = server
+    broken = tmp_path / "broken.jpg"
+    photo = sorted(photos_dir.glob("*.jpg"))[0]
+    broken.write_bytes(photo.read_bytes()[:300])
+    page.goto(url)
+    page.select_option("#upload-class", "Bag")
+    page.set_input_files("#files", [str(photo), str(broken)])  # what a phone's camera or a file picker hands over
+    expect(page.locator("#upload-result")).to_contain_text("1 added")
+    expect(page.locator("#upload-result")).to_contain_text("broken.jpg")
+    with Project.open(project_dir) as project:
+        added = [r for r in project.images() if r.format == "JPEG"]
+        assert len(added) == 1 and project.labelled()[added[0].id] == "Bag"

@@ -9,6 +9,8 @@ computed before a finished retrain is never served after it. ``on_publish`` hear
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -206,8 +208,15 @@ class LabelLoop:
             self._training.start()
 
     def _retrain_until_current(self) -> None:
+        _lower_priority()  # requests beside a background retrain are answered first
         due = True
         while due:  # labels that came in during a retrain may make another due
             self.retrain()
             with self._lock:
                 due = self._since_retrain >= self._retrain_every
+
+
+def _lower_priority(niceness: int = 10) -> None:
+    """Lower the CPU priority of the calling thread (Linux schedules threads one by one); elsewhere, nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)

@@ -3,8 +3,9 @@ the latest probabilities and queue, so that suggestions outlive the process.
 
 The snapshot (every image's probabilities: 4 MB at 100,000 images and 10 classes) takes tens of milliseconds to
 write, and SQLite lets one writer at a time: written after every retrain it would hold up the labels coming in.
-It is written at most every ``snapshot_seconds`` and when the app stops (:meth:`LoopRecorder.flush`); a restarted
-loop retrains from the stored labels anyway, so a killed server loses no label, only a stale cache.
+So a writer thread stores it once the loop has been quiet for ``quiet_seconds`` (no retrain published), or when
+the stored one is ``snapshot_seconds`` old, and :meth:`LoopRecorder.flush` when the app stops. A restarted loop
+retrains from the stored labels anyway, so a killed server loses no label, only a stale cache.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from tetsuban.active.loop import Snapshot
 from tetsuban.store.labels import current_labels
 from tetsuban.store.loop_state import Retrain, StoredSnapshot, add_retrain, save_snapshot
 
-SNAPSHOT_SECONDS = 30.0
+SNAPSHOT_SECONDS = 600.0
+QUIET_SECONDS = 5.0
 
 
 class LoopRecorder:
@@ -33,33 +35,58 @@ class LoopRecorder:
         image_ids: np.ndarray,
         val_rows: dict[int, int],
         snapshot_seconds: float = SNAPSHOT_SECONDS,
+        quiet_seconds: float = QUIET_SECONDS,
     ) -> None:
         self._engine = engine
         self._backbone = backbone
         self._image_ids = image_ids
         self._val_rows = val_rows  # val image id -> row
         self._snapshot_seconds = snapshot_seconds
+        self._quiet_seconds = quiet_seconds
         self._saved_at = -np.inf
+        self._published_at = -np.inf
+        self._unsaved: Snapshot | None = None
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._writer: threading.Thread | None = None
 
     def __call__(self, snapshot: Snapshot) -> None:
         if snapshot.head is None or snapshot.probabilities is None:
             return
         retrain = self._retrain(snapshot)
-        due = time.monotonic() - self._saved_at >= self._snapshot_seconds
         with self._lock, self._engine.begin() as conn:
             add_retrain(conn, retrain)
-            if due:
-                save_snapshot(conn, self._stored(snapshot))
-                self._saved_at = time.monotonic()
+            self._unsaved, self._published_at = snapshot, time.monotonic()
+        if self._snapshot_seconds <= 0:
+            self._save_due()
+        elif self._writer is None:
+            self._writer = threading.Thread(target=self._write_when_due, daemon=True)
+            self._writer.start()
 
     def flush(self, snapshot: Snapshot) -> None:
-        """Write ``snapshot`` now (the app is stopping)."""
+        """Write ``snapshot`` now and stop the writer thread (the app is stopping)."""
+        self._stop.set()
         if snapshot.head is None or snapshot.probabilities is None:
             return
         with self._lock, self._engine.begin() as conn:
             save_snapshot(conn, self._stored(snapshot))
-            self._saved_at = time.monotonic()
+            self._unsaved, self._saved_at = None, time.monotonic()
+
+    def _write_when_due(self) -> None:
+        while not self._stop.wait(min(1.0, self._quiet_seconds)):
+            self._save_due()
+
+    def _save_due(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            snapshot = self._unsaved
+            quiet = now - self._published_at >= self._quiet_seconds
+            stale = now - self._saved_at >= self._snapshot_seconds
+            if snapshot is None or not (quiet or stale):
+                return
+            with self._engine.begin() as conn:
+                save_snapshot(conn, self._stored(snapshot))
+            self._unsaved, self._saved_at = None, now
 
     def _retrain(self, snapshot: Snapshot) -> Retrain:
         assert snapshot.head is not None and snapshot.probabilities is not None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from threadpoolctl import threadpool_limits
 
 from tetsuban.project import Project
 from tetsuban.server import api, media, pages
@@ -36,12 +37,16 @@ def create_app(
         # Retrains run in a thread beside the requests; with Python's 5 ms switch interval a request waits up to
         # that long each time it wants the interpreter back while a retrain holds it.
         sys.setswitchinterval(0.0005)
+        # One BLAS thread: a retrain keeps to one core and leaves the other to the requests (two spinning BLAS
+        # threads on two cores starve everything else).
+        blas = threadpool_limits(limits=1, user_api="blas")
         try:
             app.state.tetsuban = state = AppState(project, strategy, retrain_every)
             app.state.gate = Gate(project.accounts, app_secret(project.root / ".cache"), login_required)
             yield
             state.close()
         finally:
+            blas.restore_original_limits()
             sys.setswitchinterval(switch)
             project.close()
 
