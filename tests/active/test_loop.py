@@ -88,3 +88,24 @@ def test_bad_parameters_are_refused_with_what_was_given(fashion_pixels: Data) ->
     loop = LabelLoop(x, np.ones(len(x), bool), strategy_named("random"))
     with pytest.raises(ConfigError, match=r"\[0, 2999\]"):
         loop.label(3000, "Bag")
+
+
+def test_a_failed_background_retrain_is_kept_for_the_app_to_show(fashion_pixels: Data) -> None:
+    x, y = fashion_pixels
+    calls = []
+
+    def fragile(*args: object) -> np.ndarray:
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("no room for the probabilities")
+        return strategy_named("random")(*args)  # type: ignore[arg-type]
+
+    loop = LabelLoop(x, np.ones(len(x), bool), fragile, retrain_every=5, queue_size=10, background=True)
+    for index in range(5):
+        loop.label(index, str(y[index]))
+    loop.wait()
+    assert loop.failure == "MemoryError: no room for the probabilities" and loop.snapshot.generation == 1
+    for index in range(5, 10):
+        loop.label(index, str(y[index]))
+    loop.wait()
+    assert loop.failure is None and loop.snapshot.generation == 2

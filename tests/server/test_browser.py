@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -202,7 +203,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
         process.wait(timeout=30)
 
 
-def test_files_chosen_on_the_page_are_imported_into_a_class(
+def test_files_chosen_or_dropped_on_the_page_are_imported(
     server: tuple[str, Path], page: Page, photos_dir: Path, tmp_path: Path
 ) -> None:
     url, project_dir = server
@@ -214,6 +215,20 @@ def test_files_chosen_on_the_page_are_imported_into_a_class(
     page.set_input_files("#files", [str(photo), str(broken)])  # what a phone's camera or a file picker hands over
     expect(page.locator("#upload-result")).to_contain_text("1 added")
     expect(page.locator("#upload-result")).to_contain_text("broken.jpg")
+    dropped = sorted(photos_dir.glob("*.jpg"))[1]
+    page.select_option("#upload-class", "")
+    page.evaluate(DROP, [dropped.name, base64.b64encode(dropped.read_bytes()).decode()])
+    expect(page.locator("#upload-result")).to_contain_text("1 added, 0 already there, 0 refused")
     with Project.open(project_dir) as project:
-        added = [r for r in project.images() if r.format == "JPEG"]
-        assert len(added) == 1 and project.labelled()[added[0].id] == "Bag"
+        added = {r.id for r in project.images() if r.format == "JPEG"}
+        labels = project.labelled()
+    assert len(added) == 2 and sorted(labels.get(i, "-") for i in added) == ["-", "Bag"]
+
+
+DROP = """([name, data]) => {  // a file dropped on the page, as a file manager's drag and drop hands it over
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, { type: "image/jpeg" }));
+  const drop = new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true });
+  document.getElementById("drop").dispatchEvent(drop);
+}"""

@@ -123,6 +123,7 @@ def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client
     assert after["last_hour"] == before["last_hour"] + 20
     assert after["per_class"]["Bag"] >= before["per_class"]["Bag"] + 10
     assert after["generation"] > before["generation"] and after["next_retrain_in"] == 10
+    assert after["retrain_failure"] is None
     assert len(after["history"]) > len(before["history"]) and 0 <= after["history"][-1]["accuracy"] <= 1
     assert client.get("/api/stats", params={"target": 2}).status_code == 422
 

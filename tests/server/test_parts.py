@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 
 from tetsuban.agreement import agreement
+from tetsuban.server.guard import Guard
 from tetsuban.server.i18n import MESSAGES
 from tetsuban.server.leases import Leases
 from tetsuban.server.security import LoginLimiter
@@ -101,3 +104,24 @@ def _fields(text: str) -> list[str]:
 )
 def test_upload_names_never_leave_their_folder(given: str, expected: str) -> None:
     assert safe_name(0, given) == expected
+
+
+def _echo_app(limit: int) -> TestClient:
+    app = FastAPI()
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    app.add_middleware(Guard, default=limit, limits={})
+    return TestClient(app)
+
+
+def test_the_guard_refuses_a_body_past_the_limit_even_without_a_length() -> None:
+    client = _echo_app(1000)
+    assert client.post("/echo", content=b"x" * 1000).json() == {"bytes": 1000}
+    assert client.post("/echo", content=b"x" * 1001).status_code == 413  # by its Content-Length
+    chunked = client.post("/echo", content=iter([b"x" * 600, b"x" * 600]))  # no length: counted as it comes
+    assert chunked.status_code == 413
+    assert chunked.headers["x-content-type-options"] == "nosniff"
+    assert client.post("/echo", content=b"{}", headers={"Origin": "http://evil.example"}).status_code == 403

@@ -118,6 +118,7 @@ class LabelLoop:
         self._training: threading.Thread | None = None
         self._since_retrain = 0
         self._on_publish = on_publish
+        self.failure: str | None = None  # why the last background retrain failed; None after one succeeds
         self._snapshot = Snapshot(0, None, None, ())
         self.retrain()
 
@@ -211,7 +212,12 @@ class LabelLoop:
         _lower_priority()  # requests beside a background retrain are answered first
         due = True
         while due:  # labels that came in during a retrain may make another due
-            self.retrain()
+            try:
+                self.retrain()
+            except Exception as error:  # a thread's exception would only be printed; keep it for the app to show
+                self.failure = f"{type(error).__name__}: {error}"
+                return
+            self.failure = None
             with self._lock:
                 due = self._since_retrain >= self._retrain_every
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
@@ -39,7 +40,19 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), *_HEADERS]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            """The body as it comes, refused once it passes the limit (a chunked body has no length to check)."""
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(413, f"A request body here may hold at most {limit} bytes.")
+            return message
+
+        await self.app(scope, receive_within_limit, send_with_headers)
 
 
 def _same(origin: str, host: str) -> bool:

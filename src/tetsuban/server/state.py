@@ -229,6 +229,7 @@ class AppState:
             "val_images": history[-1].val_images if history else 0,
             "generation": loop.snapshot.generation,
             "next_retrain_in": loop.labels_until_retrain,
+            "retrain_failure": loop.failure,
             "target": target,
             "labels_to_target": labels_to_target(points, target),
         }

@@ -35,7 +35,10 @@ function chart(history) {
 
 async function refresh() {
   const stats = await get(`/api/stats?target=${TARGET}`);
-  document.getElementById("retrain").textContent = t("next_retrain", { n: stats.next_retrain_in });
+  const retrain = document.getElementById("retrain");
+  retrain.textContent = stats.retrain_failure
+    ? t("retrain_failed", { why: stats.retrain_failure }) : t("next_retrain", { n: stats.next_retrain_in });
+  retrain.classList.toggle("error", Boolean(stats.retrain_failure));
   document.getElementById("last-hour").textContent = t("last_hour", { n: stats.last_hour });
   const percent = Math.round(stats.target * 100);
   document.getElementById("target").textContent = stats.labels_to_target === null
