@@ -425,9 +425,58 @@ def agreement(project: ProjectArg) -> None:
         )
 
 
+ModelArg = Annotated[Path, typer.Argument(help="A model folder: <project>/models/<id>.")]
+
+
+def _project_of(model: Path) -> Path:
+    """The project a model folder lies in (<project>/models/<id>)."""
+    return model.expanduser().resolve().parent.parent
+
+
+@app.command()
+def evaluate(
+    model: ModelArg,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where report.html goes.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes; 0 means one per core.")] = 0,
+) -> None:
+    """Score a model on the project's test split and write report.html (with the model before it, if any)."""
+    with Project.open(_project_of(model)) as opened, _progress("Predicting the test images") as progress:
+        evaluation, path = opened.evaluate(model, output, workers, progress)
+    metrics = evaluation.metrics
+    out.print(
+        f"{evaluation.model_id} on {metrics.images} test images: accuracy {metrics.accuracy:.3f}, balanced "
+        f"{metrics.balanced_accuracy:.3f}, macro F1 {metrics.macro_f1:.3f}, calibration error {metrics.ece:.3f}"
+        + (f"; {len(evaluation.failed)} test files could not be read" if evaluation.failed else ""),
+        markup=False,
+        soft_wrap=True,
+    )
+    out.print(f"Report: {path}", markup=False, soft_wrap=True)
+
+
+@app.command()
+def compare(
+    a: Annotated[Path, typer.Argument(help="The first model folder (the baseline).")],
+    b: Annotated[Path, typer.Argument(help="The second model folder, compared against the first.")],
+    workers: Annotated[int, typer.Option(help="Worker processes; 0 means one per core.")] = 0,
+) -> None:
+    """The difference in test accuracy between two models of one project, with a paired bootstrap interval."""
+    if _project_of(a) != _project_of(b):
+        raise TetsubanError(f"{a} and {b} are models of different projects; compare models on one test split.")
+    with Project.open(_project_of(a)) as opened:
+        found = opened.compare(a, b, workers)
+    verdict = "a clear difference" if found.clear else "no clear difference"
+    out.print(
+        f"On {found.images} test images: {a.name} {found.accuracy_a:.3f}, {b.name} {found.accuracy_b:.3f}; "
+        f"difference {found.difference:+.3f} (95% paired bootstrap interval {found.low:+.3f} to {found.high:+.3f}: "
+        f"{verdict}). Only {a.name} right on {found.only_a}, only {b.name} on {found.only_b}.",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Argument(help="A model folder: <project>/models/<id>.")],
+    model: ModelArg,
     source: Annotated[Path, typer.Argument(help="A folder of images, a CSV with a path column, or one image.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The CSV to write.")] = Path("predictions.csv"),
     k: Annotated[int, typer.Option("--k", help="How many classes to list per image.")] = 3,

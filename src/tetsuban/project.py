@@ -34,6 +34,9 @@ from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
 from tetsuban.doctor import Finding, diagnose
 from tetsuban.errors import ProjectError, SourceError
+from tetsuban.evaluate.compare import Comparison, compare_evaluations
+from tetsuban.evaluate.models import model_before, test_images
+from tetsuban.evaluate.run import Evaluation, ScoredImage, evaluate_artifact
 from tetsuban.export import export_labels
 from tetsuban.imaging.decode import decode
 from tetsuban.ingest.archive import archive_work, is_archive
@@ -52,6 +55,7 @@ from tetsuban.ingest.idx import idx_work, is_idx
 from tetsuban.ingest.prepare import FileTask, Prepared, Task
 from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
+from tetsuban.learn.artifact import load_artifact
 from tetsuban.learn.train import TrainingData, TrainReport, train_probe
 from tetsuban.parallel import worker_count
 from tetsuban.params import check_float, check_int
@@ -59,6 +63,7 @@ from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.props import Property, Value, define, parse_rule
+from tetsuban.reports.evaluation_report import write_evaluation_report
 from tetsuban.reports.simulation_report import write_simulation_report
 from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
@@ -770,6 +775,35 @@ class Project:
 
         held_out = data(val_ids) if val_ids else None
         return train_probe(self.root / MODELS_DIR, data(train_ids), backbone, pipeline, c, search_c, seed, held_out)
+
+    # -- evaluation -------------------------------------------------------------------------------------------------
+
+    def evaluate(
+        self, model: str | Path, out: str | Path | None = None, workers: int = 0, on_progress: ProgressFn | None = None
+    ) -> tuple[Evaluation, Path]:
+        """Score ``model`` on the labelled test images and write report.html (into the model's folder unless
+        ``out`` says where), compared with the model made before it when there is one."""
+        artifact = load_artifact(model)
+        items = self._test_images()
+        evaluation = evaluate_artifact(artifact, items, workers, on_progress)
+        before = model_before(artifact.folder.parent, artifact)
+        previous = None
+        if before is not None:
+            earlier = evaluate_artifact(before, items, workers)
+            previous = (earlier.model_id, compare_evaluations(earlier, evaluation))
+        path = artifact.folder / "report.html" if out is None else Path(out).expanduser()
+        return evaluation, write_evaluation_report(path, self.config.name, evaluation, previous)
+
+    def compare(self, a: str | Path, b: str | Path, workers: int = 0) -> Comparison:
+        """Model ``b`` against model ``a`` on the same test images: accuracies, difference, paired bootstrap CI."""
+        items = self._test_images()
+        first = evaluate_artifact(load_artifact(a), items, workers)
+        second = evaluate_artifact(load_artifact(b), items, workers)
+        return compare_evaluations(first, second)
+
+    def _test_images(self) -> list[ScoredImage]:
+        records = self.images()
+        return test_images(records, self.labelled(), self.splits(), {r.id: self.image_path(r) for r in records})
 
     def export_labels(self, out: str | Path, history: bool = False) -> int:
         """Write labels to a CSV (path, sha256, label, source, author, time); returns the number of rows."""

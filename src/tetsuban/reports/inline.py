@@ -38,7 +38,7 @@ def histogram_uri(values: Sequence[float], title: str, log: bool = False) -> str
     axes.set_title(title, fontsize=10)
     axes.tick_params(labelsize=8)
     figure.tight_layout()
-    return _figure_uri(figure)
+    return figure_uri(figure)
 
 
 def bars_uri(counts: dict[str, int], title: str) -> str:
@@ -52,10 +52,11 @@ def bars_uri(counts: dict[str, int], title: str) -> str:
     axes.set_title(title, fontsize=10)
     axes.tick_params(labelsize=8)
     figure.tight_layout()
-    return _figure_uri(figure)
+    return figure_uri(figure)
 
 
-def _figure_uri(figure: object) -> str:
+def figure_uri(figure: object) -> str:
+    """A matplotlib figure as a PNG data URI."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")  # type: ignore[attr-defined]
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -79,4 +80,4 @@ def curves_uri(
     axes.legend(fontsize=8)
     axes.tick_params(labelsize=8)
     figure.tight_layout()
-    return _figure_uri(figure)
+    return figure_uri(figure)

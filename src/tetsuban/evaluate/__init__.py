@@ -1,0 +1,1 @@
+"""Evaluation on the test split: metrics, calibration, and comparisons between models."""

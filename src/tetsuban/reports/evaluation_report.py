@@ -1,0 +1,102 @@
+"""report.html for a model on the test split: headline figures, per-class scores, the confusion matrix,
+calibration with a reliability diagram, the top losses as images, and the comparison with the model before."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from tetsuban.evaluate.compare import Comparison
+from tetsuban.evaluate.metrics import CalibrationBin
+from tetsuban.evaluate.run import Evaluation
+from tetsuban.files import write_atomic
+from tetsuban.reports.inline import figure_uri, thumbnail_uri
+
+TOP_LOSSES = 24
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A test image the model got most wrong: its thumbnail, true label (with its probability) and prediction."""
+
+    image_id: int
+    thumbnail: str | None
+    label: str
+    label_probability: float
+    predicted: str
+    predicted_probability: float
+
+
+def top_losses(evaluation: Evaluation, count: int = TOP_LOSSES) -> list[Loss]:
+    """The misclassified test images with the lowest probability for their true label, worst first."""
+    column = {name: k for k, name in enumerate(evaluation.classes)}
+    probabilities = evaluation.probabilities
+    truth = np.array(
+        [probabilities[n, column[i.label]] if i.label in column else 0.0 for n, i in enumerate(evaluation.items)]
+    )
+    predicted = probabilities.argmax(axis=1)
+    wrong = [n for n, item in enumerate(evaluation.items) if evaluation.classes[predicted[n]] != item.label]
+    worst = sorted(wrong, key=lambda n: truth[n])[:count]
+    return [
+        Loss(
+            evaluation.items[n].image_id,
+            thumbnail_uri(evaluation.items[n].path),
+            evaluation.items[n].label,
+            float(truth[n]),
+            evaluation.classes[predicted[n]],
+            float(probabilities[n, predicted[n]]),
+        )
+        for n in worst
+    ]
+
+
+def reliability_uri(bins: tuple[CalibrationBin, ...]) -> str:
+    """Accuracy against confidence per bin (bars), with the diagonal a calibrated model would follow."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(4.2, 3.6), dpi=100)
+    axes = figure.add_subplot()
+    axes.plot([0, 1], [0, 1], color="#999", linewidth=1, linestyle="--", label="calibrated")
+    axes.bar(
+        [(b.low + b.high) / 2 for b in bins],
+        [b.accuracy for b in bins],
+        width=[b.high - b.low for b in bins],
+        color="#4a6fa5",
+        edgecolor="white",
+        label="accuracy in bin",
+    )
+    axes.plot([b.confidence for b in bins], [b.accuracy for b in bins], "o", color="#c44", markersize=3)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("confidence (top probability)", fontsize=9)
+    axes.set_ylabel("accuracy", fontsize=9)
+    axes.legend(fontsize=8, loc="upper left")
+    axes.tick_params(labelsize=8)
+    figure.tight_layout()
+    return figure_uri(figure)
+
+
+def write_evaluation_report(
+    out: Path, project_name: str, evaluation: Evaluation, previous: tuple[str, Comparison] | None
+) -> Path:
+    """Render the report of ``evaluation`` (and its comparison with the model ``previous`` names) into ``out``."""
+    metrics = evaluation.metrics
+    environment = Environment(loader=PackageLoader("tetsuban.reports"), autoescape=select_autoescape())
+    peak = int(metrics.confusion.max()) or 1
+    html = environment.get_template("evaluation.html.j2").render(
+        name=project_name,
+        model=evaluation.model_id,
+        created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        metrics=metrics,
+        failed=evaluation.failed,
+        peak=peak,
+        reliability=reliability_uri(metrics.calibration),
+        losses=top_losses(evaluation),
+        previous=previous,
+    )
+    write_atomic(out, html.encode("utf-8"))
+    return out
