@@ -33,7 +33,8 @@ from tetsuban.backbones.embedder import EmbedReport, embed_records
 from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
 from tetsuban.doctor import Finding, diagnose
-from tetsuban.errors import ProjectError, SourceError
+from tetsuban.errors import ProjectError, SourceError, TetsubanError
+from tetsuban.evaluate.analysis import slices, suspect_labels
 from tetsuban.evaluate.compare import Comparison, compare_evaluations
 from tetsuban.evaluate.models import model_before, test_images
 from tetsuban.evaluate.run import Evaluation, ScoredImage, evaluate_artifact
@@ -63,7 +64,7 @@ from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.props import Property, Value, define, parse_rule
-from tetsuban.reports.evaluation_report import write_evaluation_report
+from tetsuban.reports.evaluation_report import Extras, more_labels, write_evaluation_report
 from tetsuban.reports.simulation_report import write_simulation_report
 from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
@@ -792,7 +793,18 @@ class Project:
             earlier = evaluate_artifact(before, items, workers)
             previous = (earlier.model_id, compare_evaluations(earlier, evaluation))
         path = artifact.folder / "report.html" if out is None else Path(out).expanduser()
-        return evaluation, write_evaluation_report(path, self.config.name, evaluation, previous)
+        return evaluation, write_evaluation_report(
+            path, self.config.name, evaluation, previous, self._extras(evaluation)
+        )
+
+    def _extras(self, evaluation: Evaluation) -> Extras:
+        """Property slices, suspect test labels, and the learning curve's estimate (when one can be drawn)."""
+        values = {name: self.property_values(name) for name in self.properties()}
+        try:
+            more = more_labels(self.learning_curve())
+        except TetsubanError:
+            more = None
+        return Extras(slices(evaluation, values), suspect_labels(evaluation), more)
 
     def compare(self, a: str | Path, b: str | Path, workers: int = 0) -> Comparison:
         """Model ``b`` against model ``a`` on the same test images: accuracies, difference, paired bootstrap CI."""

@@ -4,6 +4,7 @@ the labelled test images, the report holds them, and a second model is compared 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_the_figures_are_the_artifacts_own_predictions_on_the_test_split(
     assert f"{metrics.accuracy:.3f}" in html and f"{metrics.balanced_accuracy:.3f}" in html
     assert "Confusion matrix" in html and "data:image/png;base64," in html  # the reliability diagram
     wrong = int((~metrics.correct).sum())
-    assert html.count('<figure><img src="data:image/jpeg') == min(wrong, 24)  # top losses as thumbnails
+    assert html.count('<figure class="loss"><img src="data:image/jpeg') == min(wrong, 24)  # top losses as thumbnails
     assert "Against the model before" not in html  # the first model has none
 
 
@@ -107,3 +108,30 @@ def test_scores_of_reused_predictions_equal_a_fresh_run(trained: tuple[Path, Pat
     assert np.allclose(stored.probabilities, fresh.probabilities, atol=1e-5)
     truth = [item.label for item in fresh.items]
     assert score(truth, stored.probabilities, stored.classes).accuracy == fresh.metrics.accuracy
+
+
+def test_the_report_has_property_slices_and_the_test_labels_that_look_wrong(fashion_dir: Path, tmp_path: Path) -> None:
+    root = embedded_project(fashion_dir, tmp_path, 240, 0, test=0.3, val=0.15)
+    with Project.open(root) as project:
+        splits, labels = project.splits(), project.labelled()
+        test = sorted(i for i in labels if splits.get(i) == "test")
+        planted = [i for i in test if labels[i] == "Trouser"][:3]  # trousers are the easiest class to be sure of
+        project.set_labels([(i, "Bag") for i in planted], "human", "careless")
+        project.add_property("even", "bool")
+        project.set_property("even", [(i, i % 2 == 0) for i in test])
+        model = project.train().artifact.folder
+        evaluation, report = project.evaluate(model)
+    html = report.read_text(encoding="utf-8")
+    correct = dict(zip((item.image_id for item in evaluation.items), evaluation.metrics.correct, strict=True))
+    for value, wanted in (("yes", 0), ("no", 1)):
+        rows = [ok for i, ok in correct.items() if i % 2 == wanted]
+        assert f"<td>even</td><td>{value}</td><td>{len(rows)}</td><td class=" in html
+        assert f"{np.mean(rows):.3f}</td>" in html
+    assert len(planted) == 3
+    for image_id in planted:  # each planted error is among the top losses, predicted as what it is
+        assert re.search(rf"#{image_id} <b>Bag</b> [0-9.]+<br>predicted Trouser", html)
+    # confident learning is stricter: a trouser must reach the mean confidence of the images labelled trouser
+    # (0.98 here), so not every planted error passes; at least one does, with the right class
+    suspects = [i for i in planted if re.search(rf"#{i} labelled <b>Bag</b> [0-9.]+<br>looks like Trouser", html)]
+    assert suspects
+    assert "More labels?" in html and "At twice the labels the fitted learning curve expects" in html

@@ -1,5 +1,6 @@
 """report.html for a model on the test split: headline figures, per-class scores, the confusion matrix,
-calibration with a reliability diagram, the top losses as images, and the comparison with the model before."""
+calibration with a reliability diagram, the top losses as images, accuracy per property slice, suspect test
+labels, what more labels would buy, and the comparison with the model before."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from tetsuban.active.curve import LearningCurve
+from tetsuban.evaluate.analysis import Slice, SuspectLabel
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.metrics import CalibrationBin
 from tetsuban.evaluate.run import Evaluation
@@ -80,11 +83,43 @@ def reliability_uri(bins: tuple[CalibrationBin, ...]) -> str:
     return figure_uri(figure)
 
 
+@dataclass(frozen=True)
+class MoreLabels:
+    """What the learning curve (validation accuracy against training labels) says more labels would buy."""
+
+    labels: int
+    accuracy: float
+    doubled: tuple[float, float, float]  # (low, fitted, high) accuracy at twice the labels
+    target: float
+    for_target: float | None  # labels the fitted curve needs for ``target``; None: it levels off below
+
+
+@dataclass(frozen=True)
+class Extras:
+    """The report's closer looks: property slices, suspect test labels, and the learning curve's estimate."""
+
+    slices: list[Slice]
+    suspects: list[SuspectLabel]
+    more: MoreLabels | None
+
+
+def more_labels(curve: LearningCurve, target: float = 0.95) -> MoreLabels:
+    return MoreLabels(
+        curve.current, curve.accuracy[-1], curve.expected(2 * curve.current), target, curve.labels_for(target)[1]
+    )
+
+
 def write_evaluation_report(
-    out: Path, project_name: str, evaluation: Evaluation, previous: tuple[str, Comparison] | None
+    out: Path,
+    project_name: str,
+    evaluation: Evaluation,
+    previous: tuple[str, Comparison] | None,
+    extras: Extras | None = None,
 ) -> Path:
     """Render the report of ``evaluation`` (and its comparison with the model ``previous`` names) into ``out``."""
     metrics = evaluation.metrics
+    extras = extras or Extras([], [], None)
+    paths = {item.image_id: item.path for item in evaluation.items}
     environment = Environment(loader=PackageLoader("tetsuban.reports"), autoescape=select_autoescape())
     peak = int(metrics.confusion.max()) or 1
     html = environment.get_template("evaluation.html.j2").render(
@@ -97,6 +132,10 @@ def write_evaluation_report(
         reliability=reliability_uri(metrics.calibration),
         losses=top_losses(evaluation),
         previous=previous,
+        slices=extras.slices,
+        suspects=[(s, thumbnail_uri(paths[s.image_id])) for s in extras.suspects[:TOP_LOSSES]],
+        suspect_count=len(extras.suspects),
+        more=extras.more,
     )
     write_atomic(out, html.encode("utf-8"))
     return out

@@ -1,0 +1,35 @@
+"""Property slices and suspect test labels on a hand-made evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tetsuban.evaluate.analysis import UNSET, slices, suspect_labels
+from tetsuban.evaluate.run import Evaluation, ScoredImage
+
+
+def _evaluation(labels: list[str], probabilities: list[list[float]]) -> Evaluation:
+    items = tuple(ScoredImage(i, Path(f"/images/{i}.png"), label) for i, label in enumerate(labels))
+    return Evaluation("m", ("cat", "dog"), items, np.asarray(probabilities, np.float32), (), "h")
+
+
+def test_slices_group_the_test_images_by_value_and_leave_out_a_property_that_splits_nothing() -> None:
+    evaluation = _evaluation(
+        ["cat", "cat", "dog", "dog", "cat"], [[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.8, 0.2]]
+    )  # right, wrong, right, wrong, right
+    found = slices(evaluation, {"dark": {0: True, 1: True, 2: False, 3: False}, "same": dict.fromkeys(range(5), "a")})
+    assert [(s.prop, s.value, s.images) for s in found] == [("dark", UNSET, 1), ("dark", "no", 2), ("dark", "yes", 2)]
+    assert [s.accuracy for s in found] == pytest.approx([1.0, 0.5, 0.5])
+
+
+def test_a_label_the_model_confidently_contradicts_is_suspect() -> None:
+    labels = ["cat"] * 6 + ["dog"] * 6
+    probabilities = [[0.9, 0.1]] * 5 + [[0.02, 0.98]] + [[0.1, 0.9]] * 6  # image 5: labelled cat, clearly a dog
+    (suspect,) = suspect_labels(_evaluation(labels, probabilities))
+    assert (suspect.image_id, suspect.given, suspect.suggested) == (5, "cat", "dog")
+    assert suspect.given_probability == pytest.approx(0.02)
+    unknown = _evaluation(["wolf", "cat"], [[0.5, 0.5], [0.9, 0.1]])
+    assert suspect_labels(unknown) == []  # a class the model never learnt is not its to judge
