@@ -184,10 +184,17 @@ def split(
 
 
 @app.command()
-def doctor(project: ProjectArg) -> None:
+def doctor(
+    project: ProjectArg,
+    model: Annotated[
+        Path | None, typer.Option(help="Also check this model (models/<id>) on trivial cases: overfit, shuffle, agree.")
+    ] = None,
+) -> None:
     """Check what would make an evaluation lie: changed files, leakage across splits, imbalance, thin test sets."""
     with Project.open(project) as opened:
-        findings = opened.doctor()
+        if model is not None and not model.is_absolute() and not model.exists():
+            model = opened.root / model  # models/<id>, as the issue writes it, relative to the project
+        findings = opened.doctor(model)
     colours = {"pass": "green", "warn": "yellow", "fail": "red"}
     for f in findings:
         out.print(f"[bold {colours[f.status]}]{f.status.upper():4}[/] {f.check}: ", end="")

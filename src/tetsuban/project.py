@@ -38,6 +38,7 @@ from tetsuban.evaluate.analysis import slices, suspect_labels
 from tetsuban.evaluate.compare import Comparison, compare_evaluations
 from tetsuban.evaluate.models import model_before, test_images
 from tetsuban.evaluate.run import Evaluation, ScoredImage, evaluate_artifact
+from tetsuban.evaluate.sanity import agreement_check, overfit_check, shuffle_check
 from tetsuban.export import export_labels
 from tetsuban.imaging.decode import decode
 from tetsuban.ingest.archive import archive_work, is_archive
@@ -56,7 +57,7 @@ from tetsuban.ingest.idx import idx_work, is_idx
 from tetsuban.ingest.prepare import FileTask, Prepared, Task
 from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
-from tetsuban.learn.artifact import load_artifact
+from tetsuban.learn.artifact import Artifact, load_artifact
 from tetsuban.learn.train import TrainingData, TrainReport, train_probe
 from tetsuban.parallel import worker_count
 from tetsuban.params import check_float, check_int
@@ -544,14 +545,41 @@ class Project:
         check_float("threshold", threshold, -1.0, 1.0)
         return look_alike_pairs(self._stored_embeddings(), threshold, mutual)
 
-    def doctor(self) -> list[Finding]:
-        """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class."""
+    def doctor(self, model: str | Path | None = None) -> list[Finding]:
+        """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class;
+        with ``model``, also its sanity on trivial cases (overfit 20 images, chance on shuffled labels, prediction
+        embedding images as training did)."""
         surveyed = self._surveyed()
         paths = {r.id: str(self.image_path(r)) for r in self.images()}
         vectors = self._stored_embeddings()
         same_picture = look_alike_pairs(vectors, SAME_PICTURE, mutual=True)
         pairs = self._near_duplicates_of(surveyed, same_picture) if surveyed else None
-        return diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths, bool(vectors))
+        findings = diagnose(self.status().problems, self.labelled(), self.splits(), pairs, paths, bool(vectors))
+        return findings if model is None else findings + self._model_sanity(load_artifact(model))
+
+    def _model_sanity(self, artifact: Artifact, checked: int = 16) -> list[Finding]:
+        """The model's sanity checks on the embeddings training used (its backbone and preprocess)."""
+        labels, splits, records = self.labelled(), self.splits(), self.images()
+        by_id = {r.id: r for r in records}
+        train_ids = [i for i in labels if splits.get(i, "train") == "train"]
+        val_ids = [i for i in labels if splits.get(i) == "val"]
+        backbone = str(artifact.card["backbone"]["key"])
+        with self._engine.connect() as conn:
+            found = load_embeddings(
+                conn, backbone, str(artifact.card["preprocess_hash"]), [by_id[i].sha256 for i in train_ids + val_ids]
+            )
+        train_ids = [i for i in train_ids if by_id[i].sha256 in found]
+        val_ids = [i for i in val_ids if by_id[i].sha256 in found]
+        if len(train_ids) < 2:
+            raise ProjectError("The model's training images have no cached embeddings here. Run tetsuban embed.")
+        train = np.stack([found[by_id[i].sha256] for i in train_ids])
+        val = np.stack([found[by_id[i].sha256] for i in val_ids]) if val_ids else np.zeros((0, train.shape[1]))
+        sample = train_ids[:checked]
+        return [
+            overfit_check(train, [labels[i] for i in train_ids]),
+            shuffle_check(train, [labels[i] for i in train_ids], val, [labels[i] for i in val_ids]),
+            agreement_check(artifact, [self.image_path(by_id[i]) for i in sample], train[: len(sample)]),
+        ]
 
     def _surveyed(self) -> dict[int, PixelStats]:
         """The survey's measurements of each surveyed image, by image id."""

@@ -1,0 +1,101 @@
+"""Sanity checks of a model on trivial cases, each passing or failing with its numbers:
+
+- the head can overfit 20 training images (if it cannot, the features or the labels are broken);
+- with shuffled labels it does no better than chance on the validation images (if it does, something leaks);
+- the embeddings the model computes from the image files (prediction's path) equal those training used (the
+  project's cache): preprocessing at training and at prediction time agree.
+
+The fourth check, no test image a near-duplicate of a training image, is the doctor's leakage check.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tetsuban.backbones.onnx_export import EMBEDDING_NAME
+from tetsuban.doctor import Finding
+from tetsuban.infer import InferenceJob, infer
+from tetsuban.learn.artifact import Artifact
+from tetsuban.learn.head import fit_linear_head
+
+OVERFIT_IMAGES = 20
+OVERFIT_C = 1e4  # next to no regularization: the head should learn the 20 by heart
+SHUFFLE_MARGIN = 0.1  # over the majority class's share, at most
+AGREE_COSINE = 0.999
+
+
+def overfit_check(embeddings: np.ndarray, labels: Sequence[str], seed: int = 0) -> Finding:
+    """A head fitted on 20 training images (at least two classes) gets all 20 right."""
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(labels))[:OVERFIT_IMAGES]
+    chosen = [labels[i] for i in rows]
+    if len(set(chosen)) < 2:
+        return Finding("overfit", "warn", "The training images picked have one class; nothing to overfit.")
+    head = fit_linear_head(embeddings[rows], chosen, OVERFIT_C)
+    predicted = np.asarray(head.classes)[head.probabilities(embeddings[rows]).argmax(axis=1)]
+    accuracy = float(np.mean(predicted == np.asarray(chosen)))
+    if accuracy >= 1.0:
+        return Finding("overfit", "pass", f"The head learns {len(rows)} training images by heart (accuracy 1.000).")
+    return Finding(
+        "overfit",
+        "fail",
+        f"The head fits {len(rows)} training images to accuracy {accuracy:.3f} only, where it should reach 1.000.",
+        "Identical images with different labels, or embeddings that do not tell the images apart: look at the "
+        "survey's duplicates and the pipeline's preview.",
+    )
+
+
+def shuffle_check(
+    train: np.ndarray, train_labels: Sequence[str], val: np.ndarray, val_labels: Sequence[str], seed: int = 0
+) -> Finding:
+    """A head fitted on shuffled training labels scores at chance on the validation images."""
+    if not len(val_labels):
+        return Finding("shuffled labels", "warn", "No labelled validation image to score shuffled labels on.")
+    shuffled = list(np.random.default_rng(seed).permutation(np.asarray(train_labels)))
+    if len(set(shuffled)) < 2:
+        return Finding("shuffled labels", "warn", "The training images have one class; nothing to shuffle.")
+    head = fit_linear_head(train, shuffled)
+    predicted = np.asarray(head.classes)[head.probabilities(val).argmax(axis=1)]
+    accuracy = float(np.mean(predicted == np.asarray(val_labels)))
+    chance = max(Counter(val_labels).values()) / len(val_labels)
+    numbers = f"accuracy {accuracy:.3f} on {len(val_labels)} validation images against chance {chance:.3f}"
+    if accuracy <= chance + SHUFFLE_MARGIN:
+        return Finding("shuffled labels", "pass", f"With shuffled labels the head is at chance: {numbers}.")
+    return Finding(
+        "shuffled labels",
+        "fail",
+        f"With shuffled labels the head still beats chance: {numbers}.",
+        "Validation images that are near-duplicates of training images, or labels readable from something other "
+        "than the picture: run tetsuban survey and tetsuban doctor.",
+    )
+
+
+def agreement_check(artifact: Artifact, files: Sequence[Path], cached: np.ndarray, workers: int = 1) -> Finding:
+    """The model's embeddings of ``files`` (prediction's path) against the cached ones training used (row for row)."""
+    job = InferenceJob(artifact.model_path, artifact.pipeline.to_dict(), (EMBEDDING_NAME,))
+    computed: dict[int, np.ndarray] = {}
+    for batch in infer(job, list(enumerate(files)), workers):
+        for result in batch:
+            if result.outputs is not None:
+                computed[result.key] = result.outputs[EMBEDDING_NAME]
+    if not computed:
+        return Finding("preprocessing", "warn", "None of the images checked could be read.")
+    rows = sorted(computed)
+    a = np.stack([computed[i] for i in rows]).astype(np.float64)
+    b = cached[rows].astype(np.float64)
+    cosine = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+    worst = float(cosine.min())
+    numbers = f"lowest cosine {worst:.5f} over {len(rows)} images, largest difference {np.abs(a - b).max():.2e}"
+    if worst >= AGREE_COSINE:
+        return Finding("preprocessing", "pass", f"Prediction embeds the images as training did: {numbers}.")
+    return Finding(
+        "preprocessing",
+        "fail",
+        f"Prediction embeds the images differently from training: {numbers}.",
+        "The pipeline changed since the embeddings were cached, or the model's card holds another pipeline: embed "
+        "again and retrain.",
+    )
