@@ -65,7 +65,7 @@ from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.props import Property, Value, define, parse_rule
-from tetsuban.reports.evaluation_report import Extras, more_labels, write_evaluation_report
+from tetsuban.reports.evaluation_report import Extras, embedding_map, more_labels, write_evaluation_report
 from tetsuban.reports.simulation_report import write_simulation_report
 from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
@@ -559,27 +559,36 @@ class Project:
 
     def _model_sanity(self, artifact: Artifact, checked: int = 16) -> list[Finding]:
         """The model's sanity checks on the embeddings training used (its backbone and preprocess)."""
-        labels, splits, records = self.labelled(), self.splits(), self.images()
-        by_id = {r.id: r for r in records}
+        labels, splits = self.labelled(), self.splits()
         train_ids = [i for i in labels if splits.get(i, "train") == "train"]
         val_ids = [i for i in labels if splits.get(i) == "val"]
-        backbone = str(artifact.card["backbone"]["key"])
-        with self._engine.connect() as conn:
-            found = load_embeddings(
-                conn, backbone, str(artifact.card["preprocess_hash"]), [by_id[i].sha256 for i in train_ids + val_ids]
-            )
-        train_ids = [i for i in train_ids if by_id[i].sha256 in found]
-        val_ids = [i for i in val_ids if by_id[i].sha256 in found]
+        found = self._model_embeddings(artifact, train_ids + val_ids)
+        train_ids = [i for i in train_ids if i in found]
+        val_ids = [i for i in val_ids if i in found]
         if len(train_ids) < 2:
             raise ProjectError("The model's training images have no cached embeddings here. Run tetsuban embed.")
-        train = np.stack([found[by_id[i].sha256] for i in train_ids])
-        val = np.stack([found[by_id[i].sha256] for i in val_ids]) if val_ids else np.zeros((0, train.shape[1]))
+        train = np.stack([found[i] for i in train_ids])
+        val = np.stack([found[i] for i in val_ids]) if val_ids else np.zeros((0, train.shape[1]))
+        by_id = {r.id: r for r in self.images()}
         sample = train_ids[:checked]
         return [
             overfit_check(train, [labels[i] for i in train_ids]),
             shuffle_check(train, [labels[i] for i in train_ids], val, [labels[i] for i in val_ids]),
             agreement_check(artifact, [self.image_path(by_id[i]) for i in sample], train[: len(sample)]),
         ]
+
+    def _model_embeddings(self, artifact: Artifact, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The cached embeddings of ``image_ids`` under the model's backbone and preprocessing (those it has)."""
+        shas = {r.id: r.sha256 for r in self.images()}
+        wanted = [i for i in image_ids if i in shas]
+        with self._engine.connect() as conn:
+            found = load_embeddings(
+                conn,
+                str(artifact.card["backbone"]["key"]),
+                str(artifact.card["preprocess_hash"]),
+                [shas[i] for i in wanted],
+            )
+        return {i: found[shas[i]] for i in wanted if shas[i] in found}
 
     def _surveyed(self) -> dict[int, PixelStats]:
         """The survey's measurements of each surveyed image, by image id."""
@@ -822,17 +831,23 @@ class Project:
             previous = (earlier.model_id, compare_evaluations(earlier, evaluation))
         path = artifact.folder / "report.html" if out is None else Path(out).expanduser()
         return evaluation, write_evaluation_report(
-            path, self.config.name, evaluation, previous, self._extras(evaluation)
+            path, self.config.name, evaluation, previous, self._extras(evaluation, artifact)
         )
 
-    def _extras(self, evaluation: Evaluation) -> Extras:
-        """Property slices, suspect test labels, and the learning curve's estimate (when one can be drawn)."""
+    def _extras(self, evaluation: Evaluation, artifact: Artifact) -> Extras:
+        """Property slices, suspect test labels, the learning curve's estimate (when one can be drawn), and the map
+        of the training and test images' embeddings."""
         values = {name: self.property_values(name) for name in self.properties()}
         try:
             more = more_labels(self.learning_curve())
         except TetsubanError:
             more = None
-        return Extras(slices(evaluation, values), suspect_labels(evaluation), more)
+        labels, splits = self.labelled(), self.splits()
+        train_ids = [i for i in labels if splits.get(i) == "train"]
+        vectors = self._model_embeddings(artifact, train_ids + [item.image_id for item in evaluation.items])
+        return Extras(
+            slices(evaluation, values), suspect_labels(evaluation), more, embedding_map(evaluation, vectors, labels)
+        )
 
     def compare(self, a: str | Path, b: str | Path, workers: int = 0) -> Comparison:
         """Model ``b`` against model ``a`` on the same test images: accuracies, difference, paired bootstrap CI."""

@@ -33,3 +33,13 @@ def test_a_label_the_model_confidently_contradicts_is_suspect() -> None:
     assert suspect.given_probability == pytest.approx(0.02)
     unknown = _evaluation(["wolf", "cat"], [[0.5, 0.5], [0.9, 0.1]])
     assert suspect_labels(unknown) == []  # a class the model never learnt is not its to judge
+
+
+def test_the_principal_plane_keeps_the_directions_of_largest_spread() -> None:
+    from tetsuban.reports.evaluation_report import principal_plane
+
+    rng = np.random.default_rng(0)
+    wide = rng.normal(0, [10.0, 3.0, 0.1, 0.1], size=(500, 4))  # most spread along the first two axes
+    plane = principal_plane(wide @ np.linalg.qr(rng.normal(size=(4, 4)))[0])  # rotated: the spread is not on axes
+    assert plane.shape == (500, 2)
+    assert np.std(plane[:, 0]) == pytest.approx(10.0, rel=0.1) and np.std(plane[:, 1]) == pytest.approx(3.0, rel=0.1)

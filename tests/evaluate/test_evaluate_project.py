@@ -55,6 +55,7 @@ def test_the_figures_are_the_artifacts_own_predictions_on_the_test_split(
     wrong = int((~metrics.correct).sum())
     assert html.count('<figure class="loss"><img src="data:image/jpeg') == min(wrong, 24)  # top losses as thumbnails
     assert "Against the model before" not in html  # the first model has none
+    assert '<img src="data:image/png;base64,' in html.split("The model's view of the data")[1][:200]  # the map
 
 
 def test_a_second_model_is_compared_with_the_first_by_paired_bootstrap(trained: tuple[Path, Path, Path]) -> None:

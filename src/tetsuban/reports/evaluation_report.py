@@ -4,6 +4,7 @@ labels, what more labels would buy, and the comparison with the model before."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,11 +97,69 @@ class MoreLabels:
 
 @dataclass(frozen=True)
 class Extras:
-    """The report's closer looks: property slices, suspect test labels, and the learning curve's estimate."""
+    """The report's closer looks: property slices, suspect test labels, the learning curve's estimate, and the
+    embedding map (a PNG data URI)."""
 
     slices: list[Slice]
     suspects: list[SuspectLabel]
     more: MoreLabels | None
+    map_uri: str | None = None
+
+
+def embedding_map(evaluation: Evaluation, vectors: Mapping[int, np.ndarray], labels: Mapping[int, str]) -> str | None:
+    """The model's view of the data: training images (dots) and test images (rings; a cross where the model is
+    wrong) on the first two principal components of their embeddings, coloured by label."""
+    from matplotlib.figure import Figure
+
+    test = {item.image_id for item in evaluation.items}
+    wrong = {item.image_id for item, ok in zip(evaluation.items, evaluation.metrics.correct, strict=True) if not ok}
+    ids = [i for i in vectors if i in labels]
+    if len(ids) < 3:
+        return None
+    points = principal_plane(np.stack([vectors[i] for i in ids]))
+    names = sorted({labels[i] for i in ids})
+    colours = {name: f"C{k % 10}" for k, name in enumerate(names)}
+    figure = Figure(figsize=(6.4, 5.0), dpi=100)
+    axes = figure.add_subplot()
+    for name in names:
+        for kind, marker, size in (("train", "o", 6), ("test", "o", 22)):
+            rows = [n for n, i in enumerate(ids) if labels[i] == name and (i in test) == (kind == "test")]
+            if rows:
+                face = colours[name] if kind == "train" else "none"
+                axes.scatter(
+                    points[rows, 0],
+                    points[rows, 1],
+                    s=size,
+                    marker=marker,
+                    facecolors=face,
+                    edgecolors=colours[name],
+                    linewidths=0.8,
+                    alpha=0.7,
+                    label=name if kind == "train" else None,
+                )
+    missed = [n for n, i in enumerate(ids) if i in wrong]
+    if missed:
+        axes.scatter(
+            points[missed, 0],
+            points[missed, 1],
+            s=40,
+            marker="x",
+            color="black",
+            linewidths=1.2,
+            label="test image the model gets wrong",
+        )
+    axes.set_title("embeddings, first two principal components (dots: train, rings: test)", fontsize=9)
+    axes.tick_params(labelsize=7)
+    axes.legend(fontsize=7, markerscale=1.5, loc="best")
+    figure.tight_layout()
+    return figure_uri(figure)
+
+
+def principal_plane(x: np.ndarray) -> np.ndarray:
+    """(N, 2): ``x`` centred and projected on its first two principal components."""
+    centred = x.astype(np.float64) - x.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
 
 
 def more_labels(curve: LearningCurve, target: float = 0.95) -> MoreLabels:
@@ -136,6 +195,7 @@ def write_evaluation_report(
         suspects=[(s, thumbnail_uri(paths[s.image_id])) for s in extras.suspects[:TOP_LOSSES]],
         suspect_count=len(extras.suspects),
         more=extras.more,
+        map_uri=extras.map_uri,
     )
     write_atomic(out, html.encode("utf-8"))
     return out
