@@ -231,10 +231,13 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for the validation folds.")] = 0,
     backbone: BackboneOpt = None,
     weights: WeightsOpt = None,
+    head: Annotated[
+        str, typer.Option(help="logistic (the probe) or svm (a linear SVM; its support vectors go in the report).")
+    ] = "logistic",
 ) -> None:
     """Train a linear probe on the labelled images' embeddings; writes the model to <project>/models/<id>/."""
     with Project.open(project) as opened, _progress("Embedding labelled images") as progress:
-        report = opened.using_model(backbone, weights).train(c, search_c, seed, progress)
+        report = opened.using_model(backbone, weights).train(c, search_c, seed, progress, head)
     _print_train(report)
 
 

@@ -782,8 +782,10 @@ class Project:
         search_c: bool = False,
         seed: int = 0,
         on_progress: EmbedProgressFn | None = None,
+        head: str = "logistic",
     ) -> TrainReport:
-        """Train the linear probe into ``models/<id>/``, embedding the images not cached yet.
+        """Train the linear probe (``head`` "logistic", or "svm") into ``models/<id>/``, embedding the images not
+        cached yet.
 
         With splits, the head learns from the labelled train images and is validated (and C chosen) on the val
         images; test images are never used. Without splits, every labelled image is used and cross-validated.
@@ -812,7 +814,9 @@ class Project:
             return TrainingData([shas[i] for i in ids], [labels[i] for i in ids], np.stack([vectors[i] for i in ids]))
 
         held_out = data(val_ids) if val_ids else None
-        return train_probe(self.root / MODELS_DIR, data(train_ids), backbone, pipeline, c, search_c, seed, held_out)
+        return train_probe(
+            self.root / MODELS_DIR, data(train_ids), backbone, pipeline, c, search_c, seed, held_out, head
+        )
 
     # -- evaluation -------------------------------------------------------------------------------------------------
 
@@ -845,8 +849,23 @@ class Project:
         labels, splits = self.labelled(), self.splits()
         train_ids = [i for i in labels if splits.get(i) == "train"]
         vectors = self._model_embeddings(artifact, train_ids + [item.image_id for item in evaluation.items])
+        head = artifact.card.get("head", {})
+        by_sha = {r.sha256: r for r in self.images()}
+        support = {
+            name: [
+                (by_sha[sha].id, self.image_path(by_sha[sha]), labels.get(by_sha[sha].id, "?"))
+                for sha in shas
+                if sha in by_sha
+            ]
+            for name, shas in head.get("support_vectors", {}).items()
+        }
         return Extras(
-            slices(evaluation, values), suspect_labels(evaluation), more, embedding_map(evaluation, vectors, labels)
+            slices(evaluation, values),
+            suspect_labels(evaluation),
+            more,
+            embedding_map(evaluation, vectors, labels),
+            support or None,
+            head.get("support_vector_counts"),
         )
 
     def compare(self, a: str | Path, b: str | Path, workers: int = 0) -> Comparison:

@@ -11,15 +11,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from tetsuban.backbones.onnx_export import ExportedBackbone
+from tetsuban.errors import ConfigError
 from tetsuban.learn.artifact import Artifact, write_artifact
-from tetsuban.learn.head import C_GRID, DEFAULT_C, fit_linear_head
+from tetsuban.learn.head import C_GRID, DEFAULT_C, LinearHead, fit_linear_head
+from tetsuban.learn.svm import DEFAULT_SVM_C, SHOWN_PER_CLASS, fit_svm_head
 from tetsuban.learn.validate import Validation, choose_c, score_held_out, validate
+from tetsuban.params import check_choice
 from tetsuban.pipeline.spec import Pipeline
 
+HEADS: tuple[str, ...] = ("logistic", "svm")
 _VERSIONED = ("tetsuban", "numpy", "scikit-learn", "onnx", "onnxruntime", "timm", "torch")
 
 
@@ -51,11 +56,16 @@ def train_probe(
     search_c: bool = False,
     seed: int = 0,
     held_out: TrainingData | None = None,
+    head_kind: str = "logistic",
 ) -> TrainReport:
     """Fit the probe (C given, else searched when ``search_c``, else the default), validate it, write it.
 
     With ``held_out`` (the validation split), C is chosen and the head scored on it; otherwise by k-fold on ``data``.
+    ``head_kind`` "svm" fits a linear SVM instead (see :mod:`tetsuban.learn.svm`).
     """
+    check_choice("head", head_kind, HEADS)
+    if head_kind == "svm":
+        return _train_svm(models_dir, data, backbone, pipeline, c, search_c, seed, held_out)
     started = time.perf_counter()
     if c is not None or not search_c:
         chosen = c if c is not None else DEFAULT_C
@@ -70,17 +80,37 @@ def train_probe(
         validation = validate(data.embeddings, data.labels, chosen, seed)
     created = datetime.now(UTC)
     data_hash = labels_sha256(data.shas, data.labels)
-    card = {
+    card = _card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
+    card["head"] = {
+        "kind": "logistic_regression",
+        "C": chosen,
+        "C_from": "given" if c is not None else (_searched_on(held_out) if search_c else "default"),
+        "class_weight": "balanced",
+        "standardized": True,
+    }
+    card["train_seconds"] = round(time.perf_counter() - started, 3)
+    artifact = write_artifact(models_dir / str(card["id"]), backbone, head, card)
+    return TrainReport(artifact, chosen, validation, time.perf_counter() - started)
+
+
+def _card(
+    created: datetime,
+    models_dir: Path,
+    data_hash: str,
+    head: LinearHead,
+    validation: Validation,
+    data: TrainingData,
+    held_out: TrainingData | None,
+    backbone: ExportedBackbone,
+    pipeline: Pipeline,
+    seed: int,
+) -> dict[str, Any]:
+    """What every model card says, whatever its head: id, time, classes, validation, data, backbone, pipeline."""
+    return {
         "id": _model_id(models_dir, created, data_hash),
         "created_at": created.isoformat(timespec="seconds"),
         "classes": list(head.classes),
-        "head": {
-            "kind": "logistic_regression",
-            "C": chosen,
-            "C_from": "given" if c is not None else (_searched_on(held_out) if search_c else "default"),
-            "class_weight": "balanced",
-            "standardized": True,
-        },
+        "head": {},
         "validation": validation.to_dict(),
         "label_counts": dict(sorted(Counter(data.labels).items())),
         "data": {
@@ -100,8 +130,48 @@ def train_probe(
         "versions": _versions(),
         "seed": seed,
     }
+
+
+def _train_svm(
+    models_dir: Path,
+    data: TrainingData,
+    backbone: ExportedBackbone,
+    pipeline: Pipeline,
+    c: float | None,
+    search_c: bool,
+    seed: int,
+    held_out: TrainingData | None,
+) -> TrainReport:
+    """The linear SVM head: scored on the validation split (there is no k-fold for it); its support vectors in the
+    card, by content hash, the closest to the boundary first."""
+    if search_c:
+        raise ConfigError("--search-c chooses C for the logistic head; give the SVM's C with --c.")
+    started = time.perf_counter()
+    chosen = DEFAULT_SVM_C if c is None else c
+    fit = fit_svm_head(
+        data.embeddings, data.labels, chosen, None if held_out is None else (held_out.embeddings, held_out.labels)
+    )
+    if held_out is not None:
+        validation = score_held_out(fit.head, held_out.embeddings, held_out.labels)
+    else:
+        note = "no validation split (tetsuban split makes one); the SVM is not cross-validated"
+        validation = Validation("none", 0, len(data.labels), None, None, {}, note)
+    created = datetime.now(UTC)
+    data_hash = labels_sha256(data.shas, data.labels)
+    card = _card(created, models_dir, data_hash, fit.head, validation, data, held_out, backbone, pipeline, seed)
+    card["head"] = {
+        "kind": "linear_svm",
+        "C": chosen,
+        "C_from": "given" if c is not None else "default",
+        "class_weight": "balanced",
+        "standardized": True,
+        "temperature": fit.temperature,
+        "temperature_from": "validation split" if held_out is not None else "none (1)",
+        "support_vector_counts": {name: len(rows) for name, rows in fit.support.items()},
+        "support_vectors": {name: [data.shas[i] for i in rows[:SHOWN_PER_CLASS]] for name, rows in fit.support.items()},
+    }
     card["train_seconds"] = round(time.perf_counter() - started, 3)
-    artifact = write_artifact(models_dir / str(card["id"]), backbone, head, card)
+    artifact = write_artifact(models_dir / str(card["id"]), backbone, fit.head, card)
     return TrainReport(artifact, chosen, validation, time.perf_counter() - started)
 
 

@@ -104,6 +104,8 @@ class Extras:
     suspects: list[SuspectLabel]
     more: MoreLabels | None
     map_uri: str | None = None
+    support: dict[str, list[tuple[int, Path, str]]] | None = None  # an SVM's support vectors (id, file, label)
+    support_counts: dict[str, int] | None = None
 
 
 def embedding_map(evaluation: Evaluation, vectors: Mapping[int, np.ndarray], labels: Mapping[int, str]) -> str | None:
@@ -196,6 +198,11 @@ def write_evaluation_report(
         suspect_count=len(extras.suspects),
         more=extras.more,
         map_uri=extras.map_uri,
+        support={
+            name: [(i, thumbnail_uri(path), label) for i, path, label in shown]
+            for name, shown in (extras.support or {}).items()
+        },
+        support_counts=extras.support_counts or {},
     )
     write_atomic(out, html.encode("utf-8"))
     return out
