@@ -232,7 +232,8 @@ def train(
     backbone: BackboneOpt = None,
     weights: WeightsOpt = None,
     head: Annotated[
-        str, typer.Option(help="logistic (the probe) or svm (a linear SVM; its support vectors go in the report).")
+        str,
+        typer.Option(help="logistic (the probe), svm (a linear SVM; its support vectors go in the report) or knn."),
     ] = "logistic",
 ) -> None:
     """Train a linear probe on the labelled images' embeddings; writes the model to <project>/models/<id>/."""
@@ -655,9 +656,11 @@ def _print_train(report: TrainReport) -> None:
         out.print(f"Validation: {v.note}.")
     else:
         how = f"{v.images:,} images of the val split" if v.folds == 0 else f"{v.folds}-fold cross-validation"
+        head = card["head"]
+        knob = f"k = {head['k']}" if head.get("kind") == "knn" else f"C = {report.c:g}"
         out.print(
             f"Validation ({how}): accuracy {v.accuracy:.3f}, balanced accuracy {v.balanced_accuracy:.3f}; "
-            f"C = {report.c:g}; {report.seconds:.1f} s.",
+            f"{head.get('kind', 'head')}, {knob}; {report.seconds:.1f} s.",
             soft_wrap=True,
         )
     out.print(f"Model: {report.artifact.folder}", markup=False, highlight=False, soft_wrap=True)

@@ -21,8 +21,10 @@ from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
 from tetsuban.errors import ProjectError
 from tetsuban.files import write_atomic
 from tetsuban.learn.head import LinearHead
+from tetsuban.learn.knn import SHARPNESS, KnnHead
 from tetsuban.pipeline.spec import Pipeline
 
+Head = LinearHead | KnnHead  # what can follow the backbone in a model graph
 CARD_NAME = "card.json"
 MODEL_NAME = "model.onnx"
 CARD_FORMAT = "tetsuban-model/1"
@@ -54,7 +56,7 @@ class Artifact:
         return int(self.card["backbone"]["input_size"])
 
 
-def write_artifact(folder: Path, backbone: ExportedBackbone, head: LinearHead, card: dict[str, Any]) -> Artifact:
+def write_artifact(folder: Path, backbone: ExportedBackbone, head: Head, card: dict[str, Any]) -> Artifact:
     """Write the artifact into ``folder`` (which must not exist yet), all at once: a killed run leaves nothing."""
     if folder.exists():
         raise ProjectError(f"{folder} exists already; a model artifact is never overwritten.")
@@ -85,28 +87,65 @@ def load_artifact(folder: str | Path) -> Artifact:
     return Artifact(path, card)
 
 
-def _graph_with_head(backbone_path: Path, head: LinearHead) -> bytes:
-    """The backbone's graph with ``probabilities = softmax(embedding @ W.T + b)`` added as a second output."""
+def _graph_with_head(backbone_path: Path, head: Head) -> bytes:
+    """The backbone's graph with the head's ``probabilities`` added as a second output."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
     model = onnx.load(str(backbone_path))
     graph = model.graph
-    graph.initializer.extend(
-        [
-            numpy_helper.from_array(np.ascontiguousarray(head.weight, np.float32), "head_weight"),
-            numpy_helper.from_array(np.ascontiguousarray(head.bias, np.float32), "head_bias"),
-        ]
-    )
-    graph.node.extend(
-        [
-            helper.make_node("Gemm", [EMBEDDING_NAME, "head_weight", "head_bias"], ["logits"], transB=1),
-            helper.make_node("Softmax", ["logits"], [PROBABILITIES_NAME], axis=-1),
-        ]
-    )
+    initializers, nodes = _knn_nodes(head) if isinstance(head, KnnHead) else _linear_nodes(head)
+    graph.initializer.extend(initializers)
+    graph.node.extend(nodes)
     batch = graph.output[0].type.tensor_type.shape.dim[0].dim_param or "batch"
     probabilities = helper.make_tensor_value_info(PROBABILITIES_NAME, TensorProto.FLOAT, [batch, len(head.classes)])
     graph.output.insert(0, probabilities)
     helper.set_model_props(model, {"classes": json.dumps(list(head.classes))})
     onnx.checker.check_model(model)
     return model.SerializeToString()
+
+
+def _linear_nodes(head: LinearHead) -> tuple[list[Any], list[Any]]:
+    """``probabilities = softmax(embedding @ W.T + b)``."""
+    from onnx import helper, numpy_helper
+
+    initializers = [
+        numpy_helper.from_array(np.ascontiguousarray(head.weight, np.float32), "head_weight"),
+        numpy_helper.from_array(np.ascontiguousarray(head.bias, np.float32), "head_bias"),
+    ]
+    nodes = [
+        helper.make_node("Gemm", [EMBEDDING_NAME, "head_weight", "head_bias"], ["logits"], transB=1),
+        helper.make_node("Softmax", ["logits"], [PROBABILITIES_NAME], axis=-1),
+    ]
+    return initializers, nodes
+
+
+def _knn_nodes(head: KnnHead) -> tuple[list[Any], list[Any]]:
+    """The k nearest stored neighbours by cosine, their one-hot labels summed with softmax(10 x similarity)
+    weights (opset 18: reduction axes are inputs)."""
+    from onnx import helper, numpy_helper
+
+    constants: dict[str, np.ndarray] = {
+        "knn_neighbours_t": np.ascontiguousarray(head.neighbours.T, np.float32),  # (D, N)
+        "knn_votes": np.ascontiguousarray(head.votes, np.float32),  # (N, K)
+        "knn_k": np.array([head.k], np.int64),
+        "knn_axis1": np.array([1], np.int64),
+        "knn_axis2": np.array([2], np.int64),
+        "knn_eps": np.array(1e-12, np.float32),
+        "knn_sharpness": np.array(SHARPNESS, np.float32),
+    }
+    initializers = [numpy_helper.from_array(value, name) for name, value in constants.items()]
+    nodes = [
+        helper.make_node("ReduceL2", [EMBEDDING_NAME, "knn_axis1"], ["knn_norm"], keepdims=1),
+        helper.make_node("Add", ["knn_norm", "knn_eps"], ["knn_norm_safe"]),
+        helper.make_node("Div", [EMBEDDING_NAME, "knn_norm_safe"], ["knn_unit"]),
+        helper.make_node("MatMul", ["knn_unit", "knn_neighbours_t"], ["knn_similarity"]),  # (B, N)
+        helper.make_node("TopK", ["knn_similarity", "knn_k"], ["knn_near", "knn_index"], axis=-1),
+        helper.make_node("Mul", ["knn_near", "knn_sharpness"], ["knn_scaled"]),
+        helper.make_node("Softmax", ["knn_scaled"], ["knn_weights"], axis=-1),  # (B, k)
+        helper.make_node("Gather", ["knn_votes", "knn_index"], ["knn_chosen"], axis=0),  # (B, k, K)
+        helper.make_node("Unsqueeze", ["knn_weights", "knn_axis2"], ["knn_weights3"]),  # (B, k, 1)
+        helper.make_node("Mul", ["knn_chosen", "knn_weights3"], ["knn_weighted"]),
+        helper.make_node("ReduceSum", ["knn_weighted", "knn_axis1"], [PROBABILITIES_NAME], keepdims=0),
+    ]
+    return initializers, nodes

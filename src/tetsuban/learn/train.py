@@ -19,12 +19,13 @@ from tetsuban.backbones.onnx_export import ExportedBackbone
 from tetsuban.errors import ConfigError
 from tetsuban.learn.artifact import Artifact, write_artifact
 from tetsuban.learn.head import C_GRID, DEFAULT_C, LinearHead, fit_linear_head
+from tetsuban.learn.knn import SHARPNESS, KnnHead, fit_knn_head
 from tetsuban.learn.svm import DEFAULT_SVM_C, SHOWN_PER_CLASS, fit_svm_head
 from tetsuban.learn.validate import Validation, choose_c, score_held_out, validate
 from tetsuban.params import check_choice
 from tetsuban.pipeline.spec import Pipeline
 
-HEADS: tuple[str, ...] = ("logistic", "svm")
+HEADS: tuple[str, ...] = ("logistic", "svm", "knn")
 _VERSIONED = ("tetsuban", "numpy", "scikit-learn", "onnx", "onnxruntime", "timm", "torch")
 
 
@@ -66,6 +67,10 @@ def train_probe(
     check_choice("head", head_kind, HEADS)
     if head_kind == "svm":
         return _train_svm(models_dir, data, backbone, pipeline, c, search_c, seed, held_out)
+    if head_kind == "knn":
+        if c is not None or search_c:
+            raise ConfigError("--c and --search-c are for the logistic and SVM heads; the kNN head has no C.")
+        return _train_knn(models_dir, data, backbone, pipeline, seed, held_out)
     started = time.perf_counter()
     if c is not None or not search_c:
         chosen = c if c is not None else DEFAULT_C
@@ -97,7 +102,7 @@ def _card(
     created: datetime,
     models_dir: Path,
     data_hash: str,
-    head: LinearHead,
+    head: LinearHead | KnnHead,
     validation: Validation,
     data: TrainingData,
     held_out: TrainingData | None,
@@ -211,3 +216,34 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return found
+
+
+def _train_knn(
+    models_dir: Path,
+    data: TrainingData,
+    backbone: ExportedBackbone,
+    pipeline: Pipeline,
+    seed: int,
+    held_out: TrainingData | None,
+) -> TrainReport:
+    """The k-nearest-neighbours head: the training embeddings go into the graph; scored on the validation split."""
+    started = time.perf_counter()
+    head = fit_knn_head(data.embeddings, data.labels)
+    if held_out is not None:
+        validation = score_held_out(head, held_out.embeddings, held_out.labels)
+    else:
+        note = "no validation split (tetsuban split makes one); the kNN head is not cross-validated"
+        validation = Validation("none", 0, len(data.labels), None, None, {}, note)
+    created = datetime.now(UTC)
+    data_hash = labels_sha256(data.shas, data.labels)
+    card = _card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
+    card["head"] = {
+        "kind": "knn",
+        "k": head.k,
+        "metric": "cosine",
+        "weights": f"softmax({SHARPNESS:g} x similarity) over the k nearest",
+        "neighbours": len(data.labels),
+    }
+    card["train_seconds"] = round(time.perf_counter() - started, 3)
+    artifact = write_artifact(models_dir / str(card["id"]), backbone, head, card)
+    return TrainReport(artifact, float("nan"), validation, time.perf_counter() - started)

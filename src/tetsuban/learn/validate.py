@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tetsuban.learn.head import C_GRID, LinearHead, fit_linear_head
+from tetsuban.learn.knn import KnnHead
 
 MAX_FOLDS = 5
 
@@ -79,7 +80,7 @@ def validate(x: np.ndarray, labels: Sequence[str], c: float, seed: int = 0) -> V
     return Validation("stratified k-fold", folds, len(labels), accuracy, float(np.mean(list(recall.values()))), recall)
 
 
-def score_held_out(head: LinearHead, x: np.ndarray, labels: Sequence[str]) -> Validation:
+def score_held_out(head: LinearHead | KnnHead, x: np.ndarray, labels: Sequence[str]) -> Validation:
     """Accuracy, balanced accuracy and recall of ``head`` on held-out images (the validation split).
 
     A class the head never saw counts as missed; recall covers the classes present in ``labels``.
