@@ -34,7 +34,7 @@ from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
 from tetsuban.doctor import Finding, diagnose
 from tetsuban.errors import ProjectError, SourceError, TetsubanError
-from tetsuban.evaluate.analysis import slices, suspect_labels
+from tetsuban.evaluate.analysis import nearest_training, slices, suspect_labels
 from tetsuban.evaluate.compare import Comparison, compare_evaluations
 from tetsuban.evaluate.models import model_before, test_images
 from tetsuban.evaluate.run import Evaluation, ScoredImage, evaluate_artifact
@@ -65,7 +65,13 @@ from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.props import Property, Value, define, parse_rule
-from tetsuban.reports.evaluation_report import Extras, embedding_map, more_labels, write_evaluation_report
+from tetsuban.reports.evaluation_report import (
+    Extras,
+    embedding_map,
+    more_labels,
+    worst_misses,
+    write_evaluation_report,
+)
 from tetsuban.reports.simulation_report import write_simulation_report
 from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
@@ -859,6 +865,9 @@ class Project:
             ]
             for name, shas in head.get("support_vectors", {}).items()
         }
+        misses = [evaluation.items[n].image_id for n in worst_misses(evaluation)]
+        paths = {r.id: self.image_path(r) for r in by_sha.values()}
+        near = nearest_training(misses, vectors, {i: labels[i] for i in train_ids})
         return Extras(
             slices(evaluation, values),
             suspect_labels(evaluation),
@@ -866,6 +875,7 @@ class Project:
             embedding_map(evaluation, vectors, labels),
             support or None,
             head.get("support_vector_counts"),
+            {i: [(n, paths[n.image_id]) for n in found] for i, found in near.items()},
         )
 
     def compare(self, a: str | Path, b: str | Path, workers: int = 0) -> Comparison:

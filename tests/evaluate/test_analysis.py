@@ -43,3 +43,20 @@ def test_the_principal_plane_keeps_the_directions_of_largest_spread() -> None:
     plane = principal_plane(wide @ np.linalg.qr(rng.normal(size=(4, 4)))[0])  # rotated: the spread is not on axes
     assert plane.shape == (500, 2)
     assert np.std(plane[:, 0]) == pytest.approx(10.0, rel=0.1) and np.std(plane[:, 1]) == pytest.approx(3.0, rel=0.1)
+
+
+def test_the_nearest_training_images_are_found_by_cosine() -> None:
+    from tetsuban.evaluate.analysis import nearest_training
+
+    vectors = {
+        1: np.array([1.0, 0.0]),
+        2: np.array([10.0, 1.5]),  # long and turned toward the query: the closest by angle, whatever its length
+        3: np.array([0.0, 1.0]),
+        4: np.array([-1.0, 0.0]),
+        9: np.array([2.0, 0.2]),  # the query
+    }
+    found = nearest_training([9, 99], vectors, {1: "a", 2: "b", 3: "c", 4: "d", 5: "no vector"}, k=2)
+    assert list(found) == [9]  # an image without a vector is not asked about
+    assert [(n.image_id, n.label) for n in found[9]] == [(2, "b"), (1, "a")]
+    cosine = float(vectors[9] @ vectors[2] / np.linalg.norm(vectors[9]) / np.linalg.norm(vectors[2]))
+    assert found[9][0].similarity == pytest.approx(cosine) and found[9][0].similarity > found[9][1].similarity

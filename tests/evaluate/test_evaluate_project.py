@@ -54,6 +54,8 @@ def test_the_figures_are_the_artifacts_own_predictions_on_the_test_split(
     assert "Confusion matrix" in html and "data:image/png;base64," in html  # the reliability diagram
     wrong = int((~metrics.correct).sum())
     assert html.count('<figure class="loss"><img src="data:image/jpeg') == min(wrong, 24)  # top losses as thumbnails
+    assert html.count("nearest training images:") == min(wrong, 24)  # each with its nearest labelled neighbours
+    assert html.count('<span class="neighbour"><img src="data:image/jpeg') == 3 * min(wrong, 24)
     assert "Against the model before" not in html  # the first model has none
     assert '<img src="data:image/png;base64,' in html.split("The model's view of the data")[1][:200]  # the map
 

@@ -87,3 +87,31 @@ def suspect_labels(evaluation: Evaluation) -> list[SuspectLabel]:
         for i in flagged
     ]
     return sorted(found, key=lambda s: (s.given_probability, s.image_id))
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A labelled training image near a test image: its id, label and cosine similarity."""
+
+    image_id: int
+    label: str
+    similarity: float
+
+
+def nearest_training(
+    queries: list[int], vectors: Mapping[int, np.ndarray], training: Mapping[int, str], k: int = 3
+) -> dict[int, list[Neighbour]]:
+    """For each query image (with a vector), its ``k`` most similar labelled training images by cosine."""
+    pool = [i for i in training if i in vectors]
+    asked = [i for i in queries if i in vectors]
+    if not pool or not asked:
+        return {}
+    base = np.stack([vectors[i] for i in pool]).astype(np.float64)
+    base /= np.linalg.norm(base, axis=1, keepdims=True) + 1e-12
+    found: dict[int, list[Neighbour]] = {}
+    for image_id in asked:
+        query = vectors[image_id].astype(np.float64)
+        similarity = base @ (query / (np.linalg.norm(query) + 1e-12))
+        top = np.argsort(-similarity, kind="stable")[:k]
+        found[image_id] = [Neighbour(pool[t], training[pool[t]], float(similarity[t])) for t in top]
+    return found

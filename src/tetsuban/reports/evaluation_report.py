@@ -13,7 +13,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tetsuban.active.curve import LearningCurve
-from tetsuban.evaluate.analysis import Slice, SuspectLabel
+from tetsuban.evaluate.analysis import Neighbour, Slice, SuspectLabel
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.metrics import CalibrationBin
 from tetsuban.evaluate.run import Evaluation
@@ -21,6 +21,7 @@ from tetsuban.files import write_atomic
 from tetsuban.reports.inline import figure_uri, thumbnail_uri
 
 TOP_LOSSES = 24
+NEIGHBOUR_SIDE = 40
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,8 @@ class Loss:
     predicted_probability: float
 
 
-def top_losses(evaluation: Evaluation, count: int = TOP_LOSSES) -> list[Loss]:
-    """The misclassified test images with the lowest probability for their true label, worst first."""
+def worst_misses(evaluation: Evaluation, count: int = TOP_LOSSES) -> list[int]:
+    """Rows of the misclassified test images with the lowest probability for their true label, worst first."""
     column = {name: k for k, name in enumerate(evaluation.classes)}
     probabilities = evaluation.probabilities
     truth = np.array(
@@ -44,18 +45,29 @@ def top_losses(evaluation: Evaluation, count: int = TOP_LOSSES) -> list[Loss]:
     )
     predicted = probabilities.argmax(axis=1)
     wrong = [n for n, item in enumerate(evaluation.items) if evaluation.classes[predicted[n]] != item.label]
-    worst = sorted(wrong, key=lambda n: truth[n])[:count]
-    return [
-        Loss(
-            evaluation.items[n].image_id,
-            thumbnail_uri(evaluation.items[n].path),
-            evaluation.items[n].label,
-            float(truth[n]),
-            evaluation.classes[predicted[n]],
-            float(probabilities[n, predicted[n]]),
+    return sorted(wrong, key=lambda n: (truth[n], n))[:count]
+
+
+def top_losses(evaluation: Evaluation, count: int = TOP_LOSSES) -> list[Loss]:
+    """The worst misses (:func:`worst_misses`) with their thumbnails and probabilities."""
+    column = {name: k for k, name in enumerate(evaluation.classes)}
+    probabilities = evaluation.probabilities
+    found = []
+    for n in worst_misses(evaluation, count):
+        item = evaluation.items[n]
+        best = int(probabilities[n].argmax())
+        own = float(probabilities[n, column[item.label]]) if item.label in column else 0.0
+        found.append(
+            Loss(
+                item.image_id,
+                thumbnail_uri(item.path),
+                item.label,
+                own,
+                evaluation.classes[best],
+                float(probabilities[n, best]),
+            )
         )
-        for n in worst
-    ]
+    return found
 
 
 def reliability_uri(bins: tuple[CalibrationBin, ...]) -> str:
@@ -106,6 +118,7 @@ class Extras:
     map_uri: str | None = None
     support: dict[str, list[tuple[int, Path, str]]] | None = None  # an SVM's support vectors (id, file, label)
     support_counts: dict[str, int] | None = None
+    neighbours: dict[int, list[tuple[Neighbour, Path]]] | None = None  # nearest training images of a test image
 
 
 def embedding_map(evaluation: Evaluation, vectors: Mapping[int, np.ndarray], labels: Mapping[int, str]) -> str | None:
@@ -203,6 +216,10 @@ def write_evaluation_report(
             for name, shown in (extras.support or {}).items()
         },
         support_counts=extras.support_counts or {},
+        neighbours={
+            image_id: [(n, thumbnail_uri(path, NEIGHBOUR_SIDE)) for n, path in near]
+            for image_id, near in (extras.neighbours or {}).items()
+        },
     )
     write_atomic(out, html.encode("utf-8"))
     return out
