@@ -94,7 +94,15 @@ from tetsuban.store.loop_state import (
     load_snapshot,
     retrain_history,
 )
-from tetsuban.store.properties import ValueEvent, add_property, current_values, defined, set_values, value_history
+from tetsuban.store.properties import (
+    ValueEvent,
+    add_property,
+    current_values,
+    defined,
+    set_values,
+    value_history,
+    values_of_image,
+)
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
 from tetsuban.store.schema import create_schema, upgrade_schema
 from tetsuban.store.splits import SplitEvent, add_splits, current_splits, reset_splits, split_history
@@ -476,6 +484,11 @@ class Project:
             if row[column] is not None
         }
 
+    def values_of(self, image_id: int) -> dict[str, Value]:
+        """The values set by hand on one image, by property name (rules, computed from the survey, aside)."""
+        with self._engine.connect() as conn:
+            return values_of_image(conn, image_id)
+
     def property_history(self, name: str, image_id: int | None = None) -> list[ValueEvent]:
         """Every value of ``name`` set by hand (of one image), oldest first."""
         self._property(name)
@@ -568,14 +581,15 @@ class Project:
         labels, splits = self.labelled(), self.splits()
         train_ids = [i for i in labels if splits.get(i, "train") == "train"]
         val_ids = [i for i in labels if splits.get(i) == "val"]
-        found = self._model_embeddings(artifact, train_ids + val_ids)
+        records = self.images()
+        found = self._model_embeddings(artifact, train_ids + val_ids, records)
         train_ids = [i for i in train_ids if i in found]
         val_ids = [i for i in val_ids if i in found]
         if len(train_ids) < 2:
             raise ProjectError("The model's training images have no cached embeddings here. Run tetsuban embed.")
         train = np.stack([found[i] for i in train_ids])
         val = np.stack([found[i] for i in val_ids]) if val_ids else np.zeros((0, train.shape[1]))
-        by_id = {r.id: r for r in self.images()}
+        by_id = {r.id: r for r in records}
         sample = train_ids[:checked]
         return [
             overfit_check(train, [labels[i] for i in train_ids]),
@@ -583,9 +597,11 @@ class Project:
             agreement_check(artifact, [self.image_path(by_id[i]) for i in sample], train[: len(sample)]),
         ]
 
-    def _model_embeddings(self, artifact: Artifact, image_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    def _model_embeddings(
+        self, artifact: Artifact, image_ids: Sequence[int], records: Sequence[ImageRecord]
+    ) -> dict[int, np.ndarray]:
         """The cached embeddings of ``image_ids`` under the model's backbone and preprocessing (those it has)."""
-        shas = {r.id: r.sha256 for r in self.images()}
+        shas = {r.id: r.sha256 for r in records}
         wanted = [i for i in image_ids if i in shas]
         with self._engine.connect() as conn:
             found = load_embeddings(
@@ -852,11 +868,13 @@ class Project:
             more = more_labels(self.learning_curve())
         except TetsubanError:
             more = None
-        labels, splits = self.labelled(), self.splits()
+        labels, splits, records = self.labelled(), self.splits(), self.images()
         train_ids = [i for i in labels if splits.get(i) == "train"]
-        vectors = self._model_embeddings(artifact, train_ids + [item.image_id for item in evaluation.items])
+        wanted = train_ids + [item.image_id for item in evaluation.items]
+        vectors = self._model_embeddings(artifact, wanted, records)
         head = artifact.card.get("head", {})
-        by_sha = {r.sha256: r for r in self.images()}
+        by_sha = {r.sha256: r for r in records}
+        by_id = {r.id: r for r in records}
         support = {
             name: [
                 (by_sha[sha].id, self.image_path(by_sha[sha]), labels.get(by_sha[sha].id, "?"))
@@ -866,7 +884,6 @@ class Project:
             for name, shas in head.get("support_vectors", {}).items()
         }
         misses = [evaluation.items[n].image_id for n in worst_misses(evaluation)]
-        paths = {r.id: self.image_path(r) for r in by_sha.values()}
         near = nearest_training(misses, vectors, {i: labels[i] for i in train_ids})
         return Extras(
             slices(evaluation, values),
@@ -875,7 +892,7 @@ class Project:
             embedding_map(evaluation, vectors, labels),
             support or None,
             head.get("support_vector_counts"),
-            {i: [(n, paths[n.image_id]) for n in found] for i, found in near.items()},
+            {i: [(n, self.image_path(by_id[n.image_id])) for n in found] for i, found in near.items()},
         )
 
     def compare(self, a: str | Path, b: str | Path, workers: int = 0) -> Comparison:

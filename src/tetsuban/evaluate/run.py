@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,7 @@ class Evaluation:
     failed: tuple[tuple[str, str], ...]  # (file, reason)
     test_hash: str
 
-    @property
+    @cached_property  # read by the report, the comparison, the slices and the map: scored once
     def metrics(self) -> Metrics:
         return score([item.label for item in self.items], self.probabilities, self.classes)
 

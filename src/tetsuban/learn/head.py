@@ -49,6 +49,19 @@ def fit_linear_head(x: np.ndarray, labels: Sequence[str], c: float = DEFAULT_C, 
     from sklearn.linear_model import LogisticRegression
 
     check_float("C", c, 1e-6, 1e6)
+    classes, y = class_index(labels)
+    z, mean, scale = standardized(x)
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, tol=tol)
+    model.fit(z, y)
+    coef, intercept = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
+    if len(classes) == 2:  # one logit z for the second class: softmax([0, z]) is the same sigmoid
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    return folded(classes, coef, intercept, mean, scale)
+
+
+def class_index(labels: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """(sorted classes, each label's index among them); a ConfigError when fewer than two classes."""
     classes = tuple(sorted(set(labels)))
     if len(classes) < 2:
         raise ConfigError(
@@ -56,14 +69,19 @@ def fit_linear_head(x: np.ndarray, labels: Sequence[str], c: float = DEFAULT_C, 
             f"({', '.join(classes) or 'none'}). Label more images first."
         )
     index = {name: i for i, name in enumerate(classes)}
-    y = np.array([index[name] for name in labels])
+    return classes, np.array([index[name] for name in labels])
+
+
+def standardized(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z, mean, scale): ``x`` with each dimension centred and scaled to unit spread."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + _EPS
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000, tol=tol)
-    model.fit((x - mean) / scale, y)
-    coef, intercept = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
-    if len(classes) == 2:  # one logit z for the second class: softmax([0, z]) is the same sigmoid
-        coef = np.vstack([np.zeros_like(coef), coef])
-        intercept = np.concatenate([[0.0], intercept])
+    return (x - mean) / scale, mean, scale
+
+
+def folded(
+    classes: tuple[str, ...], coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray
+) -> LinearHead:
+    """The head that applies ``z @ coef.T + intercept`` on standardized ``z`` directly to raw embeddings."""
     weight = coef / scale
     bias = intercept - weight @ mean
     return LinearHead(classes, weight.astype(np.float32), bias.astype(np.float32))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tetsuban.errors import ConfigError
+from tetsuban.learn.head import class_index
 from tetsuban.params import check_int
 
 DEFAULT_K = 10
@@ -31,8 +31,7 @@ class KnnHead:
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """(M, K) vote shares for embeddings ``x`` (M, D), as the graph computes them."""
-        unit = np.asarray(x, np.float64) / (np.linalg.norm(x, axis=1, keepdims=True) + _EPS)
-        similarity = unit @ self.neighbours.T.astype(np.float64)  # (M, N)
+        similarity = _unit(x) @ self.neighbours.T.astype(np.float64)  # (M, N)
         top = np.argsort(-similarity, axis=1, kind="stable")[:, : self.k]
         near = np.take_along_axis(similarity, top, axis=1) * SHARPNESS
         weights = np.exp(near - near.max(axis=1, keepdims=True))
@@ -43,10 +42,12 @@ class KnnHead:
 def fit_knn_head(x: np.ndarray, labels: Sequence[str], k: int = DEFAULT_K) -> KnnHead:
     """The head over training embeddings ``x`` (N, D) with their ``labels``."""
     check_int("k", k, 1, 1000)
-    classes = tuple(sorted(set(labels)))
-    if len(classes) < 2:
-        raise ConfigError(f"Training needs labelled images of at least two classes. Got {len(classes)}.")
-    unit = np.asarray(x, np.float64) / (np.linalg.norm(x, axis=1, keepdims=True) + _EPS)
+    classes, y = class_index(labels)
     votes = np.zeros((len(labels), len(classes)), np.float32)
-    votes[np.arange(len(labels)), [classes.index(name) for name in labels]] = 1.0
-    return KnnHead(classes, unit.astype(np.float32), votes, min(k, len(labels)))
+    votes[np.arange(len(labels)), y] = 1.0
+    return KnnHead(classes, _unit(x).astype(np.float32), votes, min(k, len(labels)))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (float64)."""
+    return np.asarray(x, np.float64) / (np.linalg.norm(x, axis=1, keepdims=True) + _EPS)

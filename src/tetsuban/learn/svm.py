@@ -16,14 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tetsuban.errors import ConfigError
-from tetsuban.learn.head import LinearHead, softmax
+from tetsuban.learn.head import LinearHead, class_index, folded, softmax, standardized
 from tetsuban.params import check_float
 
 DEFAULT_SVM_C = 0.01
 SHOWN_PER_CLASS = 12
 _TEMPERATURES = np.geomspace(0.25, 64.0, 25)
-_EPS = 1e-6
 _MARGIN_TOLERANCE = 1e-3  # liblinear stops at a tolerance: a point on the margin scores 1 +- that
 
 
@@ -47,13 +45,8 @@ def fit_svm_head(
     from sklearn.svm import LinearSVC
 
     check_float("C", c, 1e-6, 1e6)
-    classes = tuple(sorted(set(labels)))
-    if len(classes) < 2:
-        raise ConfigError(f"Training needs labelled images of at least two classes. Got {len(classes)}.")
-    index = {name: i for i, name in enumerate(classes)}
-    y = np.array([index[name] for name in labels])
-    mean, scale = x.mean(axis=0), x.std(axis=0) + _EPS
-    z = (x - mean) / scale
+    classes, y = class_index(labels)
+    z, mean, scale = standardized(x)
     model = LinearSVC(C=c, class_weight="balanced", max_iter=20_000, random_state=0)
     model.fit(z, y)
     coef, intercept = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
@@ -62,10 +55,8 @@ def fit_svm_head(
         intercept = np.concatenate([-intercept / 2, intercept / 2])
     scores = z @ coef.T + intercept  # (N, K)
     support = _support_vectors(scores, y, classes)
-    temperature = 1.0 if held_out is None else _temperature(coef, intercept, mean, scale, held_out, index)
-    weight = temperature * coef / scale
-    bias = temperature * (intercept - (coef / scale) @ mean)
-    return SvmFit(LinearHead(classes, weight.astype(np.float32), bias.astype(np.float32)), temperature, support)
+    temperature = 1.0 if held_out is None else _temperature(coef, intercept, mean, scale, held_out, classes)
+    return SvmFit(folded(classes, temperature * coef, temperature * intercept, mean, scale), temperature, support)
 
 
 def _support_vectors(scores: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> dict[str, list[int]]:
@@ -86,11 +77,12 @@ def _temperature(
     mean: np.ndarray,
     scale: np.ndarray,
     held_out: tuple[np.ndarray, Sequence[str]],
-    index: dict[str, int],
+    classes: tuple[str, ...],
 ) -> float:
     """The temperature of the grid with the lowest negative log-likelihood on the held-out images whose class the
     head knows (1 when there are none)."""
     x, labels = held_out
+    index = {name: i for i, name in enumerate(classes)}
     known = [n for n, name in enumerate(labels) if name in index]
     if not known:
         return 1.0

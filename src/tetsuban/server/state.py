@@ -201,12 +201,12 @@ class AppState:
     def fields(self, image_id: int) -> list[dict[str, object]]:
         """The property sheet's hand-set fields, with the image's current values."""
         self._check_image(image_id)
-        out: list[dict[str, object]] = []
-        for name, prop in self.project.properties().items():
-            if prop.rule is None:
-                value = self.project.property_values(name).get(image_id)
-                out.append({"name": name, "kind": prop.kind, "choices": list(prop.choices), "value": value})
-        return out
+        values = self.project.values_of(image_id)  # this image's values only, not every image's
+        return [
+            {"name": name, "kind": prop.kind, "choices": list(prop.choices), "value": values.get(name)}
+            for name, prop in self.project.properties().items()
+            if prop.rule is None
+        ]
 
     def set_field(self, viewer: Viewer, image_id: int, name: str, value: str | bool | float | None) -> None:
         self._check_image(image_id)

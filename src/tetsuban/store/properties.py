@@ -72,6 +72,23 @@ def current_values(conn: Connection, name: str) -> dict[int, Value]:
     return {i: v for i, v in found.items() if v is not None}
 
 
+def values_of_image(conn: Connection, image_id: int) -> dict[str, Value]:
+    """The latest value of every hand-set property of one image, by property name (cleared values left out)."""
+    latest = (
+        sa.select(sa.func.max(property_values.c.id))
+        .where(property_values.c.image_id == image_id)
+        .group_by(property_values.c.property_id)
+        .scalar_subquery()
+    )
+    query = (
+        sa.select(properties.c.name, property_values.c.value)
+        .select_from(property_values.join(properties, property_values.c.property_id == properties.c.id))
+        .where(property_values.c.id.in_(latest))
+    )
+    found = {row.name: json.loads(row.value) for row in conn.execute(query)}
+    return {name: v for name, v in found.items() if v is not None}
+
+
 def value_history(conn: Connection, name: str, image_id: int | None = None) -> list[ValueEvent]:
     """Every value of ``name`` set (of one image), oldest first."""
     query = (
