@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,7 +27,8 @@ from rich.table import Table
 from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES, strategy_named
 from tetsuban.backbones.embedder import EmbedReport
 from tetsuban.config import pipeline_toml
-from tetsuban.errors import TetsubanError
+from tetsuban.errors import ConfigError, TetsubanError
+from tetsuban.finetune.run import Step, StepFn
 from tetsuban.ingest.engine import ImportReport, ProgressFn
 from tetsuban.learn.predict import predict as predict_images
 from tetsuban.learn.train import TrainReport
@@ -235,10 +236,38 @@ def train(
         str,
         typer.Option(help="logistic (the probe), svm (a linear SVM; its support vectors go in the report) or knn."),
     ] = "logistic",
+    finetune: Annotated[
+        bool,
+        typer.Option(
+            "--finetune",
+            help="Fine-tune the whole backbone (torch) instead of a probe on its embeddings: slower, often better. "
+            "A killed run resumes when started again.",
+        ),
+    ] = False,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="With --finetune: cap the whole-network stage at this many epochs (default: by data size)."),
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="With --finetune: cuda or cpu (default: cuda when there is one).")
+    ] = None,
 ) -> None:
-    """Train a linear probe on the labelled images' embeddings; writes the model to <project>/models/<id>/."""
-    with Project.open(project) as opened, _progress("Embedding labelled images") as progress:
-        report = opened.using_model(backbone, weights).train(c, search_c, seed, progress, head)
+    """Train a linear probe on the labelled images' embeddings, or fine-tune the backbone (--finetune); writes the
+    model to <project>/models/<id>/."""
+    if not finetune and (epochs is not None or device is not None):
+        raise ConfigError("--epochs and --device are for --finetune.")
+    if finetune and (c is not None or search_c or head != "logistic"):
+        raise ConfigError("--finetune trains its own linear classifier; --c, --search-c and --head are for probes.")
+    if finetune:
+        try:
+            with Project.open(project) as opened, _finetune_progress() as on_step:
+                report = opened.using_model(backbone, weights).finetune(seed, epochs, device, on_step)
+        except KeyboardInterrupt:
+            err.print("Interrupted. Every finished epoch is in the checkpoint: run the same command to resume.")
+            sys.exit(130)
+    else:
+        with Project.open(project) as opened, _progress("Embedding labelled images") as progress:
+            report = opened.using_model(backbone, weights).train(c, search_c, seed, progress, head)
     _print_train(report)
 
 
@@ -647,6 +676,32 @@ def _print_embed(report: EmbedReport) -> None:
     _print_failed(report.failed)
 
 
+@contextmanager
+def _finetune_progress() -> Iterator[StepFn]:
+    """A bar per stage and epoch on stderr, with the running training loss and the last validation accuracy."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar = Progress(*columns, TextColumn("{task.fields[figures]}"), console=err, transient=False)
+    tasks: dict[tuple[str, int], TaskID] = {}
+
+    def update(step: Step) -> None:
+        if not bar.live.is_started:
+            bar.start()
+            if step.resumed:
+                bar.console.print(f"Resuming from the checkpoint: {step.stage} stage, epoch {step.epoch}.")
+        name = (step.stage, step.epoch)
+        if name not in tasks:
+            what = "head (body frozen)" if step.stage == "head" else "whole network"
+            tasks[name] = bar.add_task(f"{what} epoch {step.epoch}/{step.epochs}", total=step.steps, figures="")
+        val = "" if step.val_accuracy is None else f", val accuracy {step.val_accuracy:.3f}"
+        bar.update(tasks[name], completed=step.step, figures=f"loss {step.loss:.3f}{val}")
+
+    try:
+        yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+
+
 def _print_train(report: TrainReport) -> None:
     card = report.artifact.card
     counts = ", ".join(f"{name} {n:,}" for name, n in card["label_counts"].items())
@@ -657,13 +712,23 @@ def _print_train(report: TrainReport) -> None:
     else:
         how = f"{v.images:,} images of the val split" if v.folds == 0 else f"{v.folds}-fold cross-validation"
         head = card["head"]
-        knob = f"k = {head['k']}" if head.get("kind") == "knn" else f"C = {report.c:g}"
+        knob = {"knn": f"k = {head.get('k')}", "finetuned": _epochs_run(head)}.get(
+            head.get("kind"), f"C = {report.c:g}"
+        )
         out.print(
             f"Validation ({how}): accuracy {v.accuracy:.3f}, balanced accuracy {v.balanced_accuracy:.3f}; "
             f"{head.get('kind', 'head')}, {knob}; {report.seconds:.1f} s.",
             soft_wrap=True,
         )
     out.print(f"Model: {report.artifact.folder}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _epochs_run(head: dict[str, Any]) -> str:
+    epochs = head["epochs"]
+    early = ", stopped early" if head.get("stopped_early") else ""
+    return (
+        f"{epochs['head']} + {epochs['body']} epochs{early}, best after epoch {head['best_epoch']}, on {head['device']}"
+    )
 
 
 def _print_status(st: ProjectStatus, skipped_shown: int) -> None:

@@ -40,6 +40,7 @@ from tetsuban.evaluate.models import model_before, test_images
 from tetsuban.evaluate.run import Evaluation, ScoredImage, evaluate_artifact
 from tetsuban.evaluate.sanity import agreement_check, overfit_check, shuffle_check
 from tetsuban.export import export_labels
+from tetsuban.finetune.run import FinetuneSetup, LabelledFiles, StepFn, finetune
 from tetsuban.imaging.decode import decode
 from tetsuban.ingest.archive import archive_work, is_archive
 from tetsuban.ingest.engine import (
@@ -78,7 +79,7 @@ from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.status import ProjectStatus, project_status
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.embeddings import embedded_backbones, load_embeddings
-from tetsuban.store.images import ImageRecord, all_images, image_path
+from tetsuban.store.images import ImageRecord, all_images, image_path, readable_records
 from tetsuban.store.labels import (
     LabelEvent,
     add_labels,
@@ -839,6 +840,50 @@ class Project:
         return train_probe(
             self.root / MODELS_DIR, data(train_ids), backbone, pipeline, c, search_c, seed, held_out, head
         )
+
+    def finetune(
+        self,
+        seed: int = 0,
+        epochs: int | None = None,
+        device: str | None = None,
+        on_step: StepFn | None = None,
+    ) -> TrainReport:
+        """Fine-tune the backbone on the labelled train images, stopping early on the val images (test images are
+        never used), into ``models/<id>/``. A killed run resumes from its checkpoint when started again with the
+        same labels and settings. ``epochs`` caps the whole-network stage (the recipe chooses otherwise)."""
+        labels, splits, records = self.labelled(), self.splits(), self.images()
+        train_ids = [i for i in labels if splits.get(i) == "train"] if splits else list(labels)
+        val_ids = [i for i in labels if splits.get(i) == "val"]
+        if not train_ids:
+            raise ProjectError("No labelled image is in the train split. Label more images, or split again.")
+        by_id = {r.id: r for r in records}
+        _, gone = readable_records(self.root, [by_id[i] for i in train_ids + val_ids])
+        if gone:
+            reasons = "; ".join(f"{path}: {why}" for path, why in gone[:3])
+            raise ProjectError(
+                f"{len(gone)} labelled image(s) cannot be read ({reasons}). "
+                "Fix or re-import those files (tetsuban status lists them), or clear their labels."
+            )
+
+        def files(ids: Sequence[int]) -> LabelledFiles:
+            return LabelledFiles(
+                [self.image_path(by_id[i]) for i in ids], [by_id[i].sha256 for i in ids], [labels[i] for i in ids]
+            )
+
+        weights = self.config.model.weights
+        setup = FinetuneSetup(
+            models_dir=self.root / MODELS_DIR,
+            checkpoints=self.root / ".cache" / "finetune",
+            backbone=self.config.model.backbone,
+            weights=None if not weights else self.root / Path(weights).expanduser(),
+            base=self.backbone(),
+            pipeline=self.pipeline(),
+            seed=seed,
+            epochs=epochs,
+            workers=max(0, min(8, worker_count(self.config.model.workers) - 1)),
+            device=device,
+        )
+        return finetune(setup, files(train_ids), files(val_ids) if val_ids else None, on_step)
 
     # -- evaluation -------------------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tetsuban.backbones.registry import BackboneSpec, backbone_spec, build_torch
+from tetsuban.backbones.registry import backbone_spec, build_torch
 from tetsuban.cache import cache_dir
 from tetsuban.files import file_sha256
 
@@ -54,7 +54,7 @@ def export_backbone(name: str, weights: Path | None = None, cache: Path | None =
     folder = (cache if cache is not None else cache_dir()) / "onnx"
     path = folder / f"{spec.timm_name}-{spec.input_size}-{digest[:16]}.onnx"
     if not path.is_file():
-        _export(model if model is not None else build_torch(name, weights), spec, path)
+        export_graph(model if model is not None else build_torch(name, weights), spec.input_size, path)
     return ExportedBackbone(name, path, digest, spec.input_size, spec.mean, spec.std)
 
 
@@ -67,15 +67,16 @@ def state_sha256(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _export(model: torch.nn.Module, spec: BackboneSpec, path: Path) -> None:
-    """Export with a dynamic batch size into one self-contained file, written atomically."""
+def export_graph(model: torch.nn.Module, input_size: int, path: Path) -> None:
+    """Export ``model`` (images (N, 3, S, S) -> embeddings (N, D)) with a dynamic batch size into one self-contained
+    file, written atomically."""
     import contextlib
     import io
 
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(2, 3, spec.input_size, spec.input_size)
+    example = torch.zeros(2, 3, input_size, input_size)
     batch = torch.export.Dim("batch", min=1, max=4096)
     with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():  # the exporter narrates every stage
         program = torch.onnx.export(

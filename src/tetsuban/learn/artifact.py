@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,13 @@ class Artifact:
         return int(self.card["backbone"]["input_size"])
 
 
-def write_artifact(folder: Path, backbone: ExportedBackbone, head: Head, card: dict[str, Any]) -> Artifact:
-    """Write the artifact into ``folder`` (which must not exist yet), all at once: a killed run leaves nothing."""
+def write_artifact(
+    folder: Path, backbone: ExportedBackbone, head: Head, card: dict[str, Any], files: Mapping[str, bytes] | None = None
+) -> Artifact:
+    """Write the artifact into ``folder`` (which must not exist yet), all at once: a killed run leaves nothing.
+
+    ``files`` are further files to keep beside the graph (a fine-tuned network's weights), by name.
+    """
     if folder.exists():
         raise ProjectError(f"{folder} exists already; a model artifact is never overwritten.")
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +71,8 @@ def write_artifact(folder: Path, backbone: ExportedBackbone, head: Head, card: d
     try:
         (staging / MODEL_NAME).write_bytes(_graph_with_head(backbone.path, head))
         write_atomic(staging / CARD_NAME, json.dumps({"format": CARD_FORMAT, **card}, indent=1).encode("utf-8"))
+        for name, data in (files or {}).items():
+            (staging / name).write_bytes(data)
         staging.rename(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

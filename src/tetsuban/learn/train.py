@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,6 +36,16 @@ class TrainingData:
     shas: Sequence[str]
     labels: Sequence[str]
     embeddings: np.ndarray
+
+
+class Labelled(Protocol):
+    """Labelled images named by content hash, row for row: what a model card describes of its data."""
+
+    @property
+    def shas(self) -> Sequence[str]: ...
+
+    @property
+    def labels(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ def train_probe(
         validation = validate(data.embeddings, data.labels, chosen, seed)
     created = datetime.now(UTC)
     data_hash = labels_sha256(data.shas, data.labels)
-    card = _card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
+    card = model_card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
     card["head"] = {
         "kind": "logistic_regression",
         "C": chosen,
@@ -98,14 +108,14 @@ def train_probe(
     return TrainReport(artifact, chosen, validation, time.perf_counter() - started)
 
 
-def _card(
+def model_card(
     created: datetime,
     models_dir: Path,
     data_hash: str,
     head: LinearHead | KnnHead,
     validation: Validation,
-    data: TrainingData,
-    held_out: TrainingData | None,
+    data: Labelled,
+    held_out: Labelled | None,
     backbone: ExportedBackbone,
     pipeline: Pipeline,
     seed: int,
@@ -163,7 +173,7 @@ def _train_svm(
         validation = Validation("none", 0, len(data.labels), None, None, {}, note)
     created = datetime.now(UTC)
     data_hash = labels_sha256(data.shas, data.labels)
-    card = _card(created, models_dir, data_hash, fit.head, validation, data, held_out, backbone, pipeline, seed)
+    card = model_card(created, models_dir, data_hash, fit.head, validation, data, held_out, backbone, pipeline, seed)
     card["head"] = {
         "kind": "linear_svm",
         "C": chosen,
@@ -236,7 +246,7 @@ def _train_knn(
         validation = Validation("none", 0, len(data.labels), None, None, {}, note)
     created = datetime.now(UTC)
     data_hash = labels_sha256(data.shas, data.labels)
-    card = _card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
+    card = model_card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
     card["head"] = {
         "kind": "knn",
         "k": head.k,

@@ -81,11 +81,16 @@ def validate(x: np.ndarray, labels: Sequence[str], c: float, seed: int = 0) -> V
 
 
 def score_held_out(head: LinearHead | KnnHead, x: np.ndarray, labels: Sequence[str]) -> Validation:
-    """Accuracy, balanced accuracy and recall of ``head`` on held-out images (the validation split).
+    """Accuracy, balanced accuracy and recall of ``head`` on held-out images (the validation split)."""
+    return held_out_validation(head.classes, head.probabilities(x), labels)
 
-    A class the head never saw counts as missed; recall covers the classes present in ``labels``.
+
+def held_out_validation(classes: Sequence[str], probabilities: np.ndarray, labels: Sequence[str]) -> Validation:
+    """The validation of (N, K) ``probabilities`` over ``classes`` for held-out images labelled ``labels``.
+
+    A class the model never saw counts as missed; recall covers the classes present in ``labels``.
     """
-    predicted = np.asarray(head.classes)[head.probabilities(x).argmax(axis=1)]
+    predicted = np.asarray(classes)[probabilities.argmax(axis=1)]
     truth = np.asarray(labels)
     present = sorted(set(labels))
     recall = {name: float(np.mean(predicted[truth == name] == name)) for name in present}

@@ -1,0 +1,141 @@
+"""Training images for torch: decoded and run through the project's pipeline on the fly, augmentation included,
+in DataLoader worker processes; nothing augmented is ever written to disk.
+
+Each image's random augmentation is drawn from a generator seeded by (seed, stage, epoch, index), so a run is the
+same whichever worker takes which image, and a resumed run sees the epochs it missed exactly as it would have.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tetsuban.imaging.decode import decode
+from tetsuban.pipeline.inputs import model_pixels, to_batch
+from tetsuban.pipeline.spec import Pipeline
+
+if TYPE_CHECKING:
+    import torch
+    from torch.utils.data import DataLoader
+
+STAGES = ("head", "body")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled training image: its file, its class index and its label (augmentations may read the label)."""
+
+    path: Path
+    target: int
+    label: str
+
+
+def draw(seed: int, stage: str, epoch: int, index: int) -> np.random.Generator:
+    """The generator of one image's augmentation in one epoch."""
+    return np.random.default_rng([seed, STAGES.index(stage), epoch, index])
+
+
+def epoch_order(seed: int, stage: str, epoch: int, count: int) -> list[int]:
+    """The order the training images come in, one epoch: a permutation fixed by (seed, stage, epoch)."""
+    return [int(i) for i in np.random.default_rng([seed, STAGES.index(stage), epoch]).permutation(count)]
+
+
+class AugmentedImages:
+    """A map-style dataset whose keys are ``(stage, epoch, index)``: the image at ``index`` augmented as that epoch
+    draws it. Picklable (files, a pipeline dict and a seed), so worker processes build their own."""
+
+    def __init__(self, examples: Sequence[Example], pipeline: dict[str, Any], seed: int) -> None:
+        self.examples = list(examples)
+        self.pipeline_dict = pipeline
+        self.seed = seed
+        self._pipeline: Pipeline | None = None
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, key: tuple[str, int, int]) -> tuple[np.ndarray, int]:
+        stage, epoch, index = key
+        example = self.examples[index]
+        pipeline = self._pipeline or self._load()
+        img = decode(example.path, min_side=pipeline.decode_side)
+        pixels, _ = pipeline.pixels(img, draw(self.seed, stage, epoch, index), example.label, train=True)
+        return to_batch([pipeline.finish(pixels)])[0], example.target
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_pipeline": None}
+
+    def _load(self) -> Pipeline:
+        self._pipeline = Pipeline.from_dict(self.pipeline_dict)
+        return self._pipeline
+
+
+class EpochSampler:
+    """Yields the keys of one epoch of :class:`AugmentedImages`; :meth:`start` sets which epoch."""
+
+    def __init__(self, count: int, seed: int) -> None:
+        self.count = count
+        self.seed = seed
+        self.stage = STAGES[0]
+        self.epoch = 0
+
+    def start(self, stage: str, epoch: int) -> None:
+        self.stage, self.epoch = stage, epoch
+
+    def __iter__(self) -> Iterator[tuple[str, int, int]]:
+        for index in epoch_order(self.seed, self.stage, self.epoch, self.count):
+            yield (self.stage, self.epoch, index)
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def training_loader(
+    dataset: AugmentedImages, sampler: EpochSampler, batch_size: int, workers: int, pin: bool
+) -> DataLoader[Any]:
+    """Batches of (images (B, 3, S, S), targets (B,)) from ``workers`` processes (0: in this one). Workers come from a
+    fork server, like every other pool here, and run one thread each."""
+    from torch.utils.data import DataLoader
+
+    extra: dict[str, Any] = {}
+    if workers > 0:
+        extra = {
+            "multiprocessing_context": multiprocessing.get_context("forkserver"),
+            "worker_init_fn": _worker_init,
+            "persistent_workers": True,
+            "prefetch_factor": 4,
+        }
+    return DataLoader(
+        dataset,  # type: ignore[arg-type]  # keys are tuples, not ints: torch's typing assumes ints
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=pin,
+        **extra,
+    )
+
+
+def validation_inputs(paths: Sequence[Path], pipeline: Pipeline) -> np.ndarray:
+    """The validation images as the model sees them at prediction: uint8 (N, S, S, 3), decoded once."""
+    return np.stack([model_pixels(path, pipeline) for path in paths])
+
+
+def finished_batch(pixels: np.ndarray, pipeline: Pipeline) -> torch.Tensor:
+    """uint8 (B, S, S, 3) validation pixels -> the float (B, 3, S, S) batch the network takes."""
+    import torch
+
+    return torch.from_numpy(to_batch([pipeline.finish(p) for p in pixels]))
+
+
+def _worker_init(_worker: int) -> None:
+    import cv2
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)

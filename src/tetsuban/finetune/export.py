@@ -1,0 +1,109 @@
+"""A fine-tuned network as a model artifact: its body exported to ONNX like any backbone, its classifier as the
+linear head, the card saying how it was trained, and its weights (safetensors) kept for Grad-CAM and later runs."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tetsuban.backbones.onnx_export import ExportedBackbone, export_graph, state_sha256
+from tetsuban.finetune.checkpoint import Progress
+from tetsuban.finetune.network import classifier_of
+from tetsuban.finetune.recipe import Recipe
+from tetsuban.learn.artifact import Artifact, write_artifact
+from tetsuban.learn.head import LinearHead
+from tetsuban.learn.train import Labelled, labels_sha256, model_card
+from tetsuban.learn.validate import Validation
+
+if TYPE_CHECKING:
+    import torch
+
+    from tetsuban.finetune.run import FinetuneSetup
+
+WEIGHTS_NAME = "network.safetensors"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished run tells its card: classes, recipe, progress (history, best epoch), the final validation,
+    the data, the device and the seconds spent training."""
+
+    classes: tuple[str, ...]
+    recipe: Recipe
+    progress: Progress
+    validation: Validation
+    train: Labelled
+    val: Labelled | None
+    device: str
+    seconds: float
+
+
+def export_finetuned(network: torch.nn.Module, outcome: Outcome, setup: FinetuneSetup) -> Artifact:
+    """Write ``network`` (its best state) into ``setup.models_dir/<id>/``."""
+    from safetensors.torch import save
+
+    network = network.cpu().eval()
+    layer = classifier_of(network)
+    head = LinearHead(
+        outcome.classes,
+        layer.weight.detach().numpy().astype(np.float64),
+        layer.bias.detach().numpy().astype(np.float64),
+    )
+    weights = save({k: v.contiguous() for k, v in network.state_dict().items()})
+    body = copy.deepcopy(network)
+    body.reset_classifier(0)  # type: ignore[operator]  # timm models have it
+    with tempfile.TemporaryDirectory(prefix="tetsuban-finetune-") as scratch:
+        graph = Path(scratch) / "body.onnx"
+        export_graph(body, setup.base.input_size, graph)
+        tuned = ExportedBackbone(
+            setup.base.name, graph, state_sha256(body), setup.base.input_size, setup.base.mean, setup.base.std
+        )
+        data_hash = labels_sha256(outcome.train.shas, outcome.train.labels)
+        card = model_card(
+            datetime.now(UTC),
+            setup.models_dir,
+            data_hash,
+            head,
+            outcome.validation,
+            outcome.train,
+            outcome.val,
+            tuned,
+            setup.pipeline,
+            setup.seed,
+        )
+        card["backbone"]["finetuned_from"] = setup.base.key
+        card["head"] = _head_card(outcome.recipe, outcome.progress, outcome.device)
+        card["train_seconds"] = round(outcome.seconds, 3)
+        return write_artifact(setup.models_dir / str(card["id"]), tuned, head, card, {WEIGHTS_NAME: weights})
+
+
+def _head_card(recipe: Recipe, progress: Progress, device: str) -> dict[str, Any]:
+    stages = [entry["stage"] for entry in progress.history]
+    planned = recipe.head_epochs + recipe.body_epochs
+    return {
+        "kind": "finetuned",
+        "classifier": "linear",
+        "recipe": recipe.to_dict(),
+        "device": device,
+        "epochs": {"head": stages.count("head"), "body": stages.count("body"), "planned": planned},
+        "stopped_early": len(stages) < planned,
+        "best": _best(progress),
+        "history": progress.history,
+        "weights": WEIGHTS_NAME,
+    }
+
+
+def _best(progress: Progress) -> dict[str, Any]:
+    """The stage and epoch whose network was kept: the best on validation, else the last."""
+    entry = progress.history[(progress.best_epoch or len(progress.history)) - 1]
+    return {
+        "stage": entry["stage"],
+        "epoch": entry["epoch"],
+        "chosen_by": "validation" if progress.best_epoch else "last",
+    }

@@ -1,0 +1,69 @@
+"""The network being fine-tuned: a timm backbone with its pretrained weights and a new linear classifier, split into
+parameter groups from the input side to the output side for discriminative learning rates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tetsuban.backbones.registry import build_torch
+
+if TYPE_CHECKING:
+    import torch
+
+
+def build_network(backbone: str, weights: Path | None, classes: int) -> torch.nn.Module:
+    """The pretrained backbone (as the project's embeddings use it) with a fresh ``classes``-way classifier."""
+    network = build_torch(backbone, weights)
+    network.reset_classifier(classes)  # type: ignore[operator]  # timm models have it
+    return network
+
+
+def classifier_of(network: torch.nn.Module) -> torch.nn.Linear:
+    """The network's final linear layer (timm's ``get_classifier``)."""
+    import torch
+
+    layer = network.get_classifier()  # type: ignore[operator]
+    if not isinstance(layer, torch.nn.Linear):
+        raise TypeError(f"Fine-tuning needs a linear classifier; this model's is {type(layer).__name__}.")
+    return layer
+
+
+def body_groups(network: torch.nn.Module, groups: int) -> list[list[torch.nn.Parameter]]:
+    """The parameters outside the classifier, in the order the modules are registered (input side first), cut into
+    ``groups`` runs of about equal size."""
+    head = {id(p) for p in classifier_of(network).parameters()}
+    body = [p for p in network.parameters() if id(p) not in head]
+    total = sum(p.numel() for p in body)
+    cut: list[list[torch.nn.Parameter]] = [[] for _ in range(groups)]
+    seen = 0
+    for parameter in body:
+        cut[min(groups - 1, seen * groups // total)].append(parameter)
+        seen += parameter.numel()
+    return [group for group in cut if group]
+
+
+def set_stage(network: torch.nn.Module, stage: str) -> None:
+    """ "head": only the classifier learns; "body": everything does. Either way batch-norm layers keep their
+    pretrained statistics (evaluation mode), and dropout is on."""
+    import torch
+
+    head = {id(p) for p in classifier_of(network).parameters()}
+    for parameter in network.parameters():
+        parameter.requires_grad_(stage == "body" or id(parameter) in head)
+    network.train()
+    for module in network.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
+def parameter_groups(
+    network: torch.nn.Module, stage: str, head_lr: float, body_lrs: Sequence[float]
+) -> list[dict[str, object]]:
+    """Optimizer groups: the classifier at ``head_lr``, and in the "body" stage the body's groups at ``body_lrs``."""
+    head = {"params": list(classifier_of(network).parameters()), "lr": head_lr}
+    if stage == "head":
+        return [head]
+    body = body_groups(network, len(body_lrs))
+    return [{"params": params, "lr": lr} for params, lr in zip(body, body_lrs, strict=True)] + [head]
