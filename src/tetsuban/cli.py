@@ -712,9 +712,7 @@ def _print_train(report: TrainReport) -> None:
     else:
         how = f"{v.images:,} images of the val split" if v.folds == 0 else f"{v.folds}-fold cross-validation"
         head = card["head"]
-        knob = {"knn": f"k = {head.get('k')}", "finetuned": _epochs_run(head)}.get(
-            head.get("kind"), f"C = {report.c:g}"
-        )
+        knob = _head_summary(head, report.c)
         out.print(
             f"Validation ({how}): accuracy {v.accuracy:.3f}, balanced accuracy {v.balanced_accuracy:.3f}; "
             f"{head.get('kind', 'head')}, {knob}; {report.seconds:.1f} s.",
@@ -723,12 +721,16 @@ def _print_train(report: TrainReport) -> None:
     out.print(f"Model: {report.artifact.folder}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _epochs_run(head: dict[str, Any]) -> str:
-    epochs = head["epochs"]
-    early = ", stopped early" if head.get("stopped_early") else ""
-    return (
-        f"{epochs['head']} + {epochs['body']} epochs{early}, best after epoch {head['best_epoch']}, on {head['device']}"
-    )
+def _head_summary(head: dict[str, Any], c: float) -> str:
+    """The setting that describes a trained head: C, k, or a fine-tuning run's epochs."""
+    if head.get("kind") == "knn":
+        return f"k = {head['k']}"
+    if head.get("kind") != "finetuned":
+        return f"C = {c:g}"
+    epochs, early = head["epochs"], ", stopped early" if head.get("stopped_early") else ""
+    best = head["best"]
+    kept = f"kept {'head' if best['stage'] == 'head' else 'whole-network'} epoch {best['epoch']}"
+    return f"{epochs['head']} head + {epochs['body']} whole-network epochs{early}, {kept}, on {head['device']}"
 
 
 def _print_status(st: ProjectStatus, skipped_shown: int) -> None:

@@ -36,10 +36,12 @@ from tetsuban.doctor import Finding, diagnose
 from tetsuban.errors import ProjectError, SourceError, TetsubanError
 from tetsuban.evaluate.analysis import nearest_training, slices, suspect_labels
 from tetsuban.evaluate.compare import Comparison, compare_evaluations
+from tetsuban.evaluate.gradcam import miss_maps
 from tetsuban.evaluate.models import model_before, test_images
 from tetsuban.evaluate.run import Evaluation, ScoredImage, evaluate_artifact
 from tetsuban.evaluate.sanity import agreement_check, overfit_check, shuffle_check
 from tetsuban.export import export_labels
+from tetsuban.finetune.network import load_network, network_embeddings, network_weights
 from tetsuban.finetune.run import FinetuneSetup, LabelledFiles, StepFn, finetune
 from tetsuban.imaging.decode import decode
 from tetsuban.ingest.archive import archive_work, is_archive
@@ -578,12 +580,15 @@ class Project:
         return findings if model is None else findings + self._model_sanity(load_artifact(model))
 
     def _model_sanity(self, artifact: Artifact, checked: int = 16) -> list[Finding]:
-        """The model's sanity checks on the embeddings training used (its backbone and preprocess)."""
+        """The model's sanity checks on the embeddings training used (its backbone and preprocess). A fine-tuned
+        model's embeddings are its own (computed here when missing), and prediction is checked against its
+        network in torch."""
         labels, splits = self.labelled(), self.splits()
         train_ids = [i for i in labels if splits.get(i, "train") == "train"]
         val_ids = [i for i in labels if splits.get(i) == "val"]
         records = self.images()
-        found = self._model_embeddings(artifact, train_ids + val_ids, records)
+        finetuned = network_weights(artifact) is not None
+        found = self._model_embeddings(artifact, train_ids + val_ids, records, compute=finetuned)
         train_ids = [i for i in train_ids if i in found]
         val_ids = [i for i in val_ids if i in found]
         if len(train_ids) < 2:
@@ -591,19 +596,27 @@ class Project:
         train = np.stack([found[i] for i in train_ids])
         val = np.stack([found[i] for i in val_ids]) if val_ids else np.zeros((0, train.shape[1]))
         by_id = {r.id: r for r in records}
-        sample = train_ids[:checked]
+        files = [self.image_path(by_id[i]) for i in train_ids[:checked]]
+        reference = train[: len(files)]
+        if finetuned:
+            computed = network_embeddings(load_network(artifact), artifact, files)
+            reference = np.stack([computed.get(row, np.zeros(train.shape[1])) for row in range(len(files))])
         return [
             overfit_check(train, [labels[i] for i in train_ids]),
             shuffle_check(train, [labels[i] for i in train_ids], val, [labels[i] for i in val_ids]),
-            agreement_check(artifact, [self.image_path(by_id[i]) for i in sample], train[: len(sample)]),
+            agreement_check(artifact, files, reference),
         ]
 
     def _model_embeddings(
-        self, artifact: Artifact, image_ids: Sequence[int], records: Sequence[ImageRecord]
+        self, artifact: Artifact, image_ids: Sequence[int], records: Sequence[ImageRecord], compute: bool = False
     ) -> dict[int, np.ndarray]:
-        """The cached embeddings of ``image_ids`` under the model's backbone and preprocessing (those it has)."""
+        """The cached embeddings of ``image_ids`` under the model's backbone and preprocessing (those it has); with
+        ``compute``, those missing are computed first by the model's own graph (a fine-tuned model's are its own)."""
         shas = {r.id: r.sha256 for r in records}
         wanted = [i for i in image_ids if i in shas]
+        if compute:
+            backbone = artifact.as_backbone()
+            self._embed(records, backbone, artifact.pipeline, None, wanted)
         with self._engine.connect() as conn:
             found = load_embeddings(
                 conn,
@@ -916,7 +929,7 @@ class Project:
         labels, splits, records = self.labelled(), self.splits(), self.images()
         train_ids = [i for i in labels if splits.get(i) == "train"]
         wanted = train_ids + [item.image_id for item in evaluation.items]
-        vectors = self._model_embeddings(artifact, wanted, records)
+        vectors = self._model_embeddings(artifact, wanted, records, compute=True)
         head = artifact.card.get("head", {})
         by_sha = {r.sha256: r for r in records}
         by_id = {r.id: r for r in records}
@@ -928,8 +941,11 @@ class Project:
             ]
             for name, shas in head.get("support_vectors", {}).items()
         }
-        misses = [evaluation.items[n].image_id for n in worst_misses(evaluation)]
-        near = nearest_training(misses, vectors, {i: labels[i] for i in train_ids})
+        worst = worst_misses(evaluation)
+        near = nearest_training(
+            [evaluation.items[n].image_id for n in worst], vectors, {i: labels[i] for i in train_ids}
+        )
+        cams = miss_maps(artifact, evaluation, worst)
         return Extras(
             slices(evaluation, values),
             suspect_labels(evaluation),
@@ -938,6 +954,7 @@ class Project:
             support or None,
             head.get("support_vector_counts"),
             {i: [(n, self.image_path(by_id[n.image_id])) for n in found] for i, found in near.items()},
+            cams,
         )
 
     def compare(self, a: str | Path, b: str | Path, workers: int = 0) -> Comparison:

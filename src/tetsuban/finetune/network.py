@@ -7,7 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tetsuban.backbones.registry import build_torch
+import numpy as np
+
+from tetsuban.backbones.registry import backbone_spec, build_torch
+from tetsuban.errors import ImageError
+from tetsuban.learn.artifact import Artifact
+from tetsuban.pipeline.inputs import model_input, to_batch
 
 if TYPE_CHECKING:
     import torch
@@ -67,3 +72,41 @@ def parameter_groups(
         return [head]
     body = body_groups(network, len(body_lrs))
     return [{"params": params, "lr": lr} for params, lr in zip(body, body_lrs, strict=True)] + [head]
+
+
+def network_weights(artifact: Artifact) -> Path | None:
+    """The fine-tuned network's weights file in ``artifact``, or None for a model without one (a probe)."""
+    name = artifact.card.get("head", {}).get("weights")
+    path = artifact.folder / name if isinstance(name, str) else None
+    return path if path is not None and path.is_file() else None
+
+
+def load_network(artifact: Artifact) -> torch.nn.Module:
+    """The artifact's fine-tuned network in torch, in evaluation mode; offline (no pretrained weights are fetched)."""
+    import timm
+    from safetensors.torch import load_file
+
+    path = network_weights(artifact)
+    if path is None:
+        raise ValueError(f"{artifact.folder} keeps no network weights: only fine-tuned models have Grad-CAM.")
+    spec = backbone_spec(str(artifact.card["backbone"]["name"]))
+    network = timm.create_model(spec.timm_name, pretrained=False, num_classes=len(artifact.classes))
+    network.load_state_dict(load_file(str(path)))
+    return network.eval()
+
+
+def network_embeddings(network: torch.nn.Module, artifact: Artifact, files: Sequence[Path]) -> dict[int, np.ndarray]:
+    """The pooled features (what the classifier reads) of each readable file, by position, computed in torch on the
+    prediction-time preprocessing: what the network computed while it was validated in training."""
+    import torch
+
+    found = {}
+    with torch.inference_mode():
+        for row, path in enumerate(files):
+            try:
+                batch = torch.from_numpy(to_batch([model_input(path, artifact.pipeline)]))
+            except (ImageError, OSError):
+                continue
+            features = network.forward_head(network.forward_features(batch), pre_logits=True)  # type: ignore[operator]
+            found[row] = features[0].float().numpy()
+    return found

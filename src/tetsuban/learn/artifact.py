@@ -56,6 +56,20 @@ class Artifact:
     def input_size(self) -> int:
         return int(self.card["backbone"]["input_size"])
 
+    def as_backbone(self) -> ExportedBackbone:
+        """The model's graph as the backbone whose embeddings it computes (its ``embedding`` output), under the key
+        its card names: a probe's is its backbone's, a fine-tuned model's its own."""
+        from tetsuban.backbones.registry import backbone_spec
+
+        saved = self.card["backbone"]
+        spec = backbone_spec(str(saved["name"]))
+        built = ExportedBackbone(
+            str(saved["name"]), self.model_path, str(saved["weights_sha256"]), self.input_size, spec.mean, spec.std
+        )
+        if built.key != saved["key"]:
+            raise ProjectError(f"{self.folder / CARD_NAME} names backbone key {saved['key']!r}, not {built.key!r}.")
+        return built
+
 
 def write_artifact(
     folder: Path, backbone: ExportedBackbone, head: Head, card: dict[str, Any], files: Mapping[str, bytes] | None = None

@@ -15,13 +15,16 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from tetsuban.active.curve import LearningCurve
 from tetsuban.evaluate.analysis import Neighbour, Slice, SuspectLabel
 from tetsuban.evaluate.compare import Comparison
+from tetsuban.evaluate.gradcam import ClassMap
 from tetsuban.evaluate.metrics import CalibrationBin
 from tetsuban.evaluate.run import Evaluation
 from tetsuban.files import write_atomic
-from tetsuban.reports.inline import figure_uri, thumbnail_uri
+from tetsuban.imaging.decode import resize_max_side
+from tetsuban.reports.inline import array_uri, figure_uri, thumbnail_uri
 
 TOP_LOSSES = 24
 NEIGHBOUR_SIDE = 40
+CAM_SIDE = 112
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class Extras:
     support: dict[str, list[tuple[int, Path, str]]] | None = None  # an SVM's support vectors (id, file, label)
     support_counts: dict[str, int] | None = None
     neighbours: dict[int, list[tuple[Neighbour, Path]]] | None = None  # nearest training images of a test image
+    cams: dict[int, list[ClassMap]] | None = None  # Grad-CAM of a miss's predicted and true class (fine-tuned)
 
 
 def embedding_map(evaluation: Evaluation, vectors: Mapping[int, np.ndarray], labels: Mapping[int, str]) -> str | None:
@@ -219,6 +223,10 @@ def write_evaluation_report(
         neighbours={
             image_id: [(n, thumbnail_uri(path, NEIGHBOUR_SIDE)) for n, path in near]
             for image_id, near in (extras.neighbours or {}).items()
+        },
+        cams={
+            image_id: [(m.class_name, m.found, array_uri(resize_max_side(m.overlay, CAM_SIDE))) for m in maps]
+            for image_id, maps in (extras.cams or {}).items()
         },
     )
     write_atomic(out, html.encode("utf-8"))

@@ -22,6 +22,11 @@ def thumbnail_uri(path: Path, side: int = THUMB_SIDE) -> str | None:
         rgb = decode(path, max_side=side)
     except (ImageError, OSError):
         return None
+    return array_uri(rgb)
+
+
+def array_uri(rgb: np.ndarray) -> str:
+    """A uint8 (H, W, 3) image as a JPEG data URI."""
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

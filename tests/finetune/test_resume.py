@@ -1,0 +1,64 @@
+"""A fine-tuning run killed mid-way resumes from its last finished epoch when the same command runs again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from tests.conftest import write_fashion_images
+from tests.run_cli import tetsuban
+from tetsuban import Project
+
+
+def _checkpoint_at(folder: Path) -> tuple[str, int] | None:
+    for path in folder.glob("*.pt"):
+        try:
+            progress = torch.load(path, weights_only=True)["progress"]
+        except Exception:  # mid-rename on a slow disk: look again
+            return None
+        return progress["stage"], progress["epochs_done"]
+    return None
+
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path, fashion_dir: Path) -> None:
+    with Project.init(tmp_path / "project") as project:
+        project.import_folder(write_fashion_images(fashion_dir, tmp_path / "fashion", 40, start=100))
+        project.split(test=0.25, val=0.25)
+    command = [sys.executable, "-m", "tetsuban", "train", str(tmp_path / "project"), "--finetune", "--epochs", "3"]
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    killed = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = tmp_path / "project" / ".cache" / "finetune"
+    deadline = time.monotonic() + 300
+    while _checkpoint_at(checkpoints) != ("body", 1):
+        assert killed.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    before = torch.load(next(checkpoints.glob("*.pt")), weights_only=True)["progress"]["history"]
+    assert not list((tmp_path / "project" / "models").glob("*/card.json"))  # killed before any model was written
+
+    resumed = tetsuban("train", tmp_path / "project", "--finetune", "--epochs", "3")
+    assert "Resuming from the checkpoint: body stage, epoch 2." in resumed.stderr
+    (card_path,) = (tmp_path / "project" / "models").glob("*/card.json")
+    history = json.loads(card_path.read_text())["head"]["history"]
+    assert [(e["stage"], e["epoch"]) for e in history] == [("head", 1), ("head", 2)] + [("body", n) for n in (1, 2, 3)]
+    assert history[:3] == before  # the epochs done before the kill are kept, not run again
+    assert not list(checkpoints.glob("*.pt"))
+    assert "whole-network epochs" in resumed.stdout
+
+
+def test_finetune_options_are_refused_without_finetune(tmp_path: Path) -> None:
+    with Project.init(tmp_path / "project"):
+        pass
+    result = tetsuban("train", tmp_path / "project", "--epochs", "3", check=False)
+    assert result.returncode == 1 and "--epochs and --device are for --finetune" in result.stderr
+    result = tetsuban("train", tmp_path / "project", "--finetune", "--head", "svm", check=False)
+    assert result.returncode == 1 and "--finetune trains its own linear classifier" in result.stderr
