@@ -950,7 +950,7 @@ class Project:
             slices(evaluation, values),
             suspect_labels(evaluation),
             more,
-            embedding_map(evaluation, vectors, labels),
+            embedding_map(evaluation, vectors, labels, {i: self.image_path(by_id[i]) for i in vectors if i in by_id}),
             support or None,
             head.get("support_vector_counts"),
             {i: [(n, self.image_path(by_id[n.image_id])) for n in found] for i, found in near.items()},

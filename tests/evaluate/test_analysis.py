@@ -60,3 +60,16 @@ def test_the_nearest_training_images_are_found_by_cosine() -> None:
     assert [(n.image_id, n.label) for n in found[9]] == [(2, "b"), (1, "a")]
     cosine = float(vectors[9] @ vectors[2] / np.linalg.norm(vectors[9]) / np.linalg.norm(vectors[2]))
     assert found[9][0].similarity == pytest.approx(cosine) and found[9][0].similarity > found[9][1].similarity
+
+
+def test_the_maps_thumbnails_show_the_misses_then_cover_the_map() -> None:
+    from tetsuban.reports.evaluation_report import spread_rows
+
+    rng = np.random.default_rng(0)
+    corners = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    points = np.concatenate([corners[k] + rng.normal(scale=0.3, size=(25, 2)) for k in range(4)])
+    rows = spread_rows(points, [7, 3, 7], 12)
+    assert rows[:2] == [7, 3] and len(rows) == len(set(rows)) == 12  # misses first, at most a third, no repeats
+    assert {int(r) // 25 for r in rows[2:6]} == {1, 2, 3}  # the next picks reach the three other clusters
+    assert spread_rows(points, list(range(10)), 6) == [0, 1] + spread_rows(points, [0, 1], 6)[2:]
+    assert len(spread_rows(np.zeros((5, 2)), [], 4)) == 1  # identical points: one is enough

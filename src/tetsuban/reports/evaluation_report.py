@@ -4,27 +4,31 @@ labels, what more labels would buy, and the comparison with the model before."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tetsuban.active.curve import LearningCurve
+from tetsuban.errors import ImageError
 from tetsuban.evaluate.analysis import Neighbour, Slice, SuspectLabel
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.gradcam import ClassMap
 from tetsuban.evaluate.metrics import CalibrationBin
 from tetsuban.evaluate.run import Evaluation
 from tetsuban.files import write_atomic
-from tetsuban.imaging.decode import resize_max_side
+from tetsuban.imaging.decode import decode, resize_max_side
 from tetsuban.reports.inline import array_uri, figure_uri, thumbnail_uri
 
 TOP_LOSSES = 24
 NEIGHBOUR_SIDE = 40
 CAM_SIDE = 112
+MAP_THUMBNAILS = 30
+MAP_THUMB_SIDE = 22
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,15 @@ class Extras:
     cams: dict[int, list[ClassMap]] | None = None  # Grad-CAM of a miss's predicted and true class (fine-tuned)
 
 
-def embedding_map(evaluation: Evaluation, vectors: Mapping[int, np.ndarray], labels: Mapping[int, str]) -> str | None:
+def embedding_map(
+    evaluation: Evaluation,
+    vectors: Mapping[int, np.ndarray],
+    labels: Mapping[int, str],
+    paths: Mapping[int, Path] | None = None,
+) -> str | None:
     """The model's view of the data: training images (dots) and test images (rings; a cross where the model is
-    wrong) on the first two principal components of their embeddings, coloured by label."""
+    wrong) on the first two principal components of their embeddings, coloured by label; with ``paths``, some of
+    the images themselves (the misses first, then a spread of the rest) framed in their label's colour."""
     from matplotlib.figure import Figure
 
     test = {item.image_id for item in evaluation.items}
@@ -138,7 +148,7 @@ def embedding_map(evaluation: Evaluation, vectors: Mapping[int, np.ndarray], lab
     points = principal_plane(np.stack([vectors[i] for i in ids]))
     names = sorted({labels[i] for i in ids})
     colours = {name: f"C{k % 10}" for k, name in enumerate(names)}
-    figure = Figure(figsize=(6.4, 5.0), dpi=100)
+    figure = Figure(figsize=(8.4, 5.6), dpi=100)
     axes = figure.add_subplot()
     for name in names:
         for kind, marker, size in (("train", "o", 6), ("test", "o", 22)):
@@ -166,12 +176,56 @@ def embedding_map(evaluation: Evaluation, vectors: Mapping[int, np.ndarray], lab
             color="black",
             linewidths=1.2,
             label="test image the model gets wrong",
+            zorder=5,  # above the thumbnails
         )
+    if paths:
+        rows = spread_rows(points, [n for n, i in enumerate(ids) if i in wrong], MAP_THUMBNAILS)
+        _place_thumbnails(axes, points, [(ids[n], n) for n in rows], paths, {i: colours[labels[i]] for i in ids})
     axes.set_title("embeddings, first two principal components (dots: train, rings: test)", fontsize=9)
     axes.tick_params(labelsize=7)
-    axes.legend(fontsize=7, markerscale=1.5, loc="best")
+    axes.legend(fontsize=7, markerscale=1.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     figure.tight_layout()
     return figure_uri(figure)
+
+
+def spread_rows(points: np.ndarray, first: Sequence[int], count: int) -> list[int]:
+    """Up to ``count`` rows of ``points`` (N, 2): ``first`` (up to a third of them), then each next row the one
+    farthest from those chosen, so that the picks cover the map."""
+    chosen = list(dict.fromkeys(first))[: count // 3]
+    if not chosen and len(points):
+        chosen = [int(np.argmin(np.linalg.norm(points - points.mean(axis=0), axis=1)))]
+    if not len(points):
+        return []
+    distance = np.min(np.linalg.norm(points[:, None, :] - points[chosen][None, :, :], axis=2), axis=1)
+    while len(chosen) < min(count, len(points)):
+        far = int(np.argmax(distance))
+        if distance[far] <= 0:
+            break
+        chosen.append(far)
+        distance = np.minimum(distance, np.linalg.norm(points - points[far], axis=1))
+    return chosen
+
+
+def _place_thumbnails(
+    axes: Any,
+    points: np.ndarray,
+    picks: Sequence[tuple[int, int]],
+    paths: Mapping[int, Path],
+    colours: Mapping[int, str],
+) -> None:
+    """Each picked image (id, row) as a small picture at its point, framed in its label's colour."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    for image_id, row in picks:
+        if image_id not in paths:
+            continue
+        try:
+            rgb = decode(paths[image_id], max_side=MAP_THUMB_SIDE)
+        except (ImageError, OSError):
+            continue
+        frame = {"edgecolor": colours[image_id], "linewidth": 1.2}
+        box = AnnotationBbox(OffsetImage(rgb, zoom=1.0), tuple(points[row]), pad=0.15, bboxprops=frame, zorder=3)
+        axes.add_artist(box)
 
 
 def principal_plane(x: np.ndarray) -> np.ndarray:
