@@ -31,3 +31,17 @@ def test_epochs_cap_the_whole_network_stage() -> None:
 def test_a_wrong_epoch_count_is_refused(epochs: int) -> None:
     with pytest.raises(ConfigError, match="'epochs' parameter"):
         recipe_for(100, epochs)
+
+
+def test_a_device_is_cuda_or_cpu_and_cuda_only_where_there_is_one() -> None:
+    import torch
+
+    from tetsuban.finetune.run import chosen_device
+
+    assert chosen_device("cpu") == "cpu"
+    assert chosen_device(None) == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="'device' parameter"):
+        chosen_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="finds no CUDA GPU"):
+            chosen_device("cuda")

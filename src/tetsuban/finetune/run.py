@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tetsuban.backbones.onnx_export import ExportedBackbone
+from tetsuban.errors import ConfigError
 from tetsuban.finetune.checkpoint import Progress, load_checkpoint, run_key, save_checkpoint
 from tetsuban.finetune.data import (
     STAGES,
@@ -29,12 +30,15 @@ from tetsuban.finetune.recipe import Recipe, recipe_for
 from tetsuban.learn.head import class_index
 from tetsuban.learn.train import TrainReport, labels_sha256
 from tetsuban.learn.validate import Validation, held_out_validation
+from tetsuban.params import check_choice
+from tetsuban.pipeline.inputs import check_model_input
 from tetsuban.pipeline.spec import Pipeline
 
 if TYPE_CHECKING:
     import torch
 
 VAL_BATCH = 64
+DEVICES = ("cuda", "cpu")
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ def finetune(
         }
     )
     checkpoint_path = setup.checkpoints / f"{key}.pt"
-    device = torch.device(setup.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    check_model_input(setup.pipeline, setup.base.input_size, setup.base.mean, setup.base.std)
+    device = torch.device(chosen_device(setup.device))
     torch.manual_seed(setup.seed)
     network = build_network(setup.backbone, setup.weights, len(classes)).to(device)
     saved = load_checkpoint(checkpoint_path, key)
@@ -125,6 +130,18 @@ def finetune(
     artifact = export_finetuned(network, outcome, setup)
     checkpoint_path.unlink(missing_ok=True)
     return TrainReport(artifact, float("nan"), validation, time.perf_counter() - started)
+
+
+def chosen_device(asked: str | None) -> str:
+    """ "cuda" or "cpu" as asked, else "cuda" when torch finds a GPU; a ConfigError for anything else."""
+    import torch
+
+    if asked is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    check_choice("device", asked, DEVICES)
+    if asked == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for, but torch finds no CUDA GPU here. Leave --device out.")
+    return asked
 
 
 class _Trainer:
