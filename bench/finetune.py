@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from real_data import datasets_dir, emoji_by_category, test_by_group
 
 from tetsuban import Project
 from tetsuban.ingest.idx import read_idx
@@ -65,26 +65,9 @@ class Row:
     detail: str
 
 
-def datasets_dir() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-    return Path(os.environ.get("TETSUBAN_DATASETS", default))
-
-
 def emoji_source(rng: np.random.Generator) -> Source:
-    root = datasets_dir() / "emoji-google"
-    files, labels, groups = [], [], []
-    for group, entry in enumerate(json.loads((root / "emoji.json").read_text(encoding="utf-8"))):
-        if entry["category"] == "Component":
-            continue
-        names = [entry["image"]] + [v["image"] for v in (entry.get("skin_variations") or {}).values()]
-        for name in names:
-            if (root / "64" / name).is_file():
-                files.append(root / "64" / name)
-                labels.append(entry["category"])
-                groups.append(group)
-    unique = np.unique(groups)
-    test_groups = set(rng.choice(unique, size=len(unique) // 5, replace=False).tolist())
-    in_test = np.array([g in test_groups for g in groups])
+    files, labels, groups = emoji_by_category()
+    in_test = test_by_group(groups, rng)
     return Source("emoji-google (9 categories)", files, labels, np.flatnonzero(~in_test), np.flatnonzero(in_test))
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import os
 import platform
 import statistics
 import sys
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from real_data import datasets_dir, emoji_by_category, test_by_group
 
 from tetsuban import Project, decode
 from tetsuban.imaging.decode import resize_max_side
@@ -52,11 +51,6 @@ class Dataset:
     test: np.ndarray
 
 
-def datasets_dir() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-    return Path(os.environ.get("TETSUBAN_DATASETS", default))
-
-
 def embed_files(work: Path, files: list[Path]) -> np.ndarray:
     """Embeddings of ``files`` (in order) through a real project: import in place, then embed."""
     with Project.init(work / f"project-{len(list(work.iterdir()))}") as project:
@@ -78,20 +72,8 @@ def pixels_of(files: list[Path], side: int) -> np.ndarray:
 
 
 def emoji_dataset(work: Path, rng: np.random.Generator) -> Dataset:
-    root = datasets_dir() / "emoji-google"
-    files, labels, groups = [], [], []
-    for group, entry in enumerate(json.loads((root / "emoji.json").read_text(encoding="utf-8"))):
-        if entry["category"] == "Component":
-            continue
-        names = [entry["image"]] + [v["image"] for v in (entry.get("skin_variations") or {}).values()]
-        for name in names:
-            if (root / "64" / name).is_file():
-                files.append(root / "64" / name)
-                labels.append(entry["category"])
-                groups.append(group)
-    unique = np.unique(groups)
-    test_groups = set(rng.choice(unique, size=len(unique) // 5, replace=False).tolist())
-    in_test = np.array([g in test_groups for g in groups])
+    files, labels, groups = emoji_by_category()
+    in_test = test_by_group(groups, rng)
     return Dataset(
         "emoji-google (9 categories)",
         embed_files(work, files),

@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# The demo: real images into a project, from nothing.
-#   DEMO_IMAGES=/some/folder  use your own folder of images instead of the Noto emoji
+# The demo: the whole recipe on real images, from nothing, ending with the labeling app.
+#   DEMO_IMAGES=/some/folder  your own images instead of the Noto emoji; class sub-folders (ImageFolder) are the
+#                             known labels that answer the loop's questions (without them, the demo stops before
+#                             labelling and serves the app for you to label)
 #   DEMO_DIR=demo             where the demo project goes (default: demo/ in the checkout)
+#   DEMO_LABELS=100           how many training labels the loop asks for, in DEMO_ROUNDS rounds (default 5)
+#   DEMO_HOLDOUT=400          how many val and test images get their labels (default 400)
+#   DEMO_SERVE=0              stop after the reports instead of serving the app;  DEMO_PORT=8000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tetsuban=.venv/bin/tetsuban
+python=.venv/bin/python
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/tetsuban
-project=${DEMO_DIR:-demo}/emoji
+demo=${DEMO_DIR:-demo}
+labels=${DEMO_LABELS:-100}
+rounds=${DEMO_ROUNDS:-5}
+holdout=${DEMO_HOLDOUT:-400}
+mkdir -p "$demo"
+work=$demo/work
+mkdir -p "$work"
+known=$work/known-labels.csv
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 if [ -n "${DEMO_IMAGES:-}" ]; then
   source_dir=$DEMO_IMAGES
-  labels_csv=
+  project=$demo/$(basename "$source_dir")
+  if ! $python scripts/demo_oracle.py folders "$source_dir" "$known"; then
+    rm -f "$known"
+  fi
 else
   emoji=$cache/emoji-datasource-google-16.0.0
   if [ ! -d "$emoji/package/img/google/64" ]; then
@@ -21,40 +37,72 @@ else
     (cd "$emoji" && npm pack --silent emoji-datasource-google@16.0.0 >/dev/null && tar xzf emoji-datasource-google-16.0.0.tgz)
   fi
   source_dir=$emoji/package/img/google/64
-  labels_csv=$(dirname "$project")/emoji-labels.csv
+  project=$demo/emoji
+  $python scripts/demo_oracle.py emoji "$emoji/package/emoji.json" "$source_dir" "$known"
 fi
+
+# ask: list images with `tetsuban queue ARGS`, answer them from the known labels, import the answers
+ask() {
+  $tetsuban queue "$project" "$@" > "$work/asked.tsv"
+  $python scripts/demo_oracle.py answer "$known" "$work/asked.tsv" "$work/answers.csv"
+  $tetsuban import "$project" "$work/answers.csv" > /dev/null
+}
 
 if [ ! -f "$project/tetsuban.toml" ]; then
   step "tetsuban init $project"
   $tetsuban init "$project"
 fi
 
-step "tetsuban import $project $source_dir"
-$tetsuban import "$project" "$source_dir"
+step "Collect: tetsuban import $project $source_dir --no-folder-labels   (the images, without labels)"
+$tetsuban import "$project" "$source_dir" --no-folder-labels
 
-if [ -n "$labels_csv" ]; then
-  step "Labels: each emoji's Unicode category from emoji.json, written to $labels_csv and imported"
-  .venv/bin/python scripts/emoji_labels.py "$emoji/package/emoji.json" "$source_dir" "$labels_csv"
-  $tetsuban import "$project" "$labels_csv"
-fi
+step "Survey: tetsuban survey $project   (sizes, brightness, blur, tilt, near-duplicates)"
+$tetsuban survey "$project" | tail -n 12
 
-step "tetsuban status $project"
-$tetsuban status "$project" --skipped 10
+step "Split: tetsuban split $project   (stratified; near-duplicates kept on one side; the test split is frozen)"
+$tetsuban split "$project"
 
-step "tetsuban labels export $project $(dirname "$project")/labels.csv"
-$tetsuban labels export "$project" "$(dirname "$project")/labels.csv"
-
-step "tetsuban embed $project   (EfficientNet-Lite0 through ONNX Runtime; cached, so a second run costs nothing)"
+step "Embed: tetsuban embed $project   (EfficientNet-Lite0 through ONNX Runtime, cached)"
 $tetsuban embed "$project"
 
-if [ -n "$labels_csv" ]; then
-  step "tetsuban train $project   (a linear probe on the embeddings of the labelled images)"
-  $tetsuban train "$project" | tee "$(dirname "$project")/train.log"
-  model=$(sed -n 's/^Model: //p' "$(dirname "$project")/train.log")
-  predictions=$(dirname "$project")/predictions.csv
-  step "tetsuban predict $model $source_dir -o $predictions"
-  $tetsuban predict "$model" "$source_dir" -o "$predictions"
-  head -4 "$predictions"
+if [ ! -f "$known" ]; then
+  printf '\n%s has no class folders, so nothing can answer for you: label in the app.\n' "$source_dir"
+else
+  step "Annotate: $labels labels in $rounds rounds, each chosen by the default strategy (tetsuban queue)"
+  printf 'The demo answers each question from labels known in advance (%s), as a person would in the app.\n' "$known"
+  per_round=$(( (labels + rounds - 1) / rounds ))
+  for round in $(seq 1 "$rounds"); do
+    printf 'Round %s: ' "$round"
+    ask --count "$per_round"
+  done
+  step "Annotate the holdout: $holdout val and test images, at random (tetsuban queue --holdout)"
+  printf 'The loop never asks for these; validation and the test set must stay samples of the data.\n'
+  ask --holdout --count "$holdout"
+
+  step "Train: tetsuban train $project   (a linear probe on the embeddings, validated on the val split)"
+  $tetsuban train "$project" | tee "$work/train.log"
+  model=$(sed -n 's/^Model: //p' "$work/train.log")
+
+  step "Evaluate: tetsuban evaluate $model   (the test split, never used for training or choosing)"
+  $tetsuban evaluate "$model" | tee "$work/evaluate.log"
+  report=$(sed -n 's/^Report: //p' "$work/evaluate.log")
+
+  step "Check: tetsuban doctor $project --model $model"
+  $tetsuban doctor "$project" --model "$model"
 fi
 
-printf '\nThe project is in %s; its labels are in %s.\n' "$project" "$(dirname "$project")/labels.csv"
+$tetsuban labels export "$project" "$demo/labels.csv" > /dev/null
+step "Done"
+printf 'Project:          %s\n' "$project"
+printf 'Survey report:    %s\n' "$project/survey.html"
+if [ -n "${report:-}" ]; then
+  printf 'Model:            %s\n' "$model"
+  printf 'Evaluation:       %s\n' "$report"
+fi
+printf 'Labels (CSV):     %s\n' "$demo/labels.csv"
+printf 'Next:             tetsuban train %s --finetune   (minutes on a CPU; see bench/results/finetune.md)\n' "$project"
+
+if [ "${DEMO_SERVE:-1}" != "0" ]; then
+  step "Serve: tetsuban serve $project   (the labeling app; label more, the model retrains as you go)"
+  exec $tetsuban serve "$project" --port "${DEMO_PORT:-8000}"
+fi

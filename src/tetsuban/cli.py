@@ -277,13 +277,23 @@ def queue(
     count: Annotated[int, typer.Option(help="How many images to list.")] = 20,
     strategy: Annotated[str, typer.Option(help=f"Query strategy: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
     seed: Annotated[int, typer.Option(help="Seed for the strategy's random choices.")] = 0,
+    holdout: Annotated[
+        bool,
+        typer.Option(
+            "--holdout", help="List unlabelled val and test images instead, at random: they are never queued."
+        ),
+    ] = False,
 ) -> None:
-    """List the unlabelled train images to label next (val and test images are never queued)."""
+    """List the unlabelled train images to label next (val and test images are never queued; --holdout lists
+    those, at random, so that validation and the test set stay samples of the data)."""
     strategy_named(strategy)
     with Project.open(project) as opened:
-        with _progress("Embedding") as progress:
-            opened.embed(progress)
-        ids = opened.next_to_label(count, strategy, seed)
+        if holdout:
+            ids = opened.holdout_to_label(count, seed)
+        else:
+            with _progress("Embedding") as progress:
+                opened.embed(progress)
+            ids = opened.next_to_label(count, strategy, seed)
         paths = {r.id: opened.image_path(r) for r in opened.images()}
     for image_id in ids:  # plain tab-separated lines, for scripts
         typer.echo(f"{image_id}\t{paths[image_id]}")

@@ -743,6 +743,15 @@ class Project:
         check_int("count", count, 1, 100_000)
         return next_images(self.active_data(), strategy, count, seed)
 
+    def holdout_to_label(self, count: int = 20, seed: int = 0) -> list[int]:
+        """Up to ``count`` unlabelled val and test images in a random order fixed by ``seed``: the loop never
+        queues them, so they stay samples of the data; the validation and the evaluation need them labelled."""
+        check_int("count", count, 1, 100_000)
+        labelled = self.labelled()
+        held = sorted(i for i, split in self.splits().items() if split in ("val", "test") and i not in labelled)
+        order = np.random.default_rng(seed).permutation(len(held))
+        return [held[k] for k in order[:count]]
+
     def label_loop(
         self,
         strategy: str = DEFAULT_STRATEGY,
