@@ -59,11 +59,11 @@ $tetsuban import "$project" "$source_dir" --no-folder-labels
 step "Survey: tetsuban survey $project   (sizes, brightness, blur, tilt, near-duplicates)"
 $tetsuban survey "$project" | tail -n 12
 
-step "Split: tetsuban split $project   (stratified; near-duplicates kept on one side; the test split is frozen)"
-$tetsuban split "$project"
-
-step "Embed: tetsuban embed $project   (EfficientNet-Lite0 through ONNX Runtime, cached)"
+step "Embed: tetsuban embed $project   (EfficientNet-Lite0 through ONNX Runtime, cached; before the split, so that look-alikes the model sees stay together)"
 $tetsuban embed "$project"
+
+step "Split: tetsuban split $project   (stratified; near-duplicates and look-alikes kept on one side; the test split is frozen)"
+$tetsuban split "$project"
 
 if [ ! -f "$known" ]; then
   printf '\n%s has no class folders, so nothing can answer for you: label in the app.\n' "$source_dir"
@@ -72,12 +72,16 @@ else
   printf 'The demo answers each question from labels known in advance (%s), as a person would in the app.\n' "$known"
   per_round=$(( (labels + rounds - 1) / rounds ))
   for round in $(seq 1 "$rounds"); do
-    printf 'Round %s: ' "$round"
+    printf 'Round %s of %s:\n' "$round" "$rounds"
     ask --count "$per_round"
   done
   step "Annotate the holdout: $holdout val and test images, at random (tetsuban queue --holdout)"
   printf 'The loop never asks for these; validation and the test set must stay samples of the data.\n'
   ask --holdout --count "$holdout"
+
+  step "Preprocess and augment: tetsuban pipeline show $project; tetsuban preview $project -o $work/augment.png"
+  $tetsuban pipeline show "$project"
+  $tetsuban preview "$project" --n 8 -o "$work/augment.png"
 
   step "Train: tetsuban train $project   (a linear probe on the embeddings, validated on the val split)"
   $tetsuban train "$project" | tee "$work/train.log"
@@ -100,6 +104,7 @@ if [ -n "${report:-}" ]; then
   printf 'Evaluation:       %s\n' "$report"
 fi
 printf 'Labels (CSV):     %s\n' "$demo/labels.csv"
+[ -f "$work/augment.png" ] && printf 'Augmentations:    %s\n' "$work/augment.png"
 printf 'Next:             tetsuban train %s --finetune   (minutes on a CPU; see bench/results/finetune.md)\n' "$project"
 
 if [ "${DEMO_SERVE:-1}" != "0" ]; then

@@ -71,5 +71,5 @@ def test_the_maps_thumbnails_show_the_misses_then_cover_the_map() -> None:
     rows = spread_rows(points, [7, 3, 7], 12)
     assert rows[:2] == [7, 3] and len(rows) == len(set(rows)) == 12  # misses first, at most a third, no repeats
     assert {int(r) // 25 for r in rows[2:6]} == {1, 2, 3}  # the next picks reach the three other clusters
-    assert spread_rows(points, list(range(10)), 6) == [0, 1] + spread_rows(points, [0, 1], 6)[2:]
+    assert spread_rows(points, list(range(10)), 6) == [0, 1, *spread_rows(points, [0, 1], 6)[2:]]
     assert len(spread_rows(np.zeros((5, 2)), [], 4)) == 1  # identical points: one is enough
