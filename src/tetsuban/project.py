@@ -836,13 +836,7 @@ class Project:
         images; test images are never used. Without splits, every labelled image is used and cross-validated.
         """
         labels = self.labelled()
-        if not labels:
-            raise ProjectError("No image is labelled yet. Label some images (or import labelled ones) first.")
-        splits = self.splits()
-        train_ids = [i for i in labels if splits.get(i) == "train"] if splits else list(labels)
-        val_ids = [i for i in labels if splits.get(i) == "val"]
-        if not train_ids:
-            raise ProjectError("No labelled image is in the train split. Label more images, or split again.")
+        train_ids, val_ids = self._train_and_val(labels)
         records, backbone, pipeline = self.images(), self.backbone(), self.pipeline()  # each read or hashed once
         report = self._embed(records, backbone, pipeline, on_progress, train_ids + val_ids)
         vectors = self._embeddings(records, backbone, pipeline, train_ids + val_ids)
@@ -863,6 +857,17 @@ class Project:
             self.root / MODELS_DIR, data(train_ids), backbone, pipeline, c, search_c, seed, held_out, head
         )
 
+    def _train_and_val(self, labels: Mapping[int, str]) -> tuple[list[int], list[int]]:
+        """The labelled images a model learns from (the train split; every one before splits exist) and those it is
+        validated on (the val split); test images are never among them."""
+        if not labels:
+            raise ProjectError("No image is labelled yet. Label some images (or import labelled ones) first.")
+        splits = self.splits()
+        train_ids = [i for i in labels if splits.get(i) == "train"] if splits else list(labels)
+        if not train_ids:
+            raise ProjectError("No labelled image is in the train split. Label more images, or split again.")
+        return train_ids, [i for i in labels if splits.get(i) == "val"]
+
     def finetune(
         self,
         seed: int = 0,
@@ -873,12 +878,9 @@ class Project:
         """Fine-tune the backbone on the labelled train images, stopping early on the val images (test images are
         never used), into ``models/<id>/``. A killed run resumes from its checkpoint when started again with the
         same labels and settings. ``epochs`` caps the whole-network stage (the recipe chooses otherwise)."""
-        labels, splits, records = self.labelled(), self.splits(), self.images()
-        train_ids = [i for i in labels if splits.get(i) == "train"] if splits else list(labels)
-        val_ids = [i for i in labels if splits.get(i) == "val"]
-        if not train_ids:
-            raise ProjectError("No labelled image is in the train split. Label more images, or split again.")
-        by_id = {r.id: r for r in records}
+        labels = self.labelled()
+        train_ids, val_ids = self._train_and_val(labels)
+        by_id = {r.id: r for r in self.images()}
         _, gone = readable_records(self.root, [by_id[i] for i in train_ids + val_ids])
         if gone:
             reasons = "; ".join(f"{path}: {why}" for path, why in gone[:3])

@@ -14,7 +14,7 @@ import numpy as np
 
 from tetsuban.backbones.onnx_export import ExportedBackbone
 from tetsuban.errors import ConfigError
-from tetsuban.finetune.checkpoint import Progress, load_checkpoint, run_key, save_checkpoint
+from tetsuban.finetune.checkpoint import Checkpoint, Progress, load_checkpoint, run_key, save_checkpoint
 from tetsuban.finetune.data import (
     STAGES,
     AugmentedImages,
@@ -174,7 +174,9 @@ class _Trainer:
         self.val_pixels = validation_inputs(val.paths, setup.pipeline) if val is not None and val.paths else None
         self.last_val: float | None = None
 
-    def run_stage(self, stage: str, progress: Progress, resume: Any, checkpoint_path: Path, key: str) -> None:
+    def run_stage(
+        self, stage: str, progress: Progress, resume: Checkpoint | None, checkpoint_path: Path, key: str
+    ) -> None:
         """Train ``stage`` from ``progress.epochs_done`` to its end or an early stop, checkpointing every epoch."""
         import torch
 
