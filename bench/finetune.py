@@ -28,8 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from real_data import datasets_dir, emoji_by_category, test_by_group
+from real_data import datasets_dir, emoji_by_category, test_by_group, write_pngs
 
 from tetsuban import Project
 from tetsuban.ingest.idx import read_idx
@@ -74,12 +73,7 @@ def emoji_source(rng: np.random.Generator) -> Source:
 def fashion_source(work: Path, rng: np.random.Generator) -> Source:
     root = datasets_dir() / "fashion-mnist"
     images, classes = read_idx(root / "t10k-images-idx3-ubyte.gz"), read_idx(root / "t10k-labels-idx1-ubyte.gz")
-    folder = work / "fashion-png"
-    folder.mkdir()
-    files = []
-    for i, img in enumerate(images):
-        files.append(folder / f"{i:05d}.png")
-        Image.fromarray(img).save(files[-1])
+    files = write_pngs(images, work / "fashion-png")
     order = rng.permutation(len(files))
     return Source(
         "fashion-mnist (10 classes, 10,000 images)",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from real_data import datasets_dir, emoji_by_category, test_by_group
+from real_data import datasets_dir, emoji_by_category, test_by_group, write_pngs
 
 from tetsuban import Project, decode
 from tetsuban.imaging.decode import resize_max_side
@@ -92,12 +92,7 @@ def fashion_dataset(work: Path, rng: np.random.Generator) -> Dataset:
     test = rng.choice(len(test_y), 2000, replace=False)
     images = np.concatenate([train_x[pool], test_x[test]])
     labels = np.asarray([FASHION[c] for c in np.concatenate([train_y[pool], test_y[test]])])
-    folder = work / "fashion-png"
-    folder.mkdir()
-    files = []
-    for i, img in enumerate(images):
-        files.append(folder / f"{i:05d}.png")
-        Image.fromarray(img).save(files[-1])
+    files = write_pngs(images, work / "fashion-png")
     n_pool = len(pool)
     return Dataset(
         "fashion-mnist (10 classes)",

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 
 def datasets_dir() -> Path:
@@ -37,3 +38,13 @@ def test_by_group(groups: list[int], rng: np.random.Generator, share: float = 0.
     unique = np.unique(groups)
     chosen = set(rng.choice(unique, size=round(len(unique) * share), replace=False).tolist())
     return np.array([g in chosen for g in groups])
+
+
+def write_pngs(images: np.ndarray, folder: Path) -> list[Path]:
+    """Each uint8 image of ``images`` as ``folder/00000.png``, ``00001.png``, ... (the folder is made)."""
+    folder.mkdir(parents=True)
+    files = []
+    for i, img in enumerate(images):
+        files.append(folder / f"{i:05d}.png")
+        Image.fromarray(img).save(files[-1])
+    return files
