@@ -16,7 +16,6 @@ demo=${DEMO_DIR:-demo}
 labels=${DEMO_LABELS:-100}
 rounds=${DEMO_ROUNDS:-5}
 holdout=${DEMO_HOLDOUT:-400}
-mkdir -p "$demo"
 work=$demo/work
 mkdir -p "$work"
 known=$work/known-labels.csv

@@ -21,6 +21,7 @@ from tetsuban.doctor import Finding
 from tetsuban.infer import InferenceJob, infer
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.head import fit_linear_head
+from tetsuban.learn.validate import score_held_out
 
 OVERFIT_IMAGES = 20
 OVERFIT_C = 1e4  # next to no regularization: the head should learn the 20 by heart
@@ -36,8 +37,7 @@ def overfit_check(embeddings: np.ndarray, labels: Sequence[str], seed: int = 0) 
     if len(set(chosen)) < 2:
         return Finding("overfit", "warn", "The training images picked have one class; nothing to overfit.")
     head = fit_linear_head(embeddings[rows], chosen, OVERFIT_C)
-    predicted = np.asarray(head.classes)[head.probabilities(embeddings[rows]).argmax(axis=1)]
-    accuracy = float(np.mean(predicted == np.asarray(chosen)))
+    accuracy = float(score_held_out(head, embeddings[rows], chosen).accuracy or 0.0)
     if accuracy >= 1.0:
         return Finding("overfit", "pass", f"The head learns {len(rows)} training images by heart (accuracy 1.000).")
     return Finding(
@@ -59,8 +59,7 @@ def shuffle_check(
     if len(set(shuffled)) < 2:
         return Finding("shuffled labels", "warn", "The training images have one class; nothing to shuffle.")
     head = fit_linear_head(train, shuffled)
-    predicted = np.asarray(head.classes)[head.probabilities(val).argmax(axis=1)]
-    accuracy = float(np.mean(predicted == np.asarray(val_labels)))
+    accuracy = float(score_held_out(head, val, val_labels).accuracy or 0.0)
     chance = max(Counter(val_labels).values()) / len(val_labels)
     numbers = f"accuracy {accuracy:.3f} on {len(val_labels)} validation images against chance {chance:.3f}"
     if accuracy <= chance + SHUFFLE_MARGIN:

@@ -198,6 +198,7 @@ class _Trainer:
             self.sampler.start(stage, epoch)
             loss = self._epoch(stage, epoch, epochs, optimizer, schedule, resumed=resume is not None)
             score = self._validate()
+            set_stage(self.network, stage)  # validating put the network in evaluation mode
             if self.on_step is not None and score:  # the epoch's bar shows the validation it ended with
                 self.on_step(Step(stage, epoch + 1, epochs, steps, steps, loss, self.last_val, resume is not None))
             measured = None if not score else (score["val_balanced_accuracy"], -score["val_loss"])
@@ -247,14 +248,10 @@ class _Trainer:
         return np.concatenate(rows)
 
     def _validate(self) -> dict[str, float]:
-        """Accuracy, balanced accuracy and loss on the validation images (empty without them); the network is
-        put back in training mode after."""
+        """Accuracy, balanced accuracy and loss on the validation images (empty without them)."""
         if self.val_pixels is None:
             return {}
-        stage_modes = {m: m.training for m in self.network.modules()}
         probabilities = self.probabilities()
-        for module, training in stage_modes.items():
-            module.train(training)
         found = held_out_validation(self.classes, probabilities, self.val_labels)
         column = {name: k for k, name in enumerate(self.classes)}
         known = [(n, column[label]) for n, label in enumerate(self.val_labels) if label in column]
