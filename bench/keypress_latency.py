@@ -28,7 +28,7 @@ from probe_accuracy import datasets_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import embedded_project
-from tests.serving import start_serve
+from tests.serving import start_serve, wait_until
 
 RESULTS = Path(__file__).resolve().parent / "results" / "keypress.md"
 # (name, added round-trip latency in ms, browser cache disabled)
@@ -77,12 +77,12 @@ def emulate_network(page: Page, latency: float) -> None:
 
 def presses(page: Page, url: str, count: int) -> list[float]:
     page.goto(url)
-    page.wait_for_function("document.getElementById('image').dataset.id && document.getElementById('image').complete")
+    wait_until(page, "() => document.getElementById('image').dataset.id && document.getElementById('image').complete")
     time.sleep(1.0)  # let the first prefetch finish, as a person's first look at the image would
     page.evaluate(MEASURE)
     for n in range(count):
         page.keyboard.press(str(1 + n % 9))
-        page.wait_for_function(f"window.latencies.length >= {n + 1}", timeout=30_000)
+        wait_until(page, f"() => window.latencies.length >= {n + 1}")
         time.sleep(0.3)  # a fast annotator: about three images a second
     return list(page.evaluate("window.latencies"))
 

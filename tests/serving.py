@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+from playwright.sync_api import Page
 
 
 def free_port() -> int:
@@ -36,3 +37,19 @@ def start_serve(
             time.sleep(0.5)
     process.kill()
     raise AssertionError(f"the server did not start: {log.read_text(errors='replace')[-3000:]}")
+
+
+def wait_until(page: Page, expression: str, arg: object = None, timeout: float = 30.0) -> object:
+    """Poll ``expression`` (a JavaScript function of ``arg``) until it is truthy; its value.
+
+    Playwright's own wait_for_function evaluates a string with eval() inside the page, which the app's
+    Content-Security-Policy rightly forbids; page.evaluate goes through the debugging protocol, which it does not.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.02)

@@ -396,20 +396,16 @@ def serve(
     retrain_every: Annotated[int, typer.Option(help="Labels between retrains of the model.")] = 20,
 ) -> None:
     """Start the labeling app in the browser, with the model in the loop."""
-    import uvicorn
-
-    from tetsuban.server.app import create_app
+    from tetsuban.server.app import create_app, serve_app
+    from tetsuban.server.binding import Binding, check_binding
 
     strategy_named(strategy)
     check_int("retrain_every", retrain_every, 1, 100_000)
     check_int("port", port, 1, 65_535)
-    local = host in ("127.0.0.1", "localhost", "::1")
     with _progress("Embedding") as progress, Project.open(project) as opened:
-        if not local and not opened.accounts.exist():
-            raise TetsubanError(
-                f"Binding {host} lets other machines in, so the app needs logins first: add a user with "
-                f"tetsuban users add {project} NAME --role admin. Or bind 127.0.0.1."
-            )
+        server = opened.config.server
+        binding = Binding(host, port, server.hosts, server.trusted_proxies)
+        check_binding(binding, opened.accounts.exist())
         opened.embed(progress)  # before the app starts, so that its first page is not a long wait
         logins = opened.accounts.exist()
     shown = f"[{host}]" if ":" in host else host
@@ -419,8 +415,7 @@ def serve(
         markup=False,
         soft_wrap=True,
     )
-    app_ = create_app(project, strategy, retrain_every, login_required=not local)
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    serve_app(create_app(project, strategy, retrain_every, binding), binding)
 
 
 @users_app.command("add")

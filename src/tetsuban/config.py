@@ -23,6 +23,7 @@ class ImportConfig:
     """Limits that protect an import from hostile input."""
 
     max_pixels: int = 100_000_000
+    max_bytes: int = 256 * 1024 * 1024  # the largest file (or archive member) read
     workers: int = 0  # 0: one per core
 
 
@@ -35,6 +36,7 @@ class FetchConfig:
     retries: int = 3
     concurrency: int = 8
     per_host_per_s: float = 4.0
+    allow_private: bool = False  # fetch loopback, private and link-local addresses too
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,15 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    """Who may reach the labeling app: the host names it answers to beyond this machine's own, and the proxies
+    whose X-Forwarded-For it believes."""
+
+    hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """Everything in tetsuban.toml, resolved with defaults."""
 
@@ -55,6 +66,7 @@ class ProjectConfig:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     pipeline: Pipeline = field(default_factory=default_pipeline)
     model: ModelConfig = field(default_factory=ModelConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
 
 
 def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfig:
@@ -64,16 +76,19 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
     fetch = _table(data, "fetch")
     pipeline = _table(data, "pipeline")
     model = _table(data, "model")
+    server = _table(data, "server")
     defaults_i, defaults_f, defaults_m = ImportConfig(), FetchConfig(), ModelConfig()
     _reject_unknown("import", imports, ImportConfig)
     _reject_unknown("fetch", fetch, FetchConfig)
     _reject_unknown("model", model, ModelConfig)
+    _reject_unknown("server", server, ServerConfig)
     return ProjectConfig(
         name=check_str("project.name", project.get("name", default_name)),
         imports=ImportConfig(
             max_pixels=check_int(
                 "import.max_pixels", imports.get("max_pixels", defaults_i.max_pixels), 1, PILLOW_HARD_LIMIT
             ),
+            max_bytes=check_int("import.max_bytes", imports.get("max_bytes", defaults_i.max_bytes), 1, 2**34),
             workers=check_int("import.workers", imports.get("workers", defaults_i.workers), 0, 256),
         ),
         fetch=FetchConfig(
@@ -84,12 +99,17 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
             per_host_per_s=check_float(
                 "fetch.per_host_per_s", fetch.get("per_host_per_s", defaults_f.per_host_per_s), 0.01, 1000
             ),
+            allow_private=_bool("fetch.allow_private", fetch.get("allow_private", defaults_f.allow_private)),
         ),
         pipeline=Pipeline.from_dict(pipeline) if "pipeline" in data else default_pipeline(),
         model=ModelConfig(
             backbone=check_str("model.backbone", model.get("backbone", defaults_m.backbone)),
             weights=_string("model.weights", model.get("weights", defaults_m.weights)),
             workers=check_int("model.workers", model.get("workers", defaults_m.workers), 0, 256),
+        ),
+        server=ServerConfig(
+            hosts=_strings("server.hosts", server.get("hosts", [])),
+            trusted_proxies=_strings("server.trusted_proxies", server.get("trusted_proxies", [])),
         ),
     )
 
@@ -115,6 +135,8 @@ name = "{escaped}"
 [import]
 # Images with more pixels than this are refused (decompression-bomb guard; at most {PILLOW_HARD_LIMIT}).
 max_pixels = {i.max_pixels}
+# Files (and archive members) larger than this many bytes are refused unread.
+max_bytes = {i.max_bytes}
 # Worker processes for hashing and header reading; 0 means one per core.
 workers = {i.workers}
 
@@ -125,6 +147,8 @@ timeout_s = {f.timeout_s}
 retries = {f.retries}
 concurrency = {f.concurrency}
 per_host_per_s = {f.per_host_per_s}
+# URLs that lead to this machine, a private network or a link-local address are refused unless this is true.
+allow_private = false
 
 [model]
 # The backbone that embeds images: "efficientnet_lite0" (weights ship with tetsuban) or any timm model name,
@@ -133,6 +157,12 @@ backbone = "{m.backbone}"
 weights = "{m.weights}"
 # Worker processes that embed and predict; 0 means one per core.
 workers = {m.workers}
+
+[server]
+# Host names the labeling app answers to besides this machine's own (a proxy's public name, say).
+hosts = []
+# Addresses of reverse proxies whose X-Forwarded-For is believed; nobody's is by default.
+trusted_proxies = []
 
 {pipeline_toml(default_pipeline())}"""
 
@@ -166,6 +196,20 @@ def _string(name: str, value: object) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"The '{name}' setting must be a string. Got {value!r}.")
     return value
+
+
+def _bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"The '{name}' setting must be true or false. Got {value!r}.")
+    return value
+
+
+def _strings(name: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and 0 < len(v) <= 253 for v in value):
+        raise ConfigError(
+            f"The '{name}' setting must be a list of names, like [\"labels.example.org\"]. Got {value!r}."
+        )
+    return tuple(value)
 
 
 def _table(data: dict[str, object], key: str) -> dict[str, object]:

@@ -6,6 +6,9 @@ import re
 
 from fastapi.testclient import TestClient
 
+LOCAL = "http://127.0.0.1"
+"""The test client's address: the app answers only to this machine's host names."""
+
 _CSRF = re.compile(r'<meta name="csrf" content="([^"]+)">')
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import embedded_project
-from tests.server.conftest import with_csrf
+from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.server.app import MAX_BODY, create_app
 
@@ -30,7 +30,7 @@ def copied(served: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def client(copied: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(copied, retrain_every=5)) as opened:
+    with TestClient(create_app(copied, retrain_every=5), base_url=LOCAL) as opened:
         yield with_csrf(opened)
 
 

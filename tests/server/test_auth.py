@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import embedded_project
 from tests.run_cli import tetsuban
-from tests.server.conftest import log_in, with_csrf
+from tests.server.conftest import LOCAL, log_in, with_csrf
 from tetsuban import Project
 from tetsuban.cli import app as cli
 from tetsuban.server.app import create_app
@@ -41,7 +41,7 @@ def team(served: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def app_of_team(team: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(team, retrain_every=50)) as client:
+    with TestClient(create_app(team, retrain_every=50), base_url=LOCAL) as client:
         yield client
 
 
@@ -51,7 +51,7 @@ def _token(form: str) -> str:
 
 def _second_client(first: TestClient) -> TestClient:
     """Another browser on the same running app (its own cookies)."""
-    return TestClient(first.app)
+    return TestClient(first.app, base_url=LOCAL)
 
 
 def test_with_users_every_page_and_request_needs_a_session(app_of_team: TestClient) -> None:
@@ -170,7 +170,7 @@ def test_restarting_the_app_keeps_sessions_and_labels(app_of_team: TestClient, t
     image_id = ann.get("/api/next", params={"count": 1}).json()["images"][0]["id"]
     assert ann.post("/api/labels", json={"image_id": image_id, "label": "Bag"}).status_code == 200
     cookie = ann.cookies["tetsuban_session"]
-    with TestClient(create_app(team, retrain_every=50)) as again:
+    with TestClient(create_app(team, retrain_every=50), base_url=LOCAL) as again:
         again.cookies.set("tetsuban_session", cookie)
         shown = {i["id"] for i in again.get("/api/next", params={"count": 50}).json()["images"]}
         assert image_id not in shown

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import embedded_project
-from tests.serving import start_serve
+from tests.serving import start_serve, wait_until
 from tetsuban import Project
 
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(server: tuple
     with Project.open(project_dir) as project:
         before = len(project.labelled())
     page.goto(url)
-    page.wait_for_function("document.getElementById('image').dataset.id")
+    wait_until(page, "() => document.getElementById('image').dataset.id")
     shown = []
     for n in range(1, 31):
         shown.append(int(page.locator("#image").get_attribute("data-id") or 0))
@@ -103,9 +103,10 @@ def test_grid_labels_a_selection_and_accepts_all_above_p(server: tuple[str, Path
     assert not set(ids) & set(shown)
     page.fill("#threshold", "0")  # accept every suggestion on the page
     page.click("#accept-above button")
-    page.wait_for_function(
+    wait_until(
+        page,
         "(first) => { const tile = document.querySelector('#grid .tile'); return !tile || tile.dataset.id !== first; }",
-        arg=str(shown[0]),
+        str(shown[0]),
     )
     with Project.open(project_dir) as project:
         labels = project.labelled()
@@ -117,7 +118,7 @@ def test_grid_labels_a_selection_and_accepts_all_above_p(server: tuple[str, Path
 def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], page: Page) -> None:
     url, project_dir = server
     page.goto(url)
-    page.wait_for_function("document.getElementById('image').dataset.id")
+    wait_until(page, "() => document.getElementById('image').dataset.id")
     page.fill("#class-name", "Hat")
     page.press("#class-name", "Enter")
     expect(page.locator("#classes button").last).to_have_text("Hat")
@@ -135,7 +136,7 @@ def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: 
     generation = httpx.get(url + "/api/stats").json()["generation"]
     single = browser.new_page(locale="en-GB")
     single.goto(url + "/?queue=uncertainty")
-    single.wait_for_function("document.getElementById('image').dataset.id")
+    wait_until(single, "() => document.getElementById('image').dataset.id")
     for _ in range(10):  # retrain_every: ten labels, all the first class
         image_id = single.locator("#image").get_attribute("data-id")
         single.keyboard.press("1")
@@ -171,7 +172,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
         page.fill("input[name=name]", "ann")
         page.fill("input[name=password]", "a long password")
         page.click("form button")
-        page.wait_for_function("document.getElementById('image').dataset.id")
+        wait_until(page, "() => document.getElementById('image').dataset.id")
         image_id = int(page.locator("#image").get_attribute("data-id") or 0)
         post = """async ([id, token]) => {
             const headers = {"Content-Type": "application/json"};
@@ -194,7 +195,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
         process.wait(timeout=30)
         process, url = start_serve(project_dir, tmp_path / "serve.log")
         page.goto(url)  # the session cookie lives on in the store
-        page.wait_for_function("document.getElementById('image').dataset.id")
+        wait_until(page, "() => document.getElementById('image').dataset.id")
         assert int(page.locator("#image").get_attribute("data-id") or 0) not in given
         with Project.open(project_dir) as project:
             assert given <= {e.image_id for e in project.label_history() if e.author == "ann"}

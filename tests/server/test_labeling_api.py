@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import embedded_project
-from tests.server.conftest import with_csrf
+from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.server.app import create_app
 from tetsuban.server.state import AppState
@@ -32,7 +32,7 @@ def copied(served: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def client(copied: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(copied, retrain_every=10)) as opened:
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as opened:
         yield with_csrf(opened)
 
 
@@ -156,12 +156,12 @@ def test_uploads_are_imported_with_the_checks_of_import_and_join_the_loop(
 
 
 def test_a_restart_resumes_where_the_labels_left_off(copied: Path) -> None:
-    with TestClient(create_app(copied, retrain_every=10)) as first:
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as first:
         with_csrf(first)
         given = _ids(first, "hybrid", 5)
         for image_id in given:
             first.post("/api/labels", json={"image_id": image_id, "label": "Bag"})
-    with TestClient(create_app(copied, retrain_every=10)) as again:
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as again:
         assert not set(_ids(again, "hybrid")) & set(given)
         assert again.get("/api/stats").json()["per_class"]["Bag"] >= 5
 
@@ -171,7 +171,7 @@ def test_the_review_queue_shows_planted_errors_and_drops_those_relabelled(copied
         labels = project.labelled()
         planted = [i for i, label in labels.items() if label == "Trouser"][:4]
         project.set_labels([(i, "Bag") for i in planted], "human", "careless")
-    with TestClient(create_app(copied, retrain_every=10)) as client:
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as client:
         with_csrf(client)
         review = client.get("/api/next", params={"queue": "review", "count": 20}).json()["images"]
         found = {item["id"]: item for item in review}

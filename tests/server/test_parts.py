@@ -7,7 +7,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
+from tests.server.conftest import LOCAL
 from tetsuban.agreement import agreement
+from tetsuban.server.binding import Binding
 from tetsuban.server.guard import Guard
 from tetsuban.server.i18n import MESSAGES
 from tetsuban.server.leases import Leases
@@ -28,16 +30,15 @@ def test_a_lease_keeps_an_image_from_others_until_it_expires_or_is_released() ->
     assert leases.holder(0, now=70) == "bob" and leases.holder(0, now=200) is None
 
 
-def test_the_limiter_counts_failures_per_key_in_a_sliding_window() -> None:
+def test_the_limiter_counts_attempts_per_key_in_a_sliding_window() -> None:
     limiter = LoginLimiter(failures=3, window=100)
     for now in (0, 10, 20):
-        assert limiter.wait(["name:a"], now=now) == 0
-        limiter.failed(["name:a", "address:x"], now=now)
-    assert limiter.wait(["name:a"], now=30) == pytest.approx(70)
-    assert limiter.wait(["name:b", "address:x"], now=30) == pytest.approx(70)  # the address is limited too
-    assert limiter.wait(["name:a"], now=101) == 0  # the first failure left the window
-    limiter.succeeded("name:a")
-    assert limiter.wait(["name:a"], now=30) == 0
+        assert limiter.begin(["name:a", "address:x"], now=now) == 0  # counted as it begins
+    assert limiter.begin(["name:a", "address:y"], now=30) == pytest.approx(70)
+    assert limiter.begin(["name:b", "address:x"], now=30) == pytest.approx(70)  # the address is limited too
+    assert limiter.begin(["name:a", "address:z"], now=101) == 0  # the first attempt left the window
+    limiter.succeeded(["name:a", "address:z"])
+    assert limiter.begin(["name:a", "address:z"], now=102) == 0  # a right password clears the name
 
 
 def _event(n: int, image_id: int, label: str | None, author: str, source: str = "human") -> LabelEvent:
@@ -113,8 +114,8 @@ def _echo_app(limit: int) -> TestClient:
     async def echo(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
-    app.add_middleware(Guard, default=limit, limits={})
-    return TestClient(app)
+    app.add_middleware(Guard, default=limit, limits={}, binding=Binding())
+    return TestClient(app, base_url=LOCAL)
 
 
 def test_the_guard_refuses_a_body_past_the_limit_even_without_a_length() -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tetsuban.active.curve import LearningCurve
 from tetsuban.errors import ImageError
@@ -23,6 +22,7 @@ from tetsuban.evaluate.run import Evaluation
 from tetsuban.files import write_atomic
 from tetsuban.imaging.decode import decode, resize_max_side
 from tetsuban.reports.inline import array_uri, figure_uri, thumbnail_uri
+from tetsuban.templating import report_templates
 
 TOP_LOSSES = 24
 NEIGHBOUR_SIDE = 40
@@ -252,7 +252,7 @@ def write_evaluation_report(
     metrics = evaluation.metrics
     extras = extras or Extras([], [], None)
     paths = {item.image_id: item.path for item in evaluation.items}
-    environment = Environment(loader=PackageLoader("tetsuban.reports"), autoescape=select_autoescape())
+    environment = report_templates()
     peak = int(metrics.confusion.max()) or 1
     html = environment.get_template("evaluation.html.j2").render(
         name=project_name,

@@ -6,11 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from tetsuban.active.simulate import Curve, labels_to_reach, mean_curves
 from tetsuban.files import write_atomic
 from tetsuban.reports.inline import curves_uri
+from tetsuban.templating import report_templates
 
 BASELINE = "random"
 
@@ -36,7 +35,7 @@ def write_simulation_report(out: Path, project_name: str, curves: Sequence[Curve
     length = min((len(m[0]) for m in means.values()), default=0)  # a strategy that ran out of images stops early
     means = {name: (c[:length], a[:length], d[:length]) for name, (c, a, d) in means.items()}
     targets, table = reach_table(curves)
-    environment = Environment(loader=PackageLoader("tetsuban.reports"), autoescape=select_autoescape())
+    environment = report_templates()
     html = environment.get_template("simulation.html.j2").render(
         name=project_name,
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tetsuban.files import write_atomic
 from tetsuban.reports.inline import bars_uri, histogram_uri, thumbnail_uri
 from tetsuban.survey.duplicates import groups_of
 from tetsuban.survey.lookalikes import LOOK_ALIKE, SAME_PICTURE
 from tetsuban.survey.table import Row
+from tetsuban.templating import report_templates
 
 EXAMPLES = 6
 SHOWN = 12
@@ -65,7 +65,7 @@ def write_survey_report(
     """Render the report for ``rows`` (the survey table), near-duplicate ``pairs`` and the model's
     ``look_alikes`` (None: nothing embedded yet) into ``out``."""
     measured = [r for r in rows if r["brightness"] is not None]
-    environment = Environment(loader=PackageLoader("tetsuban.reports"), autoescape=select_autoescape())
+    environment = report_templates()
     html = environment.get_template("survey.html.j2").render(
         name=project_name,
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from tetsuban.project import Project
 from tetsuban.server import api, media, pages
+from tetsuban.server.binding import Binding, check_binding
 from tetsuban.server.guard import Guard
 from tetsuban.server.security import Gate, app_secret
 from tetsuban.server.state import AppState
@@ -22,17 +23,23 @@ MAX_BODY = 64 * 1024  # bytes in one API request; labels are small
 
 
 def create_app(
-    project_dir: Path, strategy: str = "hybrid", retrain_every: int = 20, login_required: bool = False
+    project_dir: Path, strategy: str = "hybrid", retrain_every: int = 20, binding: Binding | None = None
 ) -> FastAPI:
     """The app for the project at ``project_dir``; the loop starts with the app and stops with it.
 
-    Without users and ``login_required`` the app is open (for 127.0.0.1 only); with users every request needs a
-    session.
+    Bound to this machine without users the app is open; with users, or bound elsewhere (which needs users),
+    every request needs a session. It answers only to the host names of ``binding`` (this machine's by default).
     """
+    binding = binding or Binding()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         project = Project.open(project_dir)
+        try:
+            check_binding(binding, project.accounts.exist())
+        except BaseException:
+            project.close()
+            raise
         switch = sys.getswitchinterval()
         # Retrains run in a thread beside the requests; with Python's 5 ms switch interval a request waits up to
         # that long each time it wants the interpreter back while a retrain holds it.
@@ -42,7 +49,8 @@ def create_app(
         blas = threadpool_limits(limits=1, user_api="blas")
         try:
             app.state.tetsuban = state = AppState(project, strategy, retrain_every)
-            app.state.gate = Gate(project.accounts, app_secret(project.root / ".cache"), login_required)
+            secret = app_secret(project.root / ".cache")
+            app.state.gate = Gate(project.accounts, secret, login_required=not binding.local)
             yield
             state.close()
         finally:
@@ -56,5 +64,22 @@ def create_app(
     app.include_router(api.router)
     app.include_router(media.router)
 
-    app.add_middleware(Guard, default=MAX_BODY, limits={"/api/upload": MAX_UPLOAD_BYTES})
+    app.add_middleware(Guard, default=MAX_BODY, limits={"/api/upload": MAX_UPLOAD_BYTES}, binding=binding)
     return app
+
+
+def serve_app(app: FastAPI, binding: Binding) -> None:
+    """Serve ``app`` until Ctrl+C. X-Forwarded-For is believed only from ``binding.trusted_proxies`` (uvicorn's
+    own default believes it from 127.0.0.1, which lets any local process pose as any address)."""
+    import uvicorn
+
+    port = 8000 if binding.port is None else binding.port
+    trusted = list(binding.trusted_proxies)
+    uvicorn.run(
+        app,
+        host=binding.host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )

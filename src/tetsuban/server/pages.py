@@ -7,16 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from tetsuban.server.deps import app_state, changer, gate_of
 from tetsuban.server.i18n import LANG_COOKIE, LANGUAGES, MESSAGES, language, other
 from tetsuban.server.queues import QUEUES
 from tetsuban.server.security import LOGIN_COOKIE, SESSION_COOKIE, Gate, may
 from tetsuban.server.state import AppState, Viewer
+from tetsuban.templating import html_templates
 
 router = APIRouter()
-_pages = Environment(loader=PackageLoader("tetsuban.server"), autoescape=select_autoescape())
+_pages = html_templates("tetsuban.server")
 State = Annotated[AppState, Depends(app_state)]
 GateDep = Annotated[Gate, Depends(gate_of)]
 
@@ -74,6 +74,12 @@ def _login_form(request: Request, error: str | None, status: int = 200) -> Respo
     return response
 
 
+def _come_back(request: Request, message: str, seconds: int, status: int = 429) -> Response:
+    response = _login_form(request, message, status)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
     return _login_form(request, None)
@@ -94,16 +100,16 @@ def log_in(
     t = MESSAGES[language(request)]
     address = request.client.host if request.client else "unknown"
     keys = [f"name:{name}", f"address:{address}"]
-    wait = gate.limiter.wait(keys)
+    wait = gate.limiter.begin(keys)
     if wait > 0:
-        response = _login_form(request, t["too_many"].format(s=int(wait) + 1), 429)
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
-    user = gate.accounts.verify(name, password)
+        return _come_back(request, t["too_many"].format(s=int(wait) + 1), int(wait) + 1)
+    with gate.hashing.slot() as had:
+        user = gate.accounts.verify(name, password) if had else None
+    if not had:
+        return _come_back(request, t["busy"], 5, status=503)
     if user is None:
-        gate.limiter.failed(keys)
         return _login_form(request, t["wrong_login"], 401)
-    gate.limiter.succeeded(keys[0])
+    gate.limiter.succeeded(keys)
     session = gate.accounts.start_session(user)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(

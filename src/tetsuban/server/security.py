@@ -16,6 +16,8 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import Request
@@ -28,10 +30,16 @@ LOGIN_COOKIE = "tetsuban_login"  # the login form's own CSRF token (double submi
 CSRF_HEADER = "x-csrf-token"
 LOGIN_FAILURES = 5  # failed logins allowed per name and per address ...
 LOGIN_WINDOW = 300.0  # ... within this many seconds
+HASHING_SLOTS = 1  # password checks at once
+HASHING_WAIT = 3.0  # seconds a login waits for a check before it is told to come back
 
 
 class LoginLimiter:
-    """Counts failed logins per key (a name, an address) in a sliding window."""
+    """Counts login attempts per key (a name, an address) in a sliding window.
+
+    An attempt is counted when it begins, under the same lock that checks the limit, and taken back only when its
+    password was right: so parallel tries cannot all pass the check before any of them is counted.
+    """
 
     def __init__(self, failures: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW) -> None:
         self.failures = failures
@@ -39,28 +47,51 @@ class LoginLimiter:
         self._seen: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def wait(self, keys: list[str], now: float | None = None) -> float:
-        """Seconds until any of ``keys`` may try again (0 when all may now)."""
+    def begin(self, keys: list[str], now: float | None = None) -> float:
+        """Seconds until any of ``keys`` may try again; when 0, the attempt is counted against every key now."""
         now = time.monotonic() if now is None else now
-        longest = 0.0
         with self._lock:
+            longest = 0.0
             for key in keys:
                 times = self._seen.get(key)
                 while times and times[0] <= now - self.window:
                     times.popleft()
                 if times is not None and len(times) >= self.failures:
                     longest = max(longest, times[0] + self.window - now)
-        return longest
+            if longest == 0.0:
+                for key in keys:
+                    self._seen.setdefault(key, deque()).append(now)
+            return longest
 
-    def failed(self, keys: list[str], now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            for key in keys:
-                self._seen.setdefault(key, deque()).append(now)
-
-    def succeeded(self, name_key: str) -> None:
+    def succeeded(self, keys: list[str]) -> None:
+        """The attempt was right: the name starts afresh, and the address gets its attempt back."""
+        name_key, *others = keys
         with self._lock:
             self._seen.pop(name_key, None)
+            for key in others:
+                times = self._seen.get(key)
+                if times:
+                    times.pop()
+
+
+class HashingSlots:
+    """Bounds the password hashing that runs at once (argon2 takes 64 MiB and a core per check), so that a flood
+    of logins cannot take every core: past ``slots`` running, a login waits up to ``wait`` seconds, then is told to
+    come back."""
+
+    def __init__(self, slots: int = HASHING_SLOTS, wait: float = HASHING_WAIT) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self.wait = wait
+
+    @contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Whether a slot was had (held until the block ends); a caller that got False must not hash."""
+        had = self._slots.acquire(timeout=self.wait)
+        try:
+            yield had
+        finally:
+            if had:
+                self._slots.release()
 
 
 class Gate:
@@ -75,6 +106,7 @@ class Gate:
         self.accounts = accounts
         self.login_required = login_required
         self.limiter = LoginLimiter()
+        self.hashing = HashingSlots()
         self.remember = remember
         self._open_csrf = hmac.new(secret, b"csrf for the open app", hashlib.sha256).hexdigest()
         self._owner = getpass.getuser()
