@@ -79,3 +79,33 @@ def exif_rotated_jpeg(photo: Path, out: Path, orientation: int = 6) -> Path:
     exif[0x0112] = orientation
     img.save(out, format="JPEG", quality=95, exif=exif.tobytes())
     return out
+
+
+def zip_bomb(out: Path, members: int = 64, inflated: int = 150_000_000) -> Path:
+    """A zip of ``members`` files named ``NN.png``, each ``inflated`` zero bytes deflated to a few hundred
+    kilobytes: one deflated stream written under every name (its CRC computed once), so it takes a second to make."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = bytes(1 << 20)
+    parts, crc, left = [], 0, inflated
+    while left > 0:
+        chunk = block[: min(left, len(block))]
+        parts.append(compressor.compress(chunk))
+        crc = zlib.crc32(chunk, crc)
+        left -= len(chunk)
+    body = b"".join(parts) + compressor.flush()
+    local, central = bytearray(), bytearray()
+    for index in range(members):
+        name = f"{index:02d}.png".encode()
+        fields = struct.pack("<HHHHHIII", 20, 0, 8, 0, 0, crc, len(body), inflated)
+        offset = len(local)
+        local += b"PK\x03\x04" + fields + struct.pack("<HH", len(name), 0) + name + body
+        central += (
+            b"PK\x01\x02"
+            + struct.pack("<H", 20)
+            + fields
+            + struct.pack("<HHHHHII", len(name), 0, 0, 0, 0, 0, offset)
+            + name
+        )
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, members, members, len(central), len(local), 0)
+    out.write_bytes(bytes(local + central + end))
+    return out

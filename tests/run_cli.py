@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 
-def tetsuban(*args: str | Path, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def tetsuban(
+    *args: str | Path,
+    check: bool = True,
+    stdin: str | None = None,
+    memory: int | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tetsuban ARGS``; with ``memory``, in an address space of at most that many bytes (as ``ulimit -v``
+    does: its worker processes inherit the limit), and with ``timeout``, killed after that many seconds."""
     result = subprocess.run(
         [sys.executable, "-m", "tetsuban", *map(str, args)],
         input=stdin,
@@ -21,7 +31,13 @@ def tetsuban(*args: str | Path, check: bool = True, stdin: str | None = None) ->
             "TETSUBAN_CACHE": os.environ.get("TETSUBAN_CACHE", ""),
             "OMP_WAIT_POLICY": "PASSIVE",
         },
+        preexec_fn=None if memory is None else partial(_limit_memory, memory),
+        timeout=timeout,
     )
     if check:
         assert result.returncode == 0, result.stderr
     return result
+
+
+def _limit_memory(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

@@ -8,6 +8,8 @@ library users can catch them all at once::
     ├── ProjectError           the folder is not a project, already is one, or its store is unusable
     │   └── SchemaError        the store was made by a newer tetsuban
     ├── SourceError            an import source cannot be read at all (missing folder, CSV without a path column)
+    ├── FileRefused            a file is not a regular file, or is larger than the limit: it is not read
+    │   └── ContentChanged     an image's file no longer holds the content that was imported
     └── ImageError             one image cannot be used; ingest records it per file and goes on
         ├── EmptyFile
         ├── NotAnImage
@@ -39,6 +41,15 @@ class SchemaError(ProjectError):
 
 class SourceError(TetsubanError):
     """An import source cannot be read at all."""
+
+
+class FileRefused(TetsubanError):
+    """A file that is not a regular file (a device, a FIFO, a socket) or is larger than allowed; nothing was read
+    past the limit."""
+
+
+class ContentChanged(FileRefused):
+    """An image's file no longer holds the bytes that were imported (changed, replaced, or swapped for a link)."""
 
 
 class ImageError(TetsubanError):

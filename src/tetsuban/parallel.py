@@ -15,10 +15,19 @@ import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 In = TypeVar("In")
 Out = TypeVar("Out")
+
+
+@dataclass(frozen=True)
+class Budget(Generic[In]):
+    """A cap on what the items in flight may weigh together: ``weigh(item)`` against ``limit``."""
+
+    weigh: Callable[[In], int]
+    limit: int
 
 
 def worker_count(configured: int) -> int:
@@ -34,12 +43,14 @@ def ordered_map(
     setup: Callable[..., None] | None = None,
     setup_args: tuple[object, ...] = (),
     in_flight_per_worker: int = 2,
+    budget: Budget | None = None,
 ) -> Iterator[Out]:
     """Yield ``work(item)`` for each item, in the order the items came, computed by ``workers`` processes.
 
     ``work`` and ``setup`` must be importable module-level functions; ``setup(*setup_args)`` runs once in each
     worker before its first item (to open a model, say). ``preload`` names modules the fork server imports once.
-    At most ``in_flight_per_worker * workers`` items are in flight, so a long stream is never held in memory whole.
+    At most ``in_flight_per_worker * workers`` items are in flight, so a long stream is never held in memory whole;
+    with ``budget``, also no more than its limit of their weight (bytes, say), though one item always may go.
     With one worker everything runs here, ``setup`` included.
     """
     if workers <= 1:
@@ -51,16 +62,25 @@ def ordered_map(
     context = _pool_context(preload)
     initargs = (setup, setup_args)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init, initargs=initargs) as pool:
-        pending: deque[Future[Out]] = deque()
+        pending: deque[tuple[Future[Out], int]] = deque()
+        held = 0
         try:
             for item in items:
-                pending.append(pool.submit(work, item))
+                weight = 0 if budget is None else budget.weigh(item)
+                while pending and budget is not None and held + weight > budget.limit:
+                    future, done_weight = pending.popleft()
+                    held -= done_weight
+                    yield future.result()
+                pending.append((pool.submit(work, item), weight))
+                held += weight
                 if len(pending) >= in_flight_per_worker * workers:
-                    yield pending.popleft().result()
+                    future, done_weight = pending.popleft()
+                    held -= done_weight
+                    yield future.result()
             while pending:
-                yield pending.popleft().result()
+                yield pending.popleft()[0].result()
         finally:
-            for future in pending:
+            for future, _ in pending:
                 future.cancel()
 
 

@@ -44,7 +44,7 @@ from tetsuban.export import export_labels
 from tetsuban.finetune.network import load_network, network_embeddings, network_weights
 from tetsuban.finetune.run import FinetuneSetup, LabelledFiles, StepFn, finetune
 from tetsuban.imaging.decode import decode
-from tetsuban.ingest.archive import archive_work, is_archive
+from tetsuban.ingest.archive import archive_work
 from tetsuban.ingest.engine import (
     EarlyFn,
     ImportReport,
@@ -57,6 +57,7 @@ from tetsuban.ingest.engine import (
 )
 from tetsuban.ingest.folder import folder_tasks
 from tetsuban.ingest.idx import idx_work, is_idx
+from tetsuban.ingest.kinds import kind_by_name
 from tetsuban.ingest.prepare import FileTask, Prepared, Task
 from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
@@ -118,8 +119,6 @@ from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.recolour import RECOLOUR_VERSION
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
-
-_CSV_SUFFIXES = (".csv", ".tsv")
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,11 @@ class Project:
         class_names: Sequence[str] | None = None,
         on_progress: ProgressFn | None = None,
     ) -> ImportReport:
-        """Import from ``source``, whatever its kind: a folder, an image, a CSV, an archive or an IDX file."""
+        """Import from ``source``, whatever its kind: a folder, an image, a CSV, an archive or an IDX file.
+
+        A file's name decides its kind (kind_by_name): a JPEG that is also a zip is imported as the JPEG its name
+        says, and a zip named .zip as an archive, never the other way round.
+        """
         path = Path(source).expanduser()
         if not path.exists():
             raise SourceError(f"{source} does not exist. Check the path.")
@@ -208,11 +211,14 @@ class Project:
             raise SourceError("A separate labels file (--labels) goes only with an IDX images file.")
         if path.is_dir():
             return self.import_folder(path, copy, labels_from_folders, on_progress)
-        if path.suffix.lower() in _CSV_SUFFIXES:
+        if not path.is_file():
+            raise SourceError(f"{source} is not a regular file or a folder (a device, a FIFO?): nothing to import.")
+        kind = kind_by_name(path)
+        if kind == "csv":
             return self.import_csv(path, copy, on_progress)
-        if is_archive(path):
+        if kind == "archive":
             return self.import_archive(path, labels_from_folders, on_progress)
-        if is_idx(path):
+        if kind is None and is_idx(path):
             return self.import_idx(path, None if labels is None else Path(labels), class_names, on_progress)
         return self.import_files([path], copy, on_progress)
 
@@ -262,7 +268,7 @@ class Project:
     ) -> ImportReport:
         """Import a zip or tar archive; its images are always stored in the project."""
         path = Path(archive).expanduser()
-        work = archive_work(path, labels_from_folders)
+        work = archive_work(path, labels_from_folders, self.config.imports.max_bytes)
         target = self._target()
 
         def produce(early: EarlyFn) -> Iterator[list[Prepared]]:

@@ -99,7 +99,9 @@ def _configure(project: Project, fetch: str) -> Project:
 def test_urls_are_fetched_retried_limited_and_stored(project: Project, site: tuple[str, _Site], tmp_path: Path) -> None:
     base, state = site
     project = _configure(
-        project, "max_bytes = 400000\ntimeout_s = 0.5\nretries = 2\nconcurrency = 6\nper_host_per_s = 10\n"
+        project,
+        "max_bytes = 400000\ntimeout_s = 0.5\nretries = 2\nconcurrency = 6\nper_host_per_s = 10\n"
+        "allow_private = true\n",  # the test's server is on this machine
     )
     rows = {
         "img/orange.jpg": "fruit",

@@ -2,6 +2,10 @@
 
 Nothing is extracted by the member's name, so hostile names (``../../etc/passwd``) cannot reach the file system.
 Members are labelled by the ImageFolder rule after dropping one top folder that every member shares.
+
+Memory is bounded whatever the archive holds: a member larger than ``import.max_bytes`` (declared, or found while
+inflating) is refused after reading at most that many bytes, a batch closes at ``BATCH_BYTES``, and the batches on
+their way to the workers are held to a budget (``ingest.pool.IN_FLIGHT_BYTES``).
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from tetsuban.errors import SourceError
 from tetsuban.ingest.prepare import BytesTask
 from tetsuban.store.runs import Outcome
 
-MAX_MEMBER_BYTES = 512 * 1024 * 1024
 _Member = TypeVar("_Member", zipfile.ZipInfo, tarfile.TarInfo)
 _BATCH = 64
+BATCH_BYTES = 32 * 1024 * 1024  # a batch closes past this many member bytes (a bigger member goes alone)
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,6 @@ class ArchiveWork:
     batches: Iterator[list[BytesTask | Outcome]]
 
 
-def is_archive(path: Path) -> bool:
-    """Whether ``path`` is a zip or tar archive (by content, not name)."""
-    if path.is_dir():
-        return False
-    return zipfile.is_zipfile(path) or _is_tar(path)
-
-
 def _is_tar(path: Path) -> bool:
     try:
         return tarfile.is_tarfile(path)
@@ -45,8 +42,11 @@ def _is_tar(path: Path) -> bool:
         return False
 
 
-def archive_work(path: Path, labels_from_folders: bool) -> ArchiveWork:
-    """Open the archive at ``path`` and describe its members as work; raises SourceError if it cannot be opened."""
+def archive_work(path: Path, labels_from_folders: bool, max_bytes: int) -> ArchiveWork:
+    """Open the archive at ``path`` and describe its members as work; raises SourceError if it cannot be opened.
+
+    A member larger than ``max_bytes`` is refused with a reason.
+    """
     source = str(path.expanduser().resolve())
     if zipfile.is_zipfile(path):
         try:
@@ -55,22 +55,24 @@ def archive_work(path: Path, labels_from_folders: bool) -> ArchiveWork:
             raise SourceError(f"The archive {path} cannot be read: {exc}.") from exc
         members = [m for m in archive.infolist() if not m.is_dir() and _visible(m.filename)]
         top = _common_top([m.filename for m in members])
-        return ArchiveWork(len(members), _zip_batches(archive, members, source, top, labels_from_folders))
+        read_zip = partial(_zip_member, archive, max_bytes)
+        return ArchiveWork(len(members), _zip_batches(archive, read_zip, members, source, top, labels_from_folders))
     if _is_tar(path):
         names = _tar_names(path)
-        return ArchiveWork(len(names), _tar_batches(path, source, _common_top(names), labels_from_folders))
+        batches = _tar_batches(path, max_bytes, source, _common_top(names), labels_from_folders)
+        return ArchiveWork(len(names), batches)
     raise SourceError(f"{path} is not a zip or tar archive.")
 
 
 def _zip_batches(
     archive: zipfile.ZipFile,
+    read: Callable[[zipfile.ZipInfo, str, str | None], BytesTask | Outcome],
     members: list[zipfile.ZipInfo],
     source: str,
     top: str | None,
     labels_from_folders: bool,
 ) -> Iterator[list[BytesTask | Outcome]]:
     with archive:
-        read = partial(_zip_member, archive)
         yield from _batches(members, lambda m: m.filename, read, source, top, labels_from_folders)
 
 
@@ -82,16 +84,20 @@ def _batches(
     top: str | None,
     labels_from_folders: bool,
 ) -> Iterator[list[BytesTask | Outcome]]:
-    """Read ``members`` into batches of tasks, refusing unsafe names; labels by the ImageFolder rule."""
+    """Read ``members`` into batches of tasks, refusing unsafe names; labels by the ImageFolder rule. A batch closes
+    at ``_BATCH`` members or ``BATCH_BYTES`` bytes, whichever comes first."""
     batch: list[BytesTask | Outcome] = []
+    held = 0
     for member in members:
         name = name_of(member)
         item = f"{source}::{name}"
         label = _label(name, top) if labels_from_folders else None
-        batch.append(_unsafe_outcome(item, label) if _unsafe(name) else read(member, item, label))
-        if len(batch) >= _BATCH:
+        entry = _unsafe_outcome(item, label) if _unsafe(name) else read(member, item, label)
+        batch.append(entry)
+        held += len(entry.data) if isinstance(entry, BytesTask) else 0
+        if len(batch) >= _BATCH or held >= BATCH_BYTES:
             yield batch
-            batch = []
+            batch, held = [], 0
     if batch:
         yield batch
 
@@ -100,17 +106,24 @@ def _unsafe_outcome(item: str, label: str | None) -> Outcome:
     return Outcome(item, "skipped", "unsafe member name (absolute, or with '..'): refused", None, label)
 
 
-def _zip_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, item: str, label: str | None) -> BytesTask | Outcome:
-    if info.file_size > MAX_MEMBER_BYTES:
-        return Outcome(item, "skipped", f"member too large: {info.file_size:,} bytes", None, label)
+def _zip_member(
+    archive: zipfile.ZipFile, max_bytes: int, info: zipfile.ZipInfo, item: str, label: str | None
+) -> BytesTask | Outcome:
+    if info.file_size > max_bytes:
+        return _too_large(item, label, f"{info.file_size:,} bytes", max_bytes)
     try:
         with archive.open(info) as handle:
-            data = handle.read(MAX_MEMBER_BYTES + 1)
+            data = handle.read(max_bytes + 1)
     except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:
         return Outcome(item, "skipped", f"cannot read the member: {type(exc).__name__}: {exc}", None, label)
-    if len(data) > MAX_MEMBER_BYTES:
-        return Outcome(item, "skipped", "member too large (it inflates past its declared size)", None, label)
+    if len(data) > max_bytes:
+        return _too_large(item, label, "it inflates past its declared size", max_bytes)
     return BytesTask(item, label, data)
+
+
+def _too_large(item: str, label: str | None, found: str, max_bytes: int) -> Outcome:
+    reason = f"member too large ({found}; import.max_bytes is {max_bytes:,}): refused"
+    return Outcome(item, "skipped", reason, None, label)
 
 
 def _tar_names(path: Path) -> list[str]:
@@ -123,7 +136,7 @@ def _tar_names(path: Path) -> list[str]:
 
 
 def _tar_batches(
-    path: Path, source: str, top: str | None, labels_from_folders: bool
+    path: Path, max_bytes: int, source: str, top: str | None, labels_from_folders: bool
 ) -> Iterator[list[BytesTask | Outcome]]:
     damage: list[str] = []
     seen = 0
@@ -140,7 +153,7 @@ def _tar_batches(
 
     try:
         with tarfile.open(path, mode="r:*") as archive:
-            read = partial(_tar_member, archive)
+            read = partial(_tar_member, archive, max_bytes)
             yield from _batches(members(archive), lambda m: m.name, read, source, top, labels_from_folders)
     except (tarfile.TarError, EOFError, OSError) as exc:
         damage.append(str(exc))
@@ -148,12 +161,14 @@ def _tar_batches(
         yield [Outcome(source, "skipped", f"the archive is damaged after {seen} member(s): {damage[0]}")]
 
 
-def _tar_member(archive: tarfile.TarFile, member: tarfile.TarInfo, item: str, label: str | None) -> BytesTask | Outcome:
-    if member.size > MAX_MEMBER_BYTES:
-        return Outcome(item, "skipped", f"member too large: {member.size:,} bytes", None, label)
+def _tar_member(
+    archive: tarfile.TarFile, max_bytes: int, member: tarfile.TarInfo, item: str, label: str | None
+) -> BytesTask | Outcome:
+    if member.size > max_bytes:
+        return _too_large(item, label, f"{member.size:,} bytes", max_bytes)
     try:
         handle = archive.extractfile(member)
-        data = b"" if handle is None else handle.read()
+        data = b"" if handle is None else handle.read(max_bytes)
     except (tarfile.TarError, EOFError, OSError) as exc:
         return Outcome(item, "skipped", f"cannot read the member: {type(exc).__name__}: {exc}", None, label)
     return BytesTask(item, label, data)

@@ -7,6 +7,7 @@ import again skips what is already there and completes the rest.
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,8 @@ class ImportTarget:
     author: str = field(default_factory=getpass.getuser)
 
     def context(self) -> PrepareContext:
-        return PrepareContext(str(self.project_dir), self.config.imports.max_pixels)
+        limits = self.config.imports
+        return PrepareContext(str(self.project_dir), limits.max_pixels, limits.max_bytes)
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,10 @@ def pooled(
     def produce(early: EarlyFn) -> Iterator[list[Prepared]]:
         def remaining() -> Iterator[list[Task]]:
             for batch in batches:
-                keep, settled = _skip_unchanged_files(target.engine, batch)
-                if settled:
-                    early(settled)
+                named, refused = _refuse_unstorable_names(batch)
+                keep, settled = _skip_unchanged_files(target.engine, named)
+                if refused or settled:
+                    early(refused + settled)
                 if keep:
                     yield keep
 
@@ -120,6 +123,35 @@ def pooled(
         yield from prepare_batches(target.context(), remaining(), workers, in_process=in_process)
 
     return produce
+
+
+def _refuse_unstorable_names(batch: Sequence[Task]) -> tuple[list[Task], list[Outcome]]:
+    """Split off files whose path (or folder label) is not valid UTF-8: the store keeps text, so each is skipped with
+    its name shown printable (undecodable bytes as \\xNN) and the rest of the import goes on."""
+    keep: list[Task] = []
+    refused: list[Outcome] = []
+    for task in batch:
+        if isinstance(task, FileTask) and not (_storable(task.path) and _storable(task.label or "")):
+            reason = (
+                "the file name is not valid UTF-8, which the project cannot store: rename the file and import again"
+            )
+            refused.append(Outcome(printable_name(task.path), "skipped", reason, None, None))
+        else:
+            keep.append(task)
+    return keep, refused
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_name(path: str) -> str:
+    """``path`` as text the store can keep: bytes that are not UTF-8 (held as surrogates) shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
 
 
 def _skip_unchanged_files(engine: Engine, batch: Sequence[Task]) -> tuple[list[Task], list[Outcome]]:

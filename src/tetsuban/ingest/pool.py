@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 
-from tetsuban.ingest.prepare import PrepareContext, Prepared, Task, prepare_batch
-from tetsuban.parallel import ordered_map
+from tetsuban.ingest.prepare import BytesTask, PixelsTask, PrepareContext, Prepared, Task, prepare_batch
+from tetsuban.parallel import Budget, ordered_map
+
+IN_FLIGHT_BYTES = 256 * 1024 * 1024
+"""Bytes held in batches on their way to the workers (archive members, downloads, IDX pixels), whatever the source
+holds; a single item larger than this still goes, alone, and its size is capped by ``import.max_bytes``."""
 
 
 def prepare_batches(
@@ -18,4 +22,18 @@ def prepare_batches(
     batches run here.
     """
     preload = ("tetsuban.ingest.prepare",)
-    yield from ordered_map(partial(prepare_batch, ctx), batches, 1 if in_process else workers, preload)
+    budget = Budget(batch_bytes, IN_FLIGHT_BYTES)
+    yield from ordered_map(partial(prepare_batch, ctx), batches, 1 if in_process else workers, preload, budget=budget)
+
+
+def batch_bytes(batch: Sequence[Task]) -> int:
+    """The bytes a batch carries in memory (a file named by its path carries none)."""
+    return sum(task_bytes(task) for task in batch)
+
+
+def task_bytes(task: Task) -> int:
+    if isinstance(task, BytesTask):
+        return len(task.data)
+    if isinstance(task, PixelsTask):
+        return int(task.pixels.nbytes)
+    return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tetsuban.errors import ImageError
+from tetsuban.errors import FileRefused, ImageError
+from tetsuban.files import read_regular_file
 from tetsuban.imaging.decode import ImageInfo, inspect_image
+from tetsuban.ingest.kinds import archive_reading
 from tetsuban.store.images import blob_relpath, write_blob
 
 
@@ -27,6 +28,7 @@ class PrepareContext:
 
     project_dir: str
     max_pixels: int
+    max_bytes: int
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Prepared:
     size: int = 0
     mtime_ns: int | None = None
     reason: str | None = None
+    note: str | None = None  # about an item added all the same (it also reads as an archive)
 
 
 def prepare_batch(ctx: PrepareContext, batch: Sequence[Task]) -> list[Prepared]:
@@ -95,15 +98,16 @@ def sha256_hex(data: bytes) -> str:
 
 def _prepare_file(ctx: PrepareContext, task: FileTask) -> Prepared:
     try:
-        stat = os.stat(task.path)
-        data = Path(task.path).read_bytes()
+        data, stat = read_regular_file(task.path, ctx.max_bytes)
+    except FileRefused as exc:
+        return Prepared(task.path, task.label, reason=str(exc))
     except OSError as exc:
         return Prepared(task.path, task.label, reason=f"cannot read the file: {exc.strerror or exc}")
     if not task.copy:
         try:
             info = inspect_image(data, ctx.max_pixels)
         except ImageError as exc:
-            return Prepared(task.path, task.label, reason=str(exc))
+            return Prepared(task.path, task.label, reason=_with_other_reading(str(exc), data))
         return Prepared(
             task.path,
             task.label,
@@ -113,6 +117,7 @@ def _prepare_file(ctx: PrepareContext, task: FileTask) -> Prepared:
             stored=False,
             size=len(data),
             mtime_ns=stat.st_mtime_ns,
+            note=_other_reading_note(data),
         )
     return prepare_bytes(ctx, task.path, task.label, data)
 
@@ -121,14 +126,27 @@ def prepare_bytes(ctx: PrepareContext, item: str, label: str | None, data: bytes
     try:
         info = inspect_image(data, ctx.max_pixels)
     except ImageError as exc:
-        return Prepared(item, label, reason=str(exc))
+        return Prepared(item, label, reason=_with_other_reading(str(exc), data))
     sha = sha256_hex(data)
     relpath = blob_relpath(sha, info.format)
     try:
         write_blob(Path(ctx.project_dir), relpath, data)
     except OSError as exc:
         return Prepared(item, label, reason=f"cannot write the copy into the project: {exc.strerror or exc}")
-    return Prepared(item, label, sha256=sha, info=info, location=relpath, stored=True, size=len(data))
+    note = _other_reading_note(data)
+    return Prepared(item, label, sha256=sha, info=info, location=relpath, stored=True, size=len(data), note=note)
+
+
+def _other_reading_note(data: bytes) -> str | None:
+    """For an image that is also an archive: it was taken as the image its name says, and that is said."""
+    other = archive_reading(data)
+    return None if other is None else f"also reads as {other}: imported as the image its name says, never unpacked"
+
+
+def _with_other_reading(reason: str, data: bytes) -> str:
+    """A refused image that reads as an archive: say how to import it as one."""
+    other = archive_reading(data)
+    return reason if other is None else f"{reason}; it reads as {other}: give it an archive's name to import it"
 
 
 def _prepare_pixels(ctx: PrepareContext, task: PixelsTask) -> list[Prepared]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.engine import Connection
 
+from tetsuban.classnames import class_name_problem
 from tetsuban.ingest.prepare import Prepared
 from tetsuban.store.images import ImageRecord, file_matches, find_by_location, find_by_sha, insert_images, relocate
 from tetsuban.store.labels import add_labels, current_labels
@@ -52,7 +53,7 @@ def record_batch(conn: Connection, run_id: int, batch: list[Prepared], author: s
         else:
             first_in_batch[p.sha256] = p  # type: ignore[index]
             old = displaced.get(p.location or "")
-            note = None if old is None else f"the file changed since it was imported as image {old.id}"
+            note = p.note if old is None else f"the file changed since it was imported as image {old.id}"
             decisions.append(_Decision(p, "added", note))
     new_ids = insert_images(conn, [_image_row(p, run_id) for p in first_in_batch.values()])
     decisions = [
@@ -114,6 +115,10 @@ def _apply_labels(conn: Connection, decisions: list[_Decision], author: str) -> 
     outcomes: list[Outcome] = []
     for d in decisions:
         label, reason = d.prepared.label, d.reason
+        problem = None if label is None else class_name_problem(label)
+        if problem is not None:
+            refused = f"label {label!r:.80} not applied: {problem}"
+            reason, label = refused if reason is None else f"{reason}; {refused}", None
         if d.image_id is not None and label is not None:
             held = now.get(d.image_id)
             if held is None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from tetsuban.errors import SourceError
+from tetsuban.csvcells import unquote_cell
+from tetsuban.errors import FileRefused, SourceError
+from tetsuban.files import read_bounded
 from tetsuban.ingest.prepare import FileTask
 from tetsuban.store.runs import Outcome
 
@@ -31,10 +34,15 @@ class CsvRows:
     bad_rows: list[Outcome]
 
 
+MAX_TABLE_BYTES = 1024**3  # a CSV of image paths larger than this is refused unread
+
+
 def read_csv(path: Path, copy: bool) -> CsvRows:
-    """Read ``path``; raises SourceError when it has no path column or cannot be read as text."""
+    """Read ``path`` (a regular file of at most MAX_TABLE_BYTES); raises SourceError when it has no path column or
+    cannot be read as text."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        text = read_bounded(path, MAX_TABLE_BYTES).decode("utf-8-sig")
+        with io.StringIO(text, newline="") as handle:
             reader = csv.DictReader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
             columns = [c for c in (reader.fieldnames or [])]
             path_col = _pick(columns, PATH_COLUMNS)
@@ -47,6 +55,8 @@ def read_csv(path: Path, copy: bool) -> CsvRows:
             rows = list(reader)
     except FileNotFoundError as exc:
         raise SourceError(f"The CSV file {path} does not exist. Check the path.") from exc
+    except FileRefused as exc:
+        raise SourceError(f"The CSV file {path} cannot be read: {exc}.") from exc
     except UnicodeDecodeError as exc:
         raise SourceError(f"The CSV file {path} is not UTF-8 text ({exc.reason}). Save it as UTF-8.") from exc
     except csv.Error as exc:
@@ -62,8 +72,8 @@ def _to_work(
     urls: list[UrlItem] = []
     bad: list[Outcome] = []
     for number, row in enumerate(rows, start=2):  # line 1 is the header
-        where = (row.get(path_col) or "").strip()
-        label = (row.get(label_col) or "").strip() or None if label_col else None
+        where = unquote_cell((row.get(path_col) or "").strip())
+        label = unquote_cell((row.get(label_col) or "").strip()) or None if label_col else None
         if not where:
             bad.append(Outcome(f"{path}:{number}", "skipped", f"row {number} has an empty '{path_col}'", None, label))
         elif where.lower().startswith(("http://", "https://")):

@@ -1,12 +1,21 @@
-"""Images named by URL: fetched concurrently, with retries, a size limit and a per-host rate limit."""
+"""Images named by URL: fetched concurrently, with retries, a size limit and a per-host rate limit.
+
+A URL is someone else's word, so unless ``[fetch] allow_private`` is set, each request (and each redirect it
+leads to) goes only to public addresses: the host is resolved here, every address it resolves to must be public,
+and the connection is made to the address that was checked (so a name cannot resolve to a public address for the
+check and to 127.0.0.1 for the connection). A refused URL's reason says only that it was refused.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -15,7 +24,12 @@ from tetsuban.ingest.prepare import PrepareContext, Prepared, prepare_bytes
 from tetsuban.ingest.table import UrlItem
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
 _CHUNK = 64
+_REFUSED = (
+    "refused: the address is this machine, a private network or link-local, which URLs from a CSV may not reach "
+    "(set [fetch] allow_private = true in tetsuban.toml to allow it)"
+)
 
 
 class FetchError(Exception):
@@ -62,26 +76,76 @@ class _Retry(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Hop:
+    """One request: the URL to connect to (the checked address in place of the name), the Host header, and the
+    name for TLS (SNI and certificate checks)."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, object]
+
+
+def route(url: str, allow_private: bool) -> Hop:
+    """How to request ``url``: as it is when private addresses are allowed, else pinned to a public address."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(f"not an http(s) URL with a host: {url[:200]!r}")
+    if allow_private:
+        return Hop(url, {}, {})
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = public_address(parts.hostname, port)
+    host = f"[{address}]" if address.version == 6 else str(address)
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    extensions: dict[str, object] = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return Hop(pinned, {"Host": parts.netloc.rpartition("@")[2]}, extensions)
+
+
+def public_address(host: str, port: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address of ``host`` to connect to; FetchError unless every address it resolves to is public."""
+    try:
+        found = {ipaddress.ip_address(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise FetchError(f"cannot resolve the host {host[:100]!r}") from None
+    if not found or any(not a.is_global or a.is_multicast for a in found):
+        raise FetchError(_REFUSED)
+    return sorted(found, key=lambda a: (a.version, int(a)))[0]
+
+
 def _get(client: httpx.Client, url: str, cfg: FetchConfig) -> bytes:
+    """The body at ``url``, following at most MAX_REDIRECTS redirects, each hop checked as the first."""
     deadline = time.monotonic() + cfg.timeout_s
-    with client.stream("GET", url, timeout=cfg.timeout_s) as response:
-        if response.status_code in RETRY_STATUS:
-            raise _Retry(f"HTTP {response.status_code} {response.reason_phrase}")
-        if response.status_code >= 400:
-            raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}")
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cfg.max_bytes:
-            raise FetchError(
-                f"too large: {int(declared):,} bytes declared, the limit is {cfg.max_bytes:,} (fetch.max_bytes)"
-            )
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body.extend(chunk)
-            if len(body) > cfg.max_bytes:
-                raise FetchError(f"too large: more than {cfg.max_bytes:,} bytes (fetch.max_bytes)")
-            if time.monotonic() > deadline:
-                raise httpx.ReadTimeout("body too slow", request=response.request)
-        return bytes(body)
+    for _ in range(MAX_REDIRECTS + 1):
+        hop = route(url, cfg.allow_private)
+        with client.stream(
+            "GET", hop.url, headers=hop.headers, extensions=hop.extensions, timeout=cfg.timeout_s
+        ) as response:
+            if response.is_redirect and "location" in response.headers:
+                url = urljoin(url, response.headers["location"])
+                continue
+            return _body(response, cfg, deadline)
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _body(response: httpx.Response, cfg: FetchConfig, deadline: float) -> bytes:
+    if response.status_code in RETRY_STATUS:
+        raise _Retry(f"HTTP {response.status_code} {response.reason_phrase}")
+    if response.status_code >= 400:
+        raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}")
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cfg.max_bytes:
+        raise FetchError(
+            f"too large: {int(declared):,} bytes declared, the limit is {cfg.max_bytes:,} (fetch.max_bytes)"
+        )
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body.extend(chunk)
+        if len(body) > cfg.max_bytes:
+            raise FetchError(f"too large: more than {cfg.max_bytes:,} bytes (fetch.max_bytes)")
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout("body too slow", request=response.request)
+    return bytes(body)
 
 
 def fetch_prepared(ctx: PrepareContext, cfg: FetchConfig, items: list[UrlItem]) -> Iterator[list[Prepared]]:
@@ -89,7 +153,7 @@ def fetch_prepared(ctx: PrepareContext, cfg: FetchConfig, items: list[UrlItem]) 
     limit = HostRateLimit(cfg.per_host_per_s)
     headers = {"User-Agent": "tetsuban (image import)"}
     with (
-        httpx.Client(follow_redirects=True, headers=headers) as client,
+        httpx.Client(follow_redirects=False, headers=headers) as client,
         ThreadPoolExecutor(max_workers=cfg.concurrency) as pool,
     ):
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tetsuban.csvcells import safe_row
 from tetsuban.errors import SourceError
 from tetsuban.files import write_atomic
 from tetsuban.infer import InferenceJob, infer
 from tetsuban.ingest.folder import walk_files
+from tetsuban.ingest.kinds import CSV_SUFFIXES
 from tetsuban.ingest.table import read_csv
 from tetsuban.learn.artifact import PROBABILITIES_NAME, Artifact, load_artifact
 from tetsuban.parallel import worker_count
@@ -26,7 +28,6 @@ from tetsuban.params import check_int
 from tetsuban.pipeline.inputs import check_model_input
 
 ProgressFn = Callable[[int, int | None], None]
-_CSV_SUFFIXES = (".csv", ".tsv")
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def _inputs(source: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         return list(walk_files(source.resolve())), []
     if not source.exists():
         raise SourceError(f"{source} does not exist. Give a folder of images, a CSV with a path column, or an image.")
-    if source.suffix.lower() in _CSV_SUFFIXES:
+    if source.suffix.lower() in CSV_SUFFIXES:
         rows = read_csv(source, copy=False)
         errors = [(o.item, o.reason or "unusable row") for o in rows.bad_rows]
         errors += [(u.url, "a URL: import it into a project first (tetsuban import)") for u in rows.urls]
@@ -118,5 +119,5 @@ def _csv_text(rows: Sequence[Prediction], k: int) -> str:
         for rank in range(k):
             label, prob = row.top[rank] if rank < len(row.top) else ("", None)
             cells += [label, "" if prob is None else f"{prob:.6f}"]
-        writer.writerow([*cells, row.error or ""])
+        writer.writerow(safe_row([*cells, row.error or ""]))
     return buffer.getvalue()

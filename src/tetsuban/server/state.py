@@ -17,13 +17,14 @@ from tetsuban.active.curve import fit_power_law
 from tetsuban.active.label_issues import LabelIssue
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.agreement import latest_by_person
-from tetsuban.errors import ConfigError
+from tetsuban.classnames import MAX_CLASS_NAME, check_class_name
 from tetsuban.project import Project, RunningLoop
 from tetsuban.server.leases import Leases
 from tetsuban.server.queues import Orders
 from tetsuban.store.images import ImageRecord
+from tetsuban.store.labels import LabelEvent
 
-MAX_LABEL_LENGTH = 64
+MAX_LABEL_LENGTH = MAX_CLASS_NAME
 UNSURE = "unsure"  # the bool property that U sets
 _CURVE_FROM = 50  # labels before which the learning curve is not fitted (see active.curve)
 
@@ -159,12 +160,19 @@ class AppState:
         for image_id, label, _ in items:
             self._tell_loop(image_id, label)
 
-    def undo(self, viewer: Viewer, image_id: int) -> None:
-        """Clear ``image_id``'s label (the history keeps it), and take it back from the loop."""
+    def undo(self, viewer: Viewer, image_id: int, before: LabelEvent | None) -> None:
+        """Clear ``image_id``'s label (the history keeps it) and put back ``before``, the label it replaced, under
+        its own author's name; then tell the loop."""
         self._check_image(image_id)
         with self._write:
             self.project.set_labels([(image_id, None)], "human", viewer.name)
-        self._tell_loop(image_id, None)
+            if before is not None:
+                self.project.set_labels([(image_id, before.label)], "restored", before.author)
+        self._tell_loop(image_id, None if before is None else before.label)
+
+    def history(self, image_id: int) -> list[LabelEvent]:
+        """The image's label events, oldest first."""
+        return self.project.label_history(image_id)
 
     def current_author(self, image_id: int) -> str | None:
         """Who gave the image's current label (None when it has none)."""
@@ -295,8 +303,5 @@ def labels_to_target(points: list[tuple[int, float]], target: float) -> int | No
 
 
 def check_label(label: str) -> None:
-    """A class name is 1 to 64 printable characters, not only spaces."""
-    if not label.strip() or len(label) > MAX_LABEL_LENGTH or not label.isprintable():
-        raise ConfigError(
-            f"A label must be 1 to {MAX_LABEL_LENGTH} printable characters. Got {label[:80]!r} ({len(label)} long)."
-        )
+    """The app's labels follow the one rule for class names."""
+    check_class_name(label)

@@ -9,12 +9,13 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tetsuban.errors import ConfigError
+from tetsuban.classnames import check_class_name
 from tetsuban.params import check_choice
 from tetsuban.store.schema import classes, labels
 
-LabelSource = Literal["import", "human", "model-accepted"]
-LABEL_SOURCES: tuple[str, ...] = ("import", "human", "model-accepted")
+LabelSource = Literal["import", "human", "model-accepted", "restored"]
+LABEL_SOURCES: tuple[str, ...] = ("import", "human", "model-accepted", "restored")
+"""``restored``: a label put back, under its own author's name, when the label that replaced it was undone."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,7 @@ class LabelEvent:
 def ensure_classes(conn: Connection, names: set[str]) -> dict[str, int]:
     """Ids of the classes ``names``, creating the missing ones."""
     for name in names:
-        if not name.strip():
-            raise ConfigError(f"A class name must be a non-empty string. Got {name!r}.")
+        check_class_name(name)
     existing = class_ids(conn)
     missing = sorted(names - existing.keys())
     if missing:
@@ -135,6 +135,10 @@ def labels_since(conn: Connection, since: float) -> int:
     query = (
         sa.select(sa.func.count())
         .select_from(labels)
-        .where(labels.c.created_at >= since, labels.c.source != "import", labels.c.class_id.is_not(None))
+        .where(
+            labels.c.created_at >= since,
+            labels.c.source.in_(("human", "model-accepted")),
+            labels.c.class_id.is_not(None),
+        )
     )
     return int(conn.execute(query).scalar_one())
