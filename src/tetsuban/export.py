@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from tetsuban.csvcells import safe_row
 from tetsuban.files import write_atomic
 from tetsuban.store.images import all_images, image_path
 from tetsuban.store.labels import LabelEvent, current_labels, label_history
@@ -49,5 +50,5 @@ def _write_csv(out: Path, rows: list[list[str]]) -> None:
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow(EXPORT_COLUMNS)
-    writer.writerows(rows)
+    writer.writerows(safe_row(row) for row in rows)
     write_atomic(out, text.getvalue().encode("utf-8"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tetsuban.backbones.weights import load_positional, packaged_lite0_weights
+from tetsuban.backbones.weights import load_positional, packaged_lite0_weights, read_state_dict
 from tetsuban.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -68,7 +68,6 @@ def build_torch(name: str, weights: Path | None = None, classifier: bool = False
     ``weights`` overrides where the weights come from: a state-dict file for the same architecture.
     """
     import timm
-    import torch
 
     spec = backbone_spec(name)
     if weights is None and spec.weights is None:
@@ -76,7 +75,7 @@ def build_torch(name: str, weights: Path | None = None, classifier: bool = False
     else:
         model = timm.create_model(spec.timm_name, pretrained=False)
         source = weights if weights is not None else spec.weights()  # type: ignore[misc]
-        load_positional(model, torch.load(source, map_location="cpu", weights_only=True), source)
+        load_positional(model, read_state_dict(source), source)
     if not classifier:
         model.reset_classifier(0)  # type: ignore[operator]  # timm models have it; nn.Module does not say so
     return model.eval()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from tetsuban.agreement import agreement
 from tetsuban.errors import TetsubanError
 from tetsuban.server.deps import app_state, changer, reader, viewer
+from tetsuban.server.ownership import label_before, write_refusal
 from tetsuban.server.queues import REVIEWER_QUEUES, check_queue
 from tetsuban.server.security import may
 from tetsuban.server.state import MAX_LABEL_LENGTH, AppState, Offered, Viewer
@@ -90,9 +91,22 @@ def next_images(state: State, who: Reader, count: int = 5, queue: str = "hybrid"
     return {"generation": generation, "images": [_offered(item) for item in images]}
 
 
+def _check_writes(state: AppState, who: Viewer, image_ids: list[int], label: bool = True) -> None:
+    """Refuse the request when any image is leased to someone else or (for a ``label`` write) holds another
+    person's label that ``who`` may not change (see server.ownership)."""
+    for image_id in image_ids:
+        if image_id not in state.records:
+            raise _unknown(image_id)
+        author = state.current_author(image_id) if label else None
+        refusal = write_refusal(who, image_id, state.leases.holder(image_id), author)
+        if refusal is not None:
+            raise HTTPException(refusal.status, refusal.detail)
+
+
 @router.post("/labels")
 def add_label(body: LabelIn, state: State, who: Annotator) -> dict[str, object]:
     _check_new_classes(state, who, {body.label})
+    _check_writes(state, who, [body.image_id])
     try:
         state.label(who, body.image_id, body.label, body.seconds, body.accepted)
     except KeyError:
@@ -106,6 +120,7 @@ def add_label(body: LabelIn, state: State, who: Annotator) -> dict[str, object]:
 def add_labels(body: BatchIn, state: State, who: Annotator) -> dict[str, object]:
     """Label a page of the grid at once; nothing is stored when any item is wrong."""
     _check_new_classes(state, who, {item.label for item in body.items})
+    _check_writes(state, who, [item.image_id for item in body.items])
     try:
         state.label_many(who, [(i.image_id, i.label, i.accepted) for i in body.items], body.seconds)
     except KeyError as error:
@@ -117,18 +132,16 @@ def add_labels(body: BatchIn, state: State, who: Annotator) -> dict[str, object]
 
 @router.post("/undo")
 def undo(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
-    """Take back a label; an annotator only their own."""
-    if body.image_id not in state.records:
-        raise _unknown(body.image_id)
-    author = state.current_author(body.image_id)
-    if author is not None and author != who.name and not may(who, "reviewer"):
-        raise HTTPException(403, f"The label of image {body.image_id} is {author}'s; only a reviewer takes it back.")
-    state.undo(who, body.image_id)
+    """Take back a label; an annotator only their own. The label it replaced comes back when another person gave
+    it (server.ownership)."""
+    _check_writes(state, who, [body.image_id])
+    state.undo(who, body.image_id, label_before(state.history(body.image_id)))
     return {"ok": True, "labelled": int(state.view.labelled.sum())}
 
 
 @router.post("/unsure")
 def unsure(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
+    _check_writes(state, who, [body.image_id], label=False)
     try:
         state.mark_unsure(who, body.image_id)
     except KeyError:
@@ -146,6 +159,7 @@ def fields(image_id: int, state: State, who: Reader) -> dict[str, object]:
 
 @router.post("/fields")
 def set_field(body: FieldIn, state: State, who: Annotator) -> dict[str, object]:
+    _check_writes(state, who, [body.image_id], label=False)
     try:
         state.set_field(who, body.image_id, body.name, body.value)
     except KeyError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tetsuban.files import write_atomic
+from tetsuban.errors import ContentChanged
+from tetsuban.files import read_regular_file, write_atomic
 from tetsuban.store.schema import images
 
 BLOB_DIR = "blobs"
@@ -71,6 +73,21 @@ def file_matches(path: str, size: int, mtime_ns: int | None) -> bool:
     except OSError:
         return False
     return stat.st_size == size and stat.st_mtime_ns == mtime_ns
+
+
+def read_as_imported(path: Path, record: ImageRecord) -> bytes:
+    """The bytes of ``record``'s file, only if they are still the content that was imported: the size must match,
+    and the sha256 too unless the mtime is the recorded one. Read once, so what was checked is what is returned.
+
+    Raises ContentChanged (or FileRefused, OSError) otherwise: a file swapped for a link to another file is refused.
+    """
+    data, status = read_regular_file(path, record.bytes)
+    if len(data) != record.bytes:
+        raise ContentChanged(f"{path} has {len(data):,} bytes, not the {record.bytes:,} imported: re-import it")
+    unchanged = record.mtime_ns is not None and status.st_mtime_ns == record.mtime_ns
+    if not unchanged and hashlib.sha256(data).hexdigest() != record.sha256:
+        raise ContentChanged(f"{path} no longer holds the image that was imported: re-import it")
+    return data
 
 
 def readable_records(

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from tetsuban.csvcells import safe_cell
 from tetsuban.files import write_atomic
 from tetsuban.store.images import ImageRecord
 from tetsuban.survey.properties import PixelStats
@@ -63,7 +64,7 @@ def write_survey_csv(rows: Sequence[Row], out: Path) -> int:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    writer.writerows({k: ("" if v is None else safe_cell(v)) for k, v in row.items()} for row in rows)
     write_atomic(out, buffer.getvalue().encode("utf-8"))
     return len(rows)
 
