@@ -21,6 +21,7 @@ import numpy as np
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
 from tetsuban.errors import ProjectError
 from tetsuban.files import write_atomic
+from tetsuban.learn.card_check import check_graph, read_card
 from tetsuban.learn.head import LinearHead
 from tetsuban.learn.knn import SHARPNESS, KnnHead
 from tetsuban.pipeline.spec import Pipeline
@@ -94,18 +95,15 @@ def write_artifact(
 
 
 def load_artifact(folder: str | Path) -> Artifact:
-    """Open the artifact in ``folder``, checking that it is one this tetsuban can read."""
+    """Open the artifact in ``folder``, checking before anything is used that its card keeps to the schema and its
+    limits, and that its graph agrees with the card and loads nothing from outside (learn.card_check)."""
     path = Path(folder).expanduser()
     card_path = path / CARD_NAME
     if not card_path.is_file() or not (path / MODEL_NAME).is_file():
         raise ProjectError(f"{path} is not a model artifact (it needs {CARD_NAME} and {MODEL_NAME}).")
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProjectError(f"{card_path} cannot be read as JSON ({exc}); the artifact is damaged.") from exc
-    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
-        found = card.get("format") if isinstance(card, dict) else type(card).__name__
-        raise ProjectError(f"{card_path} is not a {CARD_FORMAT} card (format: {found!r}).")
+    card = read_card(card_path, CARD_FORMAT)
+    graph_outputs = (PROBABILITIES_NAME, EMBEDDING_NAME)
+    check_graph(path / MODEL_NAME, card["classes"], card["backbone"]["input_size"], graph_outputs)
     return Artifact(path, card)
 
 
