@@ -11,7 +11,10 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import select
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -60,7 +63,7 @@ def ordered_map(
             yield work(item)
         return
     context = _pool_context(preload)
-    initargs = (setup, setup_args)
+    initargs = (os.getpid(), setup, setup_args)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init, initargs=initargs) as pool:
         pending: deque[tuple[Future[Out], int]] = deque()
         held = 0
@@ -90,9 +93,42 @@ def _pool_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext
     return context
 
 
-def _init(setup: Callable[..., None] | None, setup_args: tuple[object, ...]) -> None:
+def exit_with(pid: int) -> None:
+    """End this worker the moment process ``pid`` (the main process) ends, however it ends (kill -9 included).
+
+    A fork server's workers hold the pipe that keeps the fork server alive, and the fork server is their parent, so
+    neither notices the main process go: each worker watches it itself, from a daemon thread.
+    """
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd here (not Linux): look every second instead
+        threading.Thread(target=_poll_until_gone, args=(pid,), daemon=True, name="exit-with-main").start()
+        return
+    threading.Thread(target=_wait_until_gone, args=(handle,), daemon=True, name="exit-with-main").start()
+
+
+def _wait_until_gone(handle: int) -> None:
+    select.select([handle], [], [])  # a process's pidfd becomes readable when it ends
+    os._exit(1)
+
+
+def _poll_until_gone(pid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
+
+
+def _init(main: int, setup: Callable[..., None] | None, setup_args: tuple[object, ...]) -> None:
     import cv2
 
+    exit_with(main)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
     if setup is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from tetsuban.files import file_sha256
+from tetsuban.ingest.liveness import run_alive
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import class_counts
 from tetsuban.store.runs import Outcome, RunSummary, recent_runs, skipped_items
@@ -42,7 +43,7 @@ def project_status(root: Path, name: str, engine: Engine, recent: int = 5) -> Pr
     with engine.connect() as conn:
         records = all_images(conn)
         per_class = class_counts(conn)
-        runs = recent_runs(conn, recent)
+        runs = [_as_seen(root, run) for run in recent_runs(conn, recent)]
         skipped = skipped_items(conn, [r.id for r in runs], limit=200)
     return ProjectStatus(
         name=name,
@@ -54,6 +55,13 @@ def project_status(root: Path, name: str, engine: Engine, recent: int = 5) -> Pr
         skipped=skipped,
         problems=check_files(root, records),
     )
+
+
+def _as_seen(root: Path, run: RunSummary) -> RunSummary:
+    """A run recorded as running whose process has gone (killed, or the machine restarted) is interrupted."""
+    if run.status == "running" and not run_alive(root, run.id):
+        return replace(run, status="interrupted")
+    return run
 
 
 def check_files(root: Path, records: list[ImageRecord]) -> list[FileProblem]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from tests.conftest import write_fashion_images
+from tests.processes import descendants, still_running
 from tests.run_cli import tetsuban
 from tetsuban import Project
 
@@ -40,8 +41,11 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path, fashion_dir: Path
         assert killed.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.2)
+    workers = descendants(killed.pid)  # the fork server and the data loader's workers
+    assert workers
     killed.send_signal(signal.SIGKILL)
     killed.wait()
+    assert still_running(workers, within=15) == []  # none outlives the run
     before = torch.load(next(checkpoints.glob("*.pt")), weights_only=True)["progress"]["history"]
     assert not list((tmp_path / "project" / "models").glob("*/card.json"))  # killed before any model was written
 

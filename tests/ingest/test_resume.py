@@ -40,7 +40,7 @@ def test_killed_import_resumes(project: Project, fashion_dir: Path) -> None:
     assert 1000 <= kept < 10_000, kept
     assert _count(db, "labels") == kept  # every committed image has its label: batches are atomic
     status = project.status()
-    assert status.runs[0].status == "running" and status.runs[0].finished_at is None
+    assert status.runs[0].status == "interrupted" and status.runs[0].finished_at is None  # its process is gone
 
     report = project.import_idx(images, labels)
     assert report.status == "finished"

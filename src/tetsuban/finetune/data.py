@@ -8,15 +8,18 @@ same whichever worker takes which image, and a resumed run sees the epochs it mi
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tetsuban.imaging.decode import decode
+from tetsuban.parallel import exit_with
 from tetsuban.pipeline.inputs import model_pixels, to_batch
 from tetsuban.pipeline.spec import Pipeline
 
@@ -106,7 +109,7 @@ def training_loader(
     if workers > 0:
         extra = {
             "multiprocessing_context": multiprocessing.get_context("forkserver"),
-            "worker_init_fn": _worker_init,
+            "worker_init_fn": partial(_worker_init, main=os.getpid()),
             "persistent_workers": True,
             "prefetch_factor": 4,
         }
@@ -132,10 +135,11 @@ def finished_batch(pixels: np.ndarray, pipeline: Pipeline) -> torch.Tensor:
     return torch.from_numpy(to_batch([pipeline.finish(p) for p in pixels]))
 
 
-def _worker_init(_worker: int) -> None:
+def _worker_init(_worker: int, main: int) -> None:
     import cv2
     import torch
 
+    exit_with(main)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from tetsuban.config import ProjectConfig
+from tetsuban.ingest.liveness import holding_run
 from tetsuban.ingest.pool import prepare_batches
 from tetsuban.ingest.prepare import FileTask, PrepareContext, Prepared, Task
 from tetsuban.ingest.record import record_batch, record_settled
@@ -89,11 +90,12 @@ def run_import(
 
     status = "interrupted"
     try:
-        for batch in produce(early):
-            with target.engine.begin() as conn:
-                record_outcomes(conn, run_id, record_batch(conn, run_id, batch, target.author))
-            advance(len(batch))
-        status = "finished"
+        with holding_run(target.project_dir, run_id):  # while it is held, status shows the run as running
+            for batch in produce(early):
+                with target.engine.begin() as conn:
+                    record_outcomes(conn, run_id, record_batch(conn, run_id, batch, target.author))
+                advance(len(batch))
+            status = "finished"
     finally:
         with target.engine.begin() as conn:
             finish_run(conn, run_id, status)
