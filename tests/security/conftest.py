@@ -19,8 +19,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 # Names that become elements with script in them wherever they reach a page unescaped ('/' cannot be in a folder's
-# name, so the closing tags are left out: a browser opens the element all the same).
-CLASS_NAMES = ('<img src=x onerror=alert("class")>', "\"'><svg onload=alert('quoted')>", "plain")
+# name, so the closing tags are left out: a browser opens the element all the same); the third would be parsed as
+# (broken) math by the reports' figures if it were not drawn as plain text.
+CLASS_NAMES = ('<img src=x onerror=alert("class")>', "\"'><svg onload=alert('quoted')>", "plain $\\frac$ text")
 FILE_NAME = "<svg onload=alert('file')>.png"
 PROJECT_NAME = "</title><script>alert('project')</script>"
 ADDED_CLASS = "<script>alert('added')</script>"

@@ -21,7 +21,7 @@ from tetsuban.evaluate.metrics import CalibrationBin
 from tetsuban.evaluate.run import Evaluation
 from tetsuban.files import write_atomic
 from tetsuban.imaging.decode import decode, resize_max_side
-from tetsuban.reports.inline import array_uri, figure_uri, thumbnail_uri
+from tetsuban.reports.inline import array_uri, figure_uri, plain_text, thumbnail_uri
 from tetsuban.templating import report_templates
 
 TOP_LOSSES = 24
@@ -164,7 +164,7 @@ def embedding_map(
                     edgecolors=colours[name],
                     linewidths=0.8,
                     alpha=0.7,
-                    label=name if kind == "train" else None,
+                    label=plain_text(name) if kind == "train" else None,
                 )
     missed = [n for n, i in enumerate(ids) if i in wrong]
     if missed:

@@ -46,6 +46,12 @@ def histogram_uri(values: Sequence[float], title: str, log: bool = False) -> str
     return figure_uri(figure)
 
 
+def plain_text(name: str) -> str:
+    """``name`` as matplotlib draws it literally: a ``$`` pair would start math, and a class name such as
+    ``a$\\frac$b`` would stop the report with a parse error."""
+    return name.replace("$", r"\$")
+
+
 def bars_uri(counts: dict[str, int], title: str) -> str:
     """A horizontal bar chart of ``counts`` (largest first) as a data URI."""
     from matplotlib.figure import Figure
@@ -53,7 +59,7 @@ def bars_uri(counts: dict[str, int], title: str) -> str:
     names = sorted(counts, key=lambda k: -counts[k])
     figure = Figure(figsize=(5.0, 0.3 * len(names) + 0.9), dpi=100)
     axes = figure.add_subplot()
-    axes.barh(names[::-1], [counts[n] for n in names[::-1]], color="#4a6fa5")
+    axes.barh([plain_text(n) for n in names[::-1]], [counts[n] for n in names[::-1]], color="#4a6fa5")
     axes.set_title(title, fontsize=10)
     axes.tick_params(labelsize=8)
     figure.tight_layout()
