@@ -109,3 +109,15 @@ def zip_bomb(out: Path, members: int = 64, inflated: int = 150_000_000) -> Path:
     end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, members, members, len(central), len(local), 0)
     out.write_bytes(bytes(local + central + end))
     return out
+
+
+def idx_gzip_bomb(out: Path, members: int = 8, inflated_mb: int = 600) -> Path:
+    """An IDX images file, gzip-compressed, whose header says 60,000 28x28 images and whose data inflates to
+    ``members`` x ``inflated_mb`` MB of zeros (one gzip member made once, repeated: gzip allows several)."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    header = b"\x00\x00\x08\x03" + struct.pack(">III", 60000, 28, 28)
+    block = bytes(1 << 20)
+    member = compressor.compress(header) + b"".join(compressor.compress(block) for _ in range(inflated_mb))
+    member += compressor.flush()
+    out.write_bytes(member * members)
+    return out

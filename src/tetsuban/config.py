@@ -8,11 +8,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tetsuban.errors import ConfigError
+from tetsuban.files import read_bounded
 from tetsuban.params import check_float, check_int, check_str
 from tetsuban.pipeline.spec import Pipeline, default_pipeline
 from tetsuban.pipeline.transforms import TRANSFORMS
 
 CONFIG_NAME = "tetsuban.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
 
 # Pillow refuses images above twice its MAX_IMAGE_PIXELS (178,956,970) whatever we ask; our limit stays below it.
 PILLOW_HARD_LIMIT = 178_956_970
@@ -118,8 +120,8 @@ def load_config(project_dir: Path) -> ProjectConfig:
     """Read and validate ``project_dir/tetsuban.toml``."""
     path = project_dir / CONFIG_NAME
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        data = tomllib.loads(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}. Fix the file or restore it from version control.") from exc
     return config_from_dict(data, default_name=project_dir.name)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hostile import zip_bomb
+from tests.hostile import idx_gzip_bomb, zip_bomb
 from tests.run_cli import tetsuban
 from tetsuban import Project
 from tetsuban.ingest.archive import BATCH_BYTES, archive_work
@@ -67,6 +67,15 @@ def test_a_zip_bomb_is_imported_within_a_fixed_memory_budget(tmp_path: Path) -> 
     result = tetsuban("import", tmp_path / "p", bomb, memory=MEMORY, timeout=600)
     assert "64 skipped" in result.stdout, result.stdout + result.stderr
     assert all(reason and reason.startswith("not an image") for _, reason in _outcomes(tmp_path / "p").values())
+
+
+def test_a_gzip_bomb_named_as_idx_is_refused_within_memory(tmp_path: Path) -> None:
+    """22 MB on disk, 4.8 GB inflated: it is refused after inflating at most the IDX limit, in 2 GiB."""
+    bomb = idx_gzip_bomb(tmp_path / "train-images-idx3-ubyte.gz")
+    tetsuban("init", tmp_path / "p")
+    result = tetsuban("import", tmp_path / "p", bomb, check=False, memory=MEMORY, timeout=300)
+    assert result.returncode == 1 and "inflates past 536,870,912 bytes" in result.stderr, result.stderr[-1500:]
+    assert "Traceback" not in result.stderr
 
 
 def test_an_archive_batch_holds_at_most_its_byte_budget(tmp_path: Path) -> None:

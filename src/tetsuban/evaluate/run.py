@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from tetsuban.errors import ProjectError
+from tetsuban.errors import FileRefused, ProjectError
 from tetsuban.evaluate.metrics import Metrics, score
-from tetsuban.files import write_atomic
+from tetsuban.files import read_bounded, write_atomic
 from tetsuban.ingest.engine import ProgressFn
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.predict import predict_files
+
+MAX_SAVED_BYTES = 512 * 1024 * 1024  # saved test probabilities larger than this are not read back: run again
 
 PREDICTIONS_NAME = "test_predictions.json"
 
@@ -105,13 +107,13 @@ def _load(
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # damaged: run again
-    if data.get("test_hash") != wanted or tuple(data.get("classes", ())) != classes:
-        return None
-    by_id = {item.image_id: item for item in items}
-    kept = tuple(by_id[i] for i in data["image_ids"])
-    probabilities = np.asarray(data["probabilities"], np.float32).reshape(len(kept), len(classes))
-    failed = tuple((str(f[0]), str(f[1])) for f in data["failed"])
+        data = json.loads(read_bounded(path, MAX_SAVED_BYTES).decode("utf-8"))
+        if data.get("test_hash") != wanted or tuple(data.get("classes", ())) != classes:
+            return None
+        by_id = {item.image_id: item for item in items}
+        kept = tuple(by_id[i] for i in data["image_ids"])
+        probabilities = np.asarray(data["probabilities"], np.float32).reshape(len(kept), len(classes))
+        failed = tuple((str(f[0]), str(f[1])) for f in data["failed"])
+    except (OSError, FileRefused, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return None  # damaged, or not what it claims (a model folder may come from anyone): run again
     return Evaluation(model_id, classes, kept, probabilities, failed, wanted)

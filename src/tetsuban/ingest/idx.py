@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tetsuban.errors import SourceError
+from tetsuban.errors import FileRefused, SourceError
+from tetsuban.files import read_bounded
 from tetsuban.ingest.prepare import PixelsTask
 
 _UBYTE = 0x08
+MAX_IDX_BYTES = 512 * 1024**2  # an IDX file (inflated) larger than this is refused: 60,000 fashion-mnist images are 47 MB
 _CHUNK = 1000
 
 
@@ -25,15 +28,24 @@ class IdxWork:
     batches: Iterator[list[PixelsTask]]
 
 
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """``data`` inflated, refused past ``limit`` bytes (a small gzip file can inflate to any size)."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise FileRefused(f"it inflates past {limit:,} bytes")
+    return out
+
+
 def read_idx(path: Path) -> np.ndarray:
     """The array in an IDX file; raises SourceError for anything but a whole uint8 IDX file."""
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_IDX_BYTES)
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+            raw = _gunzip(raw, MAX_IDX_BYTES)
     except FileNotFoundError as exc:
         raise SourceError(f"The IDX file {path} does not exist. Check the path.") from exc
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error, FileRefused) as exc:
         raise SourceError(f"The IDX file {path} cannot be read: {exc}.") from exc
     if len(raw) < 4 or raw[:2] != b"\x00\x00":
         raise SourceError(f"{path} is not an IDX file (it does not start with two zero bytes).")

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tetsuban.files import write_atomic
+from tetsuban.errors import FileRefused
+from tetsuban.files import read_bounded, write_atomic
 from tetsuban.imaging.decode import decode
 from tetsuban.pipeline.spec import Pipeline
+
+MAX_FIT_BYTES = 64 * 1024 * 1024  # a fitted-pipeline file larger than this is not ours: fit again
 
 FIT_FILE = "pipeline-fit.json"
 FIT_IMAGES = 256
@@ -38,8 +41,8 @@ def fitted_pipeline(
 
 def _read(path: Path) -> dict | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(read_bounded(path, MAX_FIT_BYTES).decode("utf-8"))
+    except (OSError, FileRefused, ValueError):
         return None  # absent or damaged: fit again
     return data if isinstance(data, dict) and "pipeline" in data else None
 
