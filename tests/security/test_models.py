@@ -127,3 +127,17 @@ def test_a_damaged_older_model_does_not_break_evaluating_a_good_one(good_model: 
     (older / "model.onnx").write_bytes(b"damaged")
     result = tetsuban("evaluate", model, timeout=300)
     assert "accuracy" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_crafted_saved_predictions_in_a_model_folder_are_computed_again(good_model: tuple[Path, Path]) -> None:
+    import json
+
+    _, model = good_model
+    tetsuban("evaluate", model, timeout=300)  # saves the test predictions beside the model
+    saved = model / "test_predictions.json"
+    data = json.loads(saved.read_text(encoding="utf-8"))
+    data["image_ids"], data["probabilities"] = [10**9], "not numbers"  # the hash still matches
+    saved.write_text(json.dumps(data), encoding="utf-8")
+    result = tetsuban("evaluate", model, timeout=300)
+    assert "accuracy" in result.stdout and "Traceback" not in result.stderr
+    assert json.loads(saved.read_text(encoding="utf-8"))["image_ids"] != [10**9]  # computed and saved again
