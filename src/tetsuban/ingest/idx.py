@@ -16,7 +16,7 @@ from tetsuban.files import read_bounded
 from tetsuban.ingest.prepare import PixelsTask
 
 _UBYTE = 0x08
-MAX_IDX_BYTES = 512 * 1024**2  # an IDX file (inflated) larger than this is refused: 60,000 fashion-mnist images are 47 MB
+MAX_IDX_BYTES = 512 * 1024**2  # an IDX file (inflated) past this is refused; 60,000 fashion-mnist images are 47 MB
 _CHUNK = 1000
 
 
