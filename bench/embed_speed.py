@@ -29,11 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, INPUT_NAME, ExportedBackbone, export_backbone
-from tetsuban.backbones.runtime import open_session
 from tetsuban.infer import InferenceJob, infer
 from tetsuban.parallel import ordered_map
 from tetsuban.pipeline.inputs import model_pixels
 from tetsuban.pipeline.spec import Pipeline, default_pipeline
+from tetsuban.runtime import open_session
 
 RESULTS = Path(__file__).resolve().parent / "results" / "embed.md"
 BATCH = 32

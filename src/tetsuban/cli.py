@@ -29,10 +29,11 @@ from tetsuban.backbones.embedder import EmbedReport
 from tetsuban.config import pipeline_toml
 from tetsuban.errors import ConfigError, TetsubanError
 from tetsuban.finetune.run import Step, StepFn
-from tetsuban.ingest.engine import ImportReport, ProgressFn
+from tetsuban.ingest.engine import ImportReport
 from tetsuban.learn.predict import predict as predict_images
 from tetsuban.learn.train import TrainReport
 from tetsuban.params import check_int
+from tetsuban.progress import ProgressFn
 from tetsuban.project import Project
 from tetsuban.props import read_values_csv
 from tetsuban.reports.simulation_report import reach_table

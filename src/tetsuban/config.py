@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tetsuban.errors import ConfigError
 from tetsuban.files import read_bounded
+from tetsuban.imaging.decode import DEFAULT_MAX_PIXELS
 from tetsuban.params import check_float, check_int, check_str
 from tetsuban.pipeline.spec import Pipeline, default_pipeline
 from tetsuban.pipeline.transforms import TRANSFORMS
@@ -24,7 +25,7 @@ PILLOW_HARD_LIMIT = 178_956_970
 class ImportConfig:
     """Limits that protect an import from hostile input."""
 
-    max_pixels: int = 100_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = 256 * 1024 * 1024  # the largest file (or archive member) read
     workers: int = 0  # 0: one per core
 
@@ -48,6 +49,12 @@ class ModelConfig:
     backbone: str = "efficientnet_lite0"
     weights: str = ""  # a state-dict file for the same architecture; relative paths are from the project folder
     workers: int = 0  # processes that embed and predict; 0 means one per core
+
+
+def weights_file(project_dir: Path, model: ModelConfig) -> Path | None:
+    """The state-dict file ``[model] weights`` names (relative to the project folder; an absolute path stays
+    absolute), or None for the backbone's own weights."""
+    return None if not model.weights else project_dir / Path(model.weights).expanduser()
 
 
 @dataclass(frozen=True)

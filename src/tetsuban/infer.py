@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from tetsuban.backbones.onnx_export import INPUT_NAME
 from tetsuban.errors import ImageError
 from tetsuban.parallel import ordered_map
 from tetsuban.pipeline.inputs import input_digest, model_pixels, to_batch
 from tetsuban.pipeline.spec import Pipeline
 
+INPUT_NAME = "images"  # the input of every graph tetsuban runs: a batch of preprocessed images
 BATCH_SIZE = 32
 _PRELOAD = ("tetsuban.infer", "onnxruntime")
 
@@ -74,7 +74,7 @@ _WORKER: dict[str, Any] = {}  # the session, pipeline and job of this process, s
 
 
 def _setup(job: InferenceJob) -> None:
-    from tetsuban.backbones.runtime import open_session
+    from tetsuban.runtime import open_session
 
     _WORKER["session"] = open_session(job.model, threads=job.threads)
     _WORKER["pipeline"] = Pipeline.from_dict(job.pipeline)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import getpass
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
 from tetsuban.active.simulate import Curve, simulate_all
 from tetsuban.backbones.embedder import EmbedReport, embed_records
 from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
-from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
+from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config, weights_file
 from tetsuban.doctor import Finding, diagnose
 from tetsuban.errors import ProjectError, SourceError, TetsubanError
 from tetsuban.evaluate.analysis import nearest_training, slices, suspect_labels
@@ -135,7 +135,7 @@ class RunningLoop:
 
 
 MODELS_DIR = "models"
-EmbedProgressFn = Callable[[int, int | None], None]
+EmbedProgressFn = ProgressFn
 
 
 class Project:
@@ -679,9 +679,7 @@ class Project:
 
     def backbone(self) -> ExportedBackbone:
         """The project's backbone as an ONNX graph (exported on first use, then cached per weights hash)."""
-        weights = self.config.model.weights
-        path = None if not weights else self.root / Path(weights).expanduser()  # an absolute path stays absolute
-        return export_backbone(self.config.model.backbone, path)
+        return export_backbone(self.config.model.backbone, weights_file(self.root, self.config.model))
 
     def embed(self, on_progress: EmbedProgressFn | None = None, image_ids: Sequence[int] | None = None) -> EmbedReport:
         """Compute the embeddings that are not cached yet, for every image (or those of ``image_ids``)."""
@@ -900,12 +898,11 @@ class Project:
                 [self.image_path(by_id[i]) for i in ids], [by_id[i].sha256 for i in ids], [labels[i] for i in ids]
             )
 
-        weights = self.config.model.weights
         setup = FinetuneSetup(
             models_dir=self.root / MODELS_DIR,
             checkpoints=self.root / ".cache" / "finetune",
             backbone=self.config.model.backbone,
-            weights=None if not weights else self.root / Path(weights).expanduser(),
+            weights=weights_file(self.root, self.config.model),
             base=self.backbone(),
             pipeline=self.pipeline(),
             seed=seed,

@@ -9,9 +9,9 @@ import torch
 
 from tetsuban.backbones import build_torch
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, INPUT_NAME, ExportedBackbone, export_backbone
-from tetsuban.backbones.runtime import open_session
 from tetsuban.pipeline.inputs import model_input, to_batch
 from tetsuban.pipeline.spec import default_pipeline
+from tetsuban.runtime import open_session
 
 PHOTOS = ("squirrel_cls.jpg", "astronaut.png", "building.jpg", "starry_night.jpg", "coffee.png")
 

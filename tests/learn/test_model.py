@@ -15,7 +15,6 @@ from tests.backbones.test_embed import _set_pipeline
 from tests.learn.conftest import copy_emoji
 from tetsuban import Project, ProjectError
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, INPUT_NAME
-from tetsuban.backbones.runtime import open_session
 from tetsuban.learn.artifact import CARD_NAME, MODEL_NAME, PROBABILITIES_NAME, load_artifact
 from tetsuban.learn.head import fit_linear_head
 from tetsuban.learn.predict import predict, predict_files
@@ -23,6 +22,7 @@ from tetsuban.learn.train import TrainReport
 from tetsuban.pipeline.inputs import model_input, to_batch
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.pipeline.transforms import CenterCrop, EnhanceEdges, Normalize, Resize, Whiten
+from tetsuban.runtime import open_session
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ queued. Repeated per strategy and seed, this gives label-efficiency curves: test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +17,7 @@ from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import DEFAULT_C, LinearHead
 from tetsuban.params import check_int
-
-ProgressFn = Callable[[int, int | None], None]
+from tetsuban.progress import ProgressFn
 
 
 @dataclass(frozen=True)

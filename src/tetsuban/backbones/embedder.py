@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,10 +13,9 @@ from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
 from tetsuban.infer import InferenceJob, Inferred, infer
 from tetsuban.pipeline.inputs import check_model_input
 from tetsuban.pipeline.spec import Pipeline
+from tetsuban.progress import ProgressFn
 from tetsuban.store.embeddings import EmbeddingRow, cached_images, known_digests, store_embeddings
 from tetsuban.store.images import ImageRecord, image_path, readable_records
-
-ProgressFn = Callable[[int, int | None], None]
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from tetsuban.backbones.registry import backbone_spec, build_torch
 from tetsuban.cache import cache_dir
 from tetsuban.files import file_sha256
+from tetsuban.infer import INPUT_NAME
 
 if TYPE_CHECKING:
     import torch
 
-INPUT_NAME = "images"
 EMBEDDING_NAME = "embedding"
 OPSET = 18
 

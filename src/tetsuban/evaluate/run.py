@@ -18,9 +18,9 @@ import numpy as np
 from tetsuban.errors import FileRefused, ProjectError
 from tetsuban.evaluate.metrics import Metrics, score
 from tetsuban.files import read_bounded, write_atomic
-from tetsuban.ingest.engine import ProgressFn
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.predict import predict_files
+from tetsuban.progress import ProgressFn
 
 MAX_SAVED_BYTES = 512 * 1024 * 1024  # saved test probabilities larger than this are not read back: run again
 

@@ -25,11 +25,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from tetsuban.config import ImportConfig
 from tetsuban.errors import CorruptImage, EmptyFile, ImageTooLarge, NotAnImage, UnsupportedFormat
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM"})
-DEFAULT_MAX_PIXELS = ImportConfig().max_pixels
+DEFAULT_MAX_PIXELS = 100_000_000  # pixels an image may have: the decompression-bomb guard's default
 _ORIENTATION_TAG = 0x0112
 _WHITE = (255, 255, 255)
 

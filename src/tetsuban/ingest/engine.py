@@ -20,11 +20,9 @@ from tetsuban.ingest.pool import prepare_batches
 from tetsuban.ingest.prepare import FileTask, PrepareContext, Prepared, Task
 from tetsuban.ingest.record import record_batch, record_settled
 from tetsuban.parallel import worker_count
+from tetsuban.progress import ProgressFn
 from tetsuban.store.images import file_matches, find_by_location
 from tetsuban.store.runs import Outcome, finish_run, record_outcomes, run_counts, skipped_items, start_run
-
-ProgressFn = Callable[[int, int | None], None]
-"""Called with (items done, items in all or None when unknown) after every batch."""
 
 EarlyFn = Callable[[list[Outcome]], None]
 """Records outcomes of items settled without a worker step (a file unchanged since the last import)."""

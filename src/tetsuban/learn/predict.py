@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +26,7 @@ from tetsuban.learn.artifact import PROBABILITIES_NAME, Artifact, load_artifact
 from tetsuban.parallel import worker_count
 from tetsuban.params import check_int
 from tetsuban.pipeline.inputs import check_model_input
-
-ProgressFn = Callable[[int, int | None], None]
+from tetsuban.progress import ProgressFn
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tetsuban.store.schema import recolour_checks, survey
-from tetsuban.survey.properties import PixelStats
 
 _CHUNK = 500
+
+
+@dataclass(frozen=True)
+class PixelStats:
+    """What the pixels say: levels, colour, sharpness, tilt, faces, and hashes that find near-duplicates."""
+
+    brightness: float  # mean luma, 0-255
+    contrast: float  # luma standard deviation
+    colourfulness: float  # Hasler and Suesstrunk's metric: 0 for grey, about 100 for very colourful
+    greyscale: bool
+    sharpness: float  # variance of the Laplacian of the luma
+    tilt: float | None  # degrees the dominant straight lines are turned from the nearest axis; None: no lines
+    faces: int
+    phash: str  # 64-bit DCT hash, 16 hex digits
+    fingerprint: bytes  # 16x16 luma, uint8: checks that two images with close hashes really look alike
+    edge_hash: str  # 256-bit colour edge hash, 64 hex digits: finds recoloured variants (survey/recolour.py)
 
 
 def surveyed(conn: Connection, version: int) -> set[str]:

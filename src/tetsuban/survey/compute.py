@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,13 +12,13 @@ from sqlalchemy.engine import Engine
 from tetsuban.errors import ImageError
 from tetsuban.imaging.decode import decode
 from tetsuban.parallel import ordered_map
+from tetsuban.progress import ProgressFn
 from tetsuban.store.images import ImageRecord, image_path, readable_records
 from tetsuban.store.survey import store_survey, surveyed
 from tetsuban.survey.properties import SURVEY_SIDE, PixelStats, pixel_stats
 
 SURVEY_VERSION = 3  # raise when a property's definition changes: every image is surveyed again
 BATCH_SIZE = 64
-ProgressFn = Callable[[int, int | None], None]
 Surveyed = tuple[str, str, PixelStats | None, str | None]  # sha256, file, properties or None with the reason
 
 

@@ -7,7 +7,7 @@ Greyscale images are left out: a recolouring of grey is a change of levels, whic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from tetsuban.errors import ImageError
 from tetsuban.imaging.decode import decode
 from tetsuban.parallel import ordered_map
+from tetsuban.progress import ProgressFn
 from tetsuban.store.images import ImageRecord, image_path
 from tetsuban.store.survey import load_survey, recolour_checked, store_recolour_checks
 from tetsuban.survey.duplicates import copies_of, near_duplicate_pairs
@@ -32,7 +33,6 @@ from tetsuban.survey.recolour import (
 _BATCH = 64  # files decoded per task
 _PAIRS = 1024  # pairs compared per task
 ContentPair = tuple[str, str]  # (sha_a, sha_b), sha_a < sha_b
-ProgressFn = Callable[[int, int | None], None]
 
 
 def check_recolours(

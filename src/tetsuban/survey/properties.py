@@ -7,13 +7,13 @@ tilt, which depend on scale, compare across a project of mixed sizes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from tetsuban.imaging.decode import resize_max_side
 from tetsuban.pipeline.eyes import find_faces
+from tetsuban.store.survey import PixelStats
 from tetsuban.survey.recolour import edge_hash, thumbnail
 
 SURVEY_SIDE = 512
@@ -21,22 +21,6 @@ _GREY_SPREAD = 12  # channel spread (max - min) below which a pixel counts as gr
 _GREY_SHARE = 0.01  # an image is greyscale when fewer than this share of its pixels are coloured
 _MAX_TILT = 15.0  # degrees from an axis that a line may lie and still tell the camera's roll
 _FACE_SIDE = 256  # faces are looked for at this size: a face smaller than 1/8 of it is not counted
-
-
-@dataclass(frozen=True)
-class PixelStats:
-    """What the pixels say: levels, colour, sharpness, tilt, faces, and hashes that find near-duplicates."""
-
-    brightness: float  # mean luma, 0-255
-    contrast: float  # luma standard deviation
-    colourfulness: float  # Hasler and Suesstrunk's metric: 0 for grey, about 100 for very colourful
-    greyscale: bool
-    sharpness: float  # variance of the Laplacian of the luma
-    tilt: float | None  # degrees the dominant straight lines are turned from the nearest axis; None: no lines
-    faces: int
-    phash: str  # 64-bit DCT hash, 16 hex digits
-    fingerprint: bytes  # 16x16 luma, uint8: checks that two images with close hashes really look alike
-    edge_hash: str  # 256-bit colour edge hash, 64 hex digits: finds recoloured variants (survey/recolour.py)
 
 
 def pixel_stats(rgb: np.ndarray) -> PixelStats:
