@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy.engine import Engine
 
 from tetsuban.accounts import Accounts
 from tetsuban.active.curve import LearningCurve
@@ -31,7 +30,7 @@ from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
 from tetsuban.active.simulate import Curve, simulate_all
 from tetsuban.backbones.embedder import EmbedReport, embed_records
 from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
-from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config, weights_file
+from tetsuban.config import weights_file
 from tetsuban.doctor import Finding, diagnose
 from tetsuban.errors import ProjectError, SourceError, TetsubanError
 from tetsuban.evaluate.analysis import nearest_training, slices, suspect_labels
@@ -65,7 +64,7 @@ from tetsuban.learn.artifact import Artifact, load_artifact
 from tetsuban.learn.train import TrainingData, TrainReport, train_probe
 from tetsuban.parallel import worker_count
 from tetsuban.params import check_float, check_int
-from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, fitted_pipeline
+from tetsuban.pipeline.fitted import FIT_DECODE_SIDE
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.props import Property, Value, define, parse_rule
@@ -80,14 +79,12 @@ from tetsuban.reports.simulation_report import write_simulation_report
 from tetsuban.reports.survey_report import write_survey_report
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.status import ProjectStatus, project_status
-from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.embeddings import embedded_backbones, load_embeddings
-from tetsuban.store.images import ImageRecord, all_images, image_path, readable_records
+from tetsuban.store.images import ImageRecord, readable_records
 from tetsuban.store.labels import (
     LabelEvent,
     add_labels,
     class_counts,
-    class_ids,
     current_labels,
     ensure_classes,
     label_history,
@@ -108,7 +105,6 @@ from tetsuban.store.properties import (
     values_of_image,
 )
 from tetsuban.store.runs import Outcome, known_items, run_outcomes
-from tetsuban.store.schema import create_schema, upgrade_schema
 from tetsuban.store.splits import SplitEvent, add_splits, current_splits, reset_splits, split_history
 from tetsuban.store.survey import load_survey, recolour_checked
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
@@ -119,6 +115,7 @@ from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.recolour import RECOLOUR_VERSION
 from tetsuban.survey.table import COLUMNS as SURVEY_COLUMNS
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
+from tetsuban.workspace import Workspace, create_workspace, open_workspace
 
 
 @dataclass(frozen=True)
@@ -141,46 +138,27 @@ EmbedProgressFn = ProgressFn
 class Project:
     """An open project. Make one with :meth:`init` or :meth:`open`; close it (or use ``with``) when done."""
 
-    def __init__(self, root: Path, config: ProjectConfig, engine: Engine) -> None:
-        self.root = root
-        self.config = config
-        self._engine = engine
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.root = workspace.root
+        self.config = workspace.config
+        self._engine = workspace.engine
 
     # -- life cycle ---------------------------------------------------------------------------------------------
 
     @classmethod
     def init(cls, path: str | Path, name: str | None = None) -> Project:
         """Create a project in ``path`` (made if missing): tetsuban.toml and the database."""
-        root = Path(path).expanduser().resolve()
-        if (root / CONFIG_NAME).exists():
-            raise ProjectError(f"{root} is already a tetsuban project. Open it instead (for example: tetsuban status).")
-        if root.exists() and not root.is_dir():
-            raise ProjectError(f"{root} exists and is not a folder. Choose another path.")
-        root.mkdir(parents=True, exist_ok=True)
-        engine = sqlite_engine(root / DB_NAME)
-        create_schema(engine)
-        (root / CONFIG_NAME).write_text(default_config_text(name or root.name), encoding="utf-8")
-        return cls(root, load_config(root), engine)
+        return cls(create_workspace(path, name))
 
     @classmethod
     def open(cls, path: str | Path) -> Project:
         """Open the project in ``path``, upgrading its store if an older tetsuban made it."""
-        root = Path(path).expanduser().resolve()
-        if not root.is_dir():
-            raise ProjectError(f"The project folder {root} does not exist. Create it with: tetsuban init {path}")
-        if not (root / CONFIG_NAME).is_file() or not (root / DB_NAME).is_file():
-            raise ProjectError(
-                f"{root} is not a tetsuban project (no {CONFIG_NAME} and {DB_NAME}). "
-                f"Create one with: tetsuban init {path}"
-            )
-        config = load_config(root)
-        engine = sqlite_engine(root / DB_NAME)
-        upgrade_schema(engine)
-        return cls(root, config, engine)
+        return cls(open_workspace(path))
 
     def close(self) -> None:
         """Release the database connections."""
-        self._engine.dispose()
+        self.workspace.close()
 
     def __enter__(self) -> Project:
         return self
@@ -325,12 +303,11 @@ class Project:
 
     def images(self) -> list[ImageRecord]:
         """Every image record, in id order."""
-        with self._engine.connect() as conn:
-            return all_images(conn)
+        return self.workspace.images()
 
     def image_path(self, record: ImageRecord) -> Path:
         """The file holding an image's bytes."""
-        return image_path(self.root, record)
+        return self.workspace.image_path(record)
 
     def label_history(self, image_id: int | None = None) -> list[LabelEvent]:
         """Every label event (of one image), oldest first."""
@@ -351,9 +328,7 @@ class Project:
     def classes(self) -> list[str]:
         """Every class name, labelled or not yet, in the order they were added (so that the app's keys 1-9 stay
         put when a class is added)."""
-        with self._engine.connect() as conn:
-            ids = class_ids(conn)
-        return sorted(ids, key=ids.__getitem__)
+        return self.workspace.classes()
 
     def class_counts(self) -> dict[str, int]:
         """Images per class by their current label (0 for a class no image has now)."""
@@ -377,7 +352,7 @@ class Project:
 
     def pipeline(self) -> Pipeline:
         """The pipeline of tetsuban.toml, with whitening (if any) fitted on this project's images."""
-        return fitted_pipeline(self.root, self.config.pipeline, lambda: [self.image_path(r) for r in self.images()])
+        return self.workspace.pipeline()
 
     def preview(self, out: str | Path, n: int = 32, augmented: int = 5, seed: int = 0) -> Path:
         """Write a PNG contact sheet: ``n`` random images, each preprocessed and augmented ``augmented`` times."""
@@ -546,8 +521,7 @@ class Project:
 
     def splits(self) -> dict[int, str]:
         """Each assigned image's split (train, val or test), by image id."""
-        with self._engine.connect() as conn:
-            return current_splits(conn)
+        return self.workspace.splits()
 
     def split_history(self) -> list[SplitEvent]:
         """Every split assignment and reset, oldest first."""
@@ -669,13 +643,7 @@ class Project:
 
     def using_model(self, backbone: str | None = None, weights: str | None = None) -> Project:
         """This project with another backbone (or weights file) than tetsuban.toml names, for one run."""
-        model = self.config.model
-        chosen = replace(
-            model,
-            backbone=model.backbone if backbone is None else backbone,
-            weights=model.weights if weights is None else weights,
-        )
-        return Project(self.root, replace(self.config, model=chosen), self._engine)
+        return Project(self.workspace.with_model(backbone, weights))
 
     def backbone(self) -> ExportedBackbone:
         """The project's backbone as an ONNX graph (exported on first use, then cached per weights hash)."""
@@ -714,9 +682,7 @@ class Project:
 
     def labelled(self) -> dict[int, str]:
         """The current label of every labelled image, by image id."""
-        with self._engine.connect() as conn:
-            events = current_labels(conn)
-        return {i: e.label for i, e in sorted(events.items()) if e.label is not None}
+        return self.workspace.labelled()
 
     # -- the labelling loop ---------------------------------------------------------------------------------------
 

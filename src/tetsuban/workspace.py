@@ -1,0 +1,103 @@
+"""An open project as every stage sees it: its folder, its configuration, its store, and the reads they all share
+(images, labels, splits, the pipeline). Opening and closing a project, and choosing another model for one run,
+make workspaces; the stages take one and own the rest of their work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
+from tetsuban.errors import ProjectError
+from tetsuban.pipeline.fitted import fitted_pipeline
+from tetsuban.pipeline.spec import Pipeline
+from tetsuban.store.db import DB_NAME, sqlite_engine
+from tetsuban.store.images import ImageRecord, all_images, image_path
+from tetsuban.store.labels import class_ids, current_labels
+from tetsuban.store.schema import create_schema, upgrade_schema
+from tetsuban.store.splits import current_splits
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """``root``: the project folder; ``config``: its tetsuban.toml; ``engine``: its store."""
+
+    root: Path
+    config: ProjectConfig
+    engine: Engine
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def with_model(self, backbone: str | None = None, weights: str | None = None) -> Workspace:
+        """This workspace with another backbone (or weights file) than tetsuban.toml names, for one run."""
+        model = self.config.model
+        chosen = replace(
+            model,
+            backbone=model.backbone if backbone is None else backbone,
+            weights=model.weights if weights is None else weights,
+        )
+        return replace(self, config=replace(self.config, model=chosen))
+
+    def images(self) -> list[ImageRecord]:
+        """Every image record, in id order."""
+        with self.engine.connect() as conn:
+            return all_images(conn)
+
+    def image_path(self, record: ImageRecord) -> Path:
+        """The file holding an image's bytes."""
+        return image_path(self.root, record)
+
+    def labelled(self) -> dict[int, str]:
+        """The current label of every labelled image, by image id."""
+        with self.engine.connect() as conn:
+            events = current_labels(conn)
+        return {i: e.label for i, e in sorted(events.items()) if e.label is not None}
+
+    def classes(self) -> list[str]:
+        """Every class name, labelled or not yet, in the order they were added (so that the app's keys 1-9 stay
+        put when a class is added)."""
+        with self.engine.connect() as conn:
+            ids = class_ids(conn)
+        return sorted(ids, key=ids.__getitem__)
+
+    def splits(self) -> dict[int, str]:
+        """Each assigned image's split (train, val or test), by image id."""
+        with self.engine.connect() as conn:
+            return current_splits(conn)
+
+    def pipeline(self) -> Pipeline:
+        """The pipeline of tetsuban.toml, with whitening (if any) fitted on this project's images."""
+        return fitted_pipeline(self.root, self.config.pipeline, lambda: [self.image_path(r) for r in self.images()])
+
+
+def create_workspace(path: str | Path, name: str | None = None) -> Workspace:
+    """Create a project in ``path`` (made if missing): tetsuban.toml and the store."""
+    root = Path(path).expanduser().resolve()
+    if (root / CONFIG_NAME).exists():
+        raise ProjectError(f"{root} is already a tetsuban project. Open it instead (for example: tetsuban status).")
+    if root.exists() and not root.is_dir():
+        raise ProjectError(f"{root} exists and is not a folder. Choose another path.")
+    root.mkdir(parents=True, exist_ok=True)
+    engine = sqlite_engine(root / DB_NAME)
+    create_schema(engine)
+    (root / CONFIG_NAME).write_text(default_config_text(name or root.name), encoding="utf-8")
+    return Workspace(root, load_config(root), engine)
+
+
+def open_workspace(path: str | Path) -> Workspace:
+    """Open the project in ``path``, upgrading its store if an older tetsuban made it."""
+    root = Path(path).expanduser().resolve()
+    if not root.is_dir():
+        raise ProjectError(f"The project folder {root} does not exist. Create it with: tetsuban init {path}")
+    if not (root / CONFIG_NAME).is_file() or not (root / DB_NAME).is_file():
+        raise ProjectError(
+            f"{root} is not a tetsuban project (no {CONFIG_NAME} and {DB_NAME}). Create one with: tetsuban init {path}"
+        )
+    config = load_config(root)
+    engine = sqlite_engine(root / DB_NAME)
+    upgrade_schema(engine)
+    return Workspace(root, config, engine)
