@@ -126,6 +126,14 @@ def embedded_project(fashion_dir: Path, root: Path, labelled: int, unlabelled: i
     return root / "project"
 
 
+def copied(files: list[Path], folder: Path) -> Path:
+    """``folder`` (made) holding a copy of each of ``files`` under its own name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in files:
+        shutil.copy2(source, folder / source.name)
+    return folder
+
+
 @pytest.fixture()
 def emoji_sample(tmp_path: Path, emoji_dir: Path) -> Path:
     """A writable copy of 40 real emoji in an ImageFolder layout: 20 in smileys/, 20 in people/."""

@@ -15,7 +15,7 @@ from tetsuban.pipeline.fitted import fitted_pipeline
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.images import ImageRecord, all_images, image_path
-from tetsuban.store.labels import class_ids, current_labels
+from tetsuban.store.labels import LabelEvent, class_ids, current_labels
 from tetsuban.store.schema import create_schema, upgrade_schema
 from tetsuban.store.splits import current_splits
 
@@ -50,6 +50,11 @@ class Workspace:
     def image_path(self, record: ImageRecord) -> Path:
         """The file holding an image's bytes."""
         return image_path(self.root, record)
+
+    def current_labels(self, image_ids: list[int]) -> dict[int, LabelEvent]:
+        """The latest label event of each of ``image_ids`` that has one (a cleared label included), in one read."""
+        with self.engine.connect() as conn:
+            return current_labels(conn, image_ids)
 
     def labelled(self) -> dict[int, str]:
         """The current label of every labelled image, by image id."""

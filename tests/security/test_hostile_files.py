@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import copied
 from tests.hostile import idx_gzip_bomb, zip_bomb
 from tests.run_cli import tetsuban
 from tetsuban import Project
@@ -21,11 +22,7 @@ MEMORY = 2 * 1024**3  # the address space a hostile import runs in: the attacks 
 
 @pytest.fixture()
 def three_photos(tmp_path: Path, photos_dir: Path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for source in sorted(photos_dir.glob("*.jpg"))[:3]:
-        shutil.copy2(source, folder / source.name)
-    return folder
+    return copied(sorted(photos_dir.glob("*.jpg"))[:3], tmp_path / "photos")
 
 
 def _outcomes(project_dir: Path) -> dict[str, tuple[str, str | None]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import copied
 from tests.run_cli import tetsuban
 
 
@@ -24,10 +25,7 @@ class _Payload:
 
 @pytest.fixture()
 def small_project(tmp_path: Path, emoji_dir: Path) -> Path:
-    images = tmp_path / "images"
-    images.mkdir()
-    for source in sorted(emoji_dir.glob("1f6*.png"))[:4]:
-        shutil.copy2(source, images / source.name)
+    images = copied(sorted(emoji_dir.glob("1f6*.png"))[:4], tmp_path / "images")
     tetsuban("init", tmp_path / "p")
     tetsuban("import", tmp_path / "p", images)
     return tmp_path / "p"

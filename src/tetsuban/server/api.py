@@ -91,13 +91,14 @@ def next_images(state: State, who: Reader, count: int = 5, queue: str = "hybrid"
     return {"generation": generation, "images": [_offered(item) for item in images]}
 
 
-def _check_writes(state: AppState, who: Viewer, image_ids: list[int], label: bool = True) -> None:
-    """Refuse the request when any image is leased to someone else or (for a ``label`` write) holds another
-    person's label that ``who`` may not change (see server.ownership)."""
+def _check_writes(state: AppState, who: Viewer, image_ids: list[int], authors: dict[int, str] | None = None) -> None:
+    """Refuse the request when any image is leased to someone else or holds another person's label (``authors``:
+    who gave each image's current label; None for a write that changes no label) that ``who`` may not change (see
+    server.ownership)."""
     for image_id in image_ids:
         if image_id not in state.records:
             raise _unknown(image_id)
-        author = state.current_author(image_id) if label else None
+        author = None if authors is None else authors.get(image_id)
         refusal = write_refusal(who, image_id, state.leases.holder(image_id), author)
         if refusal is not None:
             raise HTTPException(refusal.status, refusal.detail)
@@ -106,7 +107,7 @@ def _check_writes(state: AppState, who: Viewer, image_ids: list[int], label: boo
 @router.post("/labels")
 def add_label(body: LabelIn, state: State, who: Annotator) -> dict[str, object]:
     _check_new_classes(state, who, {body.label})
-    _check_writes(state, who, [body.image_id])
+    _check_writes(state, who, [body.image_id], state.current_authors([body.image_id]))
     try:
         state.label(who, body.image_id, body.label, body.seconds, body.accepted)
     except KeyError:
@@ -120,7 +121,8 @@ def add_label(body: LabelIn, state: State, who: Annotator) -> dict[str, object]:
 def add_labels(body: BatchIn, state: State, who: Annotator) -> dict[str, object]:
     """Label a page of the grid at once; nothing is stored when any item is wrong."""
     _check_new_classes(state, who, {item.label for item in body.items})
-    _check_writes(state, who, [item.image_id for item in body.items])
+    ids = [item.image_id for item in body.items]
+    _check_writes(state, who, ids, state.current_authors(ids))
     try:
         state.label_many(who, [(i.image_id, i.label, i.accepted) for i in body.items], body.seconds)
     except KeyError as error:
@@ -134,14 +136,18 @@ def add_labels(body: BatchIn, state: State, who: Annotator) -> dict[str, object]
 def undo(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
     """Take back a label; an annotator only their own. The label it replaced comes back when another person gave
     it (server.ownership)."""
-    _check_writes(state, who, [body.image_id])
-    state.undo(who, body.image_id, label_before(state.history(body.image_id)))
+    if body.image_id not in state.records:
+        raise _unknown(body.image_id)
+    history = state.history(body.image_id)  # read once: whose label it is, and the one it replaced
+    current = {body.image_id: history[-1].author} if history and history[-1].label is not None else {}
+    _check_writes(state, who, [body.image_id], current)
+    state.undo(who, body.image_id, label_before(history))
     return {"ok": True, "labelled": int(state.view.labelled.sum())}
 
 
 @router.post("/unsure")
 def unsure(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
-    _check_writes(state, who, [body.image_id], label=False)
+    _check_writes(state, who, [body.image_id])
     try:
         state.mark_unsure(who, body.image_id)
     except KeyError:
@@ -159,7 +165,7 @@ def fields(image_id: int, state: State, who: Reader) -> dict[str, object]:
 
 @router.post("/fields")
 def set_field(body: FieldIn, state: State, who: Annotator) -> dict[str, object]:
-    _check_writes(state, who, [body.image_id], label=False)
+    _check_writes(state, who, [body.image_id])
     try:
         state.set_field(who, body.image_id, body.name, body.value)
     except KeyError:

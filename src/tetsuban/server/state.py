@@ -86,8 +86,7 @@ class AppState:
         return list(self._classes)
 
     def add_class(self, name: str) -> list[str]:
-        check_label(name)
-        self.project.add_class(name)
+        self.project.add_class(name)  # the store checks the name
         return self.classes(reread=True)
 
     # -- queues -----------------------------------------------------------------------------------------------
@@ -146,8 +145,8 @@ class AppState:
 
     def label_many(self, viewer: Viewer, items: list[tuple[int, str, bool]], seconds: float | None) -> None:
         """Record several labels at once (the grid): the accepted ones and the others each in one transaction."""
-        for image_id, label, _ in items:
-            check_label(label)
+        for image_id, label, _ in items:  # all checked before the first of two transactions writes anything
+            check_class_name(label)
             self._check_image(image_id)
         with self._write:
             for accepted in (True, False):
@@ -174,10 +173,10 @@ class AppState:
         """The image's label events, oldest first."""
         return self.project.label_history(image_id)
 
-    def current_author(self, image_id: int) -> str | None:
-        """Who gave the image's current label (None when it has none)."""
-        history = self.project.label_history(image_id)
-        return history[-1].author if history and history[-1].label is not None else None
+    def current_authors(self, image_ids: list[int]) -> dict[int, str]:
+        """Who gave each image's current label, for those of ``image_ids`` that have one; one read for them all."""
+        events = self.project.workspace.current_labels(image_ids)
+        return {i: e.author for i, e in events.items() if e.label is not None}
 
     def _tell_loop(self, image_id: int, label: str | None) -> None:
         if self._replay is not None:
@@ -300,8 +299,3 @@ def labels_to_target(points: list[tuple[int, float]], target: float) -> int | No
         return 0
     needed = fit_power_law([n for n, _ in usable], [a for _, a in usable]).labels_for(target)
     return None if needed is None else max(0, int(np.ceil(needed)) - usable[-1][0])
-
-
-def check_label(label: str) -> None:
-    """The app's labels follow the one rule for class names."""
-    check_class_name(label)
