@@ -11,7 +11,7 @@ export TETSUBAN_DATASETS := $(DATASETS)
 export OMP_WAIT_POLICY := PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install datasets lint test test-fast demo bench clean
+.PHONY: install datasets lint test test-fast demo bench screenshots clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install datasets lint
 
 test-fast: install datasets
 	$(VENV)/bin/python -m pytest -m "not slow"
+
+# The labeling page's pictures in docs/, taken by the browser tests (which otherwise write them to a temp folder).
+screenshots: install datasets
+	TETSUBAN_SCREENSHOTS=$(abspath docs) $(VENV)/bin/python -m pytest tests/server/test_browser.py -k "keyboard or grid_labels"
 
 demo: install
 	scripts/demo.sh
