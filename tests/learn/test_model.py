@@ -15,7 +15,7 @@ from tests.backbones.test_embed import _set_pipeline
 from tests.learn.conftest import copy_emoji
 from tetsuban import Project, ProjectError
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, INPUT_NAME
-from tetsuban.learn.artifact import CARD_NAME, MODEL_NAME, PROBABILITIES_NAME, load_artifact
+from tetsuban.learn.artifact import CARD_NAME, MODEL_NAME, PROBABILITIES_NAME, Artifact, load_artifact
 from tetsuban.learn.head import fit_linear_head
 from tetsuban.learn.predict import predict, predict_files
 from tetsuban.learn.train import TrainReport
@@ -91,7 +91,28 @@ def test_training_and_prediction_preprocess_identically(tmp_path: Path, emoji_di
         assert np.array_equal(seen_in_training, seen_in_prediction), path
         embedding = session.run([EMBEDDING_NAME], {INPUT_NAME: to_batch([seen_in_prediction])})[0][0]
         assert np.abs(embedding - cached[record.id]).max() < 1e-5, path
+    _predicts_as_trained(project, artifact)
     project.close()
+
+
+def _predicts_as_trained(project: Project, artifact: Artifact) -> None:
+    """Prediction (predict_files, and the doctor's check of it) gives what the head gives on the embeddings training
+    used: it preprocesses with the artifact's own pipeline, not a default one."""
+    labels = project.labelled()
+    ids = list(labels)
+    vectors = project.embeddings(ids)
+    x = np.stack([vectors[i] for i in ids])
+    expected = fit_linear_head(x, [labels[i] for i in ids], artifact.card["head"]["C"]).probabilities(x)
+    files = [project.image_path(r) for r in project.images()]
+    by_path = {str(project.image_path(r)): r.id for r in project.images()}
+    classes = list(artifact.classes)
+    for prediction in predict_files(artifact, files, k=len(classes), workers=1):
+        got = np.zeros(len(classes))
+        for name, p in prediction.top:
+            got[classes.index(name)] = p
+        assert np.abs(got - expected[ids.index(by_path[prediction.path])]).max() < 1e-4, prediction.path
+    checks = {f.check: f for f in project.doctor(artifact.folder)}
+    assert checks["preprocessing"].status == "pass", checks["preprocessing"].message
 
 
 def test_predict_writes_every_input_with_top_k_and_reports_bad_files(

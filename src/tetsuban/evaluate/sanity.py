@@ -18,9 +18,9 @@ import numpy as np
 
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
 from tetsuban.doctor import Finding
-from tetsuban.infer import InferenceJob, infer
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.head import fit_linear_head
+from tetsuban.learn.predict import run_model
 from tetsuban.learn.validate import score_held_out
 
 OVERFIT_IMAGES = 20
@@ -75,9 +75,8 @@ def shuffle_check(
 
 def agreement_check(artifact: Artifact, files: Sequence[Path], cached: np.ndarray, workers: int = 1) -> Finding:
     """The model's embeddings of ``files`` (prediction's path) against the cached ones training used (row for row)."""
-    job = InferenceJob(artifact.model_path, artifact.pipeline.to_dict(), (EMBEDDING_NAME,))
     computed: dict[int, np.ndarray] = {}
-    for batch in infer(job, list(enumerate(files)), workers):
+    for batch in run_model(artifact, files, (EMBEDDING_NAME,), workers):
         for result in batch:
             if result.outputs is not None:
                 computed[result.key] = result.outputs[EMBEDDING_NAME]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import numpy as np
 from tetsuban.csvcells import safe_row
 from tetsuban.errors import SourceError
 from tetsuban.files import write_atomic
-from tetsuban.infer import InferenceJob, infer
+from tetsuban.infer import InferenceJob, Inferred, infer
 from tetsuban.ingest.folder import walk_files
 from tetsuban.ingest.kinds import CSV_SUFFIXES
 from tetsuban.ingest.table import read_csv
@@ -73,12 +73,9 @@ def predict_files(
     artifact: Artifact, files: Sequence[Path], k: int = 3, workers: int = 0, on_progress: ProgressFn | None = None
 ) -> list[Prediction]:
     """The top ``k`` classes of each file, in order; unreadable files come back with their reason."""
-    pipeline = artifact.pipeline
-    check_model_input(pipeline, artifact.input_size)
-    job = InferenceJob(artifact.model_path, pipeline.to_dict(), (PROBABILITIES_NAME,))
     classes = np.asarray(artifact.classes)
     found: list[Prediction] = []
-    for batch in infer(job, list(enumerate(files)), worker_count(workers)):
+    for batch in run_model(artifact, files, (PROBABILITIES_NAME,), workers):
         for result in batch:
             path = str(files[result.key])
             if result.outputs is None:
@@ -90,6 +87,17 @@ def predict_files(
         if on_progress is not None:
             on_progress(len(found), len(files))
     return found
+
+
+def run_model(
+    artifact: Artifact, files: Sequence[Path], outputs: tuple[str, ...], workers: int = 0
+) -> Iterator[list[Inferred]]:
+    """The artifact's graph run on ``files`` as prediction runs it: each file decoded and preprocessed by the
+    pipeline stored in the artifact, batch by batch in order (each result's key is the file's index)."""
+    pipeline = artifact.pipeline
+    check_model_input(pipeline, artifact.input_size)
+    job = InferenceJob(artifact.model_path, pipeline.to_dict(), outputs)
+    yield from infer(job, list(enumerate(files)), worker_count(workers))
 
 
 def _inputs(source: Path) -> tuple[list[Path], list[tuple[str, str]]]:
