@@ -39,6 +39,23 @@ def test_the_queue_lists_only_unlabelled_train_images(project_dir: Path) -> None
         assert ids == project.next_to_label(12)  # the same seed, the same queue
 
 
+def test_the_queue_and_the_loop_learn_from_train_labels_only(project_dir: Path, tmp_path: Path) -> None:
+    """Relabelling every val and test image (to a class no train image has) changes neither the queue nor the
+    loop's head: both learn from the labelled train images only."""
+    copy = tmp_path / "project"
+    shutil.copytree(project_dir, copy)
+    with Project.open(copy) as project:
+        before = project.next_to_label(20)
+        labels, splits = project.labelled(), project.splits()
+        holdout = [i for i in labels if splits[i] != "train"]
+        assert len(holdout) > 100
+        project.set_labels([(i, "Holdout only") for i in holdout])
+        assert project.next_to_label(20) == before
+        snapshot = project.label_loop(background=False, snapshot_seconds=0).loop.snapshot
+        assert snapshot.head is not None and "Holdout only" not in snapshot.head.classes
+        assert snapshot.labelled == len(labels) - len(holdout)
+
+
 def test_label_issues_find_labels_changed_to_a_wrong_class(project_dir: Path, tmp_path: Path) -> None:
     copy = tmp_path / "project"
     shutil.copytree(project_dir, copy)

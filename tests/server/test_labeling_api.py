@@ -182,3 +182,50 @@ def test_the_review_queue_shows_planted_errors_and_drops_those_relabelled(copied
         client.post("/api/labels", json={"image_id": fixed, "label": "Trouser", "accepted": True})
         again = client.get("/api/next", params={"queue": "review", "count": 20}).json()["images"]
         assert fixed not in {item["id"] for item in again}
+
+
+def test_the_app_learns_from_train_labels_only(client: TestClient, copied: Path) -> None:
+    """Val and test labels, old or given in the app, never reach the loop: not its head, its queue or its count."""
+    state = _state(client)
+    with Project.open(copied) as project:
+        splits, labels = project.splits(), project.labelled()
+    train_labelled = sum(splits.get(i) == "train" for i in labels)
+    assert state.view.loop.snapshot.labelled == train_labelled  # the loop was seeded with train labels only
+    holdout = _ids(client, "holdout", 10)
+    assert client.post("/api/classes", json={"name": "Holdout only"}).status_code == 200
+    for image_id in holdout:  # as many as a retrain needs: a loop told of them would retrain and learn the class
+        answer = client.post("/api/labels", json={"image_id": image_id, "label": "Holdout only"})
+        assert answer.status_code == 200, answer.text
+    loop = state.view.loop
+    loop.wait()
+    assert all(loop.labels[state.view.row_of[i]] is None for i in holdout)
+    snapshot = loop.retrain()
+    assert snapshot.head is not None and "Holdout only" not in snapshot.head.classes
+    assert snapshot.labelled == train_labelled
+    assert client.get("/api/stats").json()["labelled"] == len(labels) + len(holdout)  # the panel counts them all
+
+
+def test_the_app_tells_the_loop_only_after_the_label_is_stored(client: TestClient, copied: Path) -> None:
+    """When the loop hears of a label the store already holds it (a killed server loses nothing the loop saw)."""
+    loop = _state(client).view.loop
+    told = loop.label
+    stored_when_told: list[tuple[int, str | None, str | None]] = []
+    image_ids = _state(client).view.image_ids
+
+    def label_then_check(row: int, label: str | None) -> None:  # the real loop's label, after a look at the store
+        image_id = int(image_ids[row])
+        with Project.open(copied) as project:
+            stored_when_told.append((image_id, label, project.labelled().get(image_id)))
+        told(row, label)
+
+    loop.label = label_then_check  # type: ignore[method-assign]
+    given = _ids(client, "hybrid", 3)
+    client.post("/api/labels", json={"image_id": given[0], "label": "Bag"})
+    client.post("/api/labels/batch", json={"items": [{"image_id": i, "label": "Sandal"} for i in given[1:]]})
+    client.post("/api/undo", json={"image_id": given[0]})
+    assert stored_when_told == [
+        (given[0], "Bag", "Bag"),
+        (given[1], "Sandal", "Sandal"),
+        (given[2], "Sandal", "Sandal"),
+        (given[0], None, None),
+    ]
