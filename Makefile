@@ -53,6 +53,8 @@ bench: install datasets
 	$(VENV)/bin/python -W ignore bench/recolour_study.py
 	$(VENV)/bin/python -W ignore bench/active_sim.py
 	$(VENV)/bin/python -W ignore bench/active_speed.py
+	$(VENV)/bin/python -W ignore bench/confident_learning.py
+	$(VENV)/bin/python -W ignore bench/finetune.py
 	$(VENV)/bin/python -W ignore bench/server_latency.py
 	$(VENV)/bin/python -W ignore bench/keypress_latency.py
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from cleanlab.count import compute_confident_joint
+from cleanlab.count import compute_confident_joint, get_confident_thresholds
 from cleanlab.filter import find_label_issues as cleanlab_issues
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from tetsuban.active.label_issues import (
+    class_thresholds,
+    confident_classes,
     confident_joint,
     find_label_issues,
     label_issue_mask,
@@ -41,6 +45,65 @@ def test_the_confident_joint_and_issues_equal_cleanlabs(fashion_pixels: Data) ->
     theirs = cleanlab_issues(given, probabilities, filter_by="confident_learning")
     assert ours.sum() > 50
     assert np.array_equal(ours, theirs)
+
+
+@st.composite
+def _labelled_probabilities(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Given labels (N,) of at least two classes and probabilities (N, K): rows of small whole numbers made to sum
+    to one, so that ties and classes reaching their thresholds together are common; some classes may have no label.
+    No probability is 0 (cleanlab raises those to 1e-6, and a softmax never gives one)."""
+    k = draw(st.integers(2, 5))
+    n = draw(st.integers(k, 40))
+    weights = np.array(draw(st.lists(st.lists(st.integers(1, 6), min_size=k, max_size=k), min_size=n, max_size=n)))
+    labels = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
+    assume(len(set(labels.tolist())) >= 2)
+    return labels, weights / weights.sum(axis=1, keepdims=True)
+
+
+def _clipped(joint: np.ndarray) -> np.ndarray:
+    """cleanlab counts at least one image on each diagonal cell; ours are the plain counts."""
+    out = joint.copy()
+    np.fill_diagonal(out, out.diagonal().clip(min=1))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(_labelled_probabilities())
+def test_confident_learning_is_cleanlabs_but_for_classes_reaching_their_thresholds_together(
+    case: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Where at most one class reaches its threshold, or the most probable class is among those that do, our
+    confident class, joint and issues are cleanlab's. Where several do and the most probable does not, cleanlab
+    takes the most probable class anyway and we take the most probable of those that reached (the paper's rule)."""
+    labels, probabilities = case
+    n, k = probabilities.shape
+    ours_t, theirs_t = class_thresholds(labels, probabilities), get_confident_thresholds(labels, probabilities)
+    present = np.isin(np.arange(k), labels)
+    assert np.allclose(ours_t[present], theirs_t[present]) and np.isinf(ours_t[~present]).all()
+    reached = probabilities >= ours_t - 1e-6
+    same_rule = (reached.sum(axis=1) <= 1) | reached[np.arange(n), probabilities.argmax(axis=1)]
+    guess = confident_classes(labels, probabilities)
+    rows = np.flatnonzero(same_rule)
+    if len(rows):
+        theirs, off_diagonal = compute_confident_joint(
+            labels[rows],
+            probabilities[rows],
+            thresholds=theirs_t,
+            calibrate=False,
+            return_indices_of_off_diagonals=True,
+        )
+        counted = rows[guess[rows] >= 0]
+        ours = np.zeros((k, k), np.int64)
+        np.add.at(ours, (labels[counted], guess[counted]), 1)
+        assert np.array_equal(_clipped(ours), theirs)
+        assert np.array_equal(rows[off_diagonal], counted[guess[counted] != labels[counted]])
+    if same_rule.all():
+        assert np.array_equal(_clipped(confident_joint(labels, probabilities)), theirs)
+    for row in np.flatnonzero(~same_rule):  # the paper's rule: the most probable of the classes that reached
+        assert reached[row, guess[row]] and probabilities[row, guess[row]] == probabilities[row, reached[row]].max()
+    ours_issues = label_issue_mask(labels, probabilities)
+    theirs_issues = cleanlab_issues(labels, probabilities, filter_by="confident_learning")
+    assert np.array_equal(ours_issues[same_rule], theirs_issues[same_rule])
 
 
 def test_planted_label_errors_are_found_and_ranked_first(fashion_pixels: Data) -> None:

@@ -1,11 +1,16 @@
 """Labels that look wrong: confident learning (Northcutt, Jiang and Chuang, JAIR 2021) on out-of-fold probabilities.
 
 Each class gets a threshold, the mean probability the model gives that class over the images labelled with it.
-An image is counted as confidently of class j when its probability of j reaches j's threshold (the most probable
-such class when several do). An image confidently of another class than its label, which the model also does not
-predict as its label, is a label issue; issues are ranked by the probability of their given label, lowest first.
-The probabilities come from k-fold cross-fitting on cached embeddings, so no image is judged by a head that saw
-its label.
+An image is counted as confidently of class j when its probability of j reaches j's threshold; when several
+classes reach theirs, it is the most probable of those (the paper's rule, section 3.1). An image confidently of
+another class than its label, which the model also does not predict as its label, is a label issue; issues are
+ranked by the probability of their given label, lowest first. The probabilities come from k-fold cross-fitting on
+cached embeddings, so no image is judged by a head that saw its label.
+
+cleanlab (2.x) differs in one case: when two or more classes reach their thresholds it takes the most probable
+class overall, which may be one that did not reach its threshold. We keep the paper's rule, so that a suggested
+class is always one the model is confident of; everywhere else the two agree (tests/active/test_label_issues.py
+checks both on random matrices, and bench/confident_learning.py measures how often the rule matters).
 """
 
 from __future__ import annotations
@@ -59,9 +64,10 @@ def out_of_fold_probabilities(
 
 
 def class_thresholds(given: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """Per class, the mean probability of that class over the images labelled with it (K,)."""
+    """Per class, the mean probability of that class over the images labelled with it (K,); infinite for a class
+    no image is labelled with (no image is confidently of it)."""
     k = probabilities.shape[1]
-    return np.array([probabilities[given == j, j].mean() if (given == j).any() else 1.0 for j in range(k)])
+    return np.array([probabilities[given == j, j].mean() if (given == j).any() else np.inf for j in range(k)])
 
 
 def confident_classes(given: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
@@ -83,11 +89,13 @@ def confident_joint(given: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
 
 
 def label_issue_mask(given: np.ndarray, probabilities: np.ndarray, guess: np.ndarray | None = None) -> np.ndarray:
-    """True where the label looks wrong: confidently another class, and not the model's top prediction.
-    ``guess``: :func:`confident_classes`, when already computed."""
+    """True where the label looks wrong: confidently another class, and the given label not the model's top
+    prediction (nor within a hair of it). ``guess``: :func:`confident_classes`, when already computed."""
     if guess is None:
         guess = confident_classes(given, probabilities)
-    return (guess >= 0) & (guess != given) & (probabilities.argmax(axis=1) != given)
+    top = probabilities.max(axis=1)
+    below_top = probabilities[np.arange(len(given)), given] + _SLACK < top
+    return (guess >= 0) & (guess != given) & below_top
 
 
 def find_label_issues(
