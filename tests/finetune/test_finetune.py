@@ -9,7 +9,7 @@ from tetsuban.backbones.onnx_export import EMBEDDING_NAME
 from tetsuban.finetune.network import load_network, network_embeddings
 from tetsuban.infer import InferenceJob, infer
 from tetsuban.learn.predict import predict_files
-from tetsuban.learn.train import TrainReport
+from tetsuban.learn.train import TrainReport, labels_sha256
 
 
 def _val(project: Project) -> list[tuple[int, str]]:
@@ -28,6 +28,9 @@ def test_the_run_writes_the_probes_artifact_with_the_network_beside_it(tuned: tu
     assert head["recipe"]["batch_size"] == 8 and head["device"] == "cpu"
     assert card["backbone"]["finetuned_from"] != card["backbone"]["key"]
     assert card["data"]["images"] == 30 and card["data"]["validation_images"] == 15
+    shas = {r.id: r.sha256 for r in project.images()}
+    val = _val(project)  # the val images by content, not by count: the test split has 15 too
+    assert card["data"]["validation_labels_sha256"] == labels_sha256([shas[i] for i, _ in val], [c for _, c in val])
     assert not list((project.root / ".cache" / "finetune").glob("*.pt"))  # the checkpoint goes once the model is out
 
 

@@ -189,8 +189,11 @@ def test_with_splits_training_never_sees_test_images(tmp_path: Path, emoji_dir: 
         val = [i for i in labels if splits[i] == "val"]
         report = project.train(search_c=True)
         card = report.artifact.card
-        assert card["data"]["images"] == len(train) and card["data"]["validation_images"] == len(val)
+        # which images trained and validated it, not only how many: a val/test swap of equal shares keeps the counts
         assert card["data"]["labels_sha256"] == labels_sha256([shas[i] for i in train], [labels[i] for i in train])
+        val_hash = labels_sha256([shas[i] for i in val], [labels[i] for i in val])
+        assert card["data"]["validation_labels_sha256"] == val_hash
+        assert card["data"]["images"] == len(train) and card["data"]["validation_images"] == len(val)
         assert card["validation"]["method"] == "validation split" and card["validation"]["images"] == len(val)
         assert card["head"]["C_from"] == "search on the validation split"
         assert 0.5 < report.validation.accuracy <= 1.0  # type: ignore[operator]
