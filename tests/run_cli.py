@@ -8,6 +8,9 @@ import subprocess
 import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+import typer.main
 
 
 def tetsuban(
@@ -41,3 +44,20 @@ def tetsuban(
 
 def _limit_memory(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def command_tree() -> dict[str, Any]:
+    """Every command the Typer app has (Typer's own click commands), by the words that call it: ``"train"``, and
+    ``"labels export"`` for a group's sub-command (the group itself is there too, as ``"labels"``)."""
+    from tetsuban.cli import app
+
+    found: dict[str, Any] = {}
+    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+        found[name] = command
+        found.update({f"{name} {sub}": inner for sub, inner in getattr(command, "commands", {}).items()})
+    return found
+
+
+def is_group(command: Any) -> bool:
+    """Whether ``command`` (from :func:`command_tree`) only gathers sub-commands."""
+    return bool(getattr(command, "commands", None))

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import re
-
-import typer.main
+from pathlib import Path
+from typing import Any
 
 from tests.conftest import REPO
-from tetsuban.cli import app
+from tests.run_cli import command_tree, is_group
 
 PAGES = ("survey", "collect", "annotate", "preprocess", "train", "evaluate")
+_SHOWN = re.compile(r"^\$?\s*tetsuban ([a-z-]+)(?: ([a-z-]+))?(.*)$")
 
 
-def _commands() -> set[str]:
-    group = typer.main.get_command(app)
-    names = set()
-    for name, command in group.commands.items():  # type: ignore[attr-defined]
-        names.add(name)
-        names.update(f"{name} {sub}" for sub in getattr(command, "commands", {}))
+def _guides() -> list[Path]:
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def _options(command: Any) -> set[str]:
+    """Every option spelling ``command`` takes (--k, -o, --help ...)."""
+    names = {"--help"}
+    for param in command.params:
+        names.update(getattr(param, "opts", []))
+        names.update(getattr(param, "secondary_opts", []))
     return names
 
 
@@ -27,22 +32,31 @@ def test_the_readme_links_every_recipe_page_and_its_images_exist() -> None:
     assert {f"docs/{page}.md" for page in PAGES} <= set(links)
     for link in links:
         assert (REPO / link).exists(), link
-    for page in PAGES:
-        text = (REPO / "docs" / f"{page}.md").read_text(encoding="utf-8")
-        for link in re.findall(r"\]\(([^)#:]+)\)", text):
-            assert (REPO / "docs" / link).exists(), f"{page}.md links {link}"
+    for page in sorted((REPO / "docs").glob("*.md")):
+        for link in re.findall(r"\]\(([^)#:]+)\)", page.read_text(encoding="utf-8")):
+            assert (REPO / "docs" / link).exists(), f"{page.name} links {link}"
 
 
-def test_every_command_in_the_guide_exists() -> None:
-    known = _commands()
+def test_every_command_in_the_guide_exists_with_the_options_it_shows() -> None:
+    """Each ``tetsuban ...`` line in a code block of the README or docs/ names a command the app has (a group's
+    sub-command where the first word is a group) and only options that command takes."""
+    tree = command_tree()
     shown = set()
-    for path in [REPO / "README.md", *(REPO / "docs" / f"{page}.md" for page in PAGES)]:
+    for path in _guides():
         for block in re.findall(r"```(?:\w*)\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S):
-            for line in block.splitlines():
-                found = re.match(r"^\$?\s*tetsuban ([a-z-]+)(?: ([a-z-]+))?", line.strip())
-                if found:
-                    name = found.group(1) if found.group(1) in known else None
-                    pair = f"{found.group(1)} {found.group(2)}"
-                    assert name is not None or pair in known, f"{path.name}: {line.strip()}"
-                    shown.add(found.group(1))
-    assert {"survey", "import", "queue", "serve", "train", "evaluate"} <= shown
+            for line in (part for row in block.splitlines() for part in re.split(r";|&&", row)):
+                found = _SHOWN.match(line.strip())
+                if not found:
+                    continue
+                first, second, rest = found.groups()
+                assert first in tree, f"{path.name}: {line.strip()}"
+                words = f"{first} {second}" if is_group(tree[first]) else first
+                assert words in tree, f"{path.name}: {line.strip()} ({first} has no sub-command {second})"
+                if not is_group(tree[first]) and second is not None:
+                    rest = f" {second}{rest}"
+                command_part = rest.split("#", 1)[0].split("|", 1)[0]
+                options = {m for m in re.findall(r"(?:^|\s)(--?[a-z][a-z0-9-]*)", command_part)}
+                unknown = options - _options(tree[words])
+                assert not unknown, f"{path.name}: {line.strip()} (tetsuban {words} has no {sorted(unknown)})"
+                shown.add(words)
+    assert {"survey", "import", "queue", "serve", "train", "evaluate", "labels export"} <= shown
