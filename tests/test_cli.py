@@ -10,6 +10,7 @@ import pytest
 
 from tests.run_cli import command_tree, is_group, tetsuban
 
+
 def _summaries(help_text: str) -> dict[str, str]:
     """The first line of each entry of a help page's Commands box: name -> summary."""
     box = help_text.split("Commands", 1)[1]
