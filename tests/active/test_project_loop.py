@@ -7,11 +7,13 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import write_fashion_images, write_unlabelled_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import Project
+from tetsuban.learn.head import LinearHead, fit_linear_head
 
 pytestmark = pytest.mark.slow
 
@@ -76,10 +78,52 @@ def test_label_issues_find_labels_changed_to_a_wrong_class(project_dir: Path, tm
     assert sum(found[i].suggested == labels[i] for i in caught) >= 0.8 * len(caught)  # the suggestion undoes it
 
 
-def test_the_curve_forecasts_twice_the_labels(project_dir: Path) -> None:
+def _labelled_split(project: Project, split: str) -> tuple[np.ndarray, list[str]]:
+    """The embeddings and labels of the labelled images of ``split``."""
+    labels, splits = project.labelled(), project.splits()
+    ids = [i for i in labels if splits[i] == split]
+    vectors = project.embeddings(ids)
+    return np.stack([vectors[i] for i in ids]), [labels[i] for i in ids]
+
+
+def _accuracy(head: LinearHead, x: np.ndarray, truth: list[str]) -> float:
+    return float(np.mean(np.asarray(head.classes)[head.probabilities(x).argmax(axis=1)] == np.asarray(truth)))
+
+
+def test_the_curve_prints_measured_points_and_a_forecast_that_follow_from_them(project_dir: Path) -> None:
+    """The last measured point is the head on every train label scored on the val images, computed here; the
+    fitted column, the forecast at twice the labels and the labels a target needs all follow one power law
+    a - b n^-c, whose b and c the test solves from two fitted points."""
     printed = tetsuban("curve", project_dir, "--target", "0.99").stdout
-    assert "twice today's" in printed
-    assert "0.990" in printed
+    rows = [
+        tuple(map(float, m))
+        for m in re.findall(r"^\W*([\d,]+)\s+\W*([\d.]+)\s+\W*([\d.]+)\s*\W*$", printed.replace(",", ""), flags=re.M)
+    ]
+    counts, measured, fitted = (np.array(column) for column in zip(*rows, strict=True))
+    with Project.open(project_dir) as project:
+        train_x, train_y = _labelled_split(project, "train")
+        val_x, val_y = _labelled_split(project, "val")
+    assert counts[-1] == len(train_y) and counts[0] >= 10 and (np.diff(counts) > 0).all()
+    assert measured[-1] == pytest.approx(_accuracy(fit_linear_head(train_x, train_y), val_x, val_y), abs=5e-4)
+    forecast = re.search(
+        r"At ([\d,]+) labels \(twice today's\): (\d+\.\d+) expected, (\d+\.\d+) to (\d+\.\d+)", printed
+    )
+    ceiling = re.search(r"Fitted ceiling (\d+\.\d+)", printed)
+    assert forecast is not None and ceiling is not None
+    twice, expected, low, high = (float(forecast.group(i).replace(",", "")) for i in range(1, 5))
+    a = float(ceiling.group(1))
+    assert twice == 2 * counts[-1] and low <= expected <= high and expected <= a
+    late = np.flatnonzero((counts >= 50) & (a - fitted > 0.005))
+    (n1, f1), (n2, f2) = (counts[late[0]], fitted[late[0]]), (counts[late[-1]], fitted[late[-1]])
+    c = np.log((a - f1) / (a - f2)) / np.log(n2 / n1)
+    b = (a - f2) * n2**c
+    assert expected == pytest.approx(a - b * twice**-c, abs=0.003)
+    needs = re.search(r"0\.990 needs about ([\d,]+) training labels", printed)
+    if a > 0.99:
+        assert needs is not None
+        assert float(needs.group(1).replace(",", "")) == pytest.approx((b / (a - 0.99)) ** (1 / c), rel=0.2)
+    else:
+        assert needs is None and "levels off below 0.990" in printed
 
 
 def test_the_simulator_writes_its_report(project_dir: Path) -> None:
@@ -92,6 +136,28 @@ def test_the_simulator_writes_its_report(project_dir: Path) -> None:
     bad = tetsuban("simulate", project_dir, "--strategies", "clever", check=False)
     assert bad.returncode != 0 and "hybrid, hybrid_random10, random" in bad.stderr + bad.stdout
     assert "Embedding" not in bad.stdout + bad.stderr  # a wrong name fails before any work
+
+
+def test_the_simulators_accuracy_is_the_head_on_every_known_label_scored_on_the_test_split(project_dir: Path) -> None:
+    """With one step as large as the images not in the test split, a run labels them all at once: its accuracy,
+    the target the table prints, is a head on all of them scored on the test images, computed here."""
+    with Project.open(project_dir) as project:
+        train_x, train_y = _labelled_split(project, "train")
+        val_x, val_y = _labelled_split(project, "val")
+        test_x, test_y = _labelled_split(project, "test")
+        everything = np.stack(list(project.embeddings([r.id for r in project.images()]).values()))
+    known_x, known_y = np.vstack([train_x, val_x]), train_y + val_y
+    budget = str(len(known_y))
+    printed = tetsuban(
+        "simulate", project_dir, "--strategies", "random", "--budget", budget, "--step", budget, "--seeds", "1"
+    ).stdout
+    found = re.search(r"labels to ≥ (\d+\.\d+)", printed)
+    row = re.search(r"random\s+\W*([\d,]+)", printed)
+    assert found is not None and row is not None and row.group(1).replace(",", "") == budget
+    mean, scale = everything.mean(axis=0), everything.std(axis=0) + 1e-6  # the loop standardizes over all images
+    head = fit_linear_head((known_x - mean) / scale, known_y)
+    expected = _accuracy(head, (test_x - mean) / scale, test_y)
+    assert float(found.group(1)) == pytest.approx(expected, abs=1 / len(test_y) + 5e-4)
 
 
 def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
