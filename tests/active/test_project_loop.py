@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,10 @@ import pytest
 from tests.conftest import write_fashion_images, write_unlabelled_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import Project
+from tetsuban.active.data import loop_for
+from tetsuban.active.record import LoopRecorder
 from tetsuban.learn.head import LinearHead, fit_linear_head
+from tetsuban.store.loop_state import load_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -185,24 +187,61 @@ def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
         assert any(after[i] != stored[i] for i in after)  # the retrain on five more labels changed something
 
 
+class _Clock:
+    """A steady clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_the_snapshot_waits_for_a_quiet_loop_or_the_end(project_dir: Path, tmp_path: Path) -> None:
+    """Each retrain is recorded at once; its snapshot is written when none is stored yet, once the loop has been
+    quiet for 5 s, when the stored one is older than snapshot_seconds, and when the app stops (on a clock the
+    test moves, so that no assertion waits on real time)."""
     copy = tmp_path / "project"
     shutil.copytree(project_dir, copy)
+    clock = _Clock()
     with Project.open(copy) as project:
-        running = project.label_loop(retrain_every=5, queue_size=10, background=False, snapshot_seconds=3600)
-        loop, image_ids = running.loop, running.image_ids
-        queued = [int(image_ids[row]) for row in loop.next_images(5)]
-        project.set_labels([(image_id, "Bag") for image_id in queued])
-        for row in loop.next_images(5):
-            loop.label(row, "Bag")
+        engine = project.workspace.engine
+
+        def stored() -> int | None:
+            with engine.connect() as conn:
+                found = load_snapshot(conn)
+            return None if found is None else found.generation
+
+        data = project.active_data()
+        recorder = LoopRecorder(engine, "backbone", data.image_ids, {}, snapshot_seconds=20, clock=clock)
+        loop = loop_for(data, "hybrid", 5, 10, background=False, on_publish=recorder)
+
+        def label_five(at: float) -> None:
+            clock.now = at
+            rows = loop.next_images(5)
+            project.set_labels([(int(data.image_ids[row]), "Bag") for row in rows])
+            for row in rows:
+                loop.label(row, "Bag")  # the fifth retrains and publishes
+
+        recorder.save_if_due()
+        assert stored() == 1  # none was stored: the first is written at once
+        label_five(at=1.0)
         assert [r.generation for r in project.retrains()] == [1, 2]  # every retrain is recorded at once ...
-        assert project.suggestions() == {}  # ... its snapshot (4 MB at 100,000 images) not while labels come in
-        deadline = time.monotonic() + 20
-        while not project.suggestions() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        quiet = project.suggestions()
-        assert set(quiet) == set(image_ids.tolist())  # written once the loop was quiet
-        for row in loop.next_images(5):
-            loop.label(row, "Sandal")
-        running.flush()  # the app stops: the latest is written at once
-        assert project.suggestions() != quiet
+        recorder.save_if_due()
+        clock.now = 5.9
+        recorder.save_if_due()
+        assert stored() == 1  # ... its snapshot not while labels may still come in
+        clock.now = 6.0
+        recorder.save_if_due()
+        assert stored() == 2  # quiet for 5 s
+        for second in (8.0, 12.0, 16.0, 20.0, 24.0):  # a retrain every 4 s: never quiet for 5
+            label_five(at=second)
+            recorder.save_if_due()
+        assert stored() == 2  # the stored one is 18 s old at 24 s
+        label_five(at=28.0)
+        recorder.save_if_due()
+        assert stored() == 8  # 22 s old: older than snapshot_seconds, written though the loop is busy
+        label_five(at=29.0)
+        recorder.flush(loop.snapshot)  # the app stops: the latest is written at once
+        assert stored() == loop.snapshot.generation == 9
+        assert set(project.suggestions()) == set(data.image_ids.tolist())

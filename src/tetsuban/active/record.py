@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -36,8 +37,10 @@ class LoopRecorder:
         val_rows: dict[int, int],
         snapshot_seconds: float = SNAPSHOT_SECONDS,
         quiet_seconds: float = QUIET_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
+        self._clock = clock  # seconds on a steady clock; a test passes its own
         self._backbone = backbone
         self._image_ids = image_ids
         self._val_rows = val_rows  # val image id -> row
@@ -56,9 +59,9 @@ class LoopRecorder:
         retrain = self._retrain(snapshot)
         with self._lock, self._engine.begin() as conn:
             add_retrain(conn, retrain)
-            self._unsaved, self._published_at = snapshot, time.monotonic()
+            self._unsaved, self._published_at = snapshot, self._clock()
         if self._snapshot_seconds <= 0:
-            self._save_due()
+            self.save_if_due()
         elif self._writer is None:
             self._writer = threading.Thread(target=self._write_when_due, daemon=True)
             self._writer.start()
@@ -70,14 +73,16 @@ class LoopRecorder:
             return
         with self._lock, self._engine.begin() as conn:
             save_snapshot(conn, self._stored(snapshot))
-            self._unsaved, self._saved_at = None, time.monotonic()
+            self._unsaved, self._saved_at = None, self._clock()
 
     def _write_when_due(self) -> None:
         while not self._stop.wait(min(1.0, self._quiet_seconds)):
-            self._save_due()
+            self.save_if_due()
 
-    def _save_due(self) -> None:
-        now = time.monotonic()
+    def save_if_due(self) -> None:
+        """Write the latest unsaved snapshot if the loop has been quiet long enough or the stored one is old
+        (the writer thread calls this every second)."""
+        now = self._clock()
         with self._lock:
             snapshot = self._unsaved
             quiet = now - self._published_at >= self._quiet_seconds

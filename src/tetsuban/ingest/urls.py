@@ -12,7 +12,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -37,20 +37,30 @@ class FetchError(Exception):
 
 
 class HostRateLimit:
-    """Spaces request starts to the same host at least ``1 / per_second`` seconds apart, across threads."""
+    """Spaces request starts to the same host at least ``1 / per_second`` seconds apart, across threads.
 
-    def __init__(self, per_second: float) -> None:
+    ``clock`` and ``sleep`` are a steady clock and its sleep (a test passes its own)."""
+
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._interval = 1.0 / per_second
         self._next: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
 
-    def wait(self, host: str) -> None:
+    def wait(self, host: str) -> float:
+        """Block until a request to ``host`` may start; returns the start it was given (on ``clock``)."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             start = max(now, self._next.get(host, now))
             self._next[host] = start + self._interval
         if start > now:
-            time.sleep(start - now)
+            self._sleep(start - now)
+        return start
 
 
 def fetch(client: httpx.Client, url: str, cfg: FetchConfig, limit: HostRateLimit) -> bytes:
