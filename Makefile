@@ -11,7 +11,7 @@ export TETSUBAN_DATASETS := $(DATASETS)
 export OMP_WAIT_POLICY := PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install datasets lint test test-fast demo bench screenshots clean
+.PHONY: install datasets lint test test-fast demo bench mutation screenshots clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: install datasets lint
 
 test-fast: install datasets
 	$(VENV)/bin/python -m pytest -m "not slow"
+
+# Mutation testing (not part of make test; about an hour on 2 cores): mutmut changes the modules listed under
+# [tool.mutmut] in pyproject.toml one change at a time and runs their fast tests; bench/mutation.py writes
+# bench/results/mutation.md and fails while a surviving change is neither killed by a test nor explained in
+# bench/mutation_triage.toml.
+mutation: install datasets
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,mutation]'
+	$(VENV)/bin/python bench/mutation.py
 
 # The labeling page's pictures in docs/, taken by the browser tests (which otherwise write them to a temp folder).
 screenshots: install datasets
@@ -59,4 +67,4 @@ bench: install datasets
 	$(VENV)/bin/python -W ignore bench/keypress_latency.py
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .hypothesis
+	rm -rf $(VENV) demo .pytest_cache .hypothesis mutants

@@ -160,6 +160,8 @@ def test_align_eyes_levels_a_tilted_face_and_passes_other_images(photos_dir: Pat
         assert params["face"] and abs(params["angle"]) > 5
         eyes = find_eyes(step.apply(tilted, params))
         assert eyes is not None and abs(eyes.angle) < 3.0, eyes
+        moved = np.subtract(eyes.center, params["center"])
+        assert np.hypot(*moved) < 8, moved  # turned about the point between the eyes, which stays where it was
     orange = decode(photos_dir / "orange.jpg", max_side=256)
     params = step.sample(np.random.default_rng(0), orange, None)
     assert params == {"face": False}

@@ -1,0 +1,137 @@
+"""Mutation testing: does each promise of the core modules fail a test when its code is broken?
+
+mutmut (configured under [tool.mutmut] in pyproject.toml: the modules to change and the fast tests to run) makes
+one small change at a time to learn/, active/, pipeline/, splits.py and server/state.py (a comparison flipped, a
+constant moved, an argument dropped) and runs the tests that reach the changed function. A change that no test
+notices "survives". Each survivor is either killed by a new test or explained, by name or glob, in
+bench/mutation_triage.toml (an equivalent change, a default no caller relies on, a message's wording).
+
+Writes bench/results/mutation.md: the counts per module and every survivor with its change and its explanation.
+Exits 1 while a survivor has no explanation, so that `make mutation` keeps the habit.
+
+Usage: python bench/mutation.py [--report-only] [MUTANT_GLOB ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "mutation.md"
+TRIAGE = REPO / "bench" / "mutation_triage.toml"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+_RESULT_LINE = re.compile(r"^\s+(\S+): (.+)$")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One change mutmut made: its name (module, function, number) and what the tests made of it."""
+
+    name: str
+    status: str
+
+    @property
+    def module(self) -> str:
+        return self.name.rsplit(".", 1)[0]
+
+
+def run_mutmut(patterns: list[str]) -> float:
+    """Run mutmut (every mutant, or those matching ``patterns``); the seconds it took."""
+    started = time.perf_counter()
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    subprocess.run([str(MUTMUT), "run", *patterns], cwd=REPO, env=env, check=False)
+    return time.perf_counter() - started
+
+
+def read_results() -> list[Mutant]:
+    """Every mutant mutmut has a result for (``mutmut results --all true``)."""
+    printed = subprocess.run(
+        [str(MUTMUT), "results", "--all", "true"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    return [Mutant(m.group(1), m.group(2)) for m in map(_RESULT_LINE.match, printed.splitlines()) if m]
+
+
+def change_of(name: str) -> str:
+    """The changed line of a mutant, before and after, from ``mutmut show``."""
+    diff = subprocess.run([str(MUTMUT), "show", name], cwd=REPO, capture_output=True, text=True, check=False).stdout
+    removed = [line[1:].strip() for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    return f"`{' '.join(removed)[:110]}` → `{' '.join(added)[:110]}`"
+
+
+def load_triage() -> dict[str, str]:
+    """Explanations by mutant name or glob."""
+    if not TRIAGE.exists():
+        return {}
+    return dict(tomllib.loads(TRIAGE.read_text(encoding="utf-8")).get("explained", {}))
+
+
+def explanation(name: str, triage: dict[str, str]) -> str | None:
+    if name in triage:
+        return triage[name]
+    return next((why for pattern, why in triage.items() if fnmatch.fnmatchcase(name, pattern)), None)
+
+
+def report(mutants: list[Mutant], triage: dict[str, str], seconds: float | None) -> tuple[list[str], int]:
+    """The markdown report and the number of survivors without an explanation."""
+    by_module: dict[str, Counter[str]] = defaultdict(Counter)
+    for mutant in mutants:
+        by_module[mutant.module][mutant.status] += 1
+    survivors = [m for m in mutants if m.status == "survived"]
+    untriaged = [m for m in survivors if explanation(m.name, triage) is None]
+    statuses = ["killed", "survived", "timeout", "no tests", "suspicious", "not checked"]
+    ran = f", {seconds / 60:.0f} min" if seconds is not None else ""
+    lines = [
+        "# Mutation testing: which broken promises the tests notice",
+        "",
+        f"`make mutation` (mutmut, bench/mutation.py) on {datetime.now(UTC):%Y-%m-%d}: Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores{ran}. The modules and the tests run against each "
+        "change are listed under [tool.mutmut] in pyproject.toml; only lines those tests reach are changed. "
+        "A timeout counts as noticed (the change made a test hang).",
+        "",
+        "| module | " + " | ".join(statuses) + " |",
+        "|---|" + "---:|" * len(statuses),
+    ]
+    for module in sorted(by_module):
+        lines.append(f"| {module} | " + " | ".join(str(by_module[module][s]) for s in statuses) + " |")
+    total = Counter(m.status for m in mutants)
+    lines.append("| **all** | " + " | ".join(f"**{total[s]}**" for s in statuses) + " |")
+    noticed = total["killed"] + total["timeout"]
+    checked = noticed + total["survived"]
+    if checked:
+        lines += ["", f"The tests notice {noticed} of {checked} changes ({noticed / checked:.1%})."]
+    lines += ["", f"## Survivors ({len(survivors)}; {len(untriaged)} without an explanation)", ""]
+    if survivors:
+        lines += ["| mutant | change | why it survives |", "|---|---|---|"]
+        for mutant in survivors:
+            why = explanation(mutant.name, triage) or "**not yet explained: kill it with a test or explain it**"
+            lines.append(f"| `{mutant.name}` | {change_of(mutant.name)} | {why} |")
+    return lines, len(untriaged)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--report-only", action="store_true", help="Report mutmut's last results; run nothing.")
+    parser.add_argument("patterns", nargs="*", help="Only the mutants whose names match these globs.")
+    args = parser.parse_args()
+    seconds = None if args.report_only else run_mutmut(args.patterns)
+    lines, untriaged = report(read_results(), load_triage(), seconds)
+    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"Wrote {RESULTS}: {untriaged} survivor(s) without an explanation.")
+    sys.exit(1 if untriaged else 0)
+
+
+if __name__ == "__main__":
+    main()
