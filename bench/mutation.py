@@ -19,6 +19,7 @@ import fnmatch
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -48,7 +49,9 @@ class Mutant:
 
 
 def run_mutmut(patterns: list[str]) -> float:
-    """Run mutmut (every mutant, or those matching ``patterns``); the seconds it took."""
+    """Run mutmut afresh (every mutant, or those matching ``patterns``); the seconds it took. The last run's
+    mutants/ folder is removed first: mutmut's reuse of it after edits dropped and renumbered mutants."""
+    shutil.rmtree(REPO / "mutants", ignore_errors=True)
     started = time.perf_counter()
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     subprocess.run([str(MUTMUT), "run", *patterns], cwd=REPO, env=env, check=False)

@@ -143,7 +143,7 @@ def whiten(img: np.ndarray, mean: tuple[float, ...], matrix: tuple[tuple[float, 
     return (x - np.asarray(mean, np.float32)) @ np.asarray(matrix, np.float32).T
 
 
-def fit_whitening(pixels: np.ndarray, eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+def fit_whitening(pixels: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """Mean (3,) and ZCA matrix (3, 3) that decorrelate the channels of ``pixels`` (N, 3), scaled as given."""
     x = pixels.astype(np.float64)
     mean = x.mean(axis=0)
