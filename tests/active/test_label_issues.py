@@ -126,3 +126,41 @@ def test_too_few_labels_get_a_clear_message(fashion_pixels: Data) -> None:
     x, _y = fashion_pixels
     with pytest.raises(ConfigError, match="two labelled images each"):
         find_label_issues(x[:3], ["Bag", "Bag", "Coat"])
+
+
+def test_folds_and_class_sizes_are_checked_at_their_bounds(fashion_pixels: Data) -> None:
+    """Two classes of two labelled images each is the least that works, with 2 to 100 folds; less is refused by a
+    ConfigError that names what is missing, never by a stray exception."""
+    x, _y = fashion_pixels
+    two_each = ["Bag", "Bag", "Coat", "Coat"]
+    rows = x[:4]
+    classes, probabilities = out_of_fold_probabilities(rows, two_each, folds=2)
+    assert classes == ("Bag", "Coat") and probabilities.shape == (4, 2)
+    out_of_fold_probabilities(rows, two_each, folds=100)
+    for folds in (1, 101):
+        with pytest.raises(ConfigError, match="folds"):
+            out_of_fold_probabilities(rows, two_each, folds=folds)
+    for labels in (["Bag", "Bag", "Coat"], ["Bag", "Bag", "Bag"], []):
+        with pytest.raises(ConfigError, match="two labelled images each"):
+            out_of_fold_probabilities(x[: len(labels)], labels)
+
+
+def test_the_same_call_gives_the_same_issues_and_the_regularization_is_used(fashion_pixels: Data) -> None:
+    x, y = fashion_pixels
+    noisy, _ = _flipped(y[:300], 30, seed=2)
+    first, again = find_label_issues(x[:300], list(noisy), folds=3), find_label_issues(x[:300], list(noisy), folds=3)
+    assert first == again and first  # the folds are drawn from the seed, not at random
+    assert all(0 < i.suggested_probability <= 1 and 0 <= i.given_probability < 1 for i in first)
+    other = find_label_issues(x[:300], list(noisy), folds=3, seed=1)
+    assert {i.index for i in other} != {i.index for i in first}  # another seed, other folds
+    _, weak = out_of_fold_probabilities(x[:300], list(noisy), folds=3, c=1e-4)
+    _, strong = out_of_fold_probabilities(x[:300], list(noisy), folds=3, c=10.0)
+    assert weak.max() < strong.max()  # heavy regularization keeps every probability near the prior
+
+
+def test_the_confident_joint_counts_images(fashion_pixels: Data) -> None:
+    x, y = fashion_pixels
+    classes, probabilities = out_of_fold_probabilities(x[:200], list(y[:200]), folds=2)
+    given = np.array([classes.index(name) for name in y[:200]])
+    joint = confident_joint(given, probabilities)
+    assert joint.dtype.kind == "i" and 0 < joint.sum() <= 200

@@ -11,16 +11,18 @@ import pytest
 
 from tests.conftest import embedded_project
 from tests.run_cli import tetsuban
-from tetsuban import Project
+from tetsuban import ConfigError, Project
 from tetsuban.learn.head import softmax
 from tetsuban.learn.svm import fit_svm_head
 
 
 def _blobs(seed: int, classes: int = 3, n: int = 60) -> tuple[np.ndarray, list[str]]:
+    """Overlapping Gaussian blobs of unequal sizes (n, n/2, n/3 ...), so that class weights matter."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 3, size=(classes, 8))
-    x = np.concatenate([c + rng.normal(0, 1.5, size=(n, 8)) for c in centres])
-    return x, [f"c{k}" for k in range(classes) for _ in range(n)]
+    sizes = [n // (k + 1) for k in range(classes)]
+    x = np.concatenate([c + rng.normal(0, 1.5, size=(size, 8)) for c, size in zip(centres, sizes, strict=True)])
+    return x, [f"c{k}" for k, size in enumerate(sizes) for _ in range(size)]
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -55,6 +57,8 @@ def test_the_temperature_fitted_on_held_out_images_lowers_their_log_loss() -> No
         return float(-np.mean(np.log(softmax(head_logits)[np.arange(len(truth)), truth])))
 
     assert loss(tuned.head.logits(held_x)) < loss(plain.head.logits(held_x))
+    best = min(loss(t * plain.head.logits(held_x)) for t in np.geomspace(0.25, 64.0, 200))
+    assert loss(tuned.head.logits(held_x)) <= best * 1.02  # the grid's best, give or take its spacing
 
 
 def test_an_svm_model_is_trained_evaluated_and_shows_its_support_vectors(fashion_dir: Path, tmp_path: Path) -> None:
@@ -76,3 +80,11 @@ def test_an_svm_model_is_trained_evaluated_and_shows_its_support_vectors(fashion
     assert "Support vectors" in html and html.count('<figure class="support"><img src="data:image/jpeg') == shown
     refused = tetsuban("train", root, "--head", "forest", check=False)
     assert refused.returncode == 1 and "logistic" in refused.stderr and "svm" in refused.stderr
+
+
+def test_a_c_out_of_range_is_refused_by_name() -> None:
+    x, labels = _blobs(3, classes=2, n=20)
+    for c in (0.0, 1.0000001e6):
+        with pytest.raises(ConfigError, match="'C'"):
+            fit_svm_head(x, labels, c=c)
+    assert fit_svm_head(x, labels, c=1e6).head.classes == ("c0", "c1")
