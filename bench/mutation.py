@@ -87,7 +87,9 @@ def explanation(name: str, triage: dict[str, str]) -> str | None:
     return next((why for pattern, why in triage.items() if fnmatch.fnmatchcase(name, pattern)), None)
 
 
-def report(mutants: list[Mutant], triage: dict[str, str], seconds: float | None) -> tuple[list[str], int]:
+def report(
+    mutants: list[Mutant], triage: dict[str, str], seconds: float | None, remark: str = ""
+) -> tuple[list[str], int]:
     """The markdown report and the number of survivors without an explanation."""
     by_module: dict[str, Counter[str]] = defaultdict(Counter)
     for mutant in mutants:
@@ -103,6 +105,7 @@ def report(mutants: list[Mutant], triage: dict[str, str], seconds: float | None)
         f"{platform.python_version()}, {os.cpu_count()} cores{ran}. The modules and the tests run against each "
         "change are listed under [tool.mutmut] in pyproject.toml; only lines those tests reach are changed. "
         "A timeout counts as noticed (the change made a test hang).",
+        *(["", remark] if remark else []),
         "",
         "| module | " + " | ".join(statuses) + " |",
         "|---|" + "---:|" * len(statuses),
@@ -127,10 +130,11 @@ def report(mutants: list[Mutant], triage: dict[str, str], seconds: float | None)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report-only", action="store_true", help="Report mutmut's last results; run nothing.")
+    parser.add_argument("--remark", default="", help="A paragraph for the report: what this run left out, and why.")
     parser.add_argument("patterns", nargs="*", help="Only the mutants whose names match these globs.")
     args = parser.parse_args()
     seconds = None if args.report_only else run_mutmut(args.patterns)
-    lines, untriaged = report(read_results(), load_triage(), seconds)
+    lines, untriaged = report(read_results(), load_triage(), seconds, args.remark)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"Wrote {RESULTS}: {untriaged} survivor(s) without an explanation.")
     sys.exit(1 if untriaged else 0)

@@ -140,7 +140,7 @@ def test_folds_and_class_sizes_are_checked_at_their_bounds(fashion_pixels: Data)
     for folds in (1, 101):
         with pytest.raises(ConfigError, match="folds"):
             out_of_fold_probabilities(rows, two_each, folds=folds)
-    for labels in (["Bag", "Bag", "Coat"], ["Bag", "Bag", "Bag"], []):
+    for labels in (["Bag", "Bag", "Coat"], ["Bag", "Bag", "Bag"], ["Bag", "Bag", "Coat", "Coat", "Dress"], []):
         with pytest.raises(ConfigError, match="two labelled images each"):
             out_of_fold_probabilities(x[: len(labels)], labels)
 
