@@ -168,6 +168,21 @@ def test_align_eyes_levels_a_tilted_face_and_passes_other_images(photos_dir: Pat
     assert step.apply(orange, params) is orange
 
 
+@pytest.mark.parametrize("large_on_the_left", [True, False])
+def test_the_eyes_are_those_of_the_largest_face(photos_dir: Path, large_on_the_left: bool) -> None:
+    """Two faces side by side, one at 5/8 the size of the other, either way round: the eyes found are the large
+    face's."""
+    face = decode(photos_dir / "astronaut.png")  # 512 x 512
+    small = ops.resize(face, 320, 320)
+    canvas = np.full((512, 900, 3), 128, np.uint8)
+    large_at, small_at = (0, 560) if large_on_the_left else (388, 20)
+    canvas[:, large_at : large_at + 512] = face
+    canvas[96:416, small_at : small_at + 320] = small
+    eyes = find_eyes(canvas)
+    assert eyes is not None
+    assert all(large_at <= x < large_at + 512 for x in (eyes.left[0], eyes.right[0])), eyes
+
+
 def test_edges_of_a_flat_image_are_zero_and_of_a_photo_are_not(photos_dir: Path) -> None:
     assert not ops.extract_edges(np.full((16, 16, 3), 90, np.uint8)).any()
     edges = ops.extract_edges(decode(photos_dir / "building.jpg", max_side=128))
