@@ -48,7 +48,6 @@ from tetsuban.ingest.engine import (
     EarlyFn,
     ImportReport,
     ImportTarget,
-    ProgressFn,
     batched,
     file_batch_size,
     pooled,
@@ -67,6 +66,7 @@ from tetsuban.params import check_float, check_int
 from tetsuban.pipeline.fitted import FIT_DECODE_SIDE
 from tetsuban.pipeline.preview import contact_sheet, write_png
 from tetsuban.pipeline.spec import Pipeline
+from tetsuban.progress import ProgressFn
 from tetsuban.props import Property, Value, define, parse_rule
 from tetsuban.reports.evaluation_report import (
     Extras,
@@ -132,7 +132,6 @@ class RunningLoop:
 
 
 MODELS_DIR = "models"
-EmbedProgressFn = ProgressFn
 
 
 class Project:
@@ -375,9 +374,7 @@ class Project:
 
     # -- survey ---------------------------------------------------------------------------------------------------
 
-    def survey(
-        self, on_progress: EmbedProgressFn | None = None, on_compare: EmbedProgressFn | None = None
-    ) -> SurveyReport:
+    def survey(self, on_progress: ProgressFn | None = None, on_compare: ProgressFn | None = None) -> SurveyReport:
         """Compute the pixel properties of every image not surveyed yet (cached by content), then compare the
         candidate pairs of colour images not compared yet for a recolouring. ``on_progress`` hears (images done,
         images), ``on_compare`` (pairs compared, pairs to compare)."""
@@ -649,7 +646,7 @@ class Project:
         """The project's backbone as an ONNX graph (exported on first use, then cached per weights hash)."""
         return export_backbone(self.config.model.backbone, weights_file(self.root, self.config.model))
 
-    def embed(self, on_progress: EmbedProgressFn | None = None, image_ids: Sequence[int] | None = None) -> EmbedReport:
+    def embed(self, on_progress: ProgressFn | None = None, image_ids: Sequence[int] | None = None) -> EmbedReport:
         """Compute the embeddings that are not cached yet, for every image (or those of ``image_ids``)."""
         return self._embed(self.images(), self.backbone(), self.pipeline(), on_progress, image_ids)
 
@@ -662,7 +659,7 @@ class Project:
         records: Sequence[ImageRecord],
         backbone: ExportedBackbone,
         pipeline: Pipeline,
-        on_progress: EmbedProgressFn | None,
+        on_progress: ProgressFn | None,
         image_ids: Sequence[int] | None,
     ) -> EmbedReport:
         if image_ids is not None:
@@ -686,7 +683,7 @@ class Project:
 
     # -- the labelling loop ---------------------------------------------------------------------------------------
 
-    def active_data(self, on_progress: EmbedProgressFn | None = None) -> ActiveData:
+    def active_data(self, on_progress: ProgressFn | None = None) -> ActiveData:
         """Every image that has an embedding (computing those missing first), with its label, split and the time it
         was first labelled: what the loop, label issues, the learning curve and the simulator work on."""
         self.embed(on_progress)
@@ -778,7 +775,7 @@ class Project:
         step: int = 50,
         seeds: int = 3,
         out: str | Path | None = None,
-        on_progress: EmbedProgressFn | None = None,
+        on_progress: ProgressFn | None = None,
     ) -> tuple[list[Curve], Path]:
         """Run the labelling loop against the known labels of the labelled images, per strategy and seed, scoring
         on the test split; write simulation.html (into the project folder unless ``out`` says where)."""
@@ -796,7 +793,7 @@ class Project:
         c: float | None = None,
         search_c: bool = False,
         seed: int = 0,
-        on_progress: EmbedProgressFn | None = None,
+        on_progress: ProgressFn | None = None,
         head: str = "logistic",
     ) -> TrainReport:
         """Train the linear probe (``head`` "logistic", or "svm") into ``models/<id>/``, embedding the images not

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.clock import ManualClock
 from tests.conftest import write_fashion_images, write_unlabelled_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import Project
@@ -187,23 +188,13 @@ def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
         assert any(after[i] != stored[i] for i in after)  # the retrain on five more labels changed something
 
 
-class _Clock:
-    """A steady clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_snapshot_waits_for_a_quiet_loop_or_the_end(project_dir: Path, tmp_path: Path) -> None:
     """Each retrain is recorded at once; its snapshot is written when none is stored yet, once the loop has been
     quiet for 5 s, when the stored one is older than snapshot_seconds, and when the app stops (on a clock the
     test moves, so that no assertion waits on real time)."""
     copy = tmp_path / "project"
     shutil.copytree(project_dir, copy)
-    clock = _Clock()
+    clock = ManualClock()
     with Project.open(copy) as project:
         engine = project.workspace.engine
 

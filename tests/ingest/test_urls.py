@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.clock import ManualClock
 from tetsuban import Project
 from tetsuban.ingest.urls import HostRateLimit
 
@@ -169,24 +170,10 @@ def test_requests_to_one_host_wait_for_the_limit(project: Project, site: tuple[s
     project.close()
 
 
-class _Clock:
-    """A steady clock that moves only when something sleeps on it (or the test moves it)."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-
 def test_the_rate_limit_spaces_starts_per_host_across_threads() -> None:
     """On a clock the test owns: 40 threads asking at once get starts exactly 1/rate apart per host, hosts do not
     hold each other up, and a host idle for long starts at once."""
-    clock = _Clock()
+    clock = ManualClock()
     limit = HostRateLimit(4.0, clock, clock.sleep)
     hosts = ["a.example", "b.example"] * 20
     with ThreadPoolExecutor(8) as pool:
