@@ -6,16 +6,21 @@ constant moved, an argument dropped) and runs the tests that reach the changed f
 notices "survives". Each survivor is either killed by a new test or explained, by name or glob, in
 bench/mutation_triage.toml (an equivalent change, a default no caller relies on, a message's wording).
 
+A whole run over every module takes hours on two cores, so a run may be limited to mutants matching globs. Each
+run's results replace, in mutants-results.json (not in git), those of earlier runs
+for the mutants it covered; the report is written from all of them and lists the runs it comes from.
+
 Writes bench/results/mutation.md: the counts per module and every survivor with its change and its explanation.
 Exits 1 while a survivor has no explanation, so that `make mutation` keeps the habit.
 
-Usage: python bench/mutation.py [--report-only] [MUTANT_GLOB ...]
+Usage: python bench/mutation.py [--report-only] [--remark TEXT] [MUTANT_GLOB ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import platform
 import re
@@ -32,16 +37,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "mutation.md"
 TRIAGE = REPO / "bench" / "mutation_triage.toml"
+RUNS = REPO / "mutants-results.json"
 MUTMUT = Path(sys.executable).parent / "mutmut"
 _RESULT_LINE = re.compile(r"^\s+(\S+): (.+)$")
 
 
 @dataclass(frozen=True)
 class Mutant:
-    """One change mutmut made: its name (module, function, number) and what the tests made of it."""
+    """One change mutmut made: its name (module, function, number), what the tests made of it and, for a survivor,
+    the changed line before and after."""
 
     name: str
     status: str
+    change: str = ""
 
     @property
     def module(self) -> str:
@@ -58,12 +66,40 @@ def run_mutmut(patterns: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def read_results() -> list[Mutant]:
-    """Every mutant mutmut has a result for (``mutmut results --all true``)."""
+def read_results(patterns: list[str]) -> list[Mutant]:
+    """The mutants of mutmut's last run that match ``patterns`` (all without), with the change of each survivor."""
     printed = subprocess.run(
         [str(MUTMUT), "results", "--all", "true"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
-    return [Mutant(m.group(1), m.group(2)) for m in map(_RESULT_LINE.match, printed.splitlines()) if m]
+    found = [(m.group(1), m.group(2)) for m in map(_RESULT_LINE.match, printed.splitlines()) if m]
+    return [
+        Mutant(name, status, change_of(name) if status == "survived" else "")
+        for name, status in found
+        if matches(name, patterns)
+    ]
+
+
+def matches(name: str, patterns: list[str]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def merge_run(patterns: list[str], mutants: list[Mutant], seconds: float | None) -> tuple[list[Mutant], list[str]]:
+    """Every mutant's latest result and the runs they come from, after replacing the results of earlier runs for
+    the mutants this run covered (saved in RUNS)."""
+    kept: dict[str, dict[str, str]] = {}
+    runs: list[str] = []
+    if RUNS.exists():
+        saved = json.loads(RUNS.read_text(encoding="utf-8"))
+        kept, runs = saved["mutants"], saved["runs"]
+    if patterns:
+        kept = {name: m for name, m in kept.items() if not matches(name, patterns)}
+    else:
+        kept, runs = {}, []
+    kept.update({m.name: {"status": m.status, "change": m.change} for m in mutants})
+    took = f", {seconds / 60:.0f} min" if seconds is not None else ", results of a run made by hand"
+    runs.append(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {' '.join(patterns) or 'every mutant'}{took}")
+    RUNS.write_text(json.dumps({"runs": runs, "mutants": kept}, indent=0), encoding="utf-8")
+    return [Mutant(name, m["status"], m["change"]) for name, m in sorted(kept.items())], runs
 
 
 def change_of(name: str) -> str:
@@ -87,9 +123,7 @@ def explanation(name: str, triage: dict[str, str]) -> str | None:
     return next((why for pattern, why in triage.items() if fnmatch.fnmatchcase(name, pattern)), None)
 
 
-def report(
-    mutants: list[Mutant], triage: dict[str, str], seconds: float | None, remark: str = ""
-) -> tuple[list[str], int]:
+def report(mutants: list[Mutant], triage: dict[str, str], runs: list[str], remark: str = "") -> tuple[list[str], int]:
     """The markdown report and the number of survivors without an explanation."""
     by_module: dict[str, Counter[str]] = defaultdict(Counter)
     for mutant in mutants:
@@ -97,15 +131,17 @@ def report(
     survivors = [m for m in mutants if m.status == "survived"]
     untriaged = [m for m in survivors if explanation(m.name, triage) is None]
     statuses = ["killed", "survived", "timeout", "no tests", "suspicious", "not checked"]
-    ran = f", {seconds / 60:.0f} min" if seconds is not None else ""
     lines = [
         "# Mutation testing: which broken promises the tests notice",
         "",
-        f"`make mutation` (mutmut, bench/mutation.py) on {datetime.now(UTC):%Y-%m-%d}: Python "
-        f"{platform.python_version()}, {os.cpu_count()} cores{ran}. The modules and the tests run against each "
-        "change are listed under [tool.mutmut] in pyproject.toml; only lines those tests reach are changed. "
-        "A timeout counts as noticed (the change made a test hang).",
+        f"`make mutation` (mutmut, bench/mutation.py): Python {platform.python_version()}, {os.cpu_count()} cores. "
+        "The modules and the tests run against each change are listed under [tool.mutmut] in pyproject.toml; only "
+        "lines those tests reach are changed. A timeout counts as noticed (the change made a test hang).",
         *(["", remark] if remark else []),
+        "",
+        "Runs (the latest result of each mutant counts):",
+        "",
+        *(f"- {run}" for run in runs),
         "",
         "| module | " + " | ".join(statuses) + " |",
         "|---|" + "---:|" * len(statuses),
@@ -123,18 +159,24 @@ def report(
         lines += ["| mutant | change | why it survives |", "|---|---|---|"]
         for mutant in survivors:
             why = explanation(mutant.name, triage) or "**not yet explained: kill it with a test or explain it**"
-            lines.append(f"| `{mutant.name}` | {change_of(mutant.name)} | {why} |")
+            lines.append(f"| `{mutant.name}` | {mutant.change} | {why} |")
     return lines, len(untriaged)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--report-only", action="store_true", help="Report mutmut's last results; run nothing.")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="Run nothing: take the results of mutmut's last run (one made by hand, say `mutmut run NAME`) for the "
+        "mutants matching the globs into the report.",
+    )
     parser.add_argument("--remark", default="", help="A paragraph for the report: what this run left out, and why.")
     parser.add_argument("patterns", nargs="*", help="Only the mutants whose names match these globs.")
     args = parser.parse_args()
     seconds = None if args.report_only else run_mutmut(args.patterns)
-    lines, untriaged = report(read_results(), load_triage(), seconds, args.remark)
+    mutants, runs = merge_run(args.patterns, read_results(args.patterns), seconds)
+    lines, untriaged = report(mutants, load_triage(), runs, args.remark)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"Wrote {RESULTS}: {untriaged} survivor(s) without an explanation.")
     sys.exit(1 if untriaged else 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from itertools import permutations
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 from tetsuban import ConfigError, decode
 from tetsuban.config import pipeline_toml
 from tetsuban.pipeline import TRANSFORMS, Pipeline, default_pipeline, ops
-from tetsuban.pipeline.eyes import find_eyes
+from tetsuban.pipeline.eyes import EyeLine, eye_line, find_eyes
 from tetsuban.pipeline.transforms import (
     AlignEyes,
     BrightnessContrast,
@@ -181,6 +182,20 @@ def test_the_eyes_are_those_of_the_largest_face(photos_dir: Path, large_on_the_l
     eyes = find_eyes(canvas)
     assert eyes is not None
     assert all(large_at <= x < large_at + 512 for x in (eyes.left[0], eyes.right[0])), eyes
+
+
+def test_the_eye_line_joins_the_centres_of_the_two_largest_eye_boxes() -> None:
+    """Of three eye boxes the one of least area is dropped, though it lies between the others, is taller than one
+    and wider for its height than the other (so keeping the widest, tallest or smallest boxes would keep it); the
+    centres are the boxes' middles moved by the face's corner, left-most first, whatever order the boxes come in."""
+    wide = (10, 20, 24, 10)  # 240 px, centre (22, 25)
+    small = (40, 12, 14, 14)  # 196 px
+    tall = (70, 8, 10, 25)  # 250 px, centre (75, 20.5)
+    for boxes in permutations([wide, small, tall]):
+        line = eye_line((100, 200), list(boxes))
+        assert line == EyeLine(left=(122.0, 225.0), right=(175.0, 220.5)), (boxes, line)
+    assert eye_line((100, 200), [wide]) is None
+    assert eye_line((0, 0), []) is None
 
 
 def test_edges_of_a_flat_image_are_zero_and_of_a_photo_are_not(photos_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,8 +66,14 @@ def find_eyes(img: np.ndarray) -> EyeLine | None:
     x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
     upper = luma[y : y + h // 2 + h // 8, x : x + w]
     eyes = eye_cascade.detectMultiScale(upper, scaleFactor=1.1, minNeighbors=5, minSize=(w // 10, w // 10))
-    if len(eyes) < 2:
+    return eye_line((x, y), [(int(ex), int(ey), int(ew), int(eh)) for ex, ey, ew, eh in eyes])
+
+
+def eye_line(origin: tuple[int, int], boxes: Sequence[tuple[int, int, int, int]]) -> EyeLine | None:
+    """The eye line from the eye cascade's (x, y, width, height) boxes, found in a face whose top-left corner is
+    ``origin``: the centres of the two largest boxes, left-most first; None with fewer than two boxes."""
+    if len(boxes) < 2:
         return None
-    two = sorted(sorted(eyes, key=lambda e: -int(e[2]) * int(e[3]))[:2], key=lambda e: int(e[0]))
-    centres = [(float(x + ex + ew / 2), float(y + ey + eh / 2)) for ex, ey, ew, eh in two]
-    return EyeLine(left=centres[0], right=centres[1])
+    two = sorted(sorted(boxes, key=lambda b: -b[2] * b[3])[:2], key=lambda b: b[0])
+    left, right = ((origin[0] + bx + bw / 2, origin[1] + by + bh / 2) for bx, by, bw, bh in two)
+    return EyeLine(left=left, right=right)
