@@ -1,7 +1,7 @@
 """Mutation testing: does each promise of the core modules fail a test when its code is broken?
 
 mutmut (configured under [tool.mutmut] in pyproject.toml: the modules to change and the fast tests to run) makes
-one small change at a time to learn/, active/, pipeline/, splits.py and server/state.py (a comparison flipped, a
+one small change at a time to learn/, active/, pipeline/, splits/ and server/state.py (a comparison flipped, a
 constant moved, an argument dropped) and runs the tests that reach the changed function. A change that no test
 notices "survives". Each survivor is either killed by a new test or explained, by name or glob, in
 bench/mutation_triage.toml (an equivalent change, a default no caller relies on, a message's wording).

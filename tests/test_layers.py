@@ -24,6 +24,35 @@ FOUNDATION = {
 }
 """Modules that every layer may use and that use nothing but each other."""
 
+BASE = {"imaging", "store", "pipeline", "infer", "config"}
+"""What every stage reads and computes with: pixels, the store, the transforms, the ONNX runner, tetsuban.toml."""
+
+STAGES = [
+    "ingest",
+    "status",
+    "survey",
+    "splits",
+    "backbones",
+    "learn",
+    "active",
+    "agreement",
+    "accounts",
+    "finetune",
+    "evaluate",
+    "export",
+]
+"""The stages in the order of the recipe's data flow: a stage may use the ones before it, never one after."""
+
+LAYERS = [
+    FOUNDATION,
+    BASE,
+    {"workspace"},
+    set(STAGES),
+    {"reports", "commands", "project"},
+    {"server", "console", "cli", "__main__", "tetsuban"},
+]
+"""Bottom to top, as src/tetsuban/__init__.py's docstring tells them; a layer imports only from itself and below."""
+
 ALLOWED = {
     "imaging": FOUNDATION,
     "store": FOUNDATION,
@@ -31,7 +60,7 @@ ALLOWED = {
     "infer": FOUNDATION | {"imaging", "pipeline"},
     **{name: FOUNDATION for name in FOUNDATION},
 }
-"""For each lower layer, the layers it may import from (besides itself)."""
+"""Within the lower layers, what each may import from (besides itself)."""
 
 
 def package_imports() -> dict[str, set[str]]:
@@ -55,6 +84,31 @@ def test_the_lower_layers_import_nothing_above_them() -> None:
     graph = package_imports()
     wrong = {layer: sorted(graph[layer] - allowed) for layer, allowed in ALLOWED.items() if graph[layer] - allowed}
     assert wrong == {}
+
+
+def layer_of(package: str) -> int:
+    return next(n for n, layer in enumerate(LAYERS) if package in layer)
+
+
+def test_every_package_has_a_layer_and_imports_only_from_its_own_or_lower() -> None:
+    graph = package_imports()
+    packages = {p.stem if p.is_file() else p.name for p in SOURCE.iterdir() if p.suffix == ".py" or p.is_dir()}
+    packages = {p for p in packages if p != "__pycache__"} - {"__init__"} | {"tetsuban"}
+    placed = set().union(*LAYERS)
+    assert packages - placed == set(), "place each new package in a layer of LAYERS"
+    upward = {(low, high) for low, highs in graph.items() for high in highs if layer_of(high) > layer_of(low)}
+    assert upward == set()
+
+
+def test_a_stage_uses_only_the_stages_before_it() -> None:
+    graph = package_imports()
+    later = {
+        (stage, other)
+        for stage in STAGES
+        for other in graph.get(stage, ())
+        if other in STAGES and STAGES.index(other) > STAGES.index(stage)
+    }
+    assert later == set()
 
 
 def test_the_packages_import_each_other_without_a_cycle() -> None:

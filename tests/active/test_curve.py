@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from tetsuban.active.curve import PowerLaw, fit_power_law, label_counts, learning_curve
 from tetsuban.errors import ConfigError

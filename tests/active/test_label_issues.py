@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from cleanlab.count import compute_confident_joint, get_confident_thresholds
 from cleanlab.filter import find_label_issues as cleanlab_issues
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from tetsuban.active.label_issues import (
     class_thresholds,

@@ -204,7 +204,8 @@ def test_the_snapshot_waits_for_a_quiet_loop_or_the_end(project_dir: Path, tmp_p
             return None if found is None else found.generation
 
         data = project.active_data()
-        recorder = LoopRecorder(engine, "backbone", data.image_ids, {}, snapshot_seconds=20, clock=clock)
+        # No writer thread: it would call save_if_due on its own, at moments the test does not choose.
+        recorder = LoopRecorder(engine, "backbone", data.image_ids, {}, snapshot_seconds=20, clock=clock, writer=False)
         loop = loop_for(data, "hybrid", 5, 10, background=False, on_publish=recorder)
 
         def label_five(at: float) -> None:

@@ -7,8 +7,7 @@ from itertools import combinations
 from pathlib import Path
 
 import cv2
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tetsuban import decode
 from tetsuban.ingest.idx import read_idx

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tetsuban import Project, decode
 from tetsuban.store.survey import store_recolour_checks

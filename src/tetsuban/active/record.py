@@ -38,9 +38,11 @@ class LoopRecorder:
         snapshot_seconds: float = SNAPSHOT_SECONDS,
         quiet_seconds: float = QUIET_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        writer: bool = True,
     ) -> None:
         self._engine = engine
         self._clock = clock  # seconds on a steady clock; a test passes its own
+        self._start_writer = writer  # False: nothing but save_if_due's caller writes (a test with its own clock)
         self._backbone = backbone
         self._image_ids = image_ids
         self._val_rows = val_rows  # val image id -> row
@@ -62,7 +64,7 @@ class LoopRecorder:
             self._unsaved, self._published_at = snapshot, self._clock()
         if self._snapshot_seconds <= 0:
             self.save_if_due()
-        elif self._writer is None:
+        elif self._writer is None and self._start_writer:
             self._writer = threading.Thread(target=self._write_when_due, daemon=True)
             self._writer.start()
 

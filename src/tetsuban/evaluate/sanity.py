@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
-from tetsuban.doctor import Finding
+from tetsuban.evaluate.doctor import Finding
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.head import fit_linear_head
 from tetsuban.learn.predict import run_model

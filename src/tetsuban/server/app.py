@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -11,6 +11,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
+from tetsuban.active.registry import strategy_named
+from tetsuban.params import check_int
+from tetsuban.progress import ProgressFn
 from tetsuban.project import Project
 from tetsuban.server import api, media, pages
 from tetsuban.server.binding import Binding, check_binding
@@ -83,3 +86,29 @@ def serve_app(app: FastAPI, binding: Binding) -> None:
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
+
+
+def serve_project(
+    project_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    strategy: str = "hybrid",
+    retrain_every: int = 20,
+    on_progress: ProgressFn | None = None,
+    on_ready: Callable[[bool], None] | None = None,
+) -> None:
+    """Check the settings and the binding (off this machine only with users), embed the images not embedded yet
+    (so that the first page is no long wait), tell ``on_ready`` whether logins are needed, then serve the app
+    until Ctrl+C."""
+    strategy_named(strategy)
+    check_int("retrain_every", retrain_every, 1, 100_000)
+    check_int("port", port, 1, 65_535)
+    with Project.open(project_dir) as opened:
+        server = opened.config.server
+        binding = Binding(host, port, server.hosts, server.trusted_proxies)
+        logins = opened.accounts.exist()
+        check_binding(binding, logins)
+        opened.embed(on_progress)
+    if on_ready is not None:
+        on_ready(logins)
+    serve_app(create_app(project_dir, strategy, retrain_every, binding), binding)

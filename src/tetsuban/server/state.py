@@ -16,9 +16,10 @@ import numpy as np
 from tetsuban.active.curve import fit_power_law
 from tetsuban.active.label_issues import LabelIssue
 from tetsuban.active.loop import LabelLoop, Snapshot
+from tetsuban.active.stage import RunningLoop
 from tetsuban.agreement import latest_by_person
 from tetsuban.classnames import MAX_CLASS_NAME, check_class_name
-from tetsuban.project import Project, RunningLoop
+from tetsuban.project import Project
 from tetsuban.server.leases import Leases
 from tetsuban.server.queues import Orders
 from tetsuban.store.images import ImageRecord

@@ -1,0 +1,167 @@
+"""The labelling loop's stage: the workspace's embedded images as the loop sees them, what to label next, the
+running loop with its recorder, its stored suggestions and retrains, label issues, the learning curve and the
+simulator of strategies on labels already given."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tetsuban.active.curve import LearningCurve
+from tetsuban.active.data import ActiveData, curve_of, label_issues, loop_for, next_images, simulation_inputs
+from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
+from tetsuban.active.loop import LabelLoop
+from tetsuban.active.record import SNAPSHOT_SECONDS, LoopRecorder
+from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
+from tetsuban.active.simulate import Curve, simulate_all
+from tetsuban.backbones.stage import backbone, embed, embeddings
+from tetsuban.errors import ProjectError
+from tetsuban.params import check_int
+from tetsuban.progress import ProgressFn
+from tetsuban.store.labels import label_history
+from tetsuban.store.loop_state import Retrain, load_snapshot, retrain_history
+from tetsuban.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RunningLoop:
+    """A labelling loop, the image id of each of its rows, and what records it into the store."""
+
+    loop: LabelLoop
+    image_ids: np.ndarray
+    recorder: LoopRecorder
+
+    def flush(self) -> None:
+        """Store the latest probabilities and queue now."""
+        self.recorder.flush(self.loop.snapshot)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The simulator's curves and its setup (step, seeds, test and pool sizes), for the report."""
+
+    curves: list[Curve]
+    setup: dict[str, int]
+
+
+def active_data(ws: Workspace, on_progress: ProgressFn | None = None) -> ActiveData:
+    """Every image that has an embedding (computing those missing first), with its label, split and the time it
+    was first labelled: what the loop, label issues, the learning curve and the simulator work on."""
+    embed(ws, on_progress)
+    records = ws.images()
+    vectors = embeddings(ws, [r.id for r in records])
+    ids = [r.id for r in records if r.id in vectors]
+    if not ids:
+        raise ProjectError("No image has an embedding. Import images, then run tetsuban embed.")
+    labels, splits = ws.labelled(), ws.splits()
+    with ws.engine.connect() as conn:
+        first: dict[int, float] = {}
+        for event in label_history(conn):
+            first.setdefault(event.image_id, event.created_at)
+    return ActiveData(
+        np.asarray(ids, np.int64),
+        np.stack([vectors[i] for i in ids]),
+        tuple(labels.get(i) for i in ids),
+        tuple(splits.get(i) for i in ids),
+        tuple(first.get(i) if i in labels else None for i in ids),
+    )
+
+
+def next_to_label(
+    ws: Workspace,
+    count: int = 20,
+    strategy: str = DEFAULT_STRATEGY,
+    seed: int = 0,
+    on_embed: ProgressFn | None = None,
+) -> list[int]:
+    """Image ids to label next, by ``strategy``, from the unlabelled train images (never val or test)."""
+    check_int("count", count, 1, 100_000)
+    strategy_named(strategy)  # a wrong name fails before any work
+    return next_images(active_data(ws, on_embed), strategy, count, seed)
+
+
+def holdout_to_label(ws: Workspace, count: int = 20, seed: int = 0) -> list[int]:
+    """Up to ``count`` unlabelled val and test images in a random order fixed by ``seed``: the loop never queues
+    them, so they stay samples of the data; the validation and the evaluation need them labelled."""
+    check_int("count", count, 1, 100_000)
+    labelled = ws.labelled()
+    held = sorted(i for i, split in ws.splits().items() if split in ("val", "test") and i not in labelled)
+    order = np.random.default_rng(seed).permutation(len(held))
+    return [held[k] for k in order[:count]]
+
+
+def label_loop(
+    ws: Workspace,
+    strategy: str = DEFAULT_STRATEGY,
+    retrain_every: int = 20,
+    queue_size: int = 40,
+    background: bool = True,
+    snapshot_seconds: float = SNAPSHOT_SECONDS,
+) -> RunningLoop:
+    """A running labelling loop over the workspace's embedded images, with the image id of each of its rows.
+
+    It learns from the labelled train images and queues unlabelled train images; each retrain is recorded
+    (:func:`retrains`), and its probabilities and queue once the loop is quiet for a few seconds or at the latest
+    every ``snapshot_seconds`` (0: after every retrain; see :func:`suggestions`; ``flush`` writes the latest).
+    Give it new labels with ``loop.label(row, label)`` after they are stored.
+    """
+    data = active_data(ws)
+    val_rows = {int(data.image_ids[row]): int(row) for row in np.flatnonzero(data.mask("val"))}
+    recorder = LoopRecorder(ws.engine, backbone(ws).key, data.image_ids, val_rows, snapshot_seconds)
+    loop = loop_for(data, strategy, retrain_every, queue_size, background, recorder)
+    return RunningLoop(loop, data.image_ids, recorder)
+
+
+def suggestions(ws: Workspace) -> dict[int, tuple[str, float]]:
+    """The loop's latest suggestion for each image: (most probable class, its probability); empty before the loop's
+    first head."""
+    with ws.engine.connect() as conn:
+        stored = load_snapshot(conn)
+    if stored is None:
+        return {}
+    best = stored.probabilities.argmax(axis=1)
+    return {
+        int(image_id): (stored.classes[k], float(stored.probabilities[row, k]))
+        for row, (image_id, k) in enumerate(zip(stored.image_ids, best, strict=True))
+    }
+
+
+def retrains(ws: Workspace) -> list[Retrain]:
+    """Each retrain of the labelling loop so far: labels learnt from and validation accuracy then."""
+    with ws.engine.connect() as conn:
+        return retrain_history(conn)
+
+
+def doubtful_labels(
+    ws: Workspace, folds: int = DEFAULT_FOLDS, seed: int = 0, on_embed: ProgressFn | None = None
+) -> list[tuple[int, LabelIssue]]:
+    """(image id, issue) for the labels that look wrong, most doubtful first (confident learning on out-of-fold
+    probabilities)."""
+    return label_issues(active_data(ws, on_embed), folds, seed)
+
+
+def learning_curve(ws: Workspace, seed: int = 0, on_embed: ProgressFn | None = None) -> LearningCurve:
+    """Validation accuracy against training labels, in labelling order, with a fitted power law."""
+    return curve_of(active_data(ws, on_embed), seed)
+
+
+def simulate(
+    ws: Workspace,
+    strategies: Sequence[str],
+    budget: int,
+    step: int,
+    seeds: int,
+    on_progress: ProgressFn | None = None,
+    on_embed: ProgressFn | None = None,
+) -> Simulation:
+    """Run the labelling loop against the known labels of the labelled images, per strategy and seed, scoring on
+    the test split."""
+    for name in strategies:
+        strategy_named(name)  # a wrong name fails before any work
+    x, labels, test = simulation_inputs(active_data(ws, on_embed))
+    budget = min(budget, int((~test).sum()))
+    curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress)
+    setup = {"step": step, "seeds": seeds, "test_images": int(test.sum()), "pool_images": int((~test).sum())}
+    return Simulation(curves, setup)

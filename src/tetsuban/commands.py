@@ -1,0 +1,225 @@
+"""What each command does that spans more than one stage, as one library function: the command line calls these
+(or one of ``Project``'s methods) and only renders what they return, so the rules (which options go together,
+where a model folder points, what the split's groups are) are the same for the CLI, the app and scripts.
+
+Above the stages, beside ``project.py``: a function here may use any stage.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tetsuban.active import stage as loop
+from tetsuban.active.label_issues import LabelIssue
+from tetsuban.active.simulate import Curve
+from tetsuban.backbones.stage import same_pictures
+from tetsuban.errors import ConfigError, TetsubanError
+from tetsuban.evaluate.compare import Comparison
+from tetsuban.evaluate.run import Evaluation
+from tetsuban.evaluate.stage import compare_models, evaluate_model
+from tetsuban.finetune.run import StepFn
+from tetsuban.finetune.stage import finetune_model
+from tetsuban.learn.stage import train
+from tetsuban.learn.train import TrainReport
+from tetsuban.progress import ProgressFn
+from tetsuban.props import Property, read_values_csv
+from tetsuban.reports.written import evaluation_report, simulation_report, survey_report
+from tetsuban.splits.assign import SplitPlan
+from tetsuban.splits.stage import reset, split_images
+from tetsuban.store.splits import SplitEvent
+from tetsuban.survey import sheet
+from tetsuban.survey.compute import SurveyReport
+from tetsuban.survey.stage import duplicate_groups, export_survey, near_duplicates_of, survey, survey_table, surveyed
+from tetsuban.survey.table import Row
+from tetsuban.workspace import Workspace, open_workspace
+
+
+@dataclass(frozen=True)
+class SurveyRun:
+    """A survey, the table it made, the table files written and the report's path."""
+
+    report: SurveyReport
+    rows: list[Row]
+    tables: list[Path]
+    page: Path
+
+
+def survey_project(
+    ws: Workspace,
+    tables: Sequence[Path] = (),
+    html: Path | None = None,
+    on_progress: ProgressFn | None = None,
+    on_compare: ProgressFn | None = None,
+) -> SurveyRun:
+    """Survey the images not surveyed yet, write the table to each of ``tables`` (CSV, or Parquet by its suffix)
+    and survey.html (into the project folder unless ``html`` says where)."""
+    report = survey(ws, on_progress, on_compare)
+    for table in tables:
+        export_survey(ws, table)
+    page = survey_report(ws, html)
+    return SurveyRun(report, survey_table(ws), list(tables), page)
+
+
+def near_duplicates(ws: Workspace) -> list[tuple[int, int, int]]:
+    """The survey's near-duplicates, with the pairs the stored embeddings say are the same picture."""
+    return near_duplicates_of(ws, surveyed(ws), same_pictures(ws))
+
+
+def split(
+    ws: Workspace,
+    plan: SplitPlan,
+    seed: int = 0,
+    groups: Mapping[int, Hashable] | None = None,
+    author: str | None = None,
+    by: str | None = None,
+) -> SplitEvent:
+    """The split stage, asked explicitly for what it keeps together: ``groups``, or by default the survey's
+    near-duplicate groups with the embeddings' same-picture pairs (none before anything is embedded)."""
+    chosen = duplicate_groups(ws, same_pictures(ws)) if groups is None else groups
+    return split_images(ws, plan, chosen, seed, author, by)
+
+
+@dataclass(frozen=True)
+class SplitRun:
+    """What a split did: the reset first (if asked), the assignment, the images per split now, and how many images
+    were not surveyed (their near-duplicates could not be kept together)."""
+
+    reset: SplitEvent | None
+    event: SplitEvent
+    counts: dict[str, int]
+    unsurveyed: int
+
+
+def split_project(
+    ws: Workspace, plan: SplitPlan, seed: int = 0, by: str | None = None, reset_first: bool = False
+) -> SplitRun:
+    """Split (after clearing every split, the test set's too, with ``reset_first``) and count what came of it."""
+    cleared = reset(ws) if reset_first else None
+    event = split(ws, plan, seed, by=by)
+    unsurveyed = sum(row["phash"] is None for row in survey_table(ws))
+    return SplitRun(cleared, event, dict(Counter(ws.splits().values())), unsurveyed)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train: a probe (``c``, ``search_c``, ``head``) or fine-tuning (``finetune``, ``epochs``, ``device``);
+    the options of one do not go with the other."""
+
+    c: float | None = None
+    search_c: bool = False
+    seed: int = 0
+    head: str = "logistic"
+    finetune: bool = False
+    epochs: int | None = None
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.finetune and (self.epochs is not None or self.device is not None):
+            raise ConfigError("--epochs and --device are for --finetune.")
+        if self.finetune and (self.c is not None or self.search_c or self.head != "logistic"):
+            raise ConfigError("--finetune trains its own linear classifier; --c, --search-c and --head are for probes.")
+
+
+def train_model(
+    ws: Workspace, options: TrainOptions, on_progress: ProgressFn | None = None, on_step: StepFn | None = None
+) -> TrainReport:
+    """Train a probe on the labelled train images' embeddings, or fine-tune the backbone, as ``options`` say."""
+    if options.finetune:
+        return finetune_model(ws, options.seed, options.epochs, options.device, on_step)
+    return train(ws, options.c, options.search_c, options.seed, on_progress, options.head)
+
+
+def to_label(
+    ws: Workspace, count: int, strategy: str, seed: int, holdout: bool, on_embed: ProgressFn | None = None
+) -> list[tuple[int, Path]]:
+    """(image id, file) of the images to label next: by ``strategy`` among the unlabelled train images, or with
+    ``holdout`` the unlabelled val and test images at random (the loop never queues those)."""
+    ids = loop.holdout_to_label(ws, count, seed) if holdout else loop.next_to_label(ws, count, strategy, seed, on_embed)
+    paths = {r.id: ws.image_path(r) for r in ws.images()}
+    return [(i, paths[i]) for i in ids]
+
+
+def doubtful_labels(
+    ws: Workspace, folds: int, on_embed: ProgressFn | None = None
+) -> tuple[list[tuple[int, Path, LabelIssue]], int]:
+    """The labels that look wrong, each with its image's file, and how many labels there are."""
+    issues = loop.doubtful_labels(ws, folds, on_embed=on_embed)
+    paths = {r.id: ws.image_path(r) for r in ws.images()}
+    return [(i, paths[i], issue) for i, issue in issues], len(ws.labelled())
+
+
+def simulate(
+    ws: Workspace,
+    strategies: Sequence[str],
+    budget: int,
+    step: int,
+    seeds: int,
+    html: str | Path | None = None,
+    on_progress: ProgressFn | None = None,
+    on_embed: ProgressFn | None = None,
+) -> tuple[list[Curve], Path]:
+    """Simulate the loop with each strategy on the labels given, and write simulation.html (into the project
+    folder unless ``html`` says where)."""
+    simulation = loop.simulate(ws, strategies, budget, step, seeds, on_progress, on_embed)
+    return simulation.curves, simulation_report(ws, simulation, html)
+
+
+def evaluate(
+    ws: Workspace,
+    model: str | Path,
+    out: str | Path | None = None,
+    workers: int = 0,
+    on_progress: ProgressFn | None = None,
+) -> tuple[Evaluation, Path]:
+    """Score ``model`` on the labelled test images and write its report.html (into the model's folder unless
+    ``out`` says where), compared with the model made before it when there is one."""
+    scored = evaluate_model(ws, model, workers, on_progress)
+    return scored.evaluation, evaluation_report(ws, scored, out)
+
+
+def project_of(model: Path) -> Path:
+    """The project a model folder lies in (<project>/models/<id>)."""
+    return model.expanduser().resolve().parent.parent
+
+
+def evaluate_folder(
+    model: Path, out: Path | None = None, workers: int = 0, on_progress: ProgressFn | None = None
+) -> tuple[Evaluation, Path]:
+    """Score the model in ``model`` (a folder <project>/models/<id>) on its project's test images and write its
+    report.html."""
+    ws = open_workspace(project_of(model))
+    try:
+        return evaluate(ws, model, out, workers, on_progress)
+    finally:
+        ws.close()
+
+
+def compare_folders(a: Path, b: Path, workers: int = 0) -> Comparison:
+    """Model ``b`` against model ``a``, two folders of one project, on its test images."""
+    if project_of(a) != project_of(b):
+        raise TetsubanError(f"{a} and {b} are models of different projects; compare models on one test split.")
+    ws = open_workspace(project_of(a))
+    try:
+        return compare_models(ws, a, b, workers)
+    finally:
+        ws.close()
+
+
+def property_counts(ws: Workspace) -> list[tuple[Property, int]]:
+    """Each property of the sheet with how many images have a value."""
+    return [(prop, len(sheet.property_values(ws, prop.name))) for prop in sheet.properties(ws).values()]
+
+
+def set_property_from(ws: Workspace, name: str, value: str | None, files: Sequence[Path], csv_in: Path | None) -> int:
+    """Set ``name`` from a CSV of path and value (``csv_in``), or to ``value`` for ``files``; the images set."""
+    rows: list[tuple[str | Path, sheet.RawValue]]
+    if csv_in is not None:
+        rows = list(read_values_csv(csv_in))
+    elif value is not None and files:
+        rows = [(f, value) for f in files]
+    else:
+        raise TetsubanError("Give a value and one or more image files, or --csv FILE with path and value columns.")
+    return sheet.set_property_by_path(ws, name, rows)
