@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from tetsuban.active.loop import LabelLoop
+from tetsuban.active.loop import LabelLoop, WarmProbe
 from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ConfigError
 
@@ -20,6 +20,38 @@ def _loop(data: Data, **options: object) -> tuple[LabelLoop, np.ndarray]:
     eligible = np.ones(len(x), bool)
     eligible[::5] = False  # every fifth image is test
     return LabelLoop(x, eligible, strategy_named("margin"), **options), eligible  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_the_warm_probe_is_balanced_logistic_regression_on_features_standardized_over_every_image(
+    classes: int,
+) -> None:
+    """Its head gives scikit-learn's probabilities (class-balanced, C as given, features standardized with the mean
+    and spread of every image, labelled or not), on features of very different scales, classes of unequal sizes,
+    two classes (one logit in scikit-learn) or more, and again after a warm start on more labels."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(classes)
+    y = rng.choice(classes, size=600, p=np.arange(1, classes + 1) / np.arange(1, classes + 1).sum())
+    x = (rng.normal(size=(classes, 12))[y] + rng.normal(size=(600, 12))) * rng.uniform(0.1, 30, 12) + 40.0
+    names = [f"class {k}" for k in y]
+    mean, scale = x.astype(np.float32).mean(axis=0), x.astype(np.float32).std(axis=0) + 1e-6
+    probe = WarmProbe(x, c=0.3)
+    # The first fit starts cold, as the reference does: the same up to float32. The second starts from the first
+    # and stops, as both do, once a step changes the loss by less than tol 1e-3: a little way from the cold one.
+    for labelled, allowed in ((150, 1e-3), (400, 0.03)):
+        head = probe.fit(x[:labelled], names[:labelled])
+        reference = LogisticRegression(C=0.3, class_weight="balanced", max_iter=5000, tol=1e-3)
+        reference.fit((x[:labelled] - mean) / scale, names[:labelled])
+        assert head.classes == tuple(reference.classes_)
+        expected = reference.predict_proba((x - mean) / scale)
+        assert np.abs(head.probabilities(x) - expected).max() < allowed, labelled
+
+
+def test_the_warm_probe_needs_two_classes() -> None:
+    x = np.random.default_rng(0).normal(size=(20, 4))
+    with pytest.raises(ConfigError, match="at least two classes"):
+        WarmProbe(x).fit(x[:5], ["a"] * 5)
 
 
 def test_the_loop_retrains_every_n_labels_and_queues_only_eligible_unlabelled(fashion_pixels: Data) -> None:
@@ -109,3 +141,81 @@ def test_a_failed_background_retrain_is_kept_for_the_app_to_show(fashion_pixels:
         loop.label(index, str(y[index]))
     loop.wait()
     assert loop.failure is None and loop.snapshot.generation == 2
+
+
+def _blobs(count: int = 60) -> tuple[np.ndarray, list[str]]:
+    """Two clusters far apart, the first half 'a', the second 'b'."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(count // 2, 4)) - 5, rng.normal(size=(count // 2, 4)) + 5])
+    return x, ["a"] * (count // 2) + ["b"] * (count // 2)
+
+
+@pytest.mark.parametrize("setting", ["retrain_every", "queue_size"])
+def test_the_loop_refuses_settings_out_of_bounds_by_name(setting: str) -> None:
+    x, _ = _blobs()
+    eligible = np.ones(len(x), bool)
+    for bad in (0, 100_001):
+        with pytest.raises(ConfigError, match=rf"'{setting}' .* \[1, 100000\]\. Got {bad}"):
+            LabelLoop(x, eligible, strategy_named("random"), **{setting: bad})  # type: ignore[arg-type]
+    for good in (1, 100_000):
+        LabelLoop(x, eligible, strategy_named("random"), **{setting: good})  # type: ignore[arg-type]
+
+
+def test_a_loop_starts_from_its_labels_retrains_on_the_nth_and_publishes_each_snapshot() -> None:
+    """Given labels, the first head knows their classes; a retrain comes with the retrain_every-th label, not
+    before; each snapshot is published in order; the same seed queues the same images."""
+    x, names = _blobs()
+    given: list[str | None] = [None] * len(x)
+    given[0], given[-1] = names[0], names[-1]
+    published: list[int] = []
+    eligible = np.ones(len(x), bool)
+
+    def loop_with(seed: int) -> LabelLoop:
+        return LabelLoop(
+            x,
+            eligible,
+            strategy_named("random"),
+            4,
+            10,
+            seed,
+            labels=given,
+            on_publish=lambda s: published.append(s.generation),
+        )
+
+    loop = loop_with(seed=3)
+    first = loop.snapshot
+    assert first.head is not None and first.head.classes == ("a", "b") and first.labelled == 2
+    assert loop.labels == given
+    for index, row in enumerate([1, 2, 3, 58]):
+        assert loop.snapshot.generation == 1, index  # three labels: no retrain yet
+        loop.label(row, names[row])
+    assert loop.snapshot.generation == 2 and loop.snapshot.labelled == 6
+    assert published == [1, 2]
+    assert loop_with(seed=3).snapshot.queue == first.queue
+    assert loop_with(seed=4).snapshot.queue != first.queue
+
+
+def test_a_background_loop_retrains_again_for_labels_given_during_a_retrain() -> None:
+    """While a background retrain runs (held inside its strategy by the test), labels keep coming; when it ends,
+    another starts, so the loop catches up with every label."""
+    x, names = _blobs()
+    entered, release = threading.Event(), threading.Event()
+    calls = []
+
+    def held_strategy(*args: object) -> np.ndarray:
+        calls.append(len(calls))
+        if len(calls) == 2:  # the first background retrain (the first call is the loop's own, at start)
+            entered.set()
+            release.wait(timeout=30)
+        return strategy_named("random")(*args)  # type: ignore[arg-type]
+
+    loop = LabelLoop(x, np.ones(len(x), bool), held_strategy, retrain_every=5, background=True)
+    for row in (0, 1, 30, 31, 2):
+        loop.label(row, names[row])
+    assert entered.wait(timeout=30)
+    for row in (3, 32, 33, 4, 34):
+        loop.label(row, names[row])
+    release.set()
+    loop.wait()
+    assert loop.snapshot.labelled == 10 and loop.snapshot.generation == 3
+    assert loop.failure is None

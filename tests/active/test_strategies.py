@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tetsuban.active.hybrid import clustered_uncertain
 from tetsuban.active.registry import STRATEGIES, strategy_named
 from tetsuban.active.strategies import farthest_first, kmeans_assign, typiclust, uncertainty_scores
 from tetsuban.errors import ConfigError
@@ -78,6 +79,62 @@ def test_farthest_first_covers_every_cluster_before_repeating_one() -> None:
     known = points[[0]]  # cluster 0 already labelled: the picks cover the other five first
     picks = farthest_first(points, known, 5, rng)
     assert sorted((picks // 50).tolist()) == [1, 2, 3, 4, 5]
+
+
+def _greedy_farthest(candidates: np.ndarray, centres: np.ndarray, count: int, first: int | None) -> list[int]:
+    """The farthest-first rule by brute force in float64: each pick the candidate farthest from the centres and the
+    picks so far; ``first`` is the pick to start from when there are no centres."""
+    points = np.asarray(candidates, np.float64)
+    chosen = [] if first is None else [first]
+    while len(chosen) < min(count, len(points)):
+        others = np.concatenate([np.asarray(centres, np.float64), points[chosen]])
+        nearest = ((points[:, None, :] - others[None, :, :]) ** 2).sum(-1).min(1)
+        chosen.append(int(nearest.argmax()))
+    return chosen
+
+
+@pytest.mark.parametrize("count", [1, 4, 25])
+def test_farthest_first_follows_the_greedy_rule(count: int) -> None:
+    """With centres, every pick is the farthest from them and the earlier picks (no random start); without, the
+    first is the rng's and the rest follow the rule; asking for more than there are gives them all."""
+    rng = np.random.default_rng(count)
+    candidates = rng.normal(size=(20, 3))
+    centres = rng.normal(size=(5, 3)) * 2
+    assert farthest_first(candidates, centres, count, rng).tolist() == _greedy_farthest(
+        candidates, centres, count, None
+    )
+    first = int(np.random.default_rng(7).integers(len(candidates)))
+    picks = farthest_first(candidates, np.empty((0, 3)), count, np.random.default_rng(7))
+    assert picks.tolist() == _greedy_farthest(candidates, np.empty((0, 3)), count, first)
+    assert farthest_first(candidates, centres, 0, rng).tolist() == []
+
+
+def test_farthest_first_reads_every_centre_of_a_long_list() -> None:
+    """Centres are read in chunks of 2,048: the one that covers candidate 7 sits at row 2,048, the first of the
+    second chunk; every other row covers some other candidate. So nothing is left uncovered and the first pick
+    is candidate 0 (all tie at distance 0; whole coordinates keep float32's sums exact); skip that row and candidate
+    7 would stand out."""
+    candidates = np.unique(np.random.default_rng(0).integers(-9, 10, size=(40, 3)), axis=0)[:20].astype(float)
+    others = [k for k in range(20) if k != 7]
+    centres = candidates[[others[row % len(others)] for row in range(2_100)]]
+    centres[2_048] = candidates[7]
+    assert farthest_first(candidates, centres, 1, np.random.default_rng(0)).tolist() == [0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_hybrid_takes_the_most_uncertain_image_of_each_cluster(seed: int) -> None:
+    """Four clusters far apart, three allowed images in each: one pick per cluster, the one with the highest
+    score, in whatever order the candidates come; with one to pick, the highest score of all."""
+    rng = np.random.default_rng(seed)
+    embeddings = np.concatenate([centre + rng.normal(size=(30, 4)) for centre in np.eye(4) * 100])
+    allowed = np.zeros(120, bool)
+    allowed[[k * 30 + j for k in range(4) for j in (3, 11, 20)]] = True
+    scores = rng.random(120)
+    best = {k * 30 + max((3, 11, 20), key=lambda j, k=k: scores[k * 30 + j]) for k in range(4)}
+    picks = clustered_uncertain(embeddings, scores, allowed, 4, rng)
+    assert sorted(picks.tolist()) == sorted(best)
+    top = int(np.flatnonzero(allowed)[np.argmax(scores[allowed])])
+    assert clustered_uncertain(embeddings, scores, allowed, 1, rng).tolist() == [top]
 
 
 def test_typiclust_takes_one_typical_image_per_uncovered_cluster(fashion_pixels: Data) -> None:
