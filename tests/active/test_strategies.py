@@ -7,7 +7,7 @@ import pytest
 
 from tetsuban.active.hybrid import clustered_uncertain
 from tetsuban.active.registry import STRATEGIES, strategy_named
-from tetsuban.active.strategies import farthest_first, kmeans_assign, typiclust, uncertainty_scores
+from tetsuban.active.strategies import farthest_first, kmeans_assign, most_uncertain, typiclust, uncertainty_scores
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import fit_linear_head
 
@@ -79,6 +79,23 @@ def test_farthest_first_covers_every_cluster_before_repeating_one() -> None:
     known = points[[0]]  # cluster 0 already labelled: the picks cover the other five first
     picks = farthest_first(points, known, 5, rng)
     assert sorted((picks // 50).tolist()) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("count", [1, 5, 30, 40])
+def test_most_uncertain_takes_the_highest_scores_highest_first(count: int) -> None:
+    """Among the allowed images, the ``count`` highest scores, in falling order, whether some or all are asked for."""
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        scores, allowed = rng.random(50), rng.random(50) < 0.6
+        picks = most_uncertain(scores, allowed, count, rng)
+        expected = np.flatnonzero(allowed)[np.argsort(-scores[allowed])][:count]
+        assert picks.tolist() == expected.tolist(), seed
+
+
+def test_most_uncertain_breaks_ties_at_random() -> None:
+    """Equal scores (a fresh head's) favour no index: over seeds, each of ten tied images comes first sometimes."""
+    firsts = {int(most_uncertain(np.ones(10), np.ones(10, bool), 3, np.random.default_rng(s))[0]) for s in range(60)}
+    assert firsts == set(range(10))
 
 
 def _greedy_farthest(candidates: np.ndarray, centres: np.ndarray, count: int, first: int | None) -> list[int]:

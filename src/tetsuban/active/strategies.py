@@ -50,8 +50,8 @@ def uncertainty_scores(probabilities: np.ndarray, kind: str) -> np.ndarray:
     p = np.asarray(probabilities, np.float64)
     if kind == "least_confidence":
         return 1.0 - p.max(axis=1)
-    if kind == "margin":
-        top2 = np.partition(p, -2, axis=1)[:, -2:] if p.shape[1] > 1 else np.hstack([np.zeros((len(p), 1)), p])
+    if kind == "margin":  # a head has two classes or more, so there is a second probability
+        top2 = np.partition(p, -2, axis=1)[:, -2:]
         return -(top2[:, 1] - top2[:, 0])
     if kind == "entropy":
         return -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(axis=1)
@@ -59,14 +59,12 @@ def uncertainty_scores(probabilities: np.ndarray, kind: str) -> np.ndarray:
 
 
 def most_uncertain(scores: np.ndarray, allowed: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """The ``count`` allowed indices with the highest scores; ties broken at random."""
+    """The ``count`` allowed indices with the highest scores, highest first (all of them when there are no more);
+    ties broken at random."""
     pool = np.flatnonzero(allowed)
-    if count >= len(pool):
-        return rng.permutation(pool)
-    jitter = rng.random(len(pool)) * 1e-12  # ties (often exact for a fresh head) must not favour low indices
-    order = np.argpartition(-(scores[pool] + jitter), count - 1)[:count]
-    chosen = pool[order]
-    return chosen[np.argsort(-scores[chosen], kind="stable")]
+    keys = -(scores[pool] + rng.random(len(pool)) * 1e-12)  # ties (often exact for a fresh head) favour no index
+    order = np.argpartition(keys, count - 1)[:count] if count < len(pool) else np.arange(len(pool))
+    return pool[order[np.argsort(keys[order])]]
 
 
 def _uncertainty(kind: str) -> Strategy:
