@@ -7,7 +7,14 @@ import pytest
 
 from tetsuban.active.hybrid import clustered_uncertain
 from tetsuban.active.registry import STRATEGIES, strategy_named
-from tetsuban.active.strategies import farthest_first, kmeans_assign, most_uncertain, typiclust, uncertainty_scores
+from tetsuban.active.strategies import (
+    farthest_first,
+    k_center_greedy,
+    kmeans_assign,
+    most_uncertain,
+    typiclust,
+    uncertainty_scores,
+)
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import fit_linear_head
 
@@ -136,6 +143,15 @@ def test_farthest_first_reads_every_centre_of_a_long_list() -> None:
     centres = candidates[[others[row % len(others)] for row in range(2_100)]]
     centres[2_048] = candidates[7]
     assert farthest_first(candidates, centres, 1, np.random.default_rng(0)).tolist() == [0]
+
+
+def test_k_center_picks_the_eligible_unlabelled_images_farthest_from_the_labelled() -> None:
+    rng = np.random.default_rng(5)
+    embeddings = rng.normal(size=(80, 3))
+    labelled, eligible = rng.random(80) < 0.3, rng.random(80) < 0.8
+    pool = np.flatnonzero(eligible & ~labelled)
+    expected = pool[_greedy_farthest(embeddings[pool], embeddings[labelled], 6, None)]
+    assert k_center_greedy(embeddings, labelled, None, 6, rng, eligible).tolist() == expected.tolist()
 
 
 @pytest.mark.parametrize("seed", range(4))
