@@ -61,7 +61,8 @@ def run_mutmut(patterns: list[str]) -> float:
     mutants/ folder is removed first: mutmut's reuse of it after edits dropped and renumbered mutants."""
     shutil.rmtree(REPO / "mutants", ignore_errors=True)
     started = time.perf_counter()
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    # One exported backbone for every change's test session (tests/conftest.py keeps it there).
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TETSUBAN_TEST_CACHE": str(REPO / ".mutation-cache")}
     subprocess.run([str(MUTMUT), "run", *patterns], cwd=REPO, env=env, check=False)
     return time.perf_counter() - started
 

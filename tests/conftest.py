@@ -34,8 +34,13 @@ def datasets_dir() -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def tetsuban_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A cache of this test session (exported backbones), so that tests never read or fill the user's own."""
-    path = tmp_path_factory.mktemp("tetsuban-cache")
+    """A cache of this test session (exported backbones), so that tests never read or fill the user's own.
+    ``TETSUBAN_TEST_CACHE`` names a folder to keep it in across sessions instead: `make mutation` runs a test
+    session per change, and exporting the backbone again for each (its graph is cached by the weights' hash, so
+    a kept one is the same file) took most of their time."""
+    kept = os.environ.get("TETSUBAN_TEST_CACHE")
+    path = Path(kept) if kept else tmp_path_factory.mktemp("tetsuban-cache")
+    path.mkdir(parents=True, exist_ok=True)
     before = os.environ.get("TETSUBAN_CACHE")
     os.environ["TETSUBAN_CACHE"] = str(path)
     yield path
