@@ -65,6 +65,22 @@ def test_uncertainty_scores_order_images_as_each_measure_says() -> None:
         uncertainty_scores(p, "variance")
 
 
+def test_uncertainty_scores_are_the_measures_themselves() -> None:
+    """The values, not only their order, on rows of many classes in any order: 1 - the top probability, the
+    negated gap between the top two, and the entropy in nats (a class at probability 0 adds nothing)."""
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(60), size=50)  # many classes: a short row would be sorted whole
+    p[0] = 0.0
+    p[0, [1, 3, 4]] = [0.5, 0.25, 0.25]
+    top = np.sort(p, axis=1)[:, ::-1]
+    assert np.allclose(uncertainty_scores(p, "least_confidence"), 1 - top[:, 0])
+    assert np.allclose(uncertainty_scores(p, "margin"), top[:, 1] - top[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = -np.nansum(p * np.log(p), axis=1)
+    assert np.allclose(uncertainty_scores(p, "entropy"), expected)
+    assert np.isclose(uncertainty_scores(p[:1], "entropy")[0], 1.5 * np.log(2))
+
+
 def test_margin_picks_the_images_the_head_is_least_sure_of(fashion_pixels: Data) -> None:
     x, labelled, probabilities, eligible = _state(fashion_pixels, 200)
     picks = strategy_named("margin")(x, labelled, probabilities, 50, np.random.default_rng(0), eligible)
