@@ -231,3 +231,14 @@ def test_a_background_loop_retrains_again_for_labels_given_during_a_retrain() ->
     loop.wait()
     assert loop.snapshot.labelled == 10 and loop.snapshot.generation == 3
     assert loop.failure is None
+
+
+def test_the_loop_fits_with_the_c_it_is_given() -> None:
+    x, names = _blobs()
+    given: list[str | None] = [names[i] if i % 6 == 0 else None for i in range(len(x))]
+    rows = [i for i, name in enumerate(given) if name is not None]
+    for c in (1e-4, 10.0):
+        loop = LabelLoop(x, np.ones(len(x), bool), strategy_named("random"), c=c, labels=given)
+        expected = WarmProbe(x, c).fit(x[rows], [names[i] for i in rows])
+        assert loop.snapshot.head is not None
+        assert np.allclose(loop.snapshot.head.weight, expected.weight, atol=1e-6), c
