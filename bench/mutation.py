@@ -13,7 +13,7 @@ for the mutants it covered; the report is written from all of them and lists the
 Writes bench/results/mutation.md: the counts per module and every survivor with its change and its explanation.
 Exits 1 while a survivor has no explanation, so that `make mutation` keeps the habit.
 
-Usage: python bench/mutation.py [--report-only] [--remark TEXT] [MUTANT_GLOB ...]
+Usage: python bench/mutation.py [--take | --report-only] [--remark TEXT] [MUTANT_GLOB ...]
 """
 
 from __future__ import annotations
@@ -84,23 +84,34 @@ def matches(name: str, patterns: list[str]) -> bool:
     return not patterns or any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
+def _saved() -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The saved results by mutant name, and the runs they come from (both empty before the first run)."""
+    if not RUNS.exists():
+        return {}, []
+    saved = json.loads(RUNS.read_text(encoding="utf-8"))
+    return dict(saved["mutants"]), list(saved["runs"])
+
+
+def saved_results() -> tuple[list[Mutant], list[str]]:
+    """Every mutant's latest result and the runs they come from, as saved in RUNS."""
+    kept, runs = _saved()
+    return [Mutant(name, m["status"], m["change"]) for name, m in sorted(kept.items())], runs
+
+
 def merge_run(patterns: list[str], mutants: list[Mutant], seconds: float | None) -> tuple[list[Mutant], list[str]]:
     """Every mutant's latest result and the runs they come from, after replacing the results of earlier runs for
     the mutants this run covered (saved in RUNS)."""
-    kept: dict[str, dict[str, str]] = {}
-    runs: list[str] = []
-    if RUNS.exists():
-        saved = json.loads(RUNS.read_text(encoding="utf-8"))
-        kept, runs = saved["mutants"], saved["runs"]
+    kept, runs = _saved()
     if patterns:
         kept = {name: m for name, m in kept.items() if not matches(name, patterns)}
     else:
         kept, runs = {}, []
     kept.update({m.name: {"status": m.status, "change": m.change} for m in mutants})
-    took = f", {seconds / 60:.0f} min" if seconds is not None else ", results of a run made by hand"
-    runs.append(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {' '.join(patterns) or 'every mutant'}{took}")
+    took = f", {seconds / 60:.0f} min" if seconds is not None else ", results taken from mutmut's folder"
+    chosen = " ".join(patterns) if len(patterns) <= 8 else f"{len(patterns)} mutants or globs by name"
+    runs.append(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {chosen or 'every mutant'}{took}")
     RUNS.write_text(json.dumps({"runs": runs, "mutants": kept}, indent=0), encoding="utf-8")
-    return [Mutant(name, m["status"], m["change"]) for name, m in sorted(kept.items())], runs
+    return saved_results()
 
 
 def change_of(name: str) -> str:
@@ -166,17 +177,22 @@ def report(mutants: list[Mutant], triage: dict[str, str], runs: list[str], remar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--report-only",
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--take",
         action="store_true",
         help="Run nothing: take the results of mutmut's last run (one made by hand, say `mutmut run NAME`) for the "
-        "mutants matching the globs into the report.",
+        "mutants matching the globs into the saved results, and report.",
     )
-    parser.add_argument("--remark", default="", help="A paragraph for the report: what this run left out, and why.")
+    mode.add_argument("--report-only", action="store_true", help="Run and take nothing: report the saved results.")
+    parser.add_argument("--remark", default="", help="A paragraph for the report: what the runs left out, and why.")
     parser.add_argument("patterns", nargs="*", help="Only the mutants whose names match these globs.")
     args = parser.parse_args()
-    seconds = None if args.report_only else run_mutmut(args.patterns)
-    mutants, runs = merge_run(args.patterns, read_results(args.patterns), seconds)
+    if args.report_only:
+        mutants, runs = saved_results()
+    else:
+        seconds = None if args.take else run_mutmut(args.patterns)
+        mutants, runs = merge_run(args.patterns, read_results(args.patterns), seconds)
     lines, untriaged = report(mutants, load_triage(), runs, args.remark)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"Wrote {RESULTS}: {untriaged} survivor(s) without an explanation.")
