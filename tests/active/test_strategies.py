@@ -199,6 +199,16 @@ def test_typiclust_takes_one_typical_image_per_uncovered_cluster(fashion_pixels:
         assert spread[members.tolist().index(pick)] == pytest.approx(spread.min(), rel=1e-4)
 
 
+def test_typiclust_asked_for_one_image_gives_the_most_typical_of_all() -> None:
+    """With nothing labelled and one image to pick, one cluster holds every image, and its densest is picked."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3)) * np.linspace(0.2, 3, 40)[:, None]  # spread grows with the index
+    picks = typiclust(x, np.zeros(40, bool), None, 1, rng)
+    d = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=2)
+    spread = np.sort(d, axis=1)[:, 1:21].mean(axis=1)
+    assert picks.tolist() == [int(spread.argmin())]
+
+
 def test_an_unknown_strategy_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="hybrid, hybrid_random10, random"):
         strategy_named("smart")
