@@ -16,7 +16,7 @@ from tests.conftest import embedded_project
 from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.server.app import create_app
-from tetsuban.server.state import AppState
+from tetsuban.server.state import AppState, Viewer
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +229,34 @@ def test_the_app_tells_the_loop_only_after_the_label_is_stored(client: TestClien
         (given[2], "Sandal", "Sandal"),
         (given[0], None, None),
     ]
+
+
+def test_the_app_records_who_did_each_thing_and_undo_gives_the_loop_the_label_it_restores(
+    client: TestClient, copied: Path
+) -> None:
+    """Labels, undo, unsure marks and fields are stored under the name of who did them (undo's restored label
+    under its first author's); an image's history is that image's alone; undo tells the loop the restored label;
+    a class added is in the list at once; fields say their kind."""
+    state = _state(client)
+    ann, bob = Viewer("ann", "annotator", ""), Viewer("bob", "reviewer", "")
+    first, second = _ids(client, "hybrid", 2)
+    state.label(ann, first, "Bag", 1.0, False)
+    state.label(bob, first, "Sandal", 1.0, False)
+    state.undo(bob, first, state.history(first)[-2])  # bob takes his label back: ann's returns
+    assert [(e.label, e.author, e.source) for e in state.history(first)] == [
+        ("Bag", "ann", "human"),
+        ("Sandal", "bob", "human"),
+        (None, "bob", "human"),
+        ("Bag", "ann", "restored"),
+    ]
+    assert state.history(second) == []
+    assert state.view.loop.labels[state.view.row_of[first]] == "Bag"
+    with Project.open(copied) as project:
+        project.add_property("view", "choice", ["front", "side"])
+    state.mark_unsure(ann, second)
+    state.set_field(bob, second, "view", "side")
+    with Project.open(copied) as project:
+        assert [e.author for e in project.property_history("unsure", second)] == ["ann"]
+        assert [e.author for e in project.property_history("view", second)] == ["bob"]
+    assert {f["name"]: f["kind"] for f in state.fields(second)} == {"unsure": "bool", "view": "choice"}
+    assert "Boots" in state.add_class("Boots")
