@@ -32,7 +32,7 @@ from tetsuban.splits.stage import reset, split_images
 from tetsuban.store.splits import SplitEvent
 from tetsuban.survey import sheet
 from tetsuban.survey.compute import SurveyReport
-from tetsuban.survey.stage import duplicate_groups, export_survey, near_duplicates_of, survey, survey_table, surveyed
+from tetsuban.survey.stage import duplicate_groups, near_duplicates_of, survey, survey_table, surveyed, write_table
 from tetsuban.survey.table import Row
 from tetsuban.workspace import Workspace, open_workspace
 
@@ -57,10 +57,11 @@ def survey_project(
     """Survey the images not surveyed yet, write the table to each of ``tables`` (CSV, or Parquet by its suffix)
     and survey.html (into the project folder unless ``html`` says where)."""
     report = survey(ws, on_progress, on_compare)
+    rows = survey_table(ws)  # read once for every table written
     for table in tables:
-        export_survey(ws, table)
+        write_table(rows, table)
     page = survey_report(ws, html)
-    return SurveyRun(report, survey_table(ws), list(tables), page)
+    return SurveyRun(report, rows, list(tables), page)
 
 
 def near_duplicates(ws: Workspace) -> list[tuple[int, int, int]]:
@@ -99,7 +100,7 @@ def split_project(
     """Split (after clearing every split, the test set's too, with ``reset_first``) and count what came of it."""
     cleared = reset(ws) if reset_first else None
     event = split(ws, plan, seed, by=by)
-    unsurveyed = sum(row["phash"] is None for row in survey_table(ws))
+    unsurveyed = len(ws.images()) - len(surveyed(ws))  # without building the whole survey table
     return SplitRun(cleared, event, dict(Counter(ws.splits().values())), unsurveyed)
 
 

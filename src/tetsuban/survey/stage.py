@@ -44,10 +44,15 @@ def survey_table(ws: Workspace) -> list[Row]:
 
 def export_survey(ws: Workspace, out: str | Path) -> int:
     """Write the survey table to a CSV file, or Parquet when ``out`` ends in .parquet; returns the row count."""
+    return write_table(survey_table(ws), out)
+
+
+def write_table(rows: list[Row], out: str | Path) -> int:
+    """Write survey ``rows`` to a CSV file, or Parquet when ``out`` ends in .parquet; returns the row count."""
     path = Path(out).expanduser()
     if path.suffix.lower() == ".parquet":
-        return write_survey_parquet(survey_table(ws), path)
-    return write_survey_csv(survey_table(ws), path)
+        return write_survey_parquet(rows, path)
+    return write_survey_csv(rows, path)
 
 
 def surveyed(ws: Workspace) -> dict[int, PixelStats]:
