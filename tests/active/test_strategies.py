@@ -209,6 +209,21 @@ def test_typiclust_asked_for_one_image_gives_the_most_typical_of_all() -> None:
     assert picks.tolist() == [int(spread.argmin())]
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_typiclust_fills_in_the_images_farthest_from_its_typical_picks(seed: int) -> None:
+    """Three far-apart groups, one with no image allowed: two typical picks, and the third image filled in by
+    k-center is the allowed one farthest from those two (not one chosen without them)."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.normal(centre, 1.0, size=(15, 2)) for centre in (0.0, 40.0, 80.0)])
+    allowed = np.arange(45) < 30  # the third group is out of bounds (the holdout, say)
+    picks = typiclust(x, np.zeros(45, bool), None, 3, rng, allowed)
+    typical, filled = picks[:2], int(picks[2])
+    assert sorted(int(p) // 15 for p in typical) == [0, 1]
+    rest = np.setdiff1d(np.flatnonzero(allowed), typical)
+    nearest = np.linalg.norm(x[rest][:, None, :] - x[typical][None, :, :], axis=2).min(1)
+    assert filled == int(rest[nearest.argmax()])
+
+
 def test_an_unknown_strategy_names_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="hybrid, hybrid_random10, random"):
         strategy_named("smart")

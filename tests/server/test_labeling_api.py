@@ -4,6 +4,7 @@ figures, uploads with the checks of import, and a restart that resumes."""
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.conftest import embedded_project
 from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.server.app import create_app
-from tetsuban.server.state import AppState, Viewer
+from tetsuban.server.state import AppState, LoopView, Viewer
 
 
 @pytest.fixture(scope="module")
@@ -260,3 +261,37 @@ def test_the_app_records_who_did_each_thing_and_undo_gives_the_loop_the_label_it
         assert [e.author for e in project.property_history("view", second)] == ["bob"]
     assert {f["name"]: f["kind"] for f in state.fields(second)} == {"unsure": "bool", "view": "choice"}
     assert "Boots" in state.add_class("Boots")
+
+
+def test_labels_given_while_new_images_are_taken_in_reach_the_rebuilt_loop(
+    client: TestClient, copied: Path, photos_dir: Path
+) -> None:
+    """An upload's images are known to the app at once (their records), and a label given while the loop is
+    rebuilt around them, after the rebuild read the store, is replayed onto the new loop, not lost with the old."""
+    state = _state(client)
+    built, release = threading.Event(), threading.Event()
+    build = state._build_view
+
+    def build_then_hold() -> LoopView:  # the real rebuild, held between its read of the store and the swap
+        view = build()
+        built.set()
+        release.wait(120)
+        return view
+
+    state._build_view = build_then_hold  # type: ignore[method-assign]
+    old = state.view
+    given = _ids(client, "hybrid", 1)[0]
+    photos = sorted(photos_dir.glob("*.jpg"))[:1]
+    answer = client.post("/api/upload", files=[("files", (p.name, p.read_bytes(), "image/jpeg")) for p in photos])
+    assert answer.status_code == 200, answer.text
+    new = answer.json()["ids"][0]
+    assert built.wait(120)
+    state.mark_unsure(Viewer("ann", "annotator", ""), new)  # the new image's record is there before the swap
+    assert client.post("/api/labels", json={"image_id": given, "label": "Bag"}).status_code == 200
+    release.set()
+    deadline = time.monotonic() + 60
+    while state.view is old and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state.view is not old and new in state.view.row_of
+    state.view.loop.wait()
+    assert state.view.loop.labels[state.view.row_of[given]] == "Bag"
