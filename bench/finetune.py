@@ -32,6 +32,7 @@ from real_data import datasets_dir, emoji_by_category, test_by_group, write_pngs
 
 from tetsuban import Project
 from tetsuban.ingest.idx import read_idx
+from tetsuban.learn.card import FinetunedHeadCard, LogisticHeadCard
 from tetsuban.learn.train import TrainReport
 from tetsuban.store.splits import add_splits
 
@@ -119,14 +120,15 @@ def measure(project: Project, method: str) -> tuple[TrainReport, float, float, f
 
 
 def detail(report: TrainReport) -> str:
-    head = report.artifact.card["head"]
-    if head["kind"] != "finetuned":
-        return f"C = {head['C']:g}"
-    epochs, best = head["epochs"], head["best"]
-    early = ", stopped early" if head["stopped_early"] else ""
+    head = report.artifact.card.head
+    if isinstance(head, LogisticHeadCard):
+        return f"C = {head.C:g}"
+    if not isinstance(head, FinetunedHeadCard):
+        return head.kind
+    early = ", stopped early" if head.stopped_early else ""
     return (
-        f"batch {head['recipe']['batch_size']}, {epochs['head']} + {epochs['body']} of "
-        f"{epochs['planned']} epochs{early}, kept {best['stage']} epoch {best['epoch']}"
+        f"batch {head.recipe['batch_size']}, {head.head_epochs} + {head.body_epochs} of "
+        f"{head.planned_epochs} epochs{early}, kept {head.best_stage} epoch {head.best_epoch}"
     )
 
 

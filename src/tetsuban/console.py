@@ -35,6 +35,7 @@ from tetsuban.evaluate.doctor import Finding
 from tetsuban.evaluate.run import Evaluation
 from tetsuban.finetune.run import Step, StepFn
 from tetsuban.ingest.engine import ImportReport
+from tetsuban.learn.card import FinetunedHeadCard, HeadCard, KnnHeadCard
 from tetsuban.learn.predict import PredictReport
 from tetsuban.learn.train import TrainReport
 from tetsuban.progress import ProgressFn
@@ -237,32 +238,29 @@ def show_embed(report: EmbedReport) -> None:
 
 def show_train(report: TrainReport) -> None:
     card = report.artifact.card
-    counts = ", ".join(f"{name} {n:,}" for name, n in card["label_counts"].items())
-    say(f"Trained {card['id']} on {card['data']['images']:,} labelled images ({counts}).")
+    counts = ", ".join(f"{name} {n:,}" for name, n in card.label_counts.items())
+    say(f"Trained {card.id} on {card.data.images:,} labelled images ({counts}).")
     v = report.validation
     if v.accuracy is None:
         say(f"Validation: {v.note}.")
     else:
         how = f"{v.images:,} images of the val split" if v.folds == 0 else f"{v.folds}-fold cross-validation"
-        head = card["head"]
         say(
             f"Validation ({how}): accuracy {v.accuracy:.3f}, balanced accuracy {v.balanced_accuracy:.3f}; "
-            f"{head.get('kind', 'head')}, {head_summary(head, report.c)}; {report.seconds:.1f} s."
+            f"{card.head.kind}, {head_summary(card.head)}; {report.seconds:.1f} s."
         )
     say(f"Model: {report.artifact.folder}")
 
 
-def head_summary(head: Mapping[str, object], c: float) -> str:
+def head_summary(head: HeadCard) -> str:
     """The setting that describes a trained head: C, k, or a fine-tuning run's epochs."""
-    if head.get("kind") == "knn":
-        return f"k = {head['k']}"
-    if head.get("kind") != "finetuned":
-        return f"C = {c:g}"
-    epochs, best = head["epochs"], head["best"]
-    assert isinstance(epochs, dict) and isinstance(best, dict)
-    early = ", stopped early" if head.get("stopped_early") else ""
-    kept = f"kept {'head' if best['stage'] == 'head' else 'whole-network'} epoch {best['epoch']}"
-    return f"{epochs['head']} head + {epochs['body']} whole-network epochs{early}, {kept}, on {head['device']}"
+    if isinstance(head, KnnHeadCard):
+        return f"k = {head.k}"
+    if not isinstance(head, FinetunedHeadCard):
+        return f"C = {head.C:g}"
+    early = ", stopped early" if head.stopped_early else ""
+    kept = f"kept {'head' if head.best_stage == 'head' else 'whole-network'} epoch {head.best_epoch}"
+    return f"{head.head_epochs} head + {head.body_epochs} whole-network epochs{early}, {kept}, on {head.device}"
 
 
 def show_queue(picks: Sequence[tuple[int, Path]]) -> None:

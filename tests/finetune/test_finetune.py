@@ -8,8 +8,15 @@ from tetsuban import Project
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
 from tetsuban.finetune.network import load_network, network_embeddings
 from tetsuban.infer import InferenceJob, infer
+from tetsuban.learn.card import FinetunedHeadCard
 from tetsuban.learn.predict import predict_files
 from tetsuban.learn.train import TrainReport, labels_sha256
+
+
+def _finetuned(report: TrainReport) -> FinetunedHeadCard:
+    head = report.artifact.card.head
+    assert isinstance(head, FinetunedHeadCard)
+    return head
 
 
 def _val(project: Project) -> list[tuple[int, str]]:
@@ -22,28 +29,28 @@ def test_the_run_writes_the_probes_artifact_with_the_network_beside_it(tuned: tu
     names = {p.name for p in report.artifact.folder.iterdir()}
     assert {"model.onnx", "card.json", "network.safetensors"} <= names
     card = report.artifact.card
-    head = card["head"]
-    assert head["kind"] == "finetuned" and head["epochs"] == {"head": 2, "body": 2, "planned": 4}
-    assert [(e["stage"], e["epoch"]) for e in head["history"]] == [("head", 1), ("head", 2), ("body", 1), ("body", 2)]
-    assert head["recipe"]["batch_size"] == 8 and head["device"] == "cpu"
-    assert card["backbone"]["finetuned_from"] != card["backbone"]["key"]
-    assert card["data"]["images"] == 30 and card["data"]["validation_images"] == 15
+    head = _finetuned(report)
+    assert (head.head_epochs, head.body_epochs, head.planned_epochs) == (2, 2, 4)
+    assert [(e["stage"], e["epoch"]) for e in head.history] == [("head", 1), ("head", 2), ("body", 1), ("body", 2)]
+    assert head.recipe["batch_size"] == 8 and head.device == "cpu"
+    assert card.backbone.finetuned_from == project.backbone().key != card.backbone.key
+    assert card.data.images == 30 and card.data.validation_images == 15
     shas = {r.id: r.sha256 for r in project.images()}
     val = _val(project)  # the val images by content, not by count: the test split has 15 too
-    assert card["data"]["validation_labels_sha256"] == labels_sha256([shas[i] for i, _ in val], [c for _, c in val])
+    assert card.data.validation_labels_sha256 == labels_sha256([shas[i] for i, _ in val], [c for _, c in val])
     assert not list((project.root / ".cache" / "finetune").glob("*.pt"))  # the checkpoint goes once the model is out
 
 
 def test_training_lowers_the_loss(tuned: tuple[Project, TrainReport]) -> None:
-    history = tuned[1].artifact.card["head"]["history"]
+    history = _finetuned(tuned[1]).history
     assert history[-1]["train_loss"] < history[0]["train_loss"] - 0.1
 
 
 def test_the_card_keeps_the_epoch_that_validated_best(tuned: tuple[Project, TrainReport]) -> None:
-    head = tuned[1].artifact.card["head"]
-    scores = [(e["val_balanced_accuracy"], -e["val_loss"]) for e in head["history"]]
-    best = head["history"][scores.index(max(scores))]
-    assert head["best"] == {"stage": best["stage"], "epoch": best["epoch"], "chosen_by": "validation"}
+    head = _finetuned(tuned[1])
+    scores = [(e["val_balanced_accuracy"], -e["val_loss"]) for e in head.history]
+    best = head.history[scores.index(max(scores))]
+    assert (head.best_stage, head.best_epoch, head.chosen_by) == (best["stage"], best["epoch"], "validation")
     assert tuned[1].validation.balanced_accuracy == best["val_balanced_accuracy"]
 
 

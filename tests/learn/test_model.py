@@ -16,6 +16,7 @@ from tests.learn.conftest import copy_emoji
 from tetsuban import Project, ProjectError
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, INPUT_NAME
 from tetsuban.learn.artifact import CARD_NAME, MODEL_NAME, PROBABILITIES_NAME, Artifact, load_artifact
+from tetsuban.learn.card import LogisticHeadCard
 from tetsuban.learn.head import fit_linear_head
 from tetsuban.learn.predict import predict, predict_files
 from tetsuban.learn.train import TrainReport
@@ -33,6 +34,12 @@ def trained(labelled_project: Project) -> TrainReport:
 def _rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def _c_of(artifact: Artifact) -> float:
+    head = artifact.card.head
+    assert isinstance(head, LogisticHeadCard)
+    return head.C
 
 
 def test_the_artifact_is_a_graph_and_a_json_card(labelled_project: Project, trained: TrainReport) -> None:
@@ -102,7 +109,7 @@ def _predicts_as_trained(project: Project, artifact: Artifact) -> None:
     ids = list(labels)
     vectors = project.embeddings(ids)
     x = np.stack([vectors[i] for i in ids])
-    expected = fit_linear_head(x, [labels[i] for i in ids], artifact.card["head"]["C"]).probabilities(x)
+    expected = fit_linear_head(x, [labels[i] for i in ids], _c_of(artifact)).probabilities(x)
     files = [project.image_path(r) for r in project.images()]
     by_path = {str(project.image_path(r)): r.id for r in project.images()}
     classes = list(artifact.classes)
@@ -159,7 +166,7 @@ def test_a_damaged_or_foreign_artifact_is_refused_clearly(trained: TrainReport, 
     with pytest.raises(ProjectError, match="cannot be read as JSON"):
         load_artifact(copy)
     (copy / CARD_NAME).write_text(json.dumps({"format": "pickle"}), encoding="utf-8")
-    with pytest.raises(ProjectError, match="its format is 'pickle', not 'tetsuban-model/1'"):
+    with pytest.raises(ProjectError, match="its format is 'pickle', not 'tetsuban-model/2'"):
         load_artifact(copy)
     with pytest.raises(ProjectError, match="is not a model artifact"):
         load_artifact(tmp_path)
@@ -190,10 +197,10 @@ def test_with_splits_training_never_sees_test_images(tmp_path: Path, emoji_dir: 
         report = project.train(search_c=True)
         card = report.artifact.card
         # which images trained and validated it, not only how many: a val/test swap of equal shares keeps the counts
-        assert card["data"]["labels_sha256"] == labels_sha256([shas[i] for i in train], [labels[i] for i in train])
+        assert card.data.labels_sha256 == labels_sha256([shas[i] for i in train], [labels[i] for i in train])
         val_hash = labels_sha256([shas[i] for i in val], [labels[i] for i in val])
-        assert card["data"]["validation_labels_sha256"] == val_hash
-        assert card["data"]["images"] == len(train) and card["data"]["validation_images"] == len(val)
-        assert card["validation"]["method"] == "validation split" and card["validation"]["images"] == len(val)
-        assert card["head"]["C_from"] == "search on the validation split"
+        assert card.data.validation_labels_sha256 == val_hash
+        assert card.data.images == len(train) and card.data.validation_images == len(val)
+        assert card.validation.method == "validation split" and card.validation.images == len(val)
+        assert isinstance(card.head, LogisticHeadCard) and card.head.C_from == "search on the validation split"
         assert 0.5 < report.validation.accuracy <= 1.0  # type: ignore[operator]

@@ -68,7 +68,7 @@ def test_an_svm_model_is_trained_evaluated_and_shows_its_support_vectors(fashion
     (model,) = (root / "models").iterdir()
     card = json.loads((model / "card.json").read_text(encoding="utf-8"))
     head = card["head"]
-    assert head["kind"] == "linear_svm" and head["temperature_from"] == "validation split"
+    assert head["kind"] == "svm" and head["temperature_from"] == "validation split"
     assert set(head["support_vectors"]) == set(card["classes"])
     counts = head["support_vector_counts"]
     assert all(0 < len(shas) == min(12, counts[name]) for name, shas in head["support_vectors"].items())

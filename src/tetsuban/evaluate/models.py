@@ -24,7 +24,7 @@ def test_images(
 def model_before(models_dir: Path, artifact: Artifact) -> Artifact | None:
     """The newest model in ``models_dir`` made before ``artifact`` (by the card's time, then the folder's name:
     two models of one second get ids -2, -3, ... in order), or None."""
-    made = (str(artifact.card.get("created_at", "")), artifact.folder.name)
+    made = (artifact.card.created_at, artifact.folder.name)
     earlier = []
     for card in models_dir.glob(f"*/{CARD_NAME}"):
         if card.parent.resolve() == artifact.folder.resolve():
@@ -33,7 +33,7 @@ def model_before(models_dir: Path, artifact: Artifact) -> Artifact | None:
             other = load_artifact(card.parent)
         except (ProjectError, OSError, ValueError):  # a damaged or foreign folder is not a model to compare with
             continue
-        when = (str(other.card.get("created_at", "")), other.folder.name)
-        if when[0] and when < made:
+        when = (other.card.created_at, other.folder.name)
+        if when < made:
             earlier.append((when, other))
     return max(earlier, key=lambda e: e[0])[1] if earlier else None

@@ -67,7 +67,7 @@ def evaluate_artifact(
             "No labelled image is in the test split. Split first (tetsuban split), then label test images "
             "(the app's 'validation and test' queue)."
         )
-    model_id = str(artifact.card.get("id", artifact.folder.name))
+    model_id = artifact.card.id
     wanted = set_hash(items)
     stored = _load(artifact.folder / PREDICTIONS_NAME, wanted, items, model_id, artifact.classes)
     if stored is not None:

@@ -128,8 +128,8 @@ def model_embeddings(
     with ws.engine.connect() as conn:
         found = load_embeddings(
             conn,
-            str(artifact.card["backbone"]["key"]),
-            str(artifact.card["preprocess_hash"]),
+            artifact.card.backbone.key,
+            artifact.card.preprocess_hash,
             [shas[i] for i in wanted],
         )
     return {i: found[shas[i]] for i in wanted if shas[i] in found}

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,8 +16,9 @@ from tetsuban.finetune.checkpoint import Progress
 from tetsuban.finetune.network import classifier_of
 from tetsuban.finetune.recipe import Recipe
 from tetsuban.learn.artifact import Artifact, write_artifact
+from tetsuban.learn.card import FinetunedHeadCard
 from tetsuban.learn.head import LinearHead
-from tetsuban.learn.train import Labelled, labels_sha256, model_card
+from tetsuban.learn.train import Labelled, model_card
 from tetsuban.learn.validate import Validation
 
 if TYPE_CHECKING:
@@ -64,46 +64,39 @@ def export_finetuned(network: torch.nn.Module, outcome: Outcome, setup: Finetune
         tuned = ExportedBackbone(
             setup.base.name, graph, state_sha256(body), setup.base.input_size, setup.base.mean, setup.base.std
         )
-        data_hash = labels_sha256(outcome.train.shas, outcome.train.labels)
+        said = _head_card(outcome.recipe, outcome.progress, outcome.device)
         card = model_card(
-            datetime.now(UTC),
             setup.models_dir,
-            data_hash,
             head,
+            said,
             outcome.validation,
             outcome.train,
             outcome.val,
             tuned,
             setup.pipeline,
             setup.seed,
+            outcome.seconds,
         )
-        card["backbone"]["finetuned_from"] = setup.base.key
-        card["head"] = _head_card(outcome.recipe, outcome.progress, outcome.device)
-        card["train_seconds"] = round(outcome.seconds, 3)
-        return write_artifact(setup.models_dir / str(card["id"]), tuned, head, card, {WEIGHTS_NAME: weights})
+        card = replace(card, backbone=replace(card.backbone, finetuned_from=setup.base.key))
+        return write_artifact(setup.models_dir / card.id, tuned, head, card, {WEIGHTS_NAME: weights})
 
 
-def _head_card(recipe: Recipe, progress: Progress, device: str) -> dict[str, Any]:
+def _head_card(recipe: Recipe, progress: Progress, device: str) -> FinetunedHeadCard:
+    """The run's recipe and every epoch's figures, and the stage and epoch whose network was kept: the best on
+    validation, else the last."""
     stages = [entry["stage"] for entry in progress.history]
-    planned = recipe.head_epochs + recipe.body_epochs
-    return {
-        "kind": "finetuned",
-        "classifier": "linear",
-        "recipe": recipe.to_dict(),
-        "device": device,
-        "epochs": {"head": stages.count("head"), "body": stages.count("body"), "planned": planned},
-        "stopped_early": len(stages) < planned,
-        "best": _best(progress),
-        "history": progress.history,
-        "weights": WEIGHTS_NAME,
-    }
-
-
-def _best(progress: Progress) -> dict[str, Any]:
-    """The stage and epoch whose network was kept: the best on validation, else the last."""
-    entry = progress.history[(progress.best_epoch or len(progress.history)) - 1]
-    return {
-        "stage": entry["stage"],
-        "epoch": entry["epoch"],
-        "chosen_by": "validation" if progress.best_epoch else "last",
-    }
+    kept = progress.history[(progress.best_epoch or len(progress.history)) - 1]
+    return FinetunedHeadCard(
+        classifier="linear",
+        recipe=recipe.to_dict(),
+        device=device,
+        head_epochs=stages.count("head"),
+        body_epochs=stages.count("body"),
+        planned_epochs=recipe.head_epochs + recipe.body_epochs,
+        stopped_early=len(stages) < recipe.head_epochs + recipe.body_epochs,
+        best_stage=kept["stage"],
+        best_epoch=kept["epoch"],
+        chosen_by="validation" if progress.best_epoch else "last",
+        history=tuple(progress.history),
+        weights=WEIGHTS_NAME,
+    )

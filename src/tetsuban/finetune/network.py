@@ -12,6 +12,7 @@ import numpy as np
 from tetsuban.backbones.registry import backbone_spec, build_torch
 from tetsuban.errors import ImageError
 from tetsuban.learn.artifact import Artifact
+from tetsuban.learn.card import FinetunedHeadCard
 from tetsuban.pipeline.inputs import model_input, to_batch
 
 if TYPE_CHECKING:
@@ -76,8 +77,8 @@ def parameter_groups(
 
 def network_weights(artifact: Artifact) -> Path | None:
     """The fine-tuned network's weights file in ``artifact``, or None for a model without one (a probe)."""
-    name = artifact.card.get("head", {}).get("weights")
-    path = artifact.folder / name if isinstance(name, str) else None
+    head = artifact.card.head
+    path = artifact.folder / head.weights if isinstance(head, FinetunedHeadCard) else None
     return path if path is not None and path.is_file() else None
 
 
@@ -89,7 +90,7 @@ def load_network(artifact: Artifact) -> torch.nn.Module:
     path = network_weights(artifact)
     if path is None:
         raise ValueError(f"{artifact.folder} keeps no network weights: only fine-tuned models have Grad-CAM.")
-    spec = backbone_spec(str(artifact.card["backbone"]["name"]))
+    spec = backbone_spec(artifact.card.backbone.name)
     network = timm.create_model(spec.timm_name, pretrained=False, num_classes=len(artifact.classes))
     network.load_state_dict(load_file(str(path)))
     return network.eval()

@@ -1,9 +1,9 @@
 """A model artifact: a folder with ``model.onnx`` (backbone and head in one graph) and ``card.json``.
 
 The graph takes a batch of preprocessed images (N, 3, S, S) and returns ``probabilities`` (N, K) and ``embedding``
-(N, D). The card says everything needed to use and reproduce the model: classes, the pipeline with its fitted
-state, the backbone, validation metrics, label counts, data hashes, package versions and time. Loading an artifact
-reads JSON and an ONNX graph; nothing is ever unpickled.
+(N, D). The card (learn.card) says everything needed to use and reproduce the model: classes, the head, the
+pipeline with its fitted state, the backbone, validation metrics, label counts, data hashes, package versions and
+time. Loading an artifact reads JSON and an ONNX graph; nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
 from tetsuban.errors import ProjectError
 from tetsuban.files import write_atomic
-from tetsuban.learn.card_check import check_graph, read_card
+from tetsuban.learn.card import ModelCard, card_bytes, read_card
+from tetsuban.learn.card_check import check_graph
 from tetsuban.learn.head import LinearHead
 from tetsuban.learn.knn import SHARPNESS, KnnHead
 from tetsuban.pipeline.spec import Pipeline
@@ -29,7 +30,6 @@ from tetsuban.pipeline.spec import Pipeline
 Head = LinearHead | KnnHead  # what can follow the backbone in a model graph
 CARD_NAME = "card.json"
 MODEL_NAME = "model.onnx"
-CARD_FORMAT = "tetsuban-model/1"
 PROBABILITIES_NAME = "probabilities"
 
 
@@ -38,7 +38,7 @@ class Artifact:
     """A loaded artifact: its folder and card. ``model_path`` is what ONNX Runtime opens."""
 
     folder: Path
-    card: dict[str, Any]
+    card: ModelCard
 
     @property
     def model_path(self) -> Path:
@@ -46,34 +46,34 @@ class Artifact:
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(self.card["classes"])
+        return self.card.classes
 
     @property
     def pipeline(self) -> Pipeline:
         """The preprocessing the model was trained with, fitted state included."""
-        return Pipeline.from_dict(self.card["pipeline"])
+        return self.card.pipeline
 
     @property
     def input_size(self) -> int:
-        return int(self.card["backbone"]["input_size"])
+        return self.card.backbone.input_size
 
     def as_backbone(self) -> ExportedBackbone:
         """The model's graph as the backbone whose embeddings it computes (its ``embedding`` output), under the key
         its card names: a probe's is its backbone's, a fine-tuned model's its own."""
         from tetsuban.backbones.registry import backbone_spec
 
-        saved = self.card["backbone"]
-        spec = backbone_spec(str(saved["name"]))
+        saved = self.card.backbone
+        spec = backbone_spec(saved.name)
         built = ExportedBackbone(
-            str(saved["name"]), self.model_path, str(saved["weights_sha256"]), self.input_size, spec.mean, spec.std
+            saved.name, self.model_path, saved.weights_sha256, saved.input_size, spec.mean, spec.std
         )
-        if built.key != saved["key"]:
-            raise ProjectError(f"{self.folder / CARD_NAME} names backbone key {saved['key']!r}, not {built.key!r}.")
+        if built.key != saved.key:
+            raise ProjectError(f"{self.folder / CARD_NAME} names backbone key {saved.key!r}, not {built.key!r}.")
         return built
 
 
 def write_artifact(
-    folder: Path, backbone: ExportedBackbone, head: Head, card: dict[str, Any], files: Mapping[str, bytes] | None = None
+    folder: Path, backbone: ExportedBackbone, head: Head, card: ModelCard, files: Mapping[str, bytes] | None = None
 ) -> Artifact:
     """Write the artifact into ``folder`` (which must not exist yet), all at once: a killed run leaves nothing.
 
@@ -85,7 +85,7 @@ def write_artifact(
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         (staging / MODEL_NAME).write_bytes(_graph_with_head(backbone.path, head))
-        write_atomic(staging / CARD_NAME, json.dumps({"format": CARD_FORMAT, **card}, indent=1).encode("utf-8"))
+        write_atomic(staging / CARD_NAME, card_bytes(card))
         for name, data in (files or {}).items():
             (staging / name).write_bytes(data)
         staging.rename(folder)
@@ -96,14 +96,13 @@ def write_artifact(
 
 def load_artifact(folder: str | Path) -> Artifact:
     """Open the artifact in ``folder``, checking before anything is used that its card keeps to the schema and its
-    limits, and that its graph agrees with the card and loads nothing from outside (learn.card_check)."""
+    limits (learn.card), and that its graph agrees with the card and loads nothing from outside (learn.card_check)."""
     path = Path(folder).expanduser()
     card_path = path / CARD_NAME
     if not card_path.is_file() or not (path / MODEL_NAME).is_file():
         raise ProjectError(f"{path} is not a model artifact (it needs {CARD_NAME} and {MODEL_NAME}).")
-    card = read_card(card_path, CARD_FORMAT)
-    graph_outputs = (PROBABILITIES_NAME, EMBEDDING_NAME)
-    check_graph(path / MODEL_NAME, card["classes"], card["backbone"]["input_size"], graph_outputs)
+    card = read_card(card_path)
+    check_graph(path / MODEL_NAME, card.classes, card.backbone.input_size, (PROBABILITIES_NAME, EMBEDDING_NAME))
     return Artifact(path, card)
 
 

@@ -11,13 +11,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from tetsuban.backbones.onnx_export import ExportedBackbone
 from tetsuban.errors import ConfigError
 from tetsuban.learn.artifact import Artifact, write_artifact
+from tetsuban.learn.card import (
+    BackboneCard,
+    DataCard,
+    HeadCard,
+    KnnHeadCard,
+    LogisticHeadCard,
+    ModelCard,
+    SvmHeadCard,
+)
 from tetsuban.learn.head import C_GRID, DEFAULT_C, LinearHead, fit_linear_head
 from tetsuban.learn.knn import SHARPNESS, KnnHead, fit_knn_head
 from tetsuban.learn.svm import DEFAULT_SVM_C, SHOWN_PER_CLASS, fit_svm_head
@@ -25,7 +34,7 @@ from tetsuban.learn.validate import Validation, choose_c, score_held_out, valida
 from tetsuban.params import check_choice
 from tetsuban.pipeline.spec import Pipeline
 
-HEADS: tuple[str, ...] = ("logistic", "svm", "knn")
+HEADS: tuple[str, ...] = (LogisticHeadCard.kind, SvmHeadCard.kind, KnnHeadCard.kind)  # what --head chooses
 _VERSIONED = ("tetsuban", "numpy", "scikit-learn", "onnx", "onnxruntime", "timm", "torch")
 
 
@@ -93,58 +102,50 @@ def train_probe(
         validation = score_held_out(head, held_out.embeddings, held_out.labels)
     else:
         validation = validate(data.embeddings, data.labels, chosen, seed)
-    created = datetime.now(UTC)
-    data_hash = labels_sha256(data.shas, data.labels)
-    card = model_card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
-    card["head"] = {
-        "kind": "logistic_regression",
-        "C": chosen,
-        "C_from": "given" if c is not None else (_searched_on(held_out) if search_c else "default"),
-        "class_weight": "balanced",
-        "standardized": True,
-    }
-    card["train_seconds"] = round(time.perf_counter() - started, 3)
-    artifact = write_artifact(models_dir / str(card["id"]), backbone, head, card)
+    said = LogisticHeadCard(chosen, "given" if c is not None else (_searched_on(held_out) if search_c else "default"))
+    card = model_card(
+        models_dir, head, said, validation, data, held_out, backbone, pipeline, seed, time.perf_counter() - started
+    )
+    artifact = write_artifact(models_dir / card.id, backbone, head, card)
     return TrainReport(artifact, chosen, validation, time.perf_counter() - started)
 
 
 def model_card(
-    created: datetime,
     models_dir: Path,
-    data_hash: str,
     head: LinearHead | KnnHead,
+    said: HeadCard,
     validation: Validation,
     data: Labelled,
     held_out: Labelled | None,
     backbone: ExportedBackbone,
     pipeline: Pipeline,
     seed: int,
-) -> dict[str, Any]:
-    """What every model card says, whatever its head: id, time, classes, validation, data, backbone, pipeline."""
-    return {
-        "id": _model_id(models_dir, created, data_hash),
-        "created_at": created.isoformat(timespec="seconds"),
-        "classes": list(head.classes),
-        "head": {},
-        "validation": validation.to_dict(),
-        "label_counts": dict(sorted(Counter(data.labels).items())),
-        "data": {
-            "images": len(data.shas),
-            "labels_sha256": data_hash,
-            "validation_images": 0 if held_out is None else len(held_out.shas),
-            "validation_labels_sha256": None if held_out is None else labels_sha256(held_out.shas, held_out.labels),
-        },
-        "backbone": {
-            "name": backbone.name,
-            "key": backbone.key,
-            "weights_sha256": backbone.weights_sha256,
-            "input_size": backbone.input_size,
-        },
-        "pipeline": pipeline.to_dict(),
-        "preprocess_hash": pipeline.preprocess_hash(),
-        "versions": _versions(),
-        "seed": seed,
-    }
+    seconds: float,
+) -> ModelCard:
+    """The card of a model made now with ``head`` in ``seconds``, the head described as ``said``: its id, time,
+    classes, validation, data, backbone, pipeline and versions."""
+    created = datetime.now(UTC)
+    data_hash = labels_sha256(data.shas, data.labels)
+    return ModelCard(
+        id=_model_id(models_dir, created, data_hash),
+        created_at=created.isoformat(timespec="seconds"),
+        classes=tuple(head.classes),
+        head=said,
+        validation=validation,
+        label_counts=dict(sorted(Counter(data.labels).items())),
+        data=DataCard(
+            len(data.shas),
+            data_hash,
+            0 if held_out is None else len(held_out.shas),
+            None if held_out is None else labels_sha256(held_out.shas, held_out.labels),
+        ),
+        backbone=BackboneCard(backbone.name, backbone.key, backbone.weights_sha256, backbone.input_size),
+        pipeline=pipeline,
+        preprocess_hash=pipeline.preprocess_hash(),
+        versions=_versions(),
+        seed=seed,
+        train_seconds=round(seconds, 3),
+    )
 
 
 def _train_svm(
@@ -171,22 +172,18 @@ def _train_svm(
     else:
         note = "no validation split (tetsuban split makes one); the SVM is not cross-validated"
         validation = Validation("none", 0, len(data.labels), None, None, {}, note)
-    created = datetime.now(UTC)
-    data_hash = labels_sha256(data.shas, data.labels)
-    card = model_card(created, models_dir, data_hash, fit.head, validation, data, held_out, backbone, pipeline, seed)
-    card["head"] = {
-        "kind": "linear_svm",
-        "C": chosen,
-        "C_from": "given" if c is not None else "default",
-        "class_weight": "balanced",
-        "standardized": True,
-        "temperature": fit.temperature,
-        "temperature_from": "validation split" if held_out is not None else "none (1)",
-        "support_vector_counts": {name: len(rows) for name, rows in fit.support.items()},
-        "support_vectors": {name: [data.shas[i] for i in rows[:SHOWN_PER_CLASS]] for name, rows in fit.support.items()},
-    }
-    card["train_seconds"] = round(time.perf_counter() - started, 3)
-    artifact = write_artifact(models_dir / str(card["id"]), backbone, fit.head, card)
+    said = SvmHeadCard(
+        chosen,
+        "given" if c is not None else "default",
+        fit.temperature,
+        "validation split" if held_out is not None else "none (1)",
+        {name: len(rows) for name, rows in fit.support.items()},
+        {name: tuple(data.shas[i] for i in rows[:SHOWN_PER_CLASS]) for name, rows in fit.support.items()},
+    )
+    card = model_card(
+        models_dir, fit.head, said, validation, data, held_out, backbone, pipeline, seed, time.perf_counter() - started
+    )
+    artifact = write_artifact(models_dir / card.id, backbone, fit.head, card)
     return TrainReport(artifact, chosen, validation, time.perf_counter() - started)
 
 
@@ -244,16 +241,9 @@ def _train_knn(
     else:
         note = "no validation split (tetsuban split makes one); the kNN head is not cross-validated"
         validation = Validation("none", 0, len(data.labels), None, None, {}, note)
-    created = datetime.now(UTC)
-    data_hash = labels_sha256(data.shas, data.labels)
-    card = model_card(created, models_dir, data_hash, head, validation, data, held_out, backbone, pipeline, seed)
-    card["head"] = {
-        "kind": "knn",
-        "k": head.k,
-        "metric": "cosine",
-        "weights": f"softmax({SHARPNESS:g} x similarity) over the k nearest",
-        "neighbours": len(data.labels),
-    }
-    card["train_seconds"] = round(time.perf_counter() - started, 3)
-    artifact = write_artifact(models_dir / str(card["id"]), backbone, head, card)
+    said = KnnHeadCard(head.k, "cosine", f"softmax({SHARPNESS:g} x similarity) over the k nearest", len(data.labels))
+    card = model_card(
+        models_dir, head, said, validation, data, held_out, backbone, pipeline, seed, time.perf_counter() - started
+    )
+    artifact = write_artifact(models_dir / card.id, backbone, head, card)
     return TrainReport(artifact, float("nan"), validation, time.perf_counter() - started)

@@ -14,6 +14,7 @@ from tetsuban.evaluate.gradcam import miss_maps
 from tetsuban.evaluate.run import Evaluation
 from tetsuban.evaluate.stage import Scored, model_embeddings
 from tetsuban.learn.artifact import Artifact
+from tetsuban.learn.card import SvmHeadCard
 from tetsuban.reports.evaluation_report import (
     Extras,
     embedding_map,
@@ -64,7 +65,7 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
     train_ids = [i for i in labels if splits.get(i) == "train"]
     wanted = train_ids + [item.image_id for item in evaluation.items]
     vectors = model_embeddings(ws, artifact, wanted, records, compute=True)
-    head = artifact.card.get("head", {})
+    head = artifact.card.head
     by_sha = {r.sha256: r for r in records}
     by_id = {r.id: r for r in records}
     support = {
@@ -73,7 +74,7 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
             for sha in shas
             if sha in by_sha
         ]
-        for name, shas in head.get("support_vectors", {}).items()
+        for name, shas in (head.support_vectors if isinstance(head, SvmHeadCard) else {}).items()
     }
     worst = worst_misses(evaluation)
     near = nearest_training([evaluation.items[n].image_id for n in worst], vectors, {i: labels[i] for i in train_ids})
@@ -83,7 +84,7 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
         more,
         embedding_map(evaluation, vectors, labels, {i: ws.image_path(by_id[i]) for i in vectors if i in by_id}),
         support or None,
-        head.get("support_vector_counts"),
+        dict(head.support_vector_counts) if isinstance(head, SvmHeadCard) else None,
         {i: [(n, ws.image_path(by_id[n.image_id])) for n in found] for i, found in near.items()},
         miss_maps(artifact, evaluation, worst),
     )

@@ -1,0 +1,452 @@
+"""The model card: a typed, frozen record of what a model is and how it was made, read and written here alone.
+
+``card.json`` holds it as JSON under a versioned format. Version 2 spells each head kind as ``--head`` does
+(``logistic``, ``svm``, ``knn``, and ``finetuned``); version 1 cards (``logistic_regression``, ``linear_svm``) are
+still read. A card made by someone else is hostile: every field is checked for its type and limits while it is read
+(so that ``input_size = 100000`` cannot ask for 42 GiB), and the first problem is named.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal, TypeVar
+
+from tetsuban.classnames import class_name_problem
+from tetsuban.errors import FileRefused, ProjectError, TetsubanError
+from tetsuban.files import read_bounded
+from tetsuban.learn.validate import Validation
+from tetsuban.pipeline.spec import Pipeline
+
+CARD_FORMAT = "tetsuban-model/2"
+_OLDER_FORMATS = {"tetsuban-model/1": {"logistic_regression": "logistic", "linear_svm": "svm"}}  # head kinds renamed
+MAX_CARD_BYTES = 64 * 1024 * 1024  # a kNN or SVM card lists content hashes; far below this
+MAX_CLASSES = 10_000
+INPUT_SIZES = (16, 1024)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+HeadKind = Literal["logistic", "svm", "knn", "finetuned"]
+T = TypeVar("T")
+
+
+class CardError(ValueError):
+    """A card field that is missing, of the wrong type or out of its limits; the message names it."""
+
+
+@dataclass(frozen=True)
+class LogisticHeadCard:
+    """Class-balanced logistic regression on standardized embeddings."""
+
+    kind: ClassVar[HeadKind] = "logistic"
+    C: float
+    C_from: str  # "given", "default", or which search chose it
+
+
+@dataclass(frozen=True)
+class SvmHeadCard:
+    """A linear SVM with a temperature for its probabilities, and its support vectors by content hash."""
+
+    kind: ClassVar[HeadKind] = "svm"
+    C: float
+    C_from: str
+    temperature: float
+    temperature_from: str
+    support_vector_counts: Mapping[str, int]
+    support_vectors: Mapping[str, tuple[str, ...]]  # the closest to the boundary first, a few per class
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+@dataclass(frozen=True)
+class KnnHeadCard:
+    """The k nearest training embeddings by cosine, their votes weighted by similarity."""
+
+    kind: ClassVar[HeadKind] = "knn"
+    k: int
+    metric: str
+    weights: str
+    neighbours: int
+
+
+@dataclass(frozen=True)
+class FinetunedHeadCard:
+    """A network fine-tuned end to end: its recipe and every epoch's figures as recorded, which epoch was kept."""
+
+    kind: ClassVar[HeadKind] = "finetuned"
+    classifier: str
+    recipe: Mapping[str, Any]
+    device: str
+    head_epochs: int
+    body_epochs: int
+    planned_epochs: int
+    stopped_early: bool
+    best_stage: str
+    best_epoch: int
+    chosen_by: str  # "validation", or "last" when there was none
+    history: tuple[Mapping[str, Any], ...]
+    weights: str  # the network's weights file, beside the graph
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+
+HeadCard = LogisticHeadCard | SvmHeadCard | KnnHeadCard | FinetunedHeadCard
+
+
+@dataclass(frozen=True)
+class BackboneCard:
+    """The backbone whose embeddings the head reads; a fine-tuned model's own, with the key it was tuned from."""
+
+    name: str
+    key: str
+    weights_sha256: str
+    input_size: int
+    finetuned_from: str | None = None
+
+
+@dataclass(frozen=True)
+class DataCard:
+    """The labelled images learnt from and validated on, named by hashes of their ``image-sha256 label`` lines."""
+
+    images: int
+    labels_sha256: str
+    validation_images: int
+    validation_labels_sha256: str | None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model is and how it was made: enough to use it, check it and make it again."""
+
+    id: str
+    created_at: str
+    classes: tuple[str, ...]
+    head: HeadCard
+    validation: Validation
+    label_counts: Mapping[str, int]
+    data: DataCard
+    backbone: BackboneCard
+    pipeline: Pipeline
+    preprocess_hash: str
+    versions: Mapping[str, str]
+    seed: int
+    train_seconds: float
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The card as the JSON object ``card.json`` holds (the current format)."""
+        backbone = {k: v for k, v in _fields(self.backbone).items() if not (k == "finetuned_from" and v is None)}
+        return {
+            "format": CARD_FORMAT,
+            "id": self.id,
+            "created_at": self.created_at,
+            "classes": list(self.classes),
+            "head": _head_json(self.head),
+            "validation": self.validation.to_dict(),
+            "label_counts": dict(self.label_counts),
+            "data": _fields(self.data),
+            "backbone": backbone,
+            "pipeline": self.pipeline.to_dict(),
+            "preprocess_hash": self.preprocess_hash,
+            "versions": dict(self.versions),
+            "seed": self.seed,
+            "train_seconds": self.train_seconds,
+        }
+
+
+def card_bytes(card: ModelCard) -> bytes:
+    """What ``card.json`` holds for ``card``."""
+    return json.dumps(card.to_json(), indent=1).encode("utf-8")
+
+
+def read_card(path: Path) -> ModelCard:
+    """The card at ``path``, read (at most MAX_CARD_BYTES) and checked; ProjectError says what is wrong."""
+    try:
+        parsed = json.loads(read_bounded(path, MAX_CARD_BYTES).decode("utf-8"))
+    except (OSError, FileRefused, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ProjectError(f"{path} cannot be read as JSON ({exc}); the artifact is damaged.") from None
+    try:
+        return parse_card(parsed)
+    except CardError as exc:
+        raise ProjectError(
+            f"{path} is not a model card tetsuban can use: {exc}. The model folder is damaged or was not made by "
+            "tetsuban: train again, or restore the folder."
+        ) from None
+
+
+def parse_card(parsed: object) -> ModelCard:
+    """The card in ``parsed`` (JSON as loaded), of the current format or an older one; CardError names the first
+    field that is wrong."""
+    card = _Fields(parsed)
+    card_format = card.raw("format")
+    if not isinstance(card_format, str) or (card_format != CARD_FORMAT and card_format not in _OLDER_FORMATS):
+        raise CardError(f"its format is {str(card_format)[:40]!r}, not {CARD_FORMAT!r}")
+    renamed = _OLDER_FORMATS.get(card_format, {})
+    return ModelCard(
+        id=card.text("id"),
+        created_at=card.text("created_at", 64),
+        classes=_classes(card.raw("classes")),
+        head=_head(card.section("head"), renamed),
+        validation=_validation(card.section("validation")),
+        label_counts=card.mapping("label_counts", _count),
+        data=_data(card.section("data")),
+        backbone=_backbone(card.section("backbone")),
+        pipeline=_pipeline(card.section("pipeline")),
+        preprocess_hash=card.text("preprocess_hash", 128),
+        versions=card.mapping("versions", _short_text),
+        seed=card.count("seed"),
+        train_seconds=card.number("train_seconds"),
+    )
+
+
+class _Fields:
+    """One JSON object of a card (at ``path``, dotted; the card itself at ""), read field by field: a field that is
+    missing or wrong raises CardError naming it (``'path.key'``)."""
+
+    def __init__(self, value: object, path: str = "") -> None:
+        if not isinstance(value, dict):
+            raise CardError(f"'{path}' must be an object" if path else "it is not a JSON object")
+        self.value, self.path = value, path
+
+    def name(self, key: str) -> str:
+        return f"'{self.path}.{key}'" if self.path else f"'{key}'"
+
+    def dotted(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def raw(self, key: str) -> object:
+        return self.value.get(key)
+
+    def section(self, key: str) -> _Fields:
+        return _Fields(self.value.get(key), self.dotted(key))
+
+    def text(self, key: str, longest: int = 200) -> str:
+        value = self.value.get(key)
+        if not isinstance(value, str) or not 0 < len(value) <= longest:
+            raise CardError(f"{self.name(key)} must be text of 1 to {longest} characters")
+        return value
+
+    def optional_text(self, key: str, longest: int = 200) -> str | None:
+        return None if self.value.get(key) is None else self.text(key, longest)
+
+    def count(self, key: str) -> int:
+        value = _count(self.value.get(key))
+        if value is None:
+            raise CardError(f"{self.name(key)} must be a whole number, 0 or more")
+        return value
+
+    def number(self, key: str) -> float:
+        value = _number(self.value.get(key))
+        if value is None:
+            raise CardError(f"{self.name(key)} must be a finite number")
+        return value
+
+    def optional_number(self, key: str) -> float | None:
+        return None if self.value.get(key) is None else self.number(key)
+
+    def flag(self, key: str) -> bool:
+        value = self.value.get(key)
+        if not isinstance(value, bool):
+            raise CardError(f"{self.name(key)} must be true or false")
+        return value
+
+    def mapping(self, key: str, item: Callable[[object], T | None]) -> Mapping[str, T]:
+        """A JSON object of ``key``: names (text) to values that ``item`` accepts (it returns None for others)."""
+        value = self.value.get(key)
+        if not isinstance(value, dict):
+            raise CardError(f"{self.name(key)} must be an object")
+        read = {name: item(v) for name, v in value.items()}
+        wrong = [name for name, v in read.items() if v is None]
+        if wrong:
+            raise CardError(f"{self.name(key)} holds a wrong value under {str(wrong[0])[:40]!r}")
+        return read  # type: ignore[return-value]
+
+
+def _count(value: object) -> int | None:
+    """``value`` if it is a whole number, 0 or more (not a bool); else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a float if it is a finite number (not a bool, NaN or infinite); else None."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _short_text(value: object) -> str | None:
+    return value if isinstance(value, str) and len(value) <= 200 else None
+
+
+def _hashes(value: object) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and _HEX64.fullmatch(v) for v in value):
+        return None
+    return tuple(value)
+
+
+def _classes(classes: object) -> tuple[str, ...]:
+    if not isinstance(classes, list) or not 1 <= len(classes) <= MAX_CLASSES:
+        raise CardError(f"'classes' must be a list of 1 to {MAX_CLASSES:,} class names")
+    for name in classes:
+        problem = class_name_problem(name) if isinstance(name, str) else "it is not text"
+        if problem is not None:
+            raise CardError(f"the class {str(name)[:40]!r} cannot be a class name: {problem}")
+    if len(set(classes)) != len(classes):
+        raise CardError("'classes' names a class twice")
+    return tuple(classes)
+
+
+def _backbone(backbone: _Fields) -> BackboneCard:
+    weights = backbone.raw("weights_sha256")
+    if not isinstance(weights, str) or not _HEX64.fullmatch(weights):
+        raise CardError("'backbone.weights_sha256' must be 64 hex digits")
+    raw, (low, high) = backbone.raw("input_size"), INPUT_SIZES
+    size = _count(raw)
+    if size is None or not low <= size <= high:
+        raise CardError(
+            f"'backbone.input_size' must be a whole number of pixels in [{low}, {high}]; it is {str(raw)[:20]}"
+        )
+    return BackboneCard(
+        backbone.text("name"), backbone.text("key"), weights, size, backbone.optional_text("finetuned_from")
+    )
+
+
+def _pipeline(pipeline: _Fields) -> Pipeline:
+    try:
+        return Pipeline.from_dict(pipeline.value)
+    except (TetsubanError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise CardError(f"its pipeline cannot be used: {str(exc)[:200]}") from None
+
+
+def _data(data: _Fields) -> DataCard:
+    validation_hash = data.raw("validation_labels_sha256")
+    if validation_hash is not None and not (isinstance(validation_hash, str) and _HEX64.fullmatch(validation_hash)):
+        raise CardError("'data.validation_labels_sha256' must be 64 hex digits or null")
+    labels_hash = data.text("labels_sha256", 64)
+    if not _HEX64.fullmatch(labels_hash):
+        raise CardError("'data.labels_sha256' must be 64 hex digits")
+    return DataCard(data.count("images"), labels_hash, data.count("validation_images"), validation_hash)
+
+
+def _validation(validation: _Fields) -> Validation:
+    return Validation(
+        validation.text("method"),
+        validation.count("folds"),
+        validation.count("images"),
+        validation.optional_number("accuracy"),
+        validation.optional_number("balanced_accuracy"),
+        dict(validation.mapping("recall", _number)),
+        "" if validation.raw("note") in (None, "") else validation.text("note", 1000),
+    )
+
+
+def _head(head: _Fields, renamed: Mapping[str, str]) -> HeadCard:
+    kind = head.raw("kind")
+    kind = renamed.get(kind, kind) if isinstance(kind, str) else kind
+    if kind == "logistic":
+        return LogisticHeadCard(head.number("C"), head.text("C_from"))
+    if kind == "svm":
+        return SvmHeadCard(
+            head.number("C"),
+            head.text("C_from"),
+            head.number("temperature"),
+            head.text("temperature_from"),
+            head.mapping("support_vector_counts", _count),
+            head.mapping("support_vectors", _hashes),
+        )
+    if kind == "knn":
+        return KnnHeadCard(head.count("k"), head.text("metric"), head.text("weights"), head.count("neighbours"))
+    if kind == "finetuned":
+        return _finetuned(head)
+    raise CardError(f"'head.kind' must be one of logistic, svm, knn, finetuned; it is {str(kind)[:40]!r}")
+
+
+def _finetuned(head: _Fields) -> FinetunedHeadCard:
+    epochs, best = head.section("epochs"), head.section("best")
+    history = head.raw("history")
+    if not isinstance(history, list) or not all(isinstance(entry, dict) for entry in history):
+        raise CardError("'head.history' must be a list of objects")
+    return FinetunedHeadCard(
+        head.text("classifier"),
+        head.section("recipe").value,
+        head.text("device"),
+        epochs.count("head"),
+        epochs.count("body"),
+        epochs.count("planned"),
+        head.flag("stopped_early"),
+        best.text("stage"),
+        best.count("epoch"),
+        best.text("chosen_by"),
+        tuple(history),
+        _file_name(head.text("weights")),
+    )
+
+
+def _file_name(name: str) -> str:
+    """A file beside the graph: a plain name, never a path that could lead out of the model folder."""
+    if Path(name).name != name or name in (".", ".."):
+        raise CardError(f"'head.weights' must name a file in the model folder, not {name[:40]!r}")
+    return name
+
+
+def _freeze(record: object) -> None:
+    """Make the JSON objects and lists a record holds read-only (a frozen dataclass freezes only its attributes)."""
+    for name in record.__dataclass_fields__:  # type: ignore[attr-defined]
+        value = getattr(record, name)
+        if isinstance(value, Mapping | list | tuple):
+            object.__setattr__(record, name, _frozen_value(value))
+
+
+def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only view of a JSON object kept as recorded (lists inside become tuples)."""
+    return MappingProxyType({k: _frozen_value(v) for k, v in value.items()})
+
+
+def _frozen_value(value: object) -> object:
+    if isinstance(value, Mapping):
+        return _frozen(value)
+    if isinstance(value, list | tuple):
+        return tuple(_frozen_value(v) for v in value)
+    return value
+
+
+def _plain(value: object) -> object:
+    """JSON again from what _frozen made."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _fields(record: object) -> dict[str, Any]:
+    return {name: _plain(getattr(record, name)) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+def _head_json(head: HeadCard) -> dict[str, Any]:
+    if isinstance(head, LogisticHeadCard | SvmHeadCard):
+        return {"kind": head.kind, **_fields(head), "class_weight": "balanced", "standardized": True}
+    if isinstance(head, KnnHeadCard):
+        return {"kind": head.kind, **_fields(head)}
+    return {
+        "kind": head.kind,
+        "classifier": head.classifier,
+        "recipe": _plain(head.recipe),
+        "device": head.device,
+        "epochs": {"head": head.head_epochs, "body": head.body_epochs, "planned": head.planned_epochs},
+        "stopped_early": head.stopped_early,
+        "best": {"stage": head.best_stage, "epoch": head.best_epoch, "chosen_by": head.chosen_by},
+        "history": _plain(head.history),
+        "weights": head.weights,
+    }
