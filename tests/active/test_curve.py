@@ -8,6 +8,7 @@ from hypothesis import given, strategies as st
 
 from tetsuban.active.curve import PowerLaw, fit_power_law, label_counts, learning_curve
 from tetsuban.errors import ConfigError
+from tetsuban.learn.head import DEFAULT_C, fit_linear_head
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -57,3 +58,55 @@ def test_a_curve_needs_validation_labels(fashion_pixels: Data) -> None:
     x, y = fashion_pixels
     with pytest.raises(ConfigError, match="at least 10 labelled validation images"):
         learning_curve(x[:100], list(y[:100]), x[100:105], list(y[100:105]))
+
+
+def test_the_curve_is_measured_fitted_and_banded_as_documented(fashion_pixels: Data) -> None:
+    """Each point is a head fitted on the first n labels in order and scored on val; the fit is the power law of
+    the points from max(50, n / 16) labels on; the band and the estimates are percentiles 10 and 90 of the
+    bootstrap fits. All recomputed here from the parts."""
+    x, y = fashion_pixels
+    train_x, train_y, val_x, val_y = x[:400], list(y[:400]), x[2000:2300], list(y[2000:2300])
+    curve = learning_curve(train_x, train_y, val_x, val_y, seed=3)
+    counts = [n for n in label_counts(400) if len(set(train_y[:n])) >= 2]
+    assert curve.labels == tuple(counts) and curve.current == 400 and curve.validation_images == 300
+    for n, accuracy in zip(counts, curve.accuracy, strict=True):
+        head = fit_linear_head(train_x[:n], train_y[:n], DEFAULT_C)
+        predicted = np.asarray(head.classes)[head.probabilities(val_x).argmax(axis=1)]
+        assert accuracy == pytest.approx(float(np.mean(predicted == np.asarray(val_y))), abs=1e-12)
+    fitted = [i for i, n in enumerate(counts) if n >= max(50, 400 // 16)]
+    at = np.asarray(counts, np.float64)[fitted]
+    assert curve.fit == fit_power_law(at, np.asarray(curve.accuracy)[fitted])
+    assert len(curve.band_fits) == 200 and len(set(curve.band_fits)) > 100  # resampled, not one fit repeated
+    low, middle, high = curve.expected(800)
+    spread = [float(f.accuracy(800)) for f in curve.band_fits]
+    assert (low, high) == pytest.approx(tuple(np.percentile(spread, [10, 90])))
+    assert middle == pytest.approx(float(curve.fit.accuracy(800))) and low < middle < high
+    target = (curve.accuracy[-1] + curve.fit.ceiling) / 2
+    needs = sorted(n for n in (f.labels_for(target) for f in curve.band_fits) if n is not None)
+    optimistic, fitted_need, pessimistic = curve.labels_for(target)
+    assert optimistic == pytest.approx(float(np.percentile(needs, 10)))
+    assert fitted_need == curve.fit.labels_for(target)
+    reached = len(needs) / len(curve.band_fits)
+    assert (pessimistic is None) == (reached < 0.9)
+    if pessimistic is not None:
+        assert pessimistic == pytest.approx(float(np.percentile(needs, 90)))
+
+
+def test_labels_for_is_none_for_a_flat_or_falling_law() -> None:
+    assert PowerLaw(0.9, 0.0, 0.5).labels_for(0.8) is None  # flat: already there or never, no count to give
+    assert PowerLaw(0.9, 0.3, 0.0).labels_for(0.8) is None
+    assert PowerLaw(0.9, 0.3, 0.5).labels_for(0.9) is None  # the ceiling itself is never reached
+
+
+def test_label_counts_double_from_the_first_with_halfway_points() -> None:
+    assert label_counts(100) == [10, 14, 20, 28, 40, 56, 80, 100]
+    assert label_counts(45, first=20) == [20, 28, 40, 45]
+    assert label_counts(10) == [10]
+
+
+def test_the_curve_starts_where_the_labels_hold_two_classes(fashion_pixels: Data) -> None:
+    x, y = fashion_pixels
+    first = np.flatnonzero(y[:600] == y[0])[:25]  # the first 25 labels given are all of one class
+    order = np.concatenate([first, np.setdiff1d(np.arange(600), first)])
+    curve = learning_curve(x[order], list(y[order]), x[2000:2200], list(y[2000:2200]))
+    assert curve.labels[0] == 28 and curve.labels[-1] == 600
