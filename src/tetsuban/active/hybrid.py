@@ -44,21 +44,35 @@ def hybrid_with(random_share: float) -> Strategy:
         rng: np.random.Generator,
         eligible: np.ndarray | None = None,
     ) -> np.ndarray:
-        allowed = eligible_mask(labelled, eligible)
-        if batch >= allowed.sum():
-            return random_picks(embeddings, labelled, None, batch, rng, eligible)
-        if probabilities is None:
-            return typiclust(embeddings, labelled, None, batch, rng, eligible)
-        randoms = round(random_share * batch)
-        margins = uncertainty_scores(probabilities, "margin")
-        chosen = clustered_uncertain(embeddings, margins, allowed, batch - randoms, rng)
-        rest = allowed.copy()
-        rest[chosen] = False
-        extra = random_picks(embeddings, labelled, None, batch - len(chosen), rng, rest)
-        return np.concatenate([chosen, extra]).astype(np.int64)
+        return hybrid_picks(random_share, embeddings, labelled, probabilities, batch, rng, eligible)
 
     hybrid.__doc__ = f"The hybrid strategy (see tetsuban.active.hybrid) with {random_share:.0%} random picks."
     return hybrid
+
+
+def hybrid_picks(
+    random_share: float,
+    embeddings: np.ndarray,
+    labelled: np.ndarray,
+    probabilities: np.ndarray | None,
+    batch: int,
+    rng: np.random.Generator,
+    eligible: np.ndarray | None = None,
+) -> np.ndarray:
+    """What the hybrid strategy picks (a module-level function, so that mutation testing reaches it: the
+    strategies are made when the module is imported)."""
+    allowed = eligible_mask(labelled, eligible)
+    if batch >= allowed.sum():
+        return random_picks(embeddings, labelled, None, batch, rng, eligible)
+    if probabilities is None:
+        return typiclust(embeddings, labelled, None, batch, rng, eligible)
+    randoms = round(random_share * batch)
+    margins = uncertainty_scores(probabilities, "margin")
+    chosen = clustered_uncertain(embeddings, margins, allowed, batch - randoms, rng)
+    rest = allowed.copy()
+    rest[chosen] = False
+    extra = random_picks(embeddings, labelled, None, batch - len(chosen), rng, rest)
+    return np.concatenate([chosen, extra]).astype(np.int64)
 
 
 hybrid = hybrid_with(RANDOM_SHARE)

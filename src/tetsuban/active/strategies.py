@@ -76,13 +76,27 @@ def _uncertainty(kind: str) -> Strategy:
         rng: np.random.Generator,
         eligible: np.ndarray | None = None,
     ) -> np.ndarray:
-        if probabilities is None:
-            return random_picks(embeddings, labelled, None, batch, rng, eligible)
-        return most_uncertain(uncertainty_scores(probabilities, kind), eligible_mask(labelled, eligible), batch, rng)
+        return uncertain_picks(kind, embeddings, labelled, probabilities, batch, rng, eligible)
 
     pick.__name__ = kind
     pick.__doc__ = f"The most uncertain eligible images by {kind.replace('_', ' ')}."
     return pick
+
+
+def uncertain_picks(
+    kind: str,
+    embeddings: np.ndarray,
+    labelled: np.ndarray,
+    probabilities: np.ndarray | None,
+    batch: int,
+    rng: np.random.Generator,
+    eligible: np.ndarray | None = None,
+) -> np.ndarray:
+    """What the uncertainty strategy ``kind`` picks: the most uncertain eligible images, or random ones before
+    there is a model (module level, so that mutation testing reaches it: the strategies are made at import)."""
+    if probabilities is None:
+        return random_picks(embeddings, labelled, None, batch, rng, eligible)
+    return most_uncertain(uncertainty_scores(probabilities, kind), eligible_mask(labelled, eligible), batch, rng)
 
 
 least_confidence = _uncertainty("least_confidence")
