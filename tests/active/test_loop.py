@@ -8,6 +8,8 @@ import threading
 import numpy as np
 import pytest
 
+from tetsuban.active.data import ActiveData, label_issues, next_images
+from tetsuban.active.label_issues import DEFAULT_FOLDS, find_label_issues
 from tetsuban.active.loop import LabelLoop, WarmProbe
 from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ConfigError
@@ -242,3 +244,25 @@ def test_the_loop_fits_with_the_c_it_is_given() -> None:
         expected = WarmProbe(x, c).fit(x[rows], [names[i] for i in rows])
         assert loop.snapshot.head is not None
         assert np.allclose(loop.snapshot.head.weight, expected.weight, atol=1e-6), c
+
+
+def test_a_projects_queue_and_label_issues_repeat_for_its_seed(fashion_pixels: Data) -> None:
+    """What `tetsuban queue` and `tetsuban label-issues` answer depends on the project's data and seed alone:
+    asked twice, the same images in the same order."""
+    x, y = fashion_pixels
+    n = 600
+    labels = tuple(str(c) if i < 240 else None for i, c in enumerate(y[:n]))
+    splits = tuple("val" if i % 5 == 0 else "train" for i in range(n))
+    first = tuple(float(i) if i < 240 else None for i in range(n))
+    data = ActiveData(np.arange(1000, 1000 + n), x[:n], labels, splits, first)
+    queued = next_images(data, "hybrid", 20, seed=5)
+    assert queued == next_images(data, "hybrid", 20, seed=5) and len(set(queued)) == 20
+    assert all(splits[i - 1000] == "train" and labels[i - 1000] is None for i in queued)
+    train = np.array([s == "train" for s in splits])
+    known = [label if t else None for label, t in zip(labels, train, strict=True)]
+    loop = LabelLoop(x[:n], train, strategy_named("hybrid"), 20, 20, 5, labels=known)  # the same loop, made here
+    assert queued == [1000 + int(i) for i in loop.next_images(20)]
+    issues = label_issues(data, seed=2)
+    assert issues and issues == label_issues(data, seed=2)
+    direct = find_label_issues(x[:240], [str(c) for c in y[:240]], DEFAULT_FOLDS, 2)
+    assert issues == [(1000 + issue.index, issue) for issue in direct]

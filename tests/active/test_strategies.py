@@ -243,3 +243,17 @@ def test_the_hybrid_starts_with_typiclust_then_spreads_its_picks_over_the_uncert
     assert spread > np.mean(np.linalg.norm(x[plain][:, None] - x[plain][None], axis=2))  # farther apart than margin's
     mixed = strategy_named("hybrid_random10")(x, labelled, probabilities, 20, np.random.default_rng(0), eligible)
     assert (scores[mixed] < pool - 1e-12).sum() >= 1  # its two random picks are rarely among the uncertain
+
+
+def test_k_means_on_more_images_than_its_sample_still_finds_every_group() -> None:
+    """Past 20,000 images k-means is fitted on a random sample of them (drawn from all, the last ones too), then
+    assigns every image: three far-apart groups, the last one wholly beyond the first 20,000, are three clusters."""
+    rng = np.random.default_rng(4)
+    sizes = (10_000, 10_000, 5_000)
+    x = np.concatenate([rng.normal(50.0 * k, 1.0, size=(n, 2)) for k, n in enumerate(sizes)])
+    assignment = kmeans_assign(x, 3, rng)
+    groups = np.repeat(np.arange(3), sizes)
+    assert {(int(g), int(a)) for g, a in zip(groups, assignment, strict=True)} == {
+        (g, int(assignment[groups == g][0])) for g in range(3)
+    }
+    assert len(set(assignment.tolist())) == 3
