@@ -4,6 +4,9 @@
 (``logistic``, ``svm``, ``knn``, and ``finetuned``); version 1 cards (``logistic_regression``, ``linear_svm``) are
 still read. A card made by someone else is hostile: every field is checked for its type and limits while it is read
 (so that ``input_size = 100000`` cannot ask for 42 GiB), and the first problem is named.
+
+Over 400 lines, for a reason: the records, their JSON and the checks of each field are one format, and keeping them
+in one module is what makes a change of the card one change (with its version) rather than three that can disagree.
 """
 
 from __future__ import annotations
