@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from tests.conftest import embedded_project
 from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
+from tetsuban.active.curve import PowerLaw
 from tetsuban.server.app import create_app
-from tetsuban.server.state import AppState, LoopView, Viewer
+from tetsuban.server.state import AppState, LoopView, Viewer, labels_to_target
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_unsure_and_the_property_sheet_fields_are_set_per_image(client: TestClie
         assert project.property_values("unsure") == {image_id: True}
 
 
-def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client: TestClient) -> None:
+def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client: TestClient, copied: Path) -> None:
     before = client.get("/api/stats").json()
     holdout = client.get("/api/next", params={"count": 10, "queue": "holdout"}).json()["images"]
     for item in holdout:  # label validation images as the model says, for a measured accuracy
@@ -127,6 +128,26 @@ def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client
     assert after["retrain_failure"] is None
     assert len(after["history"]) > len(before["history"]) and 0 <= after["history"][-1]["accuracy"] <= 1
     assert client.get("/api/stats", params={"target": 2}).status_code == 422
+    with Project.open(copied) as project:  # every figure is the store's
+        labels, retrains, counts = project.labelled(), project.retrains(), project.class_counts()
+    asked = client.get("/api/stats", params={"target": 0.8}).json()
+    assert asked["labelled"] == len(labels) and asked["per_class"] == counts and asked["target"] == 0.8
+    measured = [r for r in retrains if r.val_accuracy is not None]
+    assert asked["history"] == [{"labels": r.labels, "accuracy": r.val_accuracy} for r in measured]
+    assert asked["val_images"] == retrains[-1].val_images > 0
+
+
+def test_the_labels_to_a_target_follow_the_power_law_through_the_panels_points() -> None:
+    """Past 50 labels, at least three points: the labels a power law through them needs for the target, less those
+    given; 0 once the target is met; None before that or when the law's ceiling is below the target."""
+    law = PowerLaw(0.9, 1.5, 0.5)
+    points = [(n, float(law.accuracy(n))) for n in (20, 60, 120, 240)]
+    needed = law.labels_for(0.85)
+    assert needed is not None
+    assert labels_to_target(points, 0.85) == pytest.approx(int(np.ceil(needed)) - 240, abs=1)
+    assert labels_to_target(points[:3], 0.85) is None  # two points past 50 labels
+    assert labels_to_target(points, float(law.accuracy(240))) == 0
+    assert labels_to_target(points, 0.95) is None
 
 
 def test_uploads_are_imported_with_the_checks_of_import_and_join_the_loop(
