@@ -8,8 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from tetsuban.learn.card import (
     CARD_FORMAT,
@@ -79,6 +78,8 @@ def test_every_head_kind_is_read_back_as_it_was_written(head: HeadCard) -> None:
     card = _card(head)
     written = _written(card)
     assert written["format"] == CARD_FORMAT and written["head"]["kind"] == head.kind
+    if isinstance(head, LogisticHeadCard | SvmHeadCard):  # what a reader of the card learns of the linear heads
+        assert written["head"]["class_weight"] == "balanced" and written["head"]["standardized"] is True
     assert parse_card(written) == card
     assert parse_card(json.loads(json.dumps(parse_card(written).to_json()))) == card
 
@@ -119,6 +120,7 @@ def test_a_version_1_card_is_read_with_its_old_head_kind(old: str, kind: type) -
         ("head.kind", "forest", "'head.kind' must be one of logistic, svm, knn, finetuned; it is 'forest'"),
         ("head.device", 0, "'head.device' must be text of 1 to 200 characters"),
         ("head.weights", "../../../etc/passwd", "'head.weights' must name a file in the model folder"),
+        ("head.weights", "..", "'head.weights' must name a file in the model folder"),
         ("head.epochs.body", -1, "'head.epochs.body' must be a whole number, 0 or more"),
         ("head.history", [1, 2], "'head.history' must be a list of objects"),
         ("head.stopped_early", "yes", "'head.stopped_early' must be true or false"),

@@ -11,6 +11,7 @@ in one module is what makes a change of the card one change (with its version) r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -145,7 +146,6 @@ class ModelCard:
 
     def to_json(self) -> dict[str, Any]:
         """The card as the JSON object ``card.json`` holds (the current format)."""
-        backbone = {k: v for k, v in _fields(self.backbone).items() if not (k == "finetuned_from" and v is None)}
         return {
             "format": CARD_FORMAT,
             "id": self.id,
@@ -155,7 +155,7 @@ class ModelCard:
             "validation": self.validation.to_dict(),
             "label_counts": dict(self.label_counts),
             "data": _fields(self.data),
-            "backbone": backbone,
+            "backbone": _fields(self.backbone),  # finetuned_from is null for a probe
             "pipeline": self.pipeline.to_dict(),
             "preprocess_hash": self.preprocess_hash,
             "versions": dict(self.versions),
@@ -398,17 +398,17 @@ def _finetuned(head: _Fields) -> FinetunedHeadCard:
 
 def _file_name(name: str) -> str:
     """A file beside the graph: a plain name, never a path that could lead out of the model folder."""
-    if Path(name).name != name or name in (".", ".."):
+    if Path(name).name != name or name == "..":  # Path(".").name is ""
         raise CardError(f"'head.weights' must name a file in the model folder, not {name[:40]!r}")
     return name
 
 
 def _freeze(record: object) -> None:
     """Make the JSON objects and lists a record holds read-only (a frozen dataclass freezes only its attributes)."""
-    for name in record.__dataclass_fields__:  # type: ignore[attr-defined]
-        value = getattr(record, name)
+    for field in dataclasses.fields(record):  # type: ignore[arg-type]
+        value = getattr(record, field.name)
         if isinstance(value, Mapping | list | tuple):
-            object.__setattr__(record, name, _frozen_value(value))
+            object.__setattr__(record, field.name, _frozen_value(value))
 
 
 def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -433,8 +433,9 @@ def _plain(value: object) -> object:
     return value
 
 
-def _fields(record: object) -> dict[str, Any]:
-    return {name: _plain(getattr(record, name)) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]
+def _fields(record: Any) -> dict[str, Any]:
+    """A record's fields as JSON (a head's kind, a class variable, is not one of them)."""
+    return {field.name: _plain(getattr(record, field.name)) for field in dataclasses.fields(record)}
 
 
 def _head_json(head: HeadCard) -> dict[str, Any]:
