@@ -16,6 +16,8 @@ default draws none; ``hybrid_random10`` keeps it for those who want the insuranc
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from tetsuban.active.strategies import (
@@ -36,16 +38,7 @@ def hybrid_with(random_share: float) -> Strategy:
     """The hybrid strategy with ``random_share`` of each batch drawn at random."""
     check_float("random_share", random_share, 0.0, 1.0)
 
-    def hybrid(
-        embeddings: np.ndarray,
-        labelled: np.ndarray,
-        probabilities: np.ndarray | None,
-        batch: int,
-        rng: np.random.Generator,
-        eligible: np.ndarray | None = None,
-    ) -> np.ndarray:
-        return hybrid_picks(random_share, embeddings, labelled, probabilities, batch, rng, eligible)
-
+    hybrid = functools.partial(hybrid_picks, random_share)
     hybrid.__doc__ = f"The hybrid strategy (see tetsuban.active.hybrid) with {random_share:.0%} random picks."
     return hybrid
 

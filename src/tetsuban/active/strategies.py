@@ -8,6 +8,7 @@ fewer only when fewer are eligible. Strategies that need probabilities fall back
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -68,17 +69,8 @@ def most_uncertain(scores: np.ndarray, allowed: np.ndarray, count: int, rng: np.
 
 
 def _uncertainty(kind: str) -> Strategy:
-    def pick(
-        embeddings: np.ndarray,
-        labelled: np.ndarray,
-        probabilities: np.ndarray | None,
-        batch: int,
-        rng: np.random.Generator,
-        eligible: np.ndarray | None = None,
-    ) -> np.ndarray:
-        return uncertain_picks(kind, embeddings, labelled, probabilities, batch, rng, eligible)
-
-    pick.__name__ = kind
+    pick = functools.partial(uncertain_picks, kind)
+    pick.__name__ = kind  # type: ignore[attr-defined]
     pick.__doc__ = f"The most uncertain eligible images by {kind.replace('_', ' ')}."
     return pick
 
