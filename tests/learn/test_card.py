@@ -131,7 +131,8 @@ def test_a_version_1_card_is_read_with_its_old_head_kind(old: str, kind: type) -
         ("data.validation_labels_sha256", "xyz", "'data.validation_labels_sha256' must be 64 hex digits or null"),
         ("backbone.input_size", 100_000, "'backbone.input_size' must be a whole number of pixels in [16, 1024]"),
         ("backbone.weights_sha256", "0" * 63, "'backbone.weights_sha256' must be 64 hex digits"),
-        ("pipeline", {"preprocess": [{"op": "no-such-step"}]}, "its pipeline cannot be used"),
+        ("pipeline", {"preprocess": [{"step": "no-such-step"}]}, "cannot be used: Unknown pipeline step 'no-such-"),
+        ("versions", {"numpy": "9" * 201}, "'versions' holds a wrong value under 'numpy'"),
         ("versions", {"numpy": {"deep": 1}}, "'versions' holds a wrong value under 'numpy'"),
         ("seed", None, "'seed' must be a whole number, 0 or more"),
         ("train_seconds", "1 s", "'train_seconds' must be a finite number"),
@@ -147,6 +148,29 @@ def test_each_damaged_field_is_refused_by_its_name(field: str, value: object, sa
     with pytest.raises(CardError) as refused:
         parse_card(written)
     assert said in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("support_vectors", {"cat": 5}, "'head.support_vectors' holds a wrong value under 'cat'"),
+        ("support_vectors", {"cat": ["not a hash"]}, "'head.support_vectors' holds a wrong value under 'cat'"),
+        ("support_vector_counts", {"cat": -1}, "'head.support_vector_counts' holds a wrong value under 'cat'"),
+        ("temperature", float("inf"), "'head.temperature' must be a finite number"),
+    ],
+)
+def test_each_damaged_field_of_an_svm_head_is_refused_by_its_name(field: str, value: object, said: str) -> None:
+    written = _written(_card(HEAD_CARDS[1]))
+    written["head"][field] = value
+    with pytest.raises(CardError) as refused:
+        parse_card(written)
+    assert said in str(refused.value)
+
+
+def test_version_text_of_up_to_200_characters_is_kept() -> None:
+    written = _written(_card(HEAD_CARDS[0]))
+    written["versions"]["numpy"] = "9" * 200
+    assert parse_card(written).versions["numpy"] == "9" * 200
 
 
 _JSON = st.recursive(
