@@ -111,31 +111,72 @@ def test_a_version_1_card_is_read_with_its_old_head_kind(old: str, kind: type) -
         parse_card(written)
 
 
+LONG = "x" * 50  # longer than any message quotes
+
+
 @pytest.mark.parametrize(
     ("field", "value", "said"),
     [
         ("format", "tetsuban-model/3", "its format is 'tetsuban-model/3', not 'tetsuban-model/2'"),
+        ("format", LONG, f"its format is {LONG[:40]!r}, not 'tetsuban-model/2'"),
         ("id", "", "'id' must be text of 1 to 200 characters"),
+        ("created_at", "9" * 65, "'created_at' must be text of 1 to 64 characters"),
+        ("preprocess_hash", "9" * 129, "'preprocess_hash' must be text of 1 to 128 characters"),
+        ("classes", "cat", "'classes' must be a list of 1 to 10,000 class names"),
+        ("classes", [], "'classes' must be a list of 1 to 10,000 class names"),
+        ("classes", [f"c{i}" for i in range(10_001)], "'classes' must be a list of 1 to 10,000 class names"),
+        ("classes", ["cat", 5], "the class '5' cannot be a class name: it is not text"),
         ("classes", ["cat", "cat"], "'classes' names a class twice"),
+        ("head", [], "'head' must be an object"),
         ("head.kind", "forest", "'head.kind' must be one of logistic, svm, knn, finetuned; it is 'forest'"),
         ("head.device", 0, "'head.device' must be text of 1 to 200 characters"),
-        ("head.weights", "../../../etc/passwd", "'head.weights' must name a file in the model folder"),
-        ("head.weights", "..", "'head.weights' must name a file in the model folder"),
+        (
+            "head.weights",
+            "../../../etc/passwd",
+            "'head.weights' must name a file in the model folder, not '../../../etc/passwd'",
+        ),
+        ("head.weights", "..", "'head.weights' must name a file in the model folder, not '..'"),
         ("head.epochs.body", -1, "'head.epochs.body' must be a whole number, 0 or more"),
         ("head.history", [1, 2], "'head.history' must be a list of objects"),
         ("head.stopped_early", "yes", "'head.stopped_early' must be true or false"),
         ("validation.accuracy", [0.9], "'validation.accuracy' must be a finite number"),
         ("validation.recall", {"cat": "all"}, "'validation.recall' holds a wrong value under 'cat'"),
+        ("validation.note", 7, "'validation.note' must be text of 1 to 1000 characters"),
+        ("label_counts", [3, 4], "'label_counts' must be an object"),
         ("label_counts", {"cat": True}, "'label_counts' holds a wrong value under 'cat'"),
+        ("label_counts", {LONG: -1}, f"'label_counts' holds a wrong value under {LONG[:40]!r}"),
         ("data.images", 2.5, "'data.images' must be a whole number, 0 or more"),
+        ("data.labels_sha256", "A" * 64, "'data.labels_sha256' must be 64 hex digits"),
         ("data.validation_labels_sha256", "xyz", "'data.validation_labels_sha256' must be 64 hex digits or null"),
-        ("backbone.input_size", 100_000, "'backbone.input_size' must be a whole number of pixels in [16, 1024]"),
+        (
+            "backbone.input_size",
+            100_000,
+            "'backbone.input_size' must be a whole number of pixels in [16, 1024]; it is 100000",
+        ),
+        (
+            "backbone.input_size",
+            LONG,
+            f"'backbone.input_size' must be a whole number of pixels in [16, 1024]; it is {LONG[:20]}",
+        ),
+        ("backbone.input_size", 15, "'backbone.input_size' must be a whole number of pixels in [16, 1024]; it is 15"),
+        (
+            "backbone.input_size",
+            1025,
+            "'backbone.input_size' must be a whole number of pixels in [16, 1024]; it is 1025",
+        ),
         ("backbone.weights_sha256", "0" * 63, "'backbone.weights_sha256' must be 64 hex digits"),
-        ("pipeline", {"preprocess": [{"step": "no-such-step"}]}, "cannot be used: Unknown pipeline step 'no-such-"),
-        ("versions", {"numpy": "9" * 201}, "'versions' holds a wrong value under 'numpy'"),
+        (
+            "pipeline",
+            {"preprocess": [{"step": "no-such-step"}]},
+            "its pipeline cannot be used: Unknown pipeline "
+            "step 'no-such-step' in preprocess. Known: align_eyes, brightness_contrast, center_crop, edges, "
+            "enhance_edges, grey, hflip, normalize, random_resized_crop, resize, whiten.",
+        ),
         ("versions", {"numpy": {"deep": 1}}, "'versions' holds a wrong value under 'numpy'"),
+        ("versions", {"numpy": "9" * 201}, "'versions' holds a wrong value under 'numpy'"),
         ("seed", None, "'seed' must be a whole number, 0 or more"),
         ("train_seconds", "1 s", "'train_seconds' must be a finite number"),
+        ("train_seconds", float("nan"), "'train_seconds' must be a finite number"),
     ],
 )
 def test_each_damaged_field_is_refused_by_its_name(field: str, value: object, said: str) -> None:
@@ -147,7 +188,51 @@ def test_each_damaged_field_is_refused_by_its_name(field: str, value: object, sa
     holder[last] = value
     with pytest.raises(CardError) as refused:
         parse_card(written)
-    assert said in str(refused.value)
+    assert str(refused.value) == said
+
+
+def test_what_is_not_an_object_is_not_a_card() -> None:
+    with pytest.raises(CardError) as refused:
+        parse_card(["format", CARD_FORMAT])
+    assert str(refused.value) == "it is not a JSON object"
+
+
+def test_a_class_with_a_bad_name_is_quoted_short() -> None:
+    written = _written(_card(HEAD_CARDS[0]))
+    hostile = "\u202e" + LONG  # a right-to-left override, then a long name
+    written["classes"] = ["cat", hostile]
+    with pytest.raises(CardError) as refused:
+        parse_card(written)
+    assert str(refused.value).startswith(f"the class {hostile[:40]!r} cannot be a class name: ")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("id", "x"),
+        ("created_at", "9" * 64),
+        ("preprocess_hash", "9" * 128),
+        ("classes", ["only"]),
+        ("classes", [f"c{i}" for i in range(10_000)]),
+        ("backbone.input_size", 16),
+        ("backbone.input_size", 1024),
+        ("validation.accuracy", None),
+        ("validation.note", "no validation split"),
+    ],
+)
+def test_values_at_the_limits_are_read(field: str, value: object) -> None:
+    written = _written(_card(HEAD_CARDS[0]))
+    *path, last = field.split(".")
+    holder = written
+    for key in path:
+        holder = holder[key]
+    holder[last] = value
+    card = parse_card(written)
+    assert card_bytes(card) == card_bytes(parse_card(json.loads(card_bytes(card))))
+    read: Any = card
+    for key in field.split("."):
+        read = getattr(read, key)
+    assert read == (tuple(value) if isinstance(value, list) else value)
 
 
 @pytest.mark.parametrize(
