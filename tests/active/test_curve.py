@@ -86,6 +86,7 @@ def test_the_curve_is_measured_fitted_and_banded_as_documented(fashion_pixels: D
     optimistic, fitted_need, pessimistic = curve.labels_for(target)
     assert optimistic == pytest.approx(float(np.percentile(needs, 10)))
     assert fitted_need == curve.fit.labels_for(target)
+    assert curve.labels_for(1.0) == (None, None, None)  # no fit's ceiling is above 1: out of reach, not NaN
     reached = len(needs) / len(curve.band_fits)
     assert (pessimistic is None) == (reached < 0.9)
     if pessimistic is not None:

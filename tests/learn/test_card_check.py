@@ -93,6 +93,24 @@ def test_a_graph_that_loads_tensors_from_outside_is_refused_unread(tmp_path: Pat
         check_graph(path, CLASSES, 32, OUTPUTS)
 
 
+def test_a_graph_that_takes_no_input_is_refused(tmp_path: Path) -> None:
+    """Outputs of the right names and shapes made from constants alone: nothing an image could go into."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    constants = [
+        helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.ones((1, width), np.float32)))
+        for name, width in zip(OUTPUTS, (3, 4), strict=True)
+    ]
+    outputs = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, width])
+        for name, width in zip(OUTPUTS, (3, 4), strict=True)
+    ]
+    model = helper.make_model(helper.make_graph(constants, "inputless", [], outputs))
+    (tmp_path / "model.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(ProjectError, match="does not fit its card: it takes no input"):
+        check_graph(tmp_path / "model.onnx", CLASSES, 32, OUTPUTS)
+
+
 def test_a_damaged_graph_is_refused_in_words(tmp_path: Path) -> None:
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x08\x07not protobuf")

@@ -49,7 +49,9 @@ def _graph_problem(model: Any, classes: Sequence[str], input_size: int, outputs:
     props = {p.key: p.value for p in model.metadata_props}
     if "classes" in props and props["classes"] != json.dumps(list(classes)):
         return "the classes stored in the graph differ from the card's"
-    dims = graph.input[0].type.tensor_type.shape.dim if graph.input else []
+    if not graph.input:
+        return "it takes no input"
+    dims = graph.input[0].type.tensor_type.shape.dim
     sides = [d.dim_value for d in list(dims)[2:] if d.dim_value]
     if any(side != input_size for side in sides):
         return f"its input is {sides} pixels, not the card's {input_size}"
