@@ -86,14 +86,15 @@ def _head_card(recipe: Recipe, progress: Progress, device: str) -> FinetunedHead
     validation, else the last."""
     stages = [entry["stage"] for entry in progress.history]
     kept = progress.history[(progress.best_epoch or len(progress.history)) - 1]
+    planned = recipe.head_epochs + recipe.body_epochs
     return FinetunedHeadCard(
         classifier="linear",
         recipe=recipe.to_dict(),
         device=device,
         head_epochs=stages.count("head"),
         body_epochs=stages.count("body"),
-        planned_epochs=recipe.head_epochs + recipe.body_epochs,
-        stopped_early=len(stages) < recipe.head_epochs + recipe.body_epochs,
+        planned_epochs=planned,
+        stopped_early=len(stages) < planned,
         best_stage=kept["stage"],
         best_epoch=kept["epoch"],
         chosen_by="validation" if progress.best_epoch else "last",

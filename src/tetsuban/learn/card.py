@@ -411,21 +411,17 @@ def _freeze(record: object) -> None:
             object.__setattr__(record, field.name, _frozen_value(value))
 
 
-def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A read-only view of a JSON object kept as recorded (lists inside become tuples)."""
-    return MappingProxyType({k: _frozen_value(v) for k, v in value.items()})
-
-
 def _frozen_value(value: object) -> object:
+    """JSON kept as recorded, read-only: objects become read-only views, lists tuples, at every depth."""
     if isinstance(value, Mapping):
-        return _frozen(value)
+        return MappingProxyType({k: _frozen_value(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return tuple(_frozen_value(v) for v in value)
     return value
 
 
 def _plain(value: object) -> object:
-    """JSON again from what _frozen made."""
+    """JSON again from what _frozen_value made."""
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, tuple):

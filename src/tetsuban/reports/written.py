@@ -65,7 +65,7 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
     train_ids = [i for i in labels if splits.get(i) == "train"]
     wanted = train_ids + [item.image_id for item in evaluation.items]
     vectors = model_embeddings(ws, artifact, wanted, records, compute=True)
-    head = artifact.card.head
+    svm = artifact.card.head if isinstance(artifact.card.head, SvmHeadCard) else None
     by_sha = {r.sha256: r for r in records}
     by_id = {r.id: r for r in records}
     support = {
@@ -74,7 +74,7 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
             for sha in shas
             if sha in by_sha
         ]
-        for name, shas in (head.support_vectors if isinstance(head, SvmHeadCard) else {}).items()
+        for name, shas in (svm.support_vectors if svm else {}).items()
     }
     worst = worst_misses(evaluation)
     near = nearest_training([evaluation.items[n].image_id for n in worst], vectors, {i: labels[i] for i in train_ids})
@@ -84,7 +84,7 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
         more,
         embedding_map(evaluation, vectors, labels, {i: ws.image_path(by_id[i]) for i in vectors if i in by_id}),
         support or None,
-        dict(head.support_vector_counts) if isinstance(head, SvmHeadCard) else None,
+        dict(svm.support_vector_counts) if svm else None,
         {i: [(n, ws.image_path(by_id[n.image_id])) for n in found] for i, found in near.items()},
         miss_maps(artifact, evaluation, worst),
     )
