@@ -7,8 +7,11 @@ notices "survives". Each survivor is either killed by a new test or explained, b
 bench/mutation_triage.toml (an equivalent change, a default no caller relies on, a message's wording).
 
 A whole run over every module takes hours on two cores, so a run may be limited to mutants matching globs. Each
-run's results replace, in mutants-results.json (not in git), those of earlier runs
-for the mutants it covered; the report is written from all of them and lists the runs it comes from.
+run's results replace, in bench/results/mutation-runs.json (kept in git, so that the next machine starts from
+them), those of earlier runs for the mutants it covered; the report is written from all of them and lists the runs
+it comes from. A module whose earlier results survive only as counts (the "carried" part of that file: the runs
+before the file was kept, read off the report of the time, their survivors by name) is replaced by a run over the
+whole module (glob MODULE.*), never by part of one.
 
 Writes bench/results/mutation.md: the counts per module and every survivor with its change and its explanation.
 Exits 1 while a survivor has no explanation, so that `make mutation` keeps the habit.
@@ -37,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "mutation.md"
 TRIAGE = REPO / "bench" / "mutation_triage.toml"
-RUNS = REPO / "mutants-results.json"
+RUNS = REPO / "bench" / "results" / "mutation-runs.json"
 MUTMUT = Path(sys.executable).parent / "mutmut"
 _RESULT_LINE = re.compile(r"^\s+(\S+): (.+)$")
 
@@ -53,7 +56,7 @@ class Mutant:
 
     @property
     def module(self) -> str:
-        return self.name.rsplit(".", 1)[0]
+        return module_of(self.name)
 
 
 def run_mutmut(patterns: list[str]) -> float:
@@ -84,34 +87,63 @@ def matches(name: str, patterns: list[str]) -> bool:
     return not patterns or any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def _saved() -> tuple[dict[str, dict[str, str]], list[str]]:
-    """The saved results by mutant name, and the runs they come from (both empty before the first run)."""
+@dataclass
+class Saved:
+    """What the runs so far found: each mutant's latest result by name, the runs, and the counts by module and
+    status of modules known only from the report written before RUNS was kept (their survivors are in
+    ``mutants``)."""
+
+    mutants: dict[str, dict[str, str]]
+    runs: list[str]
+    carried: dict[str, dict[str, int]]
+
+    def results(self) -> list[Mutant]:
+        return [Mutant(name, m["status"], m["change"]) for name, m in sorted(self.mutants.items())]
+
+    def write(self) -> None:
+        saved = {"runs": self.runs, "carried": self.carried, "mutants": self.mutants}
+        RUNS.write_text(json.dumps(saved, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_saved() -> Saved:
+    """The saved results (nothing before the first run)."""
     if not RUNS.exists():
-        return {}, []
+        return Saved({}, [], {})
     saved = json.loads(RUNS.read_text(encoding="utf-8"))
-    return dict(saved["mutants"]), list(saved["runs"])
+    return Saved(dict(saved["mutants"]), list(saved["runs"]), dict(saved.get("carried", {})))
 
 
-def saved_results() -> tuple[list[Mutant], list[str]]:
-    """Every mutant's latest result and the runs they come from, as saved in RUNS."""
-    kept, runs = _saved()
-    return [Mutant(name, m["status"], m["change"]) for name, m in sorted(kept.items())], runs
+def module_of(name: str) -> str:
+    return name.rsplit(".", 1)[0]
 
 
-def merge_run(patterns: list[str], mutants: list[Mutant], seconds: float | None) -> tuple[list[Mutant], list[str]]:
-    """Every mutant's latest result and the runs they come from, after replacing the results of earlier runs for
-    the mutants this run covered (saved in RUNS)."""
-    kept, runs = _saved()
+def partly_carried(patterns: list[str], carried: dict[str, dict[str, int]]) -> list[str]:
+    """The globs that would replace part of a module known only by its counts: its counts could not be split."""
+    return [
+        pattern
+        for pattern in patterns
+        for module in carried
+        if pattern.startswith(f"{module}.") and pattern != f"{module}.*"
+    ]
+
+
+def merge_run(patterns: list[str], mutants: list[Mutant], seconds: float | None) -> Saved:
+    """The saved results after replacing those of earlier runs for the mutants this run covered, and the counts
+    carried for the modules it covered whole (saved in RUNS)."""
+    saved = load_saved()
     if patterns:
-        kept = {name: m for name, m in kept.items() if not matches(name, patterns)}
+        kept = {name: m for name, m in saved.mutants.items() if not matches(name, patterns)}
+        whole = {pattern.removesuffix(".*") for pattern in patterns if pattern.endswith(".*")}
+        carried = {module: counts for module, counts in saved.carried.items() if module not in whole}
     else:
-        kept, runs = {}, []
+        kept, carried, saved.runs = {}, {}, []
     kept.update({m.name: {"status": m.status, "change": m.change} for m in mutants})
     took = f", {seconds / 60:.0f} min" if seconds is not None else ", results taken from mutmut's folder"
     chosen = " ".join(patterns) if len(patterns) <= 8 else f"{len(patterns)} mutants or globs by name"
-    runs.append(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {chosen or 'every mutant'}{took}")
-    RUNS.write_text(json.dumps({"runs": runs, "mutants": kept}, indent=0), encoding="utf-8")
-    return saved_results()
+    runs = [*saved.runs, f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {chosen or 'every mutant'}{took}"]
+    merged = Saved(kept, runs, carried)
+    merged.write()
+    return merged
 
 
 def change_of(name: str) -> str:
@@ -135,9 +167,12 @@ def explanation(name: str, triage: dict[str, str]) -> str | None:
     return next((why for pattern, why in triage.items() if fnmatch.fnmatchcase(name, pattern)), None)
 
 
-def report(mutants: list[Mutant], triage: dict[str, str], runs: list[str], remark: str = "") -> tuple[list[str], int]:
+def report(saved: Saved, triage: dict[str, str], remark: str = "") -> tuple[list[str], int]:
     """The markdown report and the number of survivors without an explanation."""
+    mutants, runs = saved.results(), saved.runs
     by_module: dict[str, Counter[str]] = defaultdict(Counter)
+    for module, counts in saved.carried.items():
+        by_module[module].update(counts)
     for mutant in mutants:
         by_module[mutant.module][mutant.status] += 1
     survivors = [m for m in mutants if m.status == "survived"]
@@ -160,7 +195,7 @@ def report(mutants: list[Mutant], triage: dict[str, str], runs: list[str], remar
     ]
     for module in sorted(by_module):
         lines.append(f"| {module} | " + " | ".join(str(by_module[module][s]) for s in statuses) + " |")
-    total = Counter(m.status for m in mutants)
+    total: Counter[str] = sum(by_module.values(), Counter())
     lines.append("| **all** | " + " | ".join(f"**{total[s]}**" for s in statuses) + " |")
     noticed = total["killed"] + total["timeout"]
     checked = noticed + total["survived"]
@@ -188,12 +223,18 @@ def main() -> None:
     parser.add_argument("--remark", default="", help="A paragraph for the report: what the runs left out, and why.")
     parser.add_argument("patterns", nargs="*", help="Only the mutants whose names match these globs.")
     args = parser.parse_args()
+    partial = partly_carried(args.patterns, load_saved().carried)
+    if partial:
+        sys.exit(
+            f"{', '.join(partial)}: only counts are saved for that module, which part of a run cannot replace. "
+            "Run the whole module (MODULE.*) first."
+        )
     if args.report_only:
-        mutants, runs = saved_results()
+        saved = load_saved()
     else:
         seconds = None if args.take else run_mutmut(args.patterns)
-        mutants, runs = merge_run(args.patterns, read_results(args.patterns), seconds)
-    lines, untriaged = report(mutants, load_triage(), runs, args.remark)
+        saved = merge_run(args.patterns, read_results(args.patterns), seconds)
+    lines, untriaged = report(saved, load_triage(), args.remark)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"Wrote {RESULTS}: {untriaged} survivor(s) without an explanation.")
     sys.exit(1 if untriaged else 0)
