@@ -236,8 +236,20 @@ class _Fields:
             raise CardError(f"{self.name(key)} must be text of 1 to {longest} characters")
         return value
 
-    def optional_text(self, key: str, longest: int = 200) -> str | None:
-        return None if self.value.get(key) is None else self.text(key, longest)
+    def optional_text(self, key: str) -> str | None:
+        return None if self.value.get(key) is None else self.text(key)
+
+    def sha256(self, key: str) -> str:
+        value = self.value.get(key)
+        if not _is_sha256(value):
+            raise CardError(f"{self.name(key)} must be 64 hex digits")
+        return str(value)
+
+    def optional_sha256(self, key: str) -> str | None:
+        value = self.value.get(key)
+        if value is not None and not _is_sha256(value):
+            raise CardError(f"{self.name(key)} must be 64 hex digits or null")
+        return None if value is None else str(value)
 
     def count(self, key: str) -> int:
         value = _count(self.value.get(key))
@@ -292,8 +304,12 @@ def _short_text(value: object) -> str | None:
     return value if isinstance(value, str) and len(value) <= 200 else None
 
 
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
 def _hashes(value: object) -> tuple[str, ...] | None:
-    if not isinstance(value, list) or not all(isinstance(v, str) and _HEX64.fullmatch(v) for v in value):
+    if not isinstance(value, list) or not all(_is_sha256(v) for v in value):
         return None
     return tuple(value)
 
@@ -311,9 +327,7 @@ def _classes(classes: object) -> tuple[str, ...]:
 
 
 def _backbone(backbone: _Fields) -> BackboneCard:
-    weights = backbone.raw("weights_sha256")
-    if not isinstance(weights, str) or not _HEX64.fullmatch(weights):
-        raise CardError("'backbone.weights_sha256' must be 64 hex digits")
+    weights = backbone.sha256("weights_sha256")
     raw, (low, high) = backbone.raw("input_size"), INPUT_SIZES
     size = _count(raw)
     if size is None or not low <= size <= high:
@@ -333,13 +347,12 @@ def _pipeline(pipeline: _Fields) -> Pipeline:
 
 
 def _data(data: _Fields) -> DataCard:
-    validation_hash = data.raw("validation_labels_sha256")
-    if validation_hash is not None and not (isinstance(validation_hash, str) and _HEX64.fullmatch(validation_hash)):
-        raise CardError("'data.validation_labels_sha256' must be 64 hex digits or null")
-    labels_hash = data.text("labels_sha256", 64)
-    if not _HEX64.fullmatch(labels_hash):
-        raise CardError("'data.labels_sha256' must be 64 hex digits")
-    return DataCard(data.count("images"), labels_hash, data.count("validation_images"), validation_hash)
+    return DataCard(
+        data.count("images"),
+        data.sha256("labels_sha256"),
+        data.count("validation_images"),
+        data.optional_sha256("validation_labels_sha256"),
+    )
 
 
 def _validation(validation: _Fields) -> Validation:
