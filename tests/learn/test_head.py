@@ -22,6 +22,7 @@ def _data(project: Project) -> tuple[np.ndarray, list[str]]:
 
 def _reference(x: np.ndarray, labels: list[str], c: float) -> np.ndarray:
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000, tol=1e-8))
+    x = x.astype(np.float64)  # scikit-learn 1.9 would solve float32 embeddings in float32, to about 1e-4
     return model.fit(x, labels).predict_proba(x)
 
 

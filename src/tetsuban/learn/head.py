@@ -73,7 +73,9 @@ def class_index(labels: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def standardized(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(z, mean, scale): ``x`` with each dimension centred and scaled to unit spread."""
+    """(z, mean, scale): ``x`` with each dimension centred and scaled to unit spread, in float64, so that the
+    solver works in float64 whatever the embeddings' type (scikit-learn 1.9 solves float32 data in float32)."""
+    x = np.asarray(x, np.float64)
     mean, scale = x.mean(axis=0), x.std(axis=0) + _EPS
     return (x - mean) / scale, mean, scale
 
