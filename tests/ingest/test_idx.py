@@ -28,10 +28,24 @@ def test_fashion_mnist_test_set_with_class_names(project: Project, fashion_dir: 
 
 
 @pytest.mark.slow
-def test_fashion_mnist_train_gives_60000_images_6000_per_class(project: Project, fashion_dir: Path) -> None:
-    report = project.import_idx(fashion_dir / "train-images-idx3-ubyte.gz", fashion_dir / "train-labels-idx1-ubyte.gz")
-    assert report.counts["added"] == 60_000
-    assert project.status().per_class == {str(k): 6000 for k in range(10)}
+def _idx_head(array: np.ndarray) -> bytes:
+    """An uncompressed IDX file of unsigned bytes holding ``array``."""
+    dims = b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return b"\x00\x00\x08" + bytes([array.ndim]) + dims + array.astype(np.uint8).tobytes()
+
+
+def test_the_train_files_head_without_class_names_is_labelled_by_its_digits(
+    project: Project, fashion_dir: Path, tmp_path: Path
+) -> None:
+    """The train file's first 600 images (all 60,000 take minutes: bench/import_speed.py), written uncompressed."""
+    images = read_idx(fashion_dir / "train-images-idx3-ubyte.gz")[:600]
+    labels = read_idx(fashion_dir / "train-labels-idx1-ubyte.gz")[:600]
+    (tmp_path / "images-idx3-ubyte").write_bytes(_idx_head(images))
+    (tmp_path / "labels-idx1-ubyte").write_bytes(_idx_head(labels))
+    report = project.import_idx(tmp_path / "images-idx3-ubyte", tmp_path / "labels-idx1-ubyte")
+    assert report.counts["added"] == 600
+    digits, counts = np.unique(labels, return_counts=True)
+    assert project.status().per_class == {str(d): int(n) for d, n in zip(digits, counts, strict=True)}
 
 
 def test_truncated_idx_and_mismatched_labels_are_clear_errors(
