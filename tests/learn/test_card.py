@@ -218,6 +218,8 @@ def test_a_class_with_a_bad_name_is_quoted_short() -> None:
         ("backbone.input_size", 1024),
         ("validation.accuracy", None),
         ("validation.note", "no validation split"),
+        ("backbone.finetuned_from", None),  # a probe on the published weights
+        ("data.validation_labels_sha256", None),  # no validation labels
     ],
 )
 def test_values_at_the_limits_are_read(field: str, value: object) -> None:
