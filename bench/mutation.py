@@ -117,13 +117,14 @@ def module_of(name: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
-def partly_carried(patterns: list[str], carried: dict[str, dict[str, int]]) -> list[str]:
-    """The globs that would replace part of a module known only by its counts: its counts could not be split."""
+def partly_carried(patterns: list[str], saved: Saved) -> list[str]:
+    """The globs that would replace part of a module known only by its counts (its counts could not be split),
+    unless they name one mutant saved by name (a survivor of such a module)."""
     return [
         pattern
         for pattern in patterns
-        for module in carried
-        if pattern.startswith(f"{module}.") and pattern != f"{module}.*"
+        for module in saved.carried
+        if pattern.startswith(f"{module}.") and pattern != f"{module}.*" and pattern not in saved.mutants
     ]
 
 
@@ -223,11 +224,11 @@ def main() -> None:
     parser.add_argument("--remark", default="", help="A paragraph for the report: what the runs left out, and why.")
     parser.add_argument("patterns", nargs="*", help="Only the mutants whose names match these globs.")
     args = parser.parse_args()
-    partial = partly_carried(args.patterns, load_saved().carried)
+    partial = partly_carried(args.patterns, load_saved())
     if partial:
         sys.exit(
             f"{', '.join(partial)}: only counts are saved for that module, which part of a run cannot replace. "
-            "Run the whole module (MODULE.*) first."
+            "Run the whole module (MODULE.*), or its saved survivors by name."
         )
     if args.report_only:
         saved = load_saved()
