@@ -11,7 +11,7 @@ run's results replace, in bench/results/mutation-runs.json (kept in git, so that
 them), those of earlier runs for the mutants it covered; the report is written from all of them and lists the runs
 it comes from. A module whose earlier results survive only as counts (the "carried" part of that file: the runs
 before the file was kept, read off the report of the time, their survivors by name) is replaced by a run over the
-whole module (glob MODULE.*), never by part of one.
+whole module (glob MODULE.*) or, survivor by survivor, by runs of those named; never by other parts of it.
 
 Writes bench/results/mutation.md: the counts per module and every survivor with its change and its explanation.
 Exits 1 while a survivor has no explanation, so that `make mutation` keeps the habit.

@@ -27,8 +27,7 @@ def test_fashion_mnist_test_set_with_class_names(project: Project, fashion_dir: 
     assert np.array_equal(np.asarray(Image.open(project.image_path(first))), pixels[0])
 
 
-@pytest.mark.slow
-def _idx_head(array: np.ndarray) -> bytes:
+def _idx_bytes(array: np.ndarray) -> bytes:
     """An uncompressed IDX file of unsigned bytes holding ``array``."""
     dims = b"".join(int(n).to_bytes(4, "big") for n in array.shape)
     return b"\x00\x00\x08" + bytes([array.ndim]) + dims + array.astype(np.uint8).tobytes()
@@ -40,8 +39,8 @@ def test_the_train_files_head_without_class_names_is_labelled_by_its_digits(
     """The train file's first 600 images (all 60,000 take minutes: bench/import_speed.py), written uncompressed."""
     images = read_idx(fashion_dir / "train-images-idx3-ubyte.gz")[:600]
     labels = read_idx(fashion_dir / "train-labels-idx1-ubyte.gz")[:600]
-    (tmp_path / "images-idx3-ubyte").write_bytes(_idx_head(images))
-    (tmp_path / "labels-idx1-ubyte").write_bytes(_idx_head(labels))
+    (tmp_path / "images-idx3-ubyte").write_bytes(_idx_bytes(images))
+    (tmp_path / "labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
     report = project.import_idx(tmp_path / "images-idx3-ubyte", tmp_path / "labels-idx1-ubyte")
     assert report.counts["added"] == 600
     digits, counts = np.unique(labels, return_counts=True)
