@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,24 @@ import pytest
 from hypothesis import settings
 
 from tetsuban import Project
+
+
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_as_from_a_terminal(command: list[str]) -> subprocess.Popen[str]:
+    """Start ``command`` in its own process group, with Ctrl-C (SIGINT) meaning what it means at a terminal: a
+    runner started in the background of a script (`cmd &`) ignores SIGINT, and its children would inherit that."""
+    return subprocess.Popen(
+        command,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_ctrl_c,
+    )
+
 
 # No per-example deadline: a loaded CI machine must not turn a slow first call into a failure.
 settings.register_profile("tetsuban", deadline=None)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import write_fashion_images
+from tests.conftest import start_as_from_a_terminal, write_fashion_images
 from tetsuban import ConfigError, Project
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
 from tetsuban.config import CONFIG_NAME, pipeline_toml
@@ -118,7 +118,7 @@ def test_a_pipeline_that_makes_no_model_input_is_refused(project: Project, emoji
 def _start_embed(project: Project, at_least: int) -> subprocess.Popen[str]:
     """Run ``tetsuban embed`` and return once it has stored at least ``at_least`` embeddings."""
     command = [sys.executable, "-m", "tetsuban", "embed", str(project.root)]
-    child = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = start_as_from_a_terminal(command)
     deadline = time.monotonic() + 120
     while _stored(project) < at_least and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.02)

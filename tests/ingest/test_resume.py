@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.conftest import start_as_from_a_terminal
 from tetsuban import Project
 from tetsuban.store.db import DB_NAME
 
@@ -22,7 +23,7 @@ def _count(db: Path, table: str) -> int:
 def _start_import(project: Project, images: Path, labels: Path) -> subprocess.Popen[str]:
     """Run the CLI import and return once it has committed at least 1,000 images."""
     command = [sys.executable, "-m", "tetsuban", "import", str(project.root), str(images), "--labels", str(labels)]
-    child = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = start_as_from_a_terminal(command)
     deadline = time.monotonic() + 60
     while _count(project.root / DB_NAME, "images") < 1000 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.01)
