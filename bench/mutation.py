@@ -117,6 +117,11 @@ def module_of(name: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
+def covers_module(pattern: str, module: str) -> bool:
+    """Whether the glob takes in every mutant of the module (MODULE.* or a package's glob above it)."""
+    return pattern.endswith(".*") and f"{module}.".startswith(pattern[:-1])
+
+
 def partly_carried(patterns: list[str], saved: Saved) -> list[str]:
     """The globs that would replace part of a module known only by its counts (its counts could not be split),
     unless they name one mutant saved by name (a survivor of such a module)."""
@@ -124,7 +129,7 @@ def partly_carried(patterns: list[str], saved: Saved) -> list[str]:
         pattern
         for pattern in patterns
         for module in saved.carried
-        if pattern.startswith(f"{module}.") and pattern != f"{module}.*" and pattern not in saved.mutants
+        if pattern.startswith(f"{module}.") and not covers_module(pattern, module) and pattern not in saved.mutants
     ]
 
 
@@ -134,8 +139,11 @@ def merge_run(patterns: list[str], mutants: list[Mutant], seconds: float | None)
     saved = load_saved()
     if patterns:
         kept = {name: m for name, m in saved.mutants.items() if not matches(name, patterns)}
-        whole = {pattern.removesuffix(".*") for pattern in patterns if pattern.endswith(".*")}
-        carried = {module: counts for module, counts in saved.carried.items() if module not in whole}
+        carried = {
+            module: counts
+            for module, counts in saved.carried.items()
+            if not any(covers_module(pattern, module) for pattern in patterns)
+        }
     else:
         kept, carried, saved.runs = {}, {}, []
     kept.update({m.name: {"status": m.status, "change": m.change} for m in mutants})
