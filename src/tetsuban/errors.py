@@ -31,6 +31,10 @@ class ConfigError(TetsubanError):
     """A configuration value or a parameter is invalid."""
 
 
+class TooFewLabels(ConfigError):
+    """There are too few labels (in all or in some class) for what was asked."""
+
+
 class ProjectError(TetsubanError):
     """The project folder or its store cannot be used as asked."""
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import embedded_project
+from tests.conftest import FASHION_CLASSES, embedded_project, write_unlabelled_fashion_images
 from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.active.curve import PowerLaw
@@ -204,6 +204,72 @@ def test_the_review_queue_shows_planted_errors_and_drops_those_relabelled(copied
         client.post("/api/labels", json={"image_id": fixed, "label": "Trouser", "accepted": True})
         again = client.get("/api/next", params={"queue": "review", "count": 20}).json()["images"]
         assert fixed not in {item["id"] for item in again}
+
+
+def _review(client: TestClient, count: int) -> dict[int, dict[str, object]]:
+    answer = client.get("/api/next", params={"queue": "review", "count": count})
+    assert answer.status_code == 200, answer.text
+    return {item["id"]: item for item in answer.json()["images"]}
+
+
+def _true_classes(project: Project, fashion_dir: Path) -> dict[int, str]:
+    """Each unlabelled image's fashion-mnist class, read from its file name (u00123.png is test image 123)."""
+    from tetsuban.ingest.idx import read_idx
+
+    truth = read_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz")
+    names = {r.id: Path(r.location).name for r in project.images()}
+    classes = [name.replace("/", "-") for name in FASHION_CLASSES]  # as the class folders name them
+    return {i: classes[int(truth[int(n[1:6])])] for i, n in names.items() if n.startswith("u")}
+
+
+def test_the_review_queue_is_found_once_per_retrain_and_offers_count_issues(copied: Path, fashion_dir: Path) -> None:
+    """The review queue leases at most ``count`` label issues, each with the class and probability confident learning
+    gives; it is found again after each retrain (errors planted since show then, not before)."""
+    with Project.open(copied) as project:
+        labels = project.labelled()
+        first = [i for i, label in labels.items() if label == "Trouser"][:4]
+        boots = [i for i, label in labels.items() if label == "Ankle boot"]
+        project.set_labels([(i, "Bag") for i in first], "human", "careless")
+        truth = _true_classes(project, fashion_dir)
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as client:
+        with_csrf(client)
+        assert len(_review(client, 1)) == 1
+        found = _review(client, 50)
+        with Project.open(copied) as project:
+            issues = dict(project.label_issues())
+        assert len(set(first) & set(found)) >= 3 and set(found) <= set(issues)
+        for image_id, item in found.items():
+            issue = issues[image_id]
+            assert (item["label"], item["suggestion"]) == (issue.given, issue.suggested)
+            assert item["probability"] == pytest.approx(issue.suggested_probability)
+        later = [i for i in boots if i not in found][:4]
+        with Project.open(copied) as project:
+            project.set_labels([(i, "Pullover") for i in later], "human", "careless")
+        assert not set(later) & set(_review(client, 50))  # no retrain yet: the issues found at the last one
+        for image_id in _ids(client, "hybrid", 10):  # ten right train labels: a retrain
+            client.post("/api/labels", json={"image_id": image_id, "label": truth[image_id]})
+        _state(client).view.loop.wait()
+        assert len(later) == 4 and len(set(later) & set(_review(client, 50))) >= 3
+
+
+def test_a_project_without_labels_shows_an_empty_panel_and_nothing_to_review(tmp_path: Path, fashion_dir: Path) -> None:
+    """Before the first label there is no retrain: no accuracy, no validation images, no labels to a target; with
+    one label per class no label can be judged yet, so the review queue is empty (not an error)."""
+    unlabelled = write_unlabelled_fashion_images(fashion_dir, tmp_path / "unlabelled", 30)
+    with Project.init(tmp_path / "project") as project:
+        project.import_folder(unlabelled)
+        project.split(test=0.2, val=0.2)
+        project.embed()
+    with TestClient(create_app(tmp_path / "project", retrain_every=10), base_url=LOCAL) as client:
+        stats = client.get("/api/stats").json()
+        with_csrf(client)
+        for name, image_id in zip(("Bag", "Trouser"), _ids(client, "random", 2), strict=True):
+            assert client.post("/api/classes", json={"name": name}).status_code == 200
+            assert client.post("/api/labels", json={"image_id": image_id, "label": name}).status_code == 200
+        assert _review(client, 20) == {}
+    assert (stats["labelled"], stats["last_hour"], stats["per_class"]) == (0, 0, {})
+    assert (stats["history"], stats["val_images"]) == ([], 0)
+    assert stats["labels_to_target"] is None and stats["retrain_failure"] is None
 
 
 def test_the_app_learns_from_train_labels_only(client: TestClient, copied: Path) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tetsuban.errors import ConfigError
+from tetsuban.errors import TooFewLabels
 from tetsuban.learn.head import DEFAULT_C, fit_linear_head
 from tetsuban.params import check_int
 
@@ -50,7 +50,7 @@ def out_of_fold_probabilities(
     y = np.asarray(labels)
     smallest = min(int((y == name).sum()) for name in classes) if classes else 0
     if len(classes) < 2 or smallest < 2:
-        raise ConfigError(
+        raise TooFewLabels(
             f"Finding label issues needs at least two classes with two labelled images each. Got {len(classes)} "
             f"class(es), the smallest with {smallest}."
         )

@@ -19,6 +19,7 @@ from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.stage import RunningLoop
 from tetsuban.agreement import latest_by_person
 from tetsuban.classnames import MAX_CLASS_NAME, check_class_name
+from tetsuban.errors import TooFewLabels
 from tetsuban.project import Project
 from tetsuban.server.leases import Leases
 from tetsuban.server.queues import Orders
@@ -126,12 +127,18 @@ class AppState:
         """Label issues by image id, most doubtful first; computed once per retrain."""
         cached = self._issues
         if cached is None or cached[0] != generation:
-            found = dict(self.project.label_issues())
+            found = self._found_label_issues()
             labels = self.project.labelled()  # an issue fixed since is no longer one
             found = {i: issue for i, issue in found.items() if labels.get(i) == issue.given}
             cached = self._issues = (generation, found)
             self._touched = set()
         return cached[1]
+
+    def _found_label_issues(self) -> dict[int, LabelIssue]:
+        try:
+            return dict(self.project.label_issues())
+        except TooFewLabels:  # some class has one label: nothing can be judged yet, so nothing to review
+            return {}
 
     def _second_opinions(self, viewer: Viewer) -> list[int]:
         """Images exactly one other person labelled, for ``viewer`` to label without seeing that label."""
