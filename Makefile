@@ -10,6 +10,9 @@ DATASETS ?= $(if $(wildcard $(SHARED_DATASETS)/emoji-google/64),$(SHARED_DATASET
 export TETSUBAN_DATASETS := $(DATASETS)
 export OMP_WAIT_POLICY := PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Test processes (pytest-xdist); each test file runs whole in one of them. On 2 cores two took the suite from
+# 1,348 s to 913 s (2026-12-01).
+TEST_WORKERS ?= 2
 
 .PHONY: install datasets lint test test-fast demo bench mutation screenshots clean
 
@@ -30,10 +33,10 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install datasets lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install datasets
-	$(VENV)/bin/python -m pytest -m "not slow"
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 # Mutation testing (not part of make test; about an hour on 2 cores): mutmut changes the modules listed under
 # [tool.mutmut] in pyproject.toml one change at a time and runs their fast tests; bench/mutation.py writes

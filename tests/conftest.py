@@ -32,6 +32,13 @@ def start_as_from_a_terminal(command: list[str]) -> subprocess.Popen[str]:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that hold a slow test run first: `make test` runs two workers, and a long file started last keeps one
+    of them busy while the other has nothing left. A file's tests stay together (its module fixtures build once)."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in heavy)
+
+
 # No per-example deadline: a loaded CI machine must not turn a slow first call into a failure.
 settings.register_profile("tetsuban", deadline=None)
 settings.load_profile("tetsuban")

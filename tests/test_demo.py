@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import REPO
 from tests.serving import free_port
@@ -34,6 +35,7 @@ def write_emoji_folders(emoji_root: Path, out: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_the_demo_runs_the_recipe_and_serves_the_app(tmp_path: Path, emoji_dir: Path) -> None:
     images = write_emoji_folders(emoji_dir.parent, tmp_path / "emoji")
     port = free_port()

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.conftest import write_fashion_images
@@ -34,6 +35,7 @@ def _in_body_stage(checkpoint: tuple[str, int] | None) -> bool:
     return checkpoint is not None and checkpoint[0] == "body" and checkpoint[1] >= 1
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_where_it_stopped(tmp_path: Path, fashion_dir: Path) -> None:
     with Project.init(tmp_path / "project") as project:
         project.import_folder(write_fashion_images(fashion_dir, tmp_path / "fashion", 40, start=100))
