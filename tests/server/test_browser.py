@@ -73,9 +73,11 @@ def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(
     given: dict[int, str] = {}
     for n in range(1, 31):
         key = 1 + n % 3
-        given[int(page.locator("#image").get_attribute("data-id") or 0)] = classes[key - 1]
+        shown = page.locator("#image").get_attribute("data-id") or ""
+        given[int(shown)] = classes[key - 1]
         page.keyboard.press(str(key))
         _wait_for_label_count(page, before + n)
+        expect(page.locator("#image")).not_to_have_attribute("data-id", shown)  # the next image, once fetched
     assert len(given) == 30  # thirty different images, one after another
     with Project.open(project_dir) as project:
         assert {i: project.labelled().get(i) for i in given} == given

@@ -12,6 +12,7 @@ let history = [];      // images shown, for going back
 let position = -1;     // index in history of the image on screen
 let shownAt = performance.now();
 let exhausted = false;
+let waiting = false;   // the next images are being fetched: the image on screen is already labelled or skipped
 
 async function refill() {
   const seen = new Set([...upcoming, ...history].map((item) => item.id));
@@ -72,7 +73,10 @@ function fieldInput(id, field) {
 
 async function advance() {
   if (position < history.length - 1) { position += 1; show(); return; }
-  if (upcoming.length < 3 && !exhausted) await refill();
+  if (upcoming.length < 3 && !exhausted) {
+    waiting = true;  // a key pressed now would label again the image just left
+    try { await refill(); } finally { waiting = false; }
+  }
   const next = upcoming.shift();
   if (next) { history.push(next); position = history.length - 1; } else { position = history.length; }
   show();
@@ -89,7 +93,7 @@ function write(path, body, onDone, onRefused = () => {}) {
 
 function label(name, accepted) {
   const item = current();
-  if (!item) return;
+  if (!item || waiting) return;
   const seconds = (performance.now() - shownAt) / 1000;
   item.labelled = name;
   write("/api/labels", { image_id: item.id, label: name, seconds, accepted }, (result) => {
@@ -121,6 +125,7 @@ function undo() {
 
 document.addEventListener("keydown", (event) => {
   if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || event.ctrlKey || event.metaKey) return;
+  if (waiting) return;  // no key acts on an image already left
   const item = current();
   if (/^[1-9]$/.test(event.key) && classes[Number(event.key) - 1]) label(classes[Number(event.key) - 1], false);
   else if (event.key === "Enter" && item && item.suggestion) { event.preventDefault(); label(item.suggestion, true); }
