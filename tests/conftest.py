@@ -59,6 +59,25 @@ def datasets_dir() -> Path:
     return path
 
 
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new folder for this session's cache; under pytest-xdist one folder that all its workers share."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.getbasetemp().parent / "tetsuban-cache"  # the parent of every worker's temp folder
+    return tmp_path_factory.mktemp("tetsuban-cache")
+
+
+def _export_default_backbone_once(cache: Path) -> None:
+    """Export the default backbone into ``cache`` unless a worker has (30 s of CPU each on this machine): the first
+    worker exports it while the others wait on the lock, then find the graph there."""
+    import fcntl
+
+    from tetsuban.backbones.onnx_export import export_backbone
+
+    with (cache / "export.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        export_backbone("efficientnet_lite0", cache=cache)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tetsuban_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A cache of this test session (exported backbones), so that tests never read or fill the user's own.
@@ -66,8 +85,10 @@ def tetsuban_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     session per change, and exporting the backbone again for each (its graph is cached by the weights' hash, so
     a kept one is the same file) took most of their time."""
     kept = os.environ.get("TETSUBAN_TEST_CACHE")
-    path = Path(kept) if kept else tmp_path_factory.mktemp("tetsuban-cache")
+    path = Path(kept) if kept else _session_cache(tmp_path_factory)
     path.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        _export_default_backbone_once(path)
     before = os.environ.get("TETSUBAN_CACHE")
     os.environ["TETSUBAN_CACHE"] = str(path)
     yield path
