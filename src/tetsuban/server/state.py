@@ -137,7 +137,7 @@ class AppState:
     def _found_label_issues(self) -> dict[int, LabelIssue]:
         try:
             return dict(self.project.label_issues())
-        except TooFewLabels:  # some class has one label: nothing can be judged yet, so nothing to review
+        except TooFewLabels:  # under two classes of two labels each: nothing can be judged yet, nothing to review
             return {}
 
     def _second_opinions(self, viewer: Viewer) -> list[int]:
