@@ -59,11 +59,9 @@ def datasets_dir() -> Path:
     return path
 
 
-def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new folder for this session's cache; under pytest-xdist one folder that all its workers share."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return tmp_path_factory.getbasetemp().parent / "tetsuban-cache"  # the parent of every worker's temp folder
-    return tmp_path_factory.mktemp("tetsuban-cache")
+def _shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache folder that every pytest-xdist worker of this run shares, in the parent of their temp folders."""
+    return tmp_path_factory.getbasetemp().parent / "tetsuban-cache"
 
 
 def _export_default_backbone_once(cache: Path) -> None:
@@ -72,10 +70,11 @@ def _export_default_backbone_once(cache: Path) -> None:
     import fcntl
 
     from tetsuban.backbones.onnx_export import export_backbone
+    from tetsuban.config import ModelConfig
 
     with (cache / "export.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        export_backbone("efficientnet_lite0", cache=cache)
+        export_backbone(ModelConfig().backbone, cache=cache)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,9 +84,13 @@ def tetsuban_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     session per change, and exporting the backbone again for each (its graph is cached by the weights' hash, so
     a kept one is the same file) took most of their time."""
     kept = os.environ.get("TETSUBAN_TEST_CACHE")
-    path = Path(kept) if kept else _session_cache(tmp_path_factory)
+    in_worker = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    if kept:
+        path = Path(kept)
+    else:
+        path = _shared_cache(tmp_path_factory) if in_worker else tmp_path_factory.mktemp("tetsuban-cache")
     path.mkdir(parents=True, exist_ok=True)
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if in_worker:
         _export_default_backbone_once(path)
     before = os.environ.get("TETSUBAN_CACHE")
     os.environ["TETSUBAN_CACHE"] = str(path)
@@ -138,6 +141,11 @@ FASHION_CLASSES = (
 )
 
 
+def fashion_class_folder(label: int) -> str:
+    """The folder (and so the class name on import) of fashion-mnist label ``label``: "T-shirt/top" has no slash."""
+    return FASHION_CLASSES[label].replace("/", "-")
+
+
 def write_fashion_images(fashion_dir: Path, out: Path, count: int, start: int = 0) -> Path:
     """Real fashion-mnist test images ``start .. start+count`` as PNG files in class folders (ImageFolder)."""
     from PIL import Image
@@ -147,7 +155,7 @@ def write_fashion_images(fashion_dir: Path, out: Path, count: int, start: int = 
     pixels = read_idx(fashion_dir / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz")
     for index in range(start, start + count):
-        folder = out / FASHION_CLASSES[int(labels[index])].replace("/", "-")
+        folder = out / fashion_class_folder(int(labels[index]))
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels[index]).save(folder / f"{index:05d}.png")
     return out

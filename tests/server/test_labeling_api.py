@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import FASHION_CLASSES, embedded_project, write_unlabelled_fashion_images
+from tests.conftest import embedded_project, fashion_class_folder, write_unlabelled_fashion_images
 from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.active.curve import PowerLaw
@@ -218,8 +218,7 @@ def _true_classes(project: Project, fashion_dir: Path) -> dict[int, str]:
 
     truth = read_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz")
     names = {r.id: Path(r.location).name for r in project.images()}
-    classes = [name.replace("/", "-") for name in FASHION_CLASSES]  # as the class folders name them
-    return {i: classes[int(truth[int(n[1:6])])] for i, n in names.items() if n.startswith("u")}
+    return {i: fashion_class_folder(int(truth[int(n[1:6])])) for i, n in names.items() if n.startswith("u")}
 
 
 def test_the_review_queue_is_found_once_per_retrain_and_offers_count_issues(copied: Path, fashion_dir: Path) -> None:
