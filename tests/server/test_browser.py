@@ -107,6 +107,13 @@ def _captions(page: Page) -> dict[str, str]:
     return {tiles.nth(i).get_attribute("data-id") or "": tiles.nth(i).inner_text() for i in range(tiles.count())}
 
 
+def _next_page(page: Page) -> list[int]:
+    """The ids on the grid once a labelling request has been answered and the next page drawn."""
+    expect(page.locator("#grid")).not_to_have_attribute("aria-busy", "true")
+    tiles = page.locator("#grid .tile")
+    return [int(tiles.nth(i).get_attribute("data-id") or 0) for i in range(tiles.count())]
+
+
 def test_grid_labels_a_selection_and_accepts_all_above_p(
     server: tuple[str, Path], page: Page, screenshots: Path
 ) -> None:
@@ -124,9 +131,8 @@ def test_grid_labels_a_selection_and_accepts_all_above_p(
     bag = json.loads(page.locator("#classes-data").inner_text()).index("Bag") + 1
     page.keyboard.press(str(bag))
     expect(page.locator("#status")).to_contain_text("labelled")
-    page.wait_for_selector("#grid .tile")
-    shown = [int(tiles.nth(i).get_attribute("data-id") or 0) for i in range(tiles.count())]
-    assert not set(ids) & set(shown)
+    shown = _next_page(page)
+    assert shown and not set(ids) & set(shown)
     page.fill("#threshold", "0")  # accept every suggestion on the page
     page.click("#accept-above button")
     wait_until(

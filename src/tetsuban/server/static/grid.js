@@ -12,6 +12,7 @@ let selected = new Set();   // image ids
 let focus = 0;
 let anchor = null;          // for Shift+click ranges
 let shownAt = performance.now();
+let busy = false;           // a labelling request is out: the tiles on screen are being replaced
 
 async function load() {
   const data = await get(`/api/next?count=${PAGE}&queue=${encodeURIComponent(queue())}`);
@@ -46,6 +47,7 @@ function render() {
 }
 
 function pick(index, range) {
+  if (busy) return;  // a click now would select a tile already labelled
   if (range && anchor !== null) {
     const [a, b] = [Math.min(anchor, index), Math.max(anchor, index)];
     for (let i = a; i <= b; i += 1) selected.add(items[i].id);
@@ -59,11 +61,18 @@ function pick(index, range) {
 }
 
 async function labelMany(chosen) {
-  if (!chosen.length) return;
-  const seconds = (performance.now() - shownAt) / 1000;
-  const result = await send("/api/labels/batch", { items: chosen, seconds });
-  statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
-  await load();
+  if (!chosen.length || busy) return;
+  busy = true;
+  grid.setAttribute("aria-busy", "true");
+  try {
+    const seconds = (performance.now() - shownAt) / 1000;
+    const result = await send("/api/labels/batch", { items: chosen, seconds });
+    statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
+    await load();
+  } finally {
+    busy = false;
+    grid.removeAttribute("aria-busy");
+  }
 }
 
 function labelSelected(name) {
@@ -93,7 +102,7 @@ function columns() {
 
 document.addEventListener("keydown", (event) => {
   if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || event.ctrlKey || event.metaKey) return;
-  if (!items.length) return;
+  if (!items.length || busy) return;  // no key acts on tiles already labelled
   const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns(), ArrowDown: columns() };
   if (event.key in moves) {
     event.preventDefault();
