@@ -165,6 +165,22 @@ def test_two_annotators_never_get_the_same_image_and_both_labels_are_kept(app_of
     assert "ann and bob: 3/4 alike (75%)" in printed
 
 
+def test_two_reviewers_never_get_the_same_label_to_review(team: Path) -> None:
+    with Project.open(team) as project:
+        project.accounts.add("rex", PASSWORD, "reviewer")
+        labels = project.labelled()
+        wrong = [i for i, label in labels.items() if label == "Trouser"][:3]
+        project.set_labels([(i, "Bag") for i in wrong], "human", "careless")  # label issues to review
+    with TestClient(create_app(team, retrain_every=50), base_url=LOCAL) as app:
+        rev = log_in(app, "rev", PASSWORD)
+        rex = log_in(_second_client(app), "rex", PASSWORD)
+        mine = [i["id"] for i in rev.get("/api/next", params={"count": 2, "queue": "review"}).json()["images"]]
+        theirs = [i["id"] for i in rex.get("/api/next", params={"count": 2, "queue": "review"}).json()["images"]]
+        again = [i["id"] for i in rev.get("/api/next", params={"count": 2, "queue": "review"}).json()["images"]]
+    assert len(mine) == len(theirs) == 2 and not set(mine) & set(theirs)
+    assert again == mine  # hers, held for her
+
+
 def test_restarting_the_app_keeps_sessions_and_labels(app_of_team: TestClient, team: Path) -> None:
     ann = log_in(app_of_team, "ann", PASSWORD)
     image_id = ann.get("/api/next", params={"count": 1}).json()["images"][0]["id"]

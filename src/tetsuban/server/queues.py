@@ -63,6 +63,10 @@ class Orders:
             order = self.shuffled
         return _unlabelled(order, labelled)
 
+    def random(self, labelled: np.ndarray) -> Iterator[int]:
+        """Unlabelled rows in the fixed shuffle, whatever the model says."""
+        return _unlabelled(self.shuffled, labelled)
+
     def _cached(
         self, queue: str, snapshot: Snapshot, make: Callable[[np.ndarray], np.ndarray], whole: bool = False
     ) -> np.ndarray:

@@ -42,7 +42,8 @@ class Viewer:
 
 @dataclass(frozen=True)
 class Offered:
-    """An image to label: the model's suggestion (None before the loop's first head) and its current label."""
+    """An image to label: the model's suggestion (None before the loop's first head) and, in the review queue only,
+    the label under review."""
 
     image_id: int
     suggestion: str | None
@@ -103,18 +104,19 @@ class AppState:
             ids = self.leases.claim(viewer.name, self._second_opinions(viewer), count)
             return snapshot.generation, [self._offered(view, snapshot, i) for i in ids]
         if queue == "holdout":
-            rows = view.holdout.rows("random", snapshot, view.labelled)
+            rows = view.holdout.random(view.labelled)
         else:
             rows = view.orders.rows(queue, snapshot, view.labelled)
         ids = self.leases.claim(viewer.name, (int(view.image_ids[row]) for row in rows), count)
         return snapshot.generation, [self._offered(view, snapshot, i) for i in ids]
 
-    def _offered(self, view: LoopView, snapshot: Snapshot, image_id: int, label: str | None = None) -> Offered:
+    def _offered(self, view: LoopView, snapshot: Snapshot, image_id: int) -> Offered:
+        """An image with the model's suggestion; never its label (a second opinion is given blind)."""
         row = view.row_of.get(image_id)
         if row is None or snapshot.head is None or snapshot.probabilities is None:
-            return Offered(image_id, None, None, label)
+            return Offered(image_id, None, None)
         best = int(snapshot.probabilities[row].argmax())
-        return Offered(image_id, snapshot.head.classes[best], float(snapshot.probabilities[row, best]), label)
+        return Offered(image_id, snapshot.head.classes[best], float(snapshot.probabilities[row, best]))
 
     def _review(self, viewer: Viewer, snapshot: Snapshot, count: int) -> list[Offered]:
         """Labels that look wrong: the suggestion is the class confident learning proposes."""
