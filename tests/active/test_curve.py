@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from tetsuban.active.curve import PowerLaw, fit_power_law, label_counts, learning_curve
+from tetsuban.active.curve import LearningCurve, PowerLaw, fit_power_law, label_counts, learning_curve
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import DEFAULT_C, fit_linear_head
 
@@ -54,10 +54,14 @@ def test_the_curve_of_real_labels_predicts_the_accuracy_of_twice_the_labels(fash
     assert fitted is not None and 800 < fitted < 20_000
 
 
-def test_a_curve_needs_validation_labels(fashion_pixels: Data) -> None:
+def test_a_curve_needs_ten_validation_labels_and_four_label_counts(fashion_pixels: Data) -> None:
     x, y = fashion_pixels
-    with pytest.raises(ConfigError, match="at least 10 labelled validation images"):
-        learning_curve(x[:100], list(y[:100]), x[100:105], list(y[100:105]))
+    curve = learning_curve(x[:28], list(y[:28]), x[100:110], list(y[100:110]))  # just enough of both
+    assert curve.labels == (10, 14, 20, 28) and curve.validation_images == 10
+    with pytest.raises(ConfigError, match=r"at least 10 labelled validation images\. Got 9"):
+        learning_curve(x[:28], list(y[:28]), x[100:109], list(y[100:109]))
+    with pytest.raises(ConfigError, match=r"at 4 or more label counts\. Got 3 from 20"):
+        learning_curve(x[:20], list(y[:20]), x[100:110], list(y[100:110]))  # 10, 14 and 20 labels
 
 
 def test_the_curve_is_measured_fitted_and_banded_as_documented(fashion_pixels: Data) -> None:
@@ -93,6 +97,34 @@ def test_the_curve_is_measured_fitted_and_banded_as_documented(fashion_pixels: D
         assert pessimistic == pytest.approx(float(np.percentile(needs, 90)))
 
 
+def test_the_pessimistic_count_is_given_only_when_nine_fits_in_ten_reach_the_target() -> None:
+    """The range of labels for a target runs from percentile 10 to percentile 90 of the bootstrap fits' counts; the
+    pessimistic end only when at least 90% of the fits reach the target at all (else it is out of reach)."""
+    reaching = [PowerLaw(0.9, scale, 0.5) for scale in np.linspace(1.0, 3.0, 90)]  # 90 different counts for 0.8
+    never = PowerLaw(0.7, 1.0, 0.5)  # its ceiling is below the target
+
+    def band_of(fits: list[PowerLaw]) -> tuple[float | None, float | None, float | None]:
+        return LearningCurve((50, 100), (0.5, 0.6), 100, reaching[0], tuple(fits)).labels_for(0.8)
+
+    counts = [n for n in (f.labels_for(0.8) for f in reaching) if n is not None]
+    low, high = float(np.percentile(counts, 10)), float(np.percentile(counts, 90))
+    assert len(counts) == 90 and low < high
+    assert band_of(reaching) == (pytest.approx(low), reaching[0].labels_for(0.8), pytest.approx(high))
+    assert band_of(reaching + [never] * 10)[2] == pytest.approx(high)  # 90 of 100: just enough
+    optimistic, _, pessimistic = band_of(reaching + [never] * 11)  # 90 of 101: not enough
+    assert pessimistic is None and optimistic == pytest.approx(low)
+
+
+def test_the_law_is_fitted_from_a_sixteenth_of_the_labels_when_that_is_past_fifty(fashion_pixels: Data) -> None:
+    x, y = fashion_pixels
+    pixels = x[:, ::16]  # 49 of the pixels: the points chosen for the fit are under test here, not the accuracy
+    curve = learning_curve(pixels[:1290], list(y[:1290]), pixels[2000:2300], list(y[2000:2300]))
+    counts = np.asarray(curve.labels)
+    assert 1290 // 16 == 80 and 56 in counts and 80 in counts  # 1290 / 16 = 80.6 labels: 80 is in, 56 not
+    fitted = counts >= 80
+    assert curve.fit == fit_power_law(counts[fitted], np.asarray(curve.accuracy)[fitted])
+
+
 def test_labels_for_is_none_for_a_flat_or_falling_law() -> None:
     assert PowerLaw(0.9, 0.0, 0.5).labels_for(0.8) is None  # flat: already there or never, no count to give
     assert PowerLaw(0.9, 0.3, 0.0).labels_for(0.8) is None
@@ -107,7 +139,8 @@ def test_label_counts_double_from_the_first_with_halfway_points() -> None:
 
 def test_the_curve_starts_where_the_labels_hold_two_classes(fashion_pixels: Data) -> None:
     x, y = fashion_pixels
-    first = np.flatnonzero(y[:600] == y[0])[:25]  # the first 25 labels given are all of one class
-    order = np.concatenate([first, np.setdiff1d(np.arange(600), first)])
+    first = np.flatnonzero(y[:600] == y[0])[:25]  # the first 25 labels given are all of one class,
+    then = np.flatnonzero(y[:600] == y[y != y[0]][0])[:3]  # the next 3 of one other: two classes at 28 labels
+    order = np.concatenate([first, then, np.setdiff1d(np.arange(600), np.concatenate([first, then]))])
     curve = learning_curve(x[order], list(y[order]), x[2000:2200], list(y[2000:2200]))
     assert curve.labels[0] == 28 and curve.labels[-1] == 600
