@@ -39,8 +39,8 @@ def test_a_clean_power_law_is_recovered() -> None:
 
 
 def test_the_fitted_exponent_stops_at_two() -> None:
-    """The documented bounds hold even where the points would have the law fall faster: a curve that flat past 50
-    labels is fitted with the exponent at its bound, 2, not at the 2.8 that made the points."""
+    """The documented bounds hold where the points ask for more: points of a law with exponent 2.8 (a curve that
+    levels off fast past 50 labels) are fitted with the exponent at its bound, 2."""
     n = np.array([n for n in label_counts(400) if n >= 50], np.float64)
     fitted = fit_power_law(n, PowerLaw(0.9, 5000, 2.8).accuracy(n))
     assert fitted.exponent == pytest.approx(2.0, abs=1e-6) and fitted.ceiling <= 1.0
