@@ -107,11 +107,15 @@ def _captions(page: Page) -> dict[str, str]:
     return {tiles.nth(i).get_attribute("data-id") or "": tiles.nth(i).inner_text() for i in range(tiles.count())}
 
 
+def _tile_ids(page: Page) -> list[int]:
+    tiles = page.locator("#grid .tile")
+    return [int(tiles.nth(i).get_attribute("data-id") or 0) for i in range(tiles.count())]
+
+
 def _next_page(page: Page) -> list[int]:
     """The ids on the grid once a labelling request has been answered and the next page drawn."""
     expect(page.locator("#grid")).not_to_have_attribute("aria-busy", "true")
-    tiles = page.locator("#grid .tile")
-    return [int(tiles.nth(i).get_attribute("data-id") or 0) for i in range(tiles.count())]
+    return _tile_ids(page)
 
 
 def test_grid_labels_a_selection_and_accepts_all_above_p(
@@ -121,7 +125,7 @@ def test_grid_labels_a_selection_and_accepts_all_above_p(
     page.goto(url + "/grid?queue=class:Bag")
     page.wait_for_selector("#grid .tile")
     tiles = page.locator("#grid .tile")
-    ids = [int(tiles.nth(i).get_attribute("data-id") or 0) for i in range(5)]
+    ids = _tile_ids(page)[:5]
     tiles.nth(0).click()
     tiles.nth(3).click(modifiers=["Shift"])  # a range: tiles 0 to 3
     page.keyboard.press("ArrowRight")  # focus moves from tile 3 to 4

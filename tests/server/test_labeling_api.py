@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,13 @@ def _ids(client: TestClient, queue: str, count: int = 100) -> list[int]:
     answer = client.get("/api/next", params={"count": count, "queue": queue})
     assert answer.status_code == 200, answer.text
     return [item["id"] for item in answer.json()["images"]]
+
+
+def _retrain(client: TestClient, label_of: Callable[[int], str]) -> None:
+    """Label the next ten train images (the client's retrain_every) as ``label_of`` says, and wait for the retrain."""
+    for image_id in _ids(client, "hybrid", 10):
+        client.post("/api/labels", json={"image_id": image_id, "label": label_of(image_id)})
+    _state(client).view.loop.wait()
 
 
 def test_each_queue_orders_the_unlabelled_images_as_it_says(client: TestClient, copied: Path) -> None:
@@ -118,9 +125,7 @@ def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client
     holdout = client.get("/api/next", params={"count": 10, "queue": "holdout"}).json()["images"]
     for item in holdout:  # label validation images as the model says, for a measured accuracy
         client.post("/api/labels", json={"image_id": item["id"], "label": item["suggestion"], "accepted": True})
-    for image_id in _ids(client, "hybrid", 10):  # ten train labels: a retrain
-        client.post("/api/labels", json={"image_id": image_id, "label": "Bag"})
-    _state(client).view.loop.wait()
+    _retrain(client, lambda _image_id: "Bag")
     after = client.get("/api/stats").json()
     assert after["last_hour"] == before["last_hour"] + 20
     assert after["per_class"]["Bag"] >= before["per_class"]["Bag"] + 10
@@ -136,9 +141,7 @@ def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client
     assert asked["history"] == [{"labels": r.labels, "accuracy": r.val_accuracy} for r in measured]
     assert asked["val_images"] == retrains[-1].val_images > 0
     for _ in range(2):  # two more retrains: three measured points past 50 labels, enough for a curve
-        for image_id in _ids(client, "hybrid", 10):
-            client.post("/api/labels", json={"image_id": image_id, "label": "Bag"})
-        _state(client).view.loop.wait()
+        _retrain(client, lambda _image_id: "Bag")
     latest = client.get("/api/stats", params={"target": 0.8}).json()
     points = [(point["labels"], point["accuracy"]) for point in latest["history"]]
     assert sum(n >= 50 for n, _ in points) >= 3
@@ -269,9 +272,7 @@ def test_the_review_queue_is_found_once_per_retrain_and_offers_count_issues(copi
             project.set_labels([(i, "Pullover") for i in later], "human", "careless")
             assert set(later) & {i for i, _ in project.label_issues()}  # what a new look would find
         assert not set(later) & set(_review(client, 50))  # no retrain yet: the issues found at the last one
-        for image_id in _ids(client, "hybrid", 10):  # ten right train labels: a retrain
-            client.post("/api/labels", json={"image_id": image_id, "label": truth[image_id]})
-        _state(client).view.loop.wait()
+        _retrain(client, truth.__getitem__)  # with right labels
         assert len(later) == 4 and set(later) & set(_review(client, 50))
 
 
