@@ -119,7 +119,7 @@ def test_logging_out_ends_the_session(app_of_team: TestClient) -> None:
     assert app_of_team.get("/api/next").status_code == 401
 
 
-def test_roles_annotators_label_reviewers_review_and_add_classes(app_of_team: TestClient) -> None:
+def test_roles_annotators_label_reviewers_review_and_add_classes_also_by_labelling(app_of_team: TestClient) -> None:
     ann = log_in(app_of_team, "ann", PASSWORD)
     rev = log_in(_second_client(app_of_team), "rev", PASSWORD)
     assert ann.get("/api/next", params={"queue": "review"}).status_code == 403
@@ -128,6 +128,10 @@ def test_roles_annotators_label_reviewers_review_and_add_classes(app_of_team: Te
     assert ann.post("/api/labels", json={"image_id": image_id, "label": "Hat"}).status_code == 403  # a new class
     assert rev.post("/api/classes", json={"name": "Hat"}).json()["classes"].count("Hat") == 1
     assert ann.post("/api/labels", json={"image_id": image_id, "label": "Hat"}).status_code == 200
+    labelled_by_rev = rev.get("/api/next", params={"count": 1}).json()["images"][0]["id"]
+    assert rev.post("/api/labels", json={"image_id": labelled_by_rev, "label": "Scarf"}).status_code == 200
+    third = ann.get("/api/next", params={"count": 1}).json()["images"][0]["id"]
+    assert ann.post("/api/labels", json={"image_id": third, "label": "Scarf"}).status_code == 200  # rev's new class
     assert ann.get("/api/agreement").status_code == 403
     other = rev.get("/api/next", params={"count": 1}).json()["images"][0]["id"]
     assert rev.post("/api/labels", json={"image_id": other, "label": "Bag"}).status_code == 200
@@ -148,6 +152,7 @@ def test_two_annotators_never_get_the_same_image_and_both_labels_are_kept(app_of
     shared = sorted(mine)[:4]
     for image_id in shared:
         ann.post("/api/labels", json={"image_id": image_id, "label": "Bag"})
+    assert len(bob.get("/api/next", params={"count": 2, "queue": "second"}).json()["images"]) == 2  # of more
     second = bob.get("/api/next", params={"count": 10, "queue": "second"}).json()["images"]
     assert {i["id"] for i in second} >= set(shared) and all(i["label"] is None for i in second)
     for n, image_id in enumerate(shared):

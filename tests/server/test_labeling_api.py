@@ -18,7 +18,7 @@ from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.active.curve import PowerLaw
 from tetsuban.server.app import create_app
-from tetsuban.server.state import AppState, LoopView, Viewer, labels_to_target
+from tetsuban.server.state import QUEUE_RETRAINS, AppState, LoopView, Viewer, labels_to_target
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,18 @@ def test_each_queue_orders_the_unlabelled_images_as_it_says(client: TestClient, 
     assert set(_ids(client, "holdout")) == holdout_unlabelled
     assert client.get("/api/next", params={"queue": "class:Unicorn"}).status_code == 422
     assert client.get("/api/next", params={"queue": "../../etc"}).status_code == 422
+
+
+def test_the_hybrid_queue_holds_picks_for_four_retrains_then_the_random_order(copied: Path) -> None:
+    """Several annotators labelling at once get the strategy's picks until the next retrain replaces them: the queue
+    is as long as four retrains' worth of labels (not the loop's default of 40), and the random order follows it."""
+    every = 5
+    with TestClient(create_app(copied, retrain_every=every), base_url=LOCAL) as client:
+        view = _state(client).view
+        picks = [int(view.image_ids[row]) for row in view.loop.snapshot.queue]
+        hybrid, shuffled = _ids(client, "hybrid"), _ids(client, "random")
+    assert len(picks) == QUEUE_RETRAINS * every == len(set(picks))
+    assert hybrid == picks + [i for i in shuffled if i not in picks]
 
 
 def test_a_page_of_labels_is_stored_at_once_with_what_was_accepted(client: TestClient, copied: Path) -> None:

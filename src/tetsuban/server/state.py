@@ -28,6 +28,10 @@ from tetsuban.store.labels import LabelEvent
 
 MAX_LABEL_LENGTH = MAX_CLASS_NAME
 UNSURE = "unsure"  # the bool property that U sets
+# The hybrid queue holds the strategy's picks for this many retrains' worth of labels, so that several annotators
+# labelling at once still get picks (not the random filler behind them) until the next retrain replaces the queue.
+QUEUE_RETRAINS = 4
+MAX_QUEUE = 2_000
 _CURVE_FROM = 50  # labels before which the learning curve is not fitted (see active.curve)
 
 
@@ -273,7 +277,7 @@ class AppState:
 
     def _build_view(self) -> LoopView:
         running = self.project.label_loop(
-            self.strategy, self.retrain_every, queue_size=min(4 * self.retrain_every, 2_000)
+            self.strategy, self.retrain_every, queue_size=min(QUEUE_RETRAINS * self.retrain_every, MAX_QUEUE)
         )
         loop, ids = running.loop, running.image_ids
         image_ids = np.asarray(ids, np.int64)
