@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tetsuban import ConfigError, Project
-from tetsuban.learn.head import fit_linear_head
+from tetsuban.learn.head import fit_linear_head, softmax
 from tetsuban.learn.validate import fold_count, out_of_fold, validate
 
 
@@ -27,6 +27,7 @@ def _reference(x: np.ndarray, labels: list[str], c: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("classes", [None, ("smileys", "people")], ids=["twelve-classes", "two-classes"])
+@pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")  # the solver stops at tol, not a cap
 def test_the_folded_head_equals_standard_scaler_and_logistic_regression(
     labelled_project: Project, classes: tuple[str, ...] | None
 ) -> None:
@@ -44,8 +45,33 @@ def test_the_folded_head_equals_standard_scaler_and_logistic_regression(
 
 def test_one_class_is_not_enough(labelled_project: Project) -> None:
     x, _ = _data(labelled_project)
-    with pytest.raises(ConfigError, match="at least two classes"):
+    with pytest.raises(ConfigError, match=r"at least two classes\. Got 1 \(smileys\)"):
         fit_linear_head(x[:5], ["smileys"] * 5)
+    with pytest.raises(ConfigError, match=r"Got 0 \(none\)"):
+        fit_linear_head(x[:0], [])
+
+
+def test_a_c_out_of_range_is_refused_by_name(labelled_project: Project) -> None:
+    x, labels = _data(labelled_project)
+    for c in (0.0, 1_000_000.5):
+        with pytest.raises(ConfigError, match=r"The 'C' parameter must be a number in \[1e-06, 1000000\.0\]"):
+            fit_linear_head(x, labels, c=c)
+
+
+def test_float32_embeddings_are_fitted_in_float64_as_their_float64_copy_is(labelled_project: Project) -> None:
+    """scikit-learn solves float32 data in float32, to about 1e-4; the head standardizes in float64 first."""
+    x, labels = _data(labelled_project)
+    assert x.dtype == np.float32
+    single = fit_linear_head(x, labels, c=0.1, tol=1e-6)
+    double = fit_linear_head(x.astype(np.float64), labels, c=0.1, tol=1e-6)
+    assert np.array_equal(single.weight, double.weight) and np.array_equal(single.bias, double.bias)
+
+
+def test_probabilities_stay_exact_for_logits_far_from_zero() -> None:
+    """Each row is shifted by its own largest logit: no overflow for huge logits, no 0/0 for rows far below others."""
+    logits = np.array([[1000.0, 999.0], [0.0, -1.0], [-1000.0, -1001.0]])
+    expected = np.array([1.0, np.exp(-1.0)]) / (1.0 + np.exp(-1.0))
+    assert np.allclose(softmax(logits), np.tile(expected, (3, 1)), rtol=0, atol=1e-15)
 
 
 def test_out_of_fold_rows_come_from_heads_that_never_saw_them(labelled_project: Project) -> None:
