@@ -3,7 +3,8 @@
 mutmut (configured under [tool.mutmut] in pyproject.toml: the modules to change and the fast tests to run) makes
 one small change at a time to learn/, active/, pipeline/, splits/ and server/state.py (a comparison flipped, a
 constant moved, an argument dropped) and runs the tests that reach the changed function. A change that no test
-notices "survives". Each survivor is either killed by a new test or explained, by name or glob, in
+notices "survives", and so does one that no test reaches ("no tests": listed with the survivors, since nothing
+would notice it either). Each survivor is either killed by a new test or explained, by name or glob, in
 bench/mutation_triage.toml (an equivalent change, a default no caller relies on, a message's wording).
 
 A whole run over every module takes hours on two cores, so a run may be limited to mutants matching globs. Each
@@ -42,6 +43,9 @@ RESULTS = REPO / "bench" / "results" / "mutation.md"
 TRIAGE = REPO / "bench" / "mutation_triage.toml"
 RUNS = REPO / "bench" / "results" / "mutation-runs.json"
 MUTMUT = Path(sys.executable).parent / "mutmut"
+# Changes no test noticed: those a test ran against and passed, and those no test reached at all; each is listed
+# with its change and needs an explanation or a test.
+UNNOTICED = ("survived", "no tests")
 _RESULT_LINE = re.compile(r"^\s+(\S+): (.+)$")
 
 
@@ -71,13 +75,14 @@ def run_mutmut(patterns: list[str]) -> float:
 
 
 def read_results(patterns: list[str]) -> list[Mutant]:
-    """The mutants of mutmut's last run that match ``patterns`` (all without), with the change of each survivor."""
+    """The mutants of mutmut's last run that match ``patterns`` (all without), with the change of each survivor and
+    of each change no test reached."""
     printed = subprocess.run(
         [str(MUTMUT), "results", "--all", "true"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     found = [(m.group(1), m.group(2)) for m in map(_RESULT_LINE.match, printed.splitlines()) if m]
     return [
-        Mutant(name, status, change_of(name) if status == "survived" else "")
+        Mutant(name, status, change_of(name) if status in UNNOTICED else "")
         for name, status in found
         if matches(name, patterns)
     ]
@@ -184,15 +189,16 @@ def report(saved: Saved, triage: dict[str, str], remark: str = "") -> tuple[list
         by_module[module].update(counts)
     for mutant in mutants:
         by_module[mutant.module][mutant.status] += 1
-    survivors = [m for m in mutants if m.status == "survived"]
+    survivors = [m for m in mutants if m.status in UNNOTICED]
     untriaged = [m for m in survivors if explanation(m.name, triage) is None]
-    statuses = ["killed", "survived", "timeout", "no tests", "suspicious", "not checked"]
+    statuses = ["killed", "survived", "timeout", "segfault", "no tests", "suspicious", "not checked"]
     lines = [
         "# Mutation testing: which broken promises the tests notice",
         "",
         f"`make mutation` (mutmut, bench/mutation.py): Python {platform.python_version()}, {os.cpu_count()} cores. "
         "The modules and the tests run against each change are listed under [tool.mutmut] in pyproject.toml; only "
-        "lines those tests reach are changed. A timeout counts as noticed (the change made a test hang).",
+        "lines those tests reach are changed. A timeout counts as noticed (the change made a test hang), and so does "
+        "mutmut's segfault (the tests' process killed by a signal: the CPU limit's SIGKILL, or memory exhausted).",
         *(["", remark] if remark else []),
         "",
         "Runs (the latest result of each mutant counts):",
@@ -206,8 +212,8 @@ def report(saved: Saved, triage: dict[str, str], remark: str = "") -> tuple[list
         lines.append(f"| {module} | " + " | ".join(str(by_module[module][s]) for s in statuses) + " |")
     total: Counter[str] = sum(by_module.values(), Counter())
     lines.append("| **all** | " + " | ".join(f"**{total[s]}**" for s in statuses) + " |")
-    noticed = total["killed"] + total["timeout"]
-    checked = noticed + total["survived"]
+    noticed = total["killed"] + total["timeout"] + total["segfault"]
+    checked = noticed + sum(total[s] for s in UNNOTICED)
     if checked:
         lines += ["", f"The tests notice {noticed} of {checked} changes ({noticed / checked:.1%})."]
     lines += ["", f"## Survivors ({len(survivors)}; {len(untriaged)} without an explanation)", ""]
