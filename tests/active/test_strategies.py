@@ -56,6 +56,26 @@ def test_a_strategy_returns_what_is_left_when_fewer_are_eligible(name: str, fash
     assert sorted(picks.tolist()) == np.flatnonzero(eligible).tolist()
 
 
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_small_project_asked_for_more_than_it_has_gets_every_unlabelled_image(name: str, fashion_pixels: Data) -> None:
+    """The loop asks for a queue of 40 whatever the project's size: 20 images, 5 of them labelled, still work."""
+    x, y = fashion_pixels[0][:20], fashion_pixels[1][:20]
+    labelled = np.zeros(20, bool)
+    labelled[:5] = True
+    probabilities = fit_linear_head(x[labelled], list(y[labelled])).probabilities(x) if len(set(y[:5])) > 1 else None
+    picks = strategy_named(name)(x, labelled, probabilities, 40, np.random.default_rng(0), None)
+    assert sorted(picks.tolist()) == list(range(5, 20))
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_strategy_asked_for_none_gives_an_empty_index(name: str, fashion_pixels: Data) -> None:
+    x, labelled, probabilities, eligible = _state(fashion_pixels, 100)
+    picks = strategy_named(name)(x, labelled, probabilities, 0, np.random.default_rng(0), eligible)
+    assert picks.dtype == np.int64 and len(x[picks]) == 0  # usable as an index, as every answer is
+    none = farthest_first(x[:10], x[10:12], 0, np.random.default_rng(0))
+    assert none.dtype == np.int64 and len(none) == 0
+
+
 def test_uncertainty_scores_order_images_as_each_measure_says() -> None:
     p = np.array([[0.98, 0.01, 0.01], [0.5, 0.45, 0.05], [0.4, 0.3, 0.3], [0.34, 0.33, 0.33]])
     assert np.argsort(-uncertainty_scores(p, "margin")).tolist() == [3, 1, 2, 0]
