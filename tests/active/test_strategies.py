@@ -57,7 +57,7 @@ def test_a_strategy_returns_what_is_left_when_fewer_are_eligible(name: str, fash
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_a_small_project_asked_for_more_than_it_has_gets_every_unlabelled_image(name: str, fashion_pixels: Data) -> None:
+def test_a_small_project_asked_for_more_than_it_has_gets_every_image_left(name: str, fashion_pixels: Data) -> None:
     """The loop asks for a queue of 40 whatever the project's size: 20 images, 5 of them labelled, still work."""
     x, y = fashion_pixels[0][:20], fashion_pixels[1][:20]
     labelled = np.zeros(20, bool)
