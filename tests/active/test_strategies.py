@@ -76,6 +76,23 @@ def test_a_strategy_asked_for_none_gives_an_empty_index(name: str, fashion_pixel
     assert none.dtype == np.int64 and len(none) == 0
 
 
+def _blobs(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Well separated groups of the given sizes in 8-D, and each point's group."""
+    rng = np.random.default_rng(0)
+    centres = np.eye(8, dtype=np.float32)[: len(sizes)] * 100.0
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    return (centres[groups] + rng.normal(size=(len(groups), 8))).astype(np.float32), groups
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_typiclust_takes_the_largest_uncovered_clusters_first(seed: int) -> None:
+    x, groups = _blobs((40, 25, 10, 5))
+    labelled = groups == 3  # the smallest group is covered
+    labelled[np.flatnonzero(labelled)[2:]] = False  # by two labels
+    two = typiclust(x, labelled, None, 2, np.random.default_rng(seed))
+    assert sorted(groups[two].tolist()) == [0, 1]  # 40 and 25, not 10
+
+
 def test_uncertainty_scores_order_images_as_each_measure_says() -> None:
     p = np.array([[0.98, 0.01, 0.01], [0.5, 0.45, 0.05], [0.4, 0.3, 0.3], [0.34, 0.33, 0.33]])
     assert np.argsort(-uncertainty_scores(p, "margin")).tolist() == [3, 1, 2, 0]
