@@ -87,8 +87,8 @@ def _blobs(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_typiclust_takes_the_largest_uncovered_clusters_first(seed: int) -> None:
     x, groups = _blobs((40, 25, 10, 5))
-    labelled = groups == 3  # the smallest group is covered
-    labelled[np.flatnonzero(labelled)[2:]] = False  # by two labels
+    labelled = np.zeros(len(x), bool)
+    labelled[np.flatnonzero(groups == 3)[:2]] = True  # the smallest group is covered by two labels
     two = typiclust(x, labelled, None, 2, np.random.default_rng(seed))
     assert sorted(groups[two].tolist()) == [0, 1]  # 40 and 25, not 10
 
