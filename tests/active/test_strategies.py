@@ -246,19 +246,53 @@ def test_typiclust_asked_for_one_image_gives_the_most_typical_of_all() -> None:
     assert picks.tolist() == [int(spread.argmin())]
 
 
+def _gaussians(rng: np.random.Generator, groups: tuple[tuple[float, int], ...], dim: int) -> np.ndarray:
+    """Unit-variance groups of points around (centre, ..., centre), one (centre, size) each, in order."""
+    return np.concatenate([rng.normal(centre, 1.0, size=(size, dim)) for centre, size in groups])
+
+
+def _densest(x: np.ndarray, members: np.ndarray) -> int:
+    """The member of ``members`` nearest on average to its 20 nearest neighbours among them (TypiClust's typical)."""
+    d = np.linalg.norm(x[members][:, None, :] - x[members][None, :, :], axis=2)
+    return int(members[np.sort(d, axis=1)[:, 1 : min(21, len(members))].mean(axis=1).argmin()])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_typiclust_fills_in_the_images_farthest_from_its_typical_picks(seed: int) -> None:
-    """Three far-apart groups, one with no image allowed: two typical picks, and the third image filled in by
-    k-center is the allowed one farthest from those two (not one chosen without them)."""
+    """Three far-apart groups, the largest with no image allowed (and so visited first): the typical images of the
+    other two, and the third image filled in by k-center is the allowed one farthest from those two."""
     rng = np.random.default_rng(seed)
-    x = np.concatenate([rng.normal(centre, 1.0, size=(15, 2)) for centre in (0.0, 40.0, 80.0)])
-    allowed = np.arange(45) < 30  # the third group is out of bounds (the holdout, say)
-    picks = typiclust(x, np.zeros(45, bool), None, 3, rng, allowed)
-    typical, filled = picks[:2], int(picks[2])
-    assert sorted(int(p) // 15 for p in typical) == [0, 1]
+    x = _gaussians(rng, ((0.0, 15), (40.0, 15), (80.0, 20)), 2)
+    allowed = np.arange(50) < 30  # the third group is out of bounds (the holdout, say)
+    picks = typiclust(x, np.zeros(50, bool), None, 3, rng, allowed)
+    assert len(picks) == 3
+    typical, filled = picks[:2].tolist(), int(picks[2])
+    assert sorted(typical) == [_densest(x, np.arange(0, 15)), _densest(x, np.arange(15, 30))]
     rest = np.setdiff1d(np.flatnonzero(allowed), typical)
     nearest = np.linalg.norm(x[rest][:, None, :] - x[typical][None, :, :], axis=2).min(1)
     assert filled == int(rest[nearest.argmax()])
+
+
+def test_typiclust_with_fewer_images_allowed_than_asked_picks_each_once() -> None:
+    """Two allowed images in far-apart clusters and four asked for: both typical picks, and nothing to fill in."""
+    rng = np.random.default_rng(0)
+    x = _gaussians(rng, ((0.0, 15), (40.0, 15), (80.0, 15)), 2)
+    allowed = np.zeros(45, bool)
+    allowed[[3, 40]] = True
+    picks = typiclust(x, np.zeros(45, bool), None, 4, rng, allowed)
+    assert sorted(picks.tolist()) == [3, 40]
+
+
+def test_typiclust_fills_in_from_a_sample_of_a_pool_larger_than_k_centers() -> None:
+    """One large allowed group and two small ones out of bounds: one typical pick, and two filled in by k-center
+    greedy from a random sample of the other 5,999 allowed images."""
+    rng = np.random.default_rng(0)
+    x = _gaussians(rng, ((0.0, 6_000), (60.0, 20), (120.0, 20)), 4)
+    allowed = np.arange(len(x)) < 6_000
+    picks = typiclust(x.astype(np.float32), np.zeros(len(x), bool), None, 3, rng, allowed)
+    assert len(set(picks.tolist())) == 3 and bool(allowed[picks].all())
+    far = np.linalg.norm(x[picks[1:]] - x[picks[0]], axis=1)
+    assert bool((far > np.median(np.linalg.norm(x[:6_000] - x[picks[0]], axis=1))).all())
 
 
 def test_an_unknown_strategy_names_the_known_ones() -> None:

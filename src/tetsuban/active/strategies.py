@@ -170,12 +170,10 @@ def typiclust(
         picks.append(
             int(members[_most_typical(embeddings[np.flatnonzero(assignment == cluster)], embeddings[members])])
         )
-    if len(picks) < batch:
-        rest = allowed.copy()
-        rest[picks] = False
+    if len(picks) < batch:  # k-center greedy leaves out what it is told is labelled: the known and the picks
         taken = known.copy()
         taken[picks] = True
-        picks += k_center_greedy(embeddings, taken, None, batch - len(picks), rng, rest).tolist()
+        picks += k_center_greedy(embeddings, taken, None, batch - len(picks), rng, allowed).tolist()
     return np.asarray(picks, np.int64)
 
 
