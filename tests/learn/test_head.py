@@ -87,9 +87,3 @@ def test_out_of_fold_rows_come_from_heads_that_never_saw_them(labelled_project: 
     assert report.folds == 5 and report.images == 160
     assert report.accuracy == pytest.approx(np.mean(probs.argmax(axis=1) == truth))
     assert 0.6 < report.accuracy < 1.0
-
-
-def test_a_class_with_one_image_means_no_validation() -> None:
-    x = np.random.default_rng(0).normal(size=(5, 8))
-    report = validate(x, ["a", "a", "a", "a", "b"], 0.1)
-    assert report.folds == 0 and report.accuracy is None and "single labelled image" in report.note

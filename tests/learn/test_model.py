@@ -153,6 +153,7 @@ def test_predict_reads_a_csv_and_a_single_file(trained: TrainReport, emoji_dir: 
     report = predict(trained.artifact.folder, listing, tmp_path / "from-csv.csv")
     rows = _rows(tmp_path / "from-csv.csv")
     assert (report.predicted, report.failed) == (1, 2)
+    assert list(rows[0])[-3:] == ["label_3", "probability_3", "error"]  # the top three of twelve by default
     errors = sorted(r["error"].split(":")[0] for r in rows if r["error"])
     assert errors == ["a URL", "file not found"]
     single = predict(trained.artifact.folder, image, tmp_path / "one.csv")
