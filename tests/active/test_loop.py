@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from tetsuban.active.data import ActiveData, label_issues, next_images
+from tetsuban.active.data import ActiveData, label_issues, next_images, val_accuracy
 from tetsuban.active.label_issues import DEFAULT_FOLDS, find_label_issues
 from tetsuban.active.loop import LabelLoop, WarmProbe
 from tetsuban.active.registry import strategy_named
@@ -266,3 +266,16 @@ def test_a_projects_queue_and_label_issues_repeat_for_its_seed(fashion_pixels: D
     assert issues and issues == label_issues(data, seed=2)
     direct = find_label_issues(x[:240], [str(c) for c in y[:240]], DEFAULT_FOLDS, 2)
     assert issues == [(1000 + issue.index, issue) for issue in direct]
+
+
+def test_the_val_accuracy_is_the_share_of_labelled_val_images_whose_top_class_is_their_label() -> None:
+    """The app's accuracy panel: only labelled images with a probability row count, and a class the head never saw is
+    a miss."""
+    classes = ("cat", "dog")
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.5, 0.5]])
+    rows = {10: 0, 11: 1, 12: 2, 13: 3, 14: 4}  # image id -> row
+    right_wrong = {10: "cat", 11: "dog", 12: "dog", 99: "cat"}  # 99 has no row; 13 is not labelled
+    assert val_accuracy(classes, probabilities, rows, right_wrong) == pytest.approx(2 / 3)
+    assert val_accuracy(classes, probabilities, rows, {11: "dog", 14: "bird"}) == pytest.approx(1 / 2)
+    assert val_accuracy(classes, probabilities, rows, {}) is None
+    assert val_accuracy(classes, probabilities, rows, {99: "cat"}) is None
