@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from tetsuban.active.curve import LearningCurve, PowerLaw, fit_power_law, label_counts, learning_curve
+from tetsuban.active.data import ActiveData, curve_of
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import DEFAULT_C, fit_linear_head
 
@@ -164,3 +165,28 @@ def test_the_curve_starts_where_the_labels_hold_two_classes(fashion_pixels: Data
     order = np.concatenate([first, then, np.setdiff1d(np.arange(600), np.concatenate([first, then]))])
     curve = learning_curve(x[order], list(y[order]), x[2000:2200], list(y[2000:2200]))
     assert curve.labels[0] == 28 and curve.labels[-1] == 600
+
+
+def test_a_projects_curve_is_its_labelled_train_images_in_labelling_order_scored_on_its_labelled_val(
+    fashion_pixels: Data,
+) -> None:
+    """curve_of picks from a project's rows: train labels in the order they were first given (labels without a
+    time, from before times were kept, first and in row order), scored on the labelled val images; unlabelled and
+    test rows stay out."""
+    n = 300
+    x = fashion_pixels[0][:n].reshape(n, 7, 4, 7, 4).mean(axis=(2, 4)).reshape(n, 49)  # 7 x 7 pooled: fast fits
+    y = fashion_pixels[1]
+    rng = np.random.default_rng(0)
+    splits = tuple(str(s) for s in rng.choice(["train", "val", "test"], n, p=[0.6, 0.3, 0.1]))
+    labelled = rng.random(n) < 0.8
+    times = (rng.permutation(n) + 1) / 256  # most below 1.0: a label without a time must still come first
+    first = tuple(None if not labelled[i] or i % 7 == 0 else float(times[i]) for i in range(n))
+    labels = tuple(str(y[i]) if labelled[i] else None for i in range(n))
+    data = ActiveData(np.arange(7000, 7000 + n), x, labels, splits, first)
+    train = [i for i in range(n) if labelled[i] and splits[i] == "train"]
+    order = [i for i in train if first[i] is None] + sorted(
+        (i for i in train if first[i] is not None), key=times.__getitem__
+    )
+    val = [i for i in range(n) if labelled[i] and splits[i] == "val"]
+    expected = learning_curve(x[order], [str(y[i]) for i in order], x[val], [str(y[i]) for i in val], seed=4)
+    assert curve_of(data, seed=4) == expected

@@ -139,6 +139,7 @@ def test_predict_writes_every_input_with_top_k_and_reports_bad_files(
     good = [r for r in rows if not r["error"]]
     bad = {Path(r["path"]).name: r["error"] for r in rows if r["error"]}
     assert len(good) == 5 and set(bad) == {"truncated.jpg", "notes.jpg"}
+    assert sorted(Path(r["path"]).name for r in good) == sorted(p.name for p in folder.glob("1f60*.png"))
     assert "corrupt or truncated" in bad["truncated.jpg"] and "not an image" in bad["notes.jpg"]
     for row in good:
         assert 1.0 >= float(row["probability"]) >= float(row["probability_2"]) >= 0.0
