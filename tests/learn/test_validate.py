@@ -17,6 +17,8 @@ from tetsuban.ingest.idx import read_idx
 from tetsuban.learn.validate import fold_count, out_of_fold, validate
 
 Data = tuple[np.ndarray, list[str]]
+_SHARES = {"Shirt": 40, "T-shirt/top": 25, "Pullover": 4}  # classes that look alike, so the scores are not all 1
+_C = 0.01  # not the probe's default (0.1), whose scores on these images differ: a C not passed on would show
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,6 @@ def unequal(fashion_dir: Path) -> Data:
     chosen = np.concatenate([np.flatnonzero(names == name)[:count] for name, count in _SHARES.items()])
     pooled = pixels[chosen].reshape(len(chosen), 7, 4, 7, 4).mean(axis=(2, 4)).reshape(len(chosen), 49)
     return pooled, names[chosen].tolist()
-
-
-_SHARES = {"Shirt": 40, "T-shirt/top": 25, "Pullover": 4}  # classes that look alike, so the scores are not all 1
-_C = 0.01  # not the probe's default (0.1), whose scores on these images differ: a C not passed on would show
 
 
 def _reference_predictions(x: np.ndarray, labels: list[str], folds: int, c: float, seed: int) -> np.ndarray:
