@@ -97,6 +97,29 @@ def test_a_real_project_splits_by_class_keeps_groups_and_freezes_test(project: P
     assert [e.kind for e in project.split_history()] == ["assign", "assign", "reset", "assign"]
 
 
+def _split_names(folder: Path, files: list[Path], meta: dict[str, tuple[str, int]], seed: int) -> dict[str, str]:
+    """A new project of ``files`` labelled by category, split with only its first ten images grouped: name -> split."""
+    with Project.init(folder) as project:
+        project.import_files(files)
+        by_name = {Path(r.location).name: r.id for r in project.images()}
+        project.set_labels([(by_name[n], meta[n][0]) for n in by_name])
+        project.split(0.2, 0.1, seed=seed, groups={by_name[f.name]: "first ten" for f in files[:10]})
+        splits = project.splits()
+    return {name: splits[image_id] for name, image_id in by_name.items()}
+
+
+def test_a_projects_splits_repeat_for_its_seed_and_ungrouped_images_split_one_by_one(
+    tmp_path: Path, emoji_dir: Path
+) -> None:
+    files, meta = _emoji_groups(emoji_dir, 120)
+    first, again, other = (_split_names(tmp_path / str(n), files, meta, seed) for n, seed in enumerate((3, 3, 4)))
+    assert first == again and first != other
+    grouped = {f.name for f in files[:10]}
+    assert len({first[name] for name in grouped}) == 1
+    ungrouped = Counter(split for name, split in first.items() if name not in grouped)  # an exact copy is not imported
+    assert 0.1 < ungrouped["test"] / ungrouped.total() < 0.3 and ungrouped["train"] > ungrouped["val"] > 0
+
+
 def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, pets: Path) -> None:
     first = tetsuban("split", pets)
     assert "40 images newly assigned. Now: train 28, val 4, test 8" in first.stdout
