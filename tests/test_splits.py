@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tests.run_cli import tetsuban
-from tetsuban import Project, ProjectError
+from tetsuban import ConfigError, Project, ProjectError
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.survey.duplicates import groups_of
 
@@ -114,10 +114,29 @@ def test_a_projects_splits_repeat_for_its_seed_and_ungrouped_images_split_one_by
     files, meta = _emoji_groups(emoji_dir, 120)
     first, again, other = (_split_names(tmp_path / str(n), files, meta, seed) for n, seed in enumerate((3, 3, 4)))
     assert first == again and first != other
+    with Project.open(tmp_path / "2") as project:
+        assert [(e.kind, e.test, e.val, e.seed) for e in project.split_history()] == [("assign", 0.2, 0.1, 4)]
     grouped = {f.name for f in files[:10]}
     assert len({first[name] for name in grouped}) == 1
     ungrouped = Counter(split for name, split in first.items() if name not in grouped)  # an exact copy is not imported
     assert 0.1 < ungrouped["test"] / ungrouped.total() < 0.3 and ungrouped["train"] > ungrouped["val"] > 0
+
+
+def test_the_first_split_that_assigns_an_image_fixes_the_shares(project: Project, emoji_dir: Path) -> None:
+    files, _meta = _emoji_groups(emoji_dir, 5)
+    project.split(0.3, 0.1)  # nothing to assign yet: no shares are fixed
+    project.import_files(files[:1])
+    project.split(0.2, 0.1)  # one image assigned: these shares hold from now on
+    project.import_files(files[1:])
+    with pytest.raises(ProjectError, match=r"made with test 0\.2 and val 0\.1"):
+        project.split(0.3, 0.1)
+    assert project.split(0.2, 0.1).images == 4
+
+
+@pytest.mark.parametrize("share", ["test", "val"])
+def test_a_share_out_of_bounds_is_refused_by_its_name(share: str) -> None:
+    with pytest.raises(ConfigError, match=f"The '{share}' parameter must be a number in"):
+        SplitPlan(**{"test": 0.2, "val": 0.1, share: 0.95})
 
 
 def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, pets: Path) -> None:
