@@ -139,6 +139,14 @@ def test_a_share_out_of_bounds_is_refused_by_its_name(share: str) -> None:
         SplitPlan(**{"test": 0.2, "val": 0.1, share: 0.95})
 
 
+def test_shares_that_leave_nothing_to_train_on_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"must leave some images to train on\. Got 0\.6 \+ 0\.5\."):
+        SplitPlan(0.6, 0.5)
+    with pytest.raises(ConfigError, match="must leave some images to train on"):
+        SplitPlan(0.5, 0.5)  # nothing at all
+    assert SplitPlan(0.6, 0.3).test == 0.6
+
+
 def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, pets: Path) -> None:
     first = tetsuban("split", pets)
     assert "40 images newly assigned. Now: train 28, val 4, test 8" in first.stdout
