@@ -46,6 +46,20 @@ def test_shares_are_met_within_each_class() -> None:
         assert abs(counts[(stratum, "test")] - 0.2 * total) <= 1 and abs(counts[(stratum, "val")] - 0.1 * total) <= 1
 
 
+def test_later_members_of_a_group_join_its_split() -> None:
+    items = [SplitItem(i, "cat", i % 8) for i in range(80)]  # eight groups of ten, two members of each split first
+    first = assign_splits(items[:16], {}, SplitPlan(0.2, 0.1), seed=1)
+    later = {**first, **assign_splits(items, first, SplitPlan(0.2, 0.1), seed=1)}
+    assert all(later[i.image_id] == first[i.image_id % 8] for i in items)
+
+
+def test_new_images_make_up_the_shares_with_the_images_already_split() -> None:
+    items = [SplitItem(i, "cat", i) for i in range(100)]
+    existing = {i: "train" if i < 10 else "test" for i in range(20)}  # 10 of train's 70, 10 of test's 20
+    assigned = assign_splits(items, existing, SplitPlan(0.2, 0.1), seed=0)
+    assert Counter(assigned.values()) == {"train": 60, "val": 10, "test": 10}
+
+
 def _in_order(items: list[SplitItem]) -> list[str]:
     assigned = assign_splits(items, {}, SplitPlan(0.2, 0.1), seed=3)
     return [assigned[i.image_id] for i in items]
