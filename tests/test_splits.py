@@ -58,6 +58,15 @@ def test_new_images_make_up_the_shares_with_the_images_already_split() -> None:
     existing = {i: "train" if i < 10 else "test" for i in range(20)}  # 10 of train's 70, 10 of test's 20
     assigned = assign_splits(items, existing, SplitPlan(0.2, 0.1), seed=0)
     assert Counter(assigned.values()) == {"train": 60, "val": 10, "test": 10}
+    grouped = [SplitItem(i, "cat", "g" if i < 20 else i) for i in range(100)]  # 19 new members join a test image
+    joined = assign_splits(grouped, {0: "test"}, SplitPlan(0.2, 0.1), seed=0)
+    assert Counter(joined.values()) == {"train": 70, "val": 10, "test": 19}
+
+
+def test_big_groups_are_placed_first_so_the_shares_come_out_exact() -> None:
+    items = [SplitItem(i, "cat", "big" if i >= 70 else i) for i in range(100)]  # the big group met last
+    assigned = assign_splits(items, {}, SplitPlan(0.2, 0.1), seed=0)
+    assert Counter(assigned.values()) == {"train": 70, "val": 10, "test": 20}
 
 
 def _in_order(items: list[SplitItem]) -> list[str]:
