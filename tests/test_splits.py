@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project, ProjectError
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
+from tetsuban.splits.assign import _majority
 from tetsuban.survey.duplicates import groups_of
 
 item_lists = st.lists(
@@ -61,6 +62,12 @@ def test_new_images_make_up_the_shares_with_the_images_already_split() -> None:
     grouped = [SplitItem(i, "cat", "g" if i < 20 else i) for i in range(100)]  # 19 new members join a test image
     joined = assign_splits(grouped, {0: "test"}, SplitPlan(0.2, 0.1), seed=0)
     assert Counter(joined.values()) == {"train": 70, "val": 10, "test": 19}
+
+
+def test_a_mixed_group_counts_in_its_most_common_class_ties_by_name() -> None:
+    group = [SplitItem(1, "dog", "g"), SplitItem(2, "cat", "g"), SplitItem(3, "dog", "g")]
+    assert _majority(group) == "dog"
+    assert _majority([*group, SplitItem(4, "cat", "g")]) == "cat"
 
 
 def test_big_groups_are_placed_first_so_the_shares_come_out_exact() -> None:
