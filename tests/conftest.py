@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -139,6 +140,22 @@ FASHION_CLASSES = (
     "Bag",
     "Ankle boot",
 )
+
+
+@pytest.fixture(scope="session")
+def fashion_pixels(fashion_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The first 3,000 fashion-mnist test images as (3000, 784) float32 in [0, 1], and their class names: real data
+    as features, no model needed."""
+    from tetsuban.ingest.idx import read_idx
+
+    x = read_idx(fashion_dir / "t10k-images-idx3-ubyte.gz")[:3000].reshape(3000, -1).astype(np.float32) / 255.0
+    y = np.array([FASHION_CLASSES[int(c)] for c in read_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz")[:3000]])
+    return x, y
+
+
+def pooled_7x7(pixels: np.ndarray) -> np.ndarray:
+    """28 x 28 images (N, 784) or (N, 28, 28) mean-pooled to (N, 49): features small enough for fast fits."""
+    return pixels.reshape(len(pixels), 7, 4, 7, 4).mean(axis=(2, 4)).reshape(len(pixels), 49)
 
 
 def fashion_class_folder(label: int) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from tests.conftest import pooled_7x7
 from tetsuban.active.curve import LearningCurve, PowerLaw, fit_power_law, label_counts, learning_curve
 from tetsuban.active.data import ActiveData, curve_of
 from tetsuban.errors import ConfigError
@@ -174,7 +175,7 @@ def test_a_projects_curve_is_its_labelled_train_images_in_labelling_order_scored
     time, from before times were kept, first and in row order), scored on the labelled val images; unlabelled and
     test rows stay out."""
     n = 300
-    x = fashion_pixels[0][:n].reshape(n, 7, 4, 7, 4).mean(axis=(2, 4)).reshape(n, 49)  # 7 x 7 pooled: fast fits
+    x = pooled_7x7(fashion_pixels[0][:n])
     y = fashion_pixels[1]
     rng = np.random.default_rng(0)
     splits = tuple(str(s) for s in rng.choice(["train", "val", "test"], n, p=[0.6, 0.3, 0.1]))

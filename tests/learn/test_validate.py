@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
@@ -12,8 +10,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.conftest import FASHION_CLASSES
-from tetsuban.ingest.idx import read_idx
+from tests.conftest import pooled_7x7
 from tetsuban.learn.validate import fold_count, out_of_fold, validate
 
 Data = tuple[np.ndarray, list[str]]
@@ -22,13 +19,11 @@ _C = 0.01  # not the probe's default (0.1), whose scores on these images differ:
 
 
 @pytest.fixture(scope="module")
-def unequal(fashion_dir: Path) -> Data:
+def unequal(fashion_pixels: tuple[np.ndarray, np.ndarray]) -> Data:
     """Real fashion-mnist images of three classes in unequal numbers (40, 25 and 4), as 7 x 7 mean-pooled pixels."""
-    pixels = read_idx(fashion_dir / "t10k-images-idx3-ubyte.gz")[:2000].astype(np.float64) / 255.0
-    names = np.array([FASHION_CLASSES[int(c)] for c in read_idx(fashion_dir / "t10k-labels-idx1-ubyte.gz")[:2000]])
+    pixels, names = fashion_pixels
     chosen = np.concatenate([np.flatnonzero(names == name)[:count] for name, count in _SHARES.items()])
-    pooled = pixels[chosen].reshape(len(chosen), 7, 4, 7, 4).mean(axis=(2, 4)).reshape(len(chosen), 49)
-    return pooled, names[chosen].tolist()
+    return pooled_7x7(pixels[chosen].astype(np.float64)), names[chosen].tolist()
 
 
 def _reference_predictions(x: np.ndarray, labels: list[str], folds: int, c: float, seed: int) -> np.ndarray:
