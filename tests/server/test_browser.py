@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from tests.conftest import embedded_project
 from tests.serving import start_serve, wait_until
@@ -101,6 +101,48 @@ def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(
         assert len(project.labelled()) == before + 30
 
 
+def test_no_image_comes_twice_when_fetches_ahead_overlap(server: tuple[str, Path], page: Page) -> None:
+    """A key pressed while the page's fetch-ahead is still out makes the page wait for it: the images both bring
+    are shown once each (two fetches in flight at once used to queue the same images twice)."""
+    url, _ = server
+    held: list[Route] = []
+    hold = [False]
+
+    def fetch_ahead(route: Route) -> None:
+        if hold[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/next*", fetch_ahead)
+    page.goto(url + "/?queue=random")
+    wait_until(page, "() => document.getElementById('image').dataset.id")
+    shown: list[str] = []
+    hold[0] = True
+    while not held:  # label until the page asks for more in the background (three images still ahead)
+        shown.append(_label_and_move_on(page))
+        assert len(shown) < 15, "the page never fetched ahead"
+    on_screen = page.locator("#image").get_attribute("data-id") or ""
+    page.keyboard.press("1")  # fewer than three ahead: the page waits for the fetch still out
+    shown.append(on_screen)
+    page.wait_for_timeout(300)  # a second fetch, if the key asked for one, is out and held too
+    hold[0] = False
+    for route in held:
+        route.continue_()
+    expect(page.locator("#image")).not_to_have_attribute("data-id", on_screen)
+    for _ in range(15):
+        shown.append(_label_and_move_on(page))
+    assert len(set(shown)) == len(shown), f"shown twice: {sorted(i for i in shown if shown.count(i) > 1)}"
+
+
+def _label_and_move_on(page: Page) -> str:
+    """Press 1 on the image shown, wait for the next one; the id labelled."""
+    image_id = page.locator("#image").get_attribute("data-id") or ""
+    page.keyboard.press("1")
+    expect(page.locator("#image")).not_to_have_attribute("data-id", image_id)
+    return image_id
+
+
 def _captions(page: Page) -> dict[str, str]:
     page.wait_for_selector("#grid .tile")
     tiles = page.locator("#grid .tile")
@@ -153,6 +195,8 @@ def test_grid_labels_a_selection_and_accepts_all_above_p(
 
 def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], page: Page) -> None:
     url, project_dir = server
+    with Project.open(project_dir) as project:
+        before = len(project.labelled())
     page.goto(url)
     wait_until(page, "() => document.getElementById('image').dataset.id")
     page.fill("#class-name", "Hat")
@@ -160,7 +204,7 @@ def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], p
     expect(page.locator("#classes button").last).to_have_text("Hat")
     image_id = int(page.locator("#image").get_attribute("data-id") or 0)
     page.locator("#classes button", has_text="Hat").click()
-    expect(page.locator("#image")).not_to_have_attribute("data-id", str(image_id))
+    _wait_for_label_count(page, before + 1)  # stored: the page moves on before the server answers
     with Project.open(project_dir) as project:
         assert "Hat" in project.classes() and project.labelled()[image_id] == "Hat"
 
@@ -221,10 +265,12 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
         assert page.evaluate(post, [image_id, "forged"]) == 403
         with Project.open(project_dir) as project:
             assert image_id not in project.labelled()
-        for _ in range(3):
+            before = len(project.labelled())
+        for n in range(1, 4):
             shown = page.locator("#image").get_attribute("data-id") or ""
             page.keyboard.press("1")
-            expect(page.locator("#image")).not_to_have_attribute("data-id", shown)  # stored, the next one shown
+            expect(page.locator("#image")).not_to_have_attribute("data-id", shown)  # the next one shown
+            _wait_for_label_count(page, before + n)  # and the label stored
         with Project.open(project_dir) as project:
             given = {e.image_id for e in project.label_history() if e.author == "ann"}
         assert len(given) == 3

@@ -14,9 +14,16 @@ let shownAt = performance.now();
 let exhausted = false;
 let waiting = false;   // the next images are being fetched: the image on screen is already labelled or skipped
 
-async function refill() {
-  const seen = new Set([...upcoming, ...history].map((item) => item.id));
+let filling = null;    // the fetch ahead in flight: one at a time, or two would queue the same images twice
+
+function refill() {
+  filling ??= fetchAhead().finally(() => { filling = null; });
+  return filling;
+}
+
+async function fetchAhead() {
   const data = await get(`/api/next?count=10&queue=${encodeURIComponent(queue())}`);
+  const seen = new Set([...upcoming, ...history].map((item) => item.id));  // as they are now the answer is in
   const fresh = data.images.filter((item) => !seen.has(item.id));
   exhausted = fresh.length === 0;
   for (const item of fresh) {
@@ -75,7 +82,8 @@ async function advance() {
   if (position < history.length - 1) { position += 1; show(); return; }
   if (upcoming.length < 3 && !exhausted) {
     waiting = true;  // a key pressed now would label again the image just left
-    try { await refill(); } finally { waiting = false; }
+    image.setAttribute("aria-busy", "true");
+    try { await refill(); } finally { waiting = false; image.removeAttribute("aria-busy"); }
   }
   const next = upcoming.shift();
   if (next) { history.push(next); position = history.length - 1; } else { position = history.length; }
