@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import embedded_project
 from tests.run_cli import tetsuban
-from tetsuban import Project
+from tetsuban import ConfigError, Project
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
 from tetsuban.infer import InferenceJob, infer
 from tetsuban.learn.artifact import PROBABILITIES_NAME, load_artifact
@@ -27,6 +27,26 @@ def test_the_nearest_neighbours_vote_with_their_similarity() -> None:
     assert probabilities[0].argmax() == head.classes.index("east")  # two of three neighbours, the closest ones
     assert probabilities[1, head.classes.index("north")] == pytest.approx(1.0)  # all three are north
     assert fit_knn_head(x, ["east"] * 2 + ["north"] * 3, k=50).k == 5  # never more than there are
+
+
+def test_neighbours_equally_similar_vote_in_training_order_as_the_graphs_topk_does() -> None:
+    """ONNX TopK keeps the lower index of two equal values: numpy must pick the same neighbours, or the app's
+    suggestions and the shipped model's answers part on ties (exact duplicates, which real folders have)."""
+    x = np.array([[1.0, 0.0] if i % 2 == 0 else [0.0, 1.0] for i in range(40)])  # twenty tied rows, interleaved
+    labels = ["early" if i < 10 else "late" for i in range(40)]
+    head = fit_knn_head(x, labels, k=5)
+    probabilities = head.probabilities(np.array([[1.0, 0.0]]))
+    assert probabilities[0, head.classes.index("early")] == pytest.approx(1.0)  # rows 0, 2, 4, 6, 8
+
+
+@pytest.mark.parametrize(("k", "allowed"), [(0, False), (1, True), (1000, True), (1001, False)])
+def test_k_is_checked_by_name(k: int, allowed: bool) -> None:
+    x = np.eye(3)
+    if allowed:
+        assert fit_knn_head(x, ["a", "b", "c"], k=k).k == min(k, 3)
+    else:
+        with pytest.raises(ConfigError, match=r"The 'k' parameter must be an int in \[1, 1000\]"):
+            fit_knn_head(x, ["a", "b", "c"], k=k)
 
 
 def test_an_knn_model_predicts_through_its_graph_as_numpy_does(fashion_dir: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from tests.conftest import embedded_project
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project
 from tetsuban.learn.head import softmax
-from tetsuban.learn.svm import fit_svm_head
+from tetsuban.learn.svm import _MARGIN_TOLERANCE, _support_vectors, fit_svm_head
 
 
 def _blobs(seed: int, classes: int = 3, n: int = 60) -> tuple[np.ndarray, list[str]]:
@@ -43,6 +43,28 @@ def test_decisions_and_support_vectors_match_scikit_learn(classes: int) -> None:
         assert listed and all(margins[i] <= 1 + 2e-3 for i in listed)
         assert all(margins[i] > 1 - 2e-3 for i in range(len(x)) if i not in set(listed))
         assert [margins[i] for i in listed] == sorted(margins[i] for i in listed)  # closest first
+
+
+def test_the_same_embeddings_train_the_same_head_bit_for_bit() -> None:
+    """With fewer images than dimensions (as with real embeddings) liblinear solves the dual problem, visiting the
+    images in a random order: the order is seeded, so a retrain on the same labels gives the same model."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 1, size=(40, 64))
+    labels = [f"c{i % 3}" for i in range(40)]
+    first, second = fit_svm_head(x, labels), fit_svm_head(x, labels)
+    assert np.array_equal(first.head.weight, second.head.weight) and first.support == second.support
+
+
+def test_support_vectors_reach_the_solvers_tolerance_past_the_margin_closest_first() -> None:
+    """Own side's score at most 1 + the tolerance counts (liblinear stops that close to the optimum); ties keep
+    the images' order."""
+    margins = np.array([0.5, 1.0, 1.0 + _MARGIN_TOLERANCE, 1.0 - _MARGIN_TOLERANCE / 2, 1.01, 2.0] + [0.2, 0.7] * 10)
+    y = np.zeros(len(margins), int)  # all of class 0: each margin is its score for class 0
+    scores = np.stack([margins, -margins, -margins], axis=1)
+    support = _support_vectors(scores, y, ("a", "b", "c"))["a"]
+    assert set(support) == set(range(len(margins))) - {4, 5}
+    ties = [i for i in support if margins[i] == 0.2]
+    assert ties == sorted(ties) and support[: len(ties)] == ties
 
 
 def test_the_temperature_fitted_on_held_out_images_lowers_their_log_loss() -> None:
