@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tetsuban.errors import ProjectError
+from tetsuban.learn.artifact import CARD_NAME, MODEL_NAME, load_artifact
 from tetsuban.learn.card_check import check_graph
 
 CLASSES = ("cat", "dog", "fox")
@@ -116,3 +117,11 @@ def test_a_damaged_graph_is_refused_in_words(tmp_path: Path) -> None:
     path.write_bytes(b"\x08\x07not protobuf")
     with pytest.raises(ProjectError, match="is not a readable ONNX graph"):
         check_graph(path, CLASSES, 32, OUTPUTS)
+
+
+@pytest.mark.parametrize("present", [CARD_NAME, MODEL_NAME])
+def test_a_folder_with_a_card_or_a_graph_alone_is_no_artifact(tmp_path: Path, present: str) -> None:
+    """Both files are needed before either is read: a card without its graph is not opened and then failed on."""
+    (tmp_path / present).write_text("{ a half-copied folder", encoding="utf-8")
+    with pytest.raises(ProjectError, match=rf"is not a model artifact \(it needs {CARD_NAME} and {MODEL_NAME}\)"):
+        load_artifact(tmp_path)
