@@ -13,7 +13,8 @@ from PIL import Image
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project
 from tetsuban.pipeline import default_pipeline
-from tetsuban.pipeline.fitted import FIT_FILE
+from tetsuban.pipeline.fitted import FIT_FILE, fitted_pipeline
+from tetsuban.pipeline.spec import Pipeline
 
 WHITENED = """
 [pipeline]
@@ -52,6 +53,20 @@ def test_whitening_is_fitted_on_the_project_images_once(project: Project, emoji_
     out = fitted(np.asarray(Image.open(project.image_path(project.images()[0])).convert("RGB")))
     assert out.shape == (48, 48, 3) and out.dtype == np.float32
     project.close()
+
+
+@pytest.mark.parametrize("damaged", ["{ half written", "[1, 2]", '{"spec": "SPEC", "images": 40}'])
+def test_a_damaged_fit_file_is_fitted_again(tmp_path: Path, emoji_sample: Path, damaged: str) -> None:
+    """A fit file that is not JSON, not an object, or has the right spec but no pipeline is fitted again and
+    rewritten, never trusted nor failed on."""
+    pipeline = Pipeline.from_dict(tomllib.loads(WHITENED)["pipeline"])
+    files = sorted(emoji_sample.rglob("*.png"))
+    expected = fitted_pipeline(tmp_path / "fresh", pipeline, lambda: files)
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / FIT_FILE).write_text(damaged.replace("SPEC", pipeline.preprocess_hash()), encoding="utf-8")
+    assert fitted_pipeline(tmp_path / "damaged", pipeline, lambda: files) == expected
+    stored = json.loads((tmp_path / "damaged" / FIT_FILE).read_text(encoding="utf-8"))
+    assert Pipeline.from_dict(stored["pipeline"]) == expected
 
 
 def test_a_bad_pipeline_in_the_config_is_a_clear_error(project: Project) -> None:
