@@ -13,6 +13,7 @@ from tetsuban import ConfigError
 from tetsuban.imaging.decode import decode
 from tetsuban.pipeline import default_pipeline
 from tetsuban.pipeline.inputs import check_model_input, input_digest, model_pixels
+from tetsuban.pipeline.spec import Pipeline
 
 
 def test_a_jpeg_is_decoded_reduced_as_far_as_the_first_resize_allows(photos_dir: Path) -> None:
@@ -49,4 +50,7 @@ def test_a_pipeline_normalizing_otherwise_than_the_weights_is_refused_in_words()
         check_model_input(pipeline, 224, *imagenet)
     check_model_input(pipeline, 224)  # no convention given: only the shape is checked
     with pytest.raises(ConfigError, match="The backbone takes 256x256 normalized images"):
-        check_model_input(pipeline, 256)
+        check_model_input(pipeline, 256)  # the right type, the wrong size
+    unscaled = Pipeline.from_dict({"preprocess": [{"step": "resize", "size": 256}, {"step": "center_crop"}]})
+    with pytest.raises(ConfigError, match=r"into uint8 224x224\. End \[pipeline\] preprocess with"):
+        check_model_input(unscaled, 224)  # the right size, uint8: no normalize
