@@ -48,6 +48,10 @@ def test_a_pipeline_normalizing_otherwise_than_the_weights_is_refused_in_words()
     imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     with pytest.raises(ConfigError, match=r"trained on images normalized with mean \[0\.485, 0\.456, 0\.406\]"):
         check_model_input(pipeline, 224, *imagenet)
+    for mean, std in (((0.5, 0.5, 0.45), (0.5, 0.5, 0.5)), ((0.5, 0.5, 0.5), (0.5, 0.55, 0.5))):
+        with pytest.raises(ConfigError, match="normalize has mean"):  # one number of the six is enough
+            check_model_input(pipeline, 224, mean, std)
+    check_model_input(pipeline, 224, (0.5005, 0.5, 0.5), (0.5, 0.4995, 0.5))  # within a thousandth: written rounded
     check_model_input(pipeline, 224)  # no convention given: only the shape is checked
     with pytest.raises(ConfigError, match="The backbone takes 256x256 normalized images"):
         check_model_input(pipeline, 256)  # the right type, the wrong size
