@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.conftest import write_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project
 from tetsuban.pipeline import default_pipeline
@@ -67,6 +68,17 @@ def test_a_damaged_fit_file_is_fitted_again(tmp_path: Path, emoji_sample: Path, 
     assert fitted_pipeline(tmp_path / "damaged", pipeline, lambda: files) == expected
     stored = json.loads((tmp_path / "damaged" / FIT_FILE).read_text(encoding="utf-8"))
     assert Pipeline.from_dict(stored["pipeline"]) == expected
+
+
+def test_a_fit_on_more_images_than_it_samples_is_the_same_every_time(tmp_path: Path, fashion_dir: Path) -> None:
+    """Past 256 images the fit samples 256 of them by its seed: fitting again (another machine, a deleted fit file)
+    gives the same whitening, and so the same embeddings' key."""
+    pipeline = Pipeline.from_dict(tomllib.loads(WHITENED)["pipeline"])
+    files = sorted(write_fashion_images(fashion_dir, tmp_path / "images", 300).rglob("*.png"))
+    first = fitted_pipeline(tmp_path / "first", pipeline, lambda: files)
+    assert json.loads((tmp_path / "first" / FIT_FILE).read_text(encoding="utf-8"))["images"] == 256
+    assert fitted_pipeline(tmp_path / "again", pipeline, lambda: files) == first
+    assert fitted_pipeline(tmp_path / "other", pipeline, lambda: files, seed=1) != first  # the sample matters
 
 
 def test_a_bad_pipeline_in_the_config_is_a_clear_error(project: Project) -> None:
