@@ -13,6 +13,7 @@ from PIL import Image
 from tests.conftest import write_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project
+from tetsuban.imaging.decode import decode
 from tetsuban.pipeline import default_pipeline
 from tetsuban.pipeline.fitted import FIT_FILE, fitted_pipeline
 from tetsuban.pipeline.spec import Pipeline
@@ -79,6 +80,16 @@ def test_a_fit_on_more_images_than_it_samples_is_the_same_every_time(tmp_path: P
     assert json.loads((tmp_path / "first" / FIT_FILE).read_text(encoding="utf-8"))["images"] == 256
     assert fitted_pipeline(tmp_path / "again", pipeline, lambda: files) == first
     assert fitted_pipeline(tmp_path / "other", pipeline, lambda: files, seed=1) != first  # the sample matters
+
+
+def test_a_fit_on_fewer_images_than_it_samples_sees_each_once(tmp_path: Path, emoji_sample: Path) -> None:
+    """Up to 256 images the fit takes them all, each once (no image counted twice), and samples their pixels by
+    the same seed every time (80 x 80 crops: more pixels than the 4,096 it samples of each)."""
+    steps = [{"step": "resize", "size": 96}, {"step": "center_crop", "size": 80}, {"step": "whiten"}]
+    pipeline = Pipeline.from_dict({"preprocess": steps})
+    files = sorted(emoji_sample.rglob("*.png"))
+    expected = pipeline.fit([decode(f) for f in files], seed=0)
+    assert fitted_pipeline(tmp_path, pipeline, lambda: files) == expected
 
 
 def test_a_bad_pipeline_in_the_config_is_a_clear_error(project: Project) -> None:
