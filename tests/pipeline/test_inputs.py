@@ -11,9 +11,8 @@ import pytest
 
 from tetsuban import ConfigError
 from tetsuban.imaging.decode import decode
-from tetsuban.pipeline import default_pipeline
+from tetsuban.pipeline import Pipeline, default_pipeline
 from tetsuban.pipeline.inputs import check_model_input, input_digest, model_pixels
-from tetsuban.pipeline.spec import Pipeline
 
 
 def test_a_jpeg_is_decoded_reduced_as_far_as_the_first_resize_allows(photos_dir: Path) -> None:

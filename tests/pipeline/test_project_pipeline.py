@@ -14,9 +14,8 @@ from tests.conftest import write_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project
 from tetsuban.imaging.decode import decode
-from tetsuban.pipeline import default_pipeline
+from tetsuban.pipeline import Pipeline, default_pipeline
 from tetsuban.pipeline.fitted import FIT_FILE, fitted_pipeline
-from tetsuban.pipeline.spec import Pipeline
 
 WHITENED = """
 [pipeline]
@@ -27,6 +26,11 @@ preprocess = [
 ]
 augment = [{ step = "hflip", p = 0.5, never = ["people"] }]
 """
+
+
+def _whitened() -> Pipeline:
+    """The pipeline of WHITENED, unfitted."""
+    return Pipeline.from_dict(tomllib.loads(WHITENED)["pipeline"])
 
 
 def _with_pipeline(project: Project, table: str) -> Project:
@@ -61,7 +65,7 @@ def test_whitening_is_fitted_on_the_project_images_once(project: Project, emoji_
 def test_a_damaged_fit_file_is_fitted_again(tmp_path: Path, emoji_sample: Path, damaged: str) -> None:
     """A fit file that is not JSON, not an object, or has the right spec but no pipeline is fitted again and
     rewritten, never trusted nor failed on."""
-    pipeline = Pipeline.from_dict(tomllib.loads(WHITENED)["pipeline"])
+    pipeline = _whitened()
     files = sorted(emoji_sample.rglob("*.png"))
     expected = fitted_pipeline(tmp_path / "fresh", pipeline, lambda: files)
     (tmp_path / "damaged").mkdir()
@@ -74,7 +78,7 @@ def test_a_damaged_fit_file_is_fitted_again(tmp_path: Path, emoji_sample: Path, 
 def test_a_fit_on_more_images_than_it_samples_is_the_same_every_time(tmp_path: Path, fashion_dir: Path) -> None:
     """Past 256 images the fit samples 256 of them by its seed: fitting again (another machine, a deleted fit file)
     gives the same whitening, and so the same embeddings' key."""
-    pipeline = Pipeline.from_dict(tomllib.loads(WHITENED)["pipeline"])
+    pipeline = _whitened()
     files = sorted(write_fashion_images(fashion_dir, tmp_path / "images", 300).rglob("*.png"))
     first = fitted_pipeline(tmp_path / "first", pipeline, lambda: files)
     assert json.loads((tmp_path / "first" / FIT_FILE).read_text(encoding="utf-8"))["images"] == 256
