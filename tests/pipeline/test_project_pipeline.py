@@ -15,7 +15,7 @@ from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project
 from tetsuban.imaging.decode import decode
 from tetsuban.pipeline import Pipeline, default_pipeline
-from tetsuban.pipeline.fitted import FIT_FILE, fitted_pipeline
+from tetsuban.pipeline.fitted import FIT_DECODE_SIDE, FIT_FILE, fitted_pipeline
 
 WHITENED = """
 [pipeline]
@@ -93,7 +93,22 @@ def test_a_fit_on_fewer_images_than_it_samples_sees_each_once(tmp_path: Path, em
     pipeline = Pipeline.from_dict({"preprocess": steps})
     files = sorted(emoji_sample.rglob("*.png"))
     expected = pipeline.fit([decode(f) for f in files], seed=0)
-    assert fitted_pipeline(tmp_path, pipeline, lambda: files) == expected
+    assert fitted_pipeline(tmp_path / "default", pipeline, lambda: files) == expected
+    seeded = pipeline.fit([decode(f) for f in files], seed=3)
+    assert seeded != expected
+    assert fitted_pipeline(tmp_path / "seeded", pipeline, lambda: files, seed=3) == seeded  # the seed reaches the fit
+    assert json.loads((tmp_path / "seeded" / FIT_FILE).read_text(encoding="utf-8"))["seed"] == 3  # and its record
+
+
+def test_a_fit_decodes_large_photos_reduced(tmp_path: Path, photos_dir: Path) -> None:
+    """The fit decodes each image at most FIT_DECODE_SIDE pixels on its longer side, so that 256 camera photos do not
+    all sit in memory at full size; with these photos that changes the fit, so the test can tell."""
+    files = [photos_dir / name for name in ("building.jpg", "hubble_deep_field.jpg", "starry_night.jpg", "coffee.png")]
+    assert all(max(Image.open(f).size) > FIT_DECODE_SIDE for f in files)
+    pipeline = _whitened()
+    reduced = pipeline.fit([decode(f, max_side=FIT_DECODE_SIDE) for f in files], seed=0)
+    assert reduced != pipeline.fit([decode(f) for f in files], seed=0)
+    assert fitted_pipeline(tmp_path, pipeline, lambda: files) == reduced
 
 
 def test_a_bad_pipeline_in_the_config_is_a_clear_error(project: Project) -> None:
