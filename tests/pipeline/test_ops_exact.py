@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -181,6 +182,18 @@ def test_whiten_of_uint8_and_of_float_images_agree() -> None:
     assert np.allclose(from_bytes.reshape(-1, 3), expected, atol=1e-5)
 
 
+def test_normalize_of_uint8_and_of_float_images_agree() -> None:
+    """Bytes are scaled to [0, 1] first (through a table, for speed), floats (a user's, or what whiten made) are
+    taken as they are; both give (x - mean) / std per channel in float32."""
+    img = np.random.default_rng(9).integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    from_bytes = ops.normalize(img, mean, std)
+    from_floats = ops.normalize(img.astype(np.float32) / np.float32(255.0), mean, std)
+    expected = (img / 255.0 - np.asarray(mean)) / np.asarray(std)
+    assert from_bytes.dtype == from_floats.dtype == np.float32
+    assert np.allclose(from_bytes, expected, atol=1e-5) and np.allclose(from_floats, expected, atol=1e-5)
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.floats(1e-6, 1e-2))
 def test_a_whiten_step_fits_on_bytes_as_on_unit_floats(eps: float) -> None:
@@ -207,3 +220,41 @@ def test_a_table_applies_to_images_of_any_memory_layout_and_tables_of_any_intege
     for view in (img, img[:, ::-1], img.transpose(1, 0, 2), np.asfortranarray(img)):
         got = ops.apply_table(view, table)
         assert got.dtype == np.uint8 and np.array_equal(got, 255 - view)
+
+
+def test_a_crop_window_must_lie_inside_the_image() -> None:
+    """Windows that touch each edge or are one pixel thin are cut exactly; one that starts before the image, is
+    empty or runs past its bottom or right edge is refused, whichever of its sides is wrong."""
+    img = np.arange(6 * 8 * 3, dtype=np.uint8).reshape(6, 8, 3)
+    for top, left, height, width in ((0, 0, 6, 8), (5, 7, 1, 1), (2, 3, 4, 5), (0, 7, 6, 1), (5, 0, 1, 8)):
+        assert np.array_equal(ops.crop(img, top, left, height, width), img[top : top + height, left : left + width])
+    for window in ((-1, 0, 2, 2), (0, -1, 2, 2), (0, 0, 0, 2), (0, 0, 2, 0), (5, 0, 2, 2), (0, 7, 2, 2), (1, 1, 6, 2)):
+        with pytest.raises(ValueError, match="outside a 6x8 image"):
+            ops.crop(img, *window)
+        with pytest.raises(ValueError, match="outside a 6x8 image"):
+            ops.resized_crop(img, *window, 4)
+
+
+def test_a_centre_crop_cuts_the_middle_and_enlarges_only_a_smaller_image() -> None:
+    img = np.random.default_rng(14).integers(0, 256, (30, 41, 3), dtype=np.uint8)
+    assert np.array_equal(ops.center_crop(img, 20), img[5:25, 10:30])  # (30 - 20) // 2 and (41 - 20) // 2
+    assert np.array_equal(ops.center_crop(img, 30), img[:, 5:35])  # the short side as it is: no resize
+    enlarged = ops.center_crop(img, 40)
+    assert enlarged.shape == (40, 40, 3)
+    assert np.array_equal(enlarged, ops.center_crop(ops.resize_short_side(img, 40), 40))
+
+
+@pytest.mark.parametrize(
+    ("size", "area"),
+    [((20, 16), True), ((21, 15), True), ((40, 15), True), ((21, 16), False), ((60, 40), False)],
+)
+def test_resize_averages_areas_when_either_side_shrinks_by_half_or_more(size: tuple[int, int], area: bool) -> None:
+    """From 40 x 30 (width x height): area interpolation when the width or the height is halved or less (no
+    aliasing), bilinear otherwise; the size asked for is the size given. (Both halved at once, the two methods
+    agree: each averages 2 x 2 pixels.)"""
+    img = np.random.default_rng(15).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    out = ops.resize(img, *size)
+    method = cv2.INTER_AREA if area else cv2.INTER_LINEAR
+    assert out.shape == (size[1], size[0], 3) and np.array_equal(out, cv2.resize(img, size, interpolation=method))
+    other = cv2.INTER_LINEAR if area else cv2.INTER_AREA
+    assert not np.array_equal(out, cv2.resize(img, size, interpolation=other))  # the two differ here

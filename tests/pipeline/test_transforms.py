@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
+from dataclasses import fields, replace
 from itertools import permutations
 from pathlib import Path
 
@@ -130,6 +132,8 @@ def test_hflip_never_flips_the_listed_classes() -> None:
     img = np.zeros((4, 4, 3), np.uint8)
     assert step.sample(rng, img, "6") == {"flip": False}
     assert step.sample(rng, img, "7") == {"flip": True}
+    written = Pipeline.from_dict(tomllib.loads('augment = [{ step = "hflip", p = 1.0, never = [6, 9] }]')).augment[0]
+    assert written == step and written.sample(rng, img, "9") == {"flip": False}  # numbers in TOML name classes too
 
 
 def test_whitening_decorrelates_the_channels_of_real_images(photos_dir: Path) -> None:
@@ -237,6 +241,132 @@ def test_the_same_seed_gives_the_same_training_sample(img: np.ndarray, seed: int
     assert np.array_equal(pipeline(img), pipeline(img, np.random.default_rng(seed)))  # no augmentation at prediction
 
 
+def test_other_seeds_give_other_training_samples() -> None:
+    """The generator passed for training is the one the augment steps draw from: ten seeds, ten different crops
+    (one fixed generator would give every epoch the same augmentation)."""
+    pipeline = Pipeline((Resize(40),), (RandomResizedCrop(24, 0.3), BrightnessContrast(0.3, 0.3)))
+    img = np.random.default_rng(13).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    samples = {pipeline(img, np.random.default_rng(seed), train=True).tobytes() for seed in range(10)}
+    assert len(samples) == 10
+
+
+def test_a_pipeline_called_for_training_augments_and_honours_the_label() -> None:
+    """pipeline(img, rng, label, train=True) runs the augment steps, with the label reaching HFlip's never."""
+    pipeline = Pipeline((Resize(32),), (HFlip(1.0, never=("people",)),))
+    img = np.random.default_rng(11).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    plain = pipeline(img)
+    assert not np.array_equal(plain, ops.hflip(plain))  # a flip shows
+    flipped = pipeline(img, np.random.default_rng(0), "smileys", train=True)
+    assert np.array_equal(flipped, ops.hflip(plain))
+    assert np.array_equal(pipeline(img, np.random.default_rng(0), "people", train=True), plain)
+
+
+def test_a_trace_names_every_step_run_with_its_parameters() -> None:
+    """trace() gives what __call__ gives and, in order, each step run with what it drew: the augment steps only for
+    training, where the label reaches them, and the tensor steps last, with nothing drawn."""
+    pipeline = Pipeline((Resize(32), CenterCrop(24), Normalize()), (HFlip(1.0, never=("people",)),))
+    img = np.random.default_rng(12).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    out, steps = pipeline.trace(img)
+    assert np.array_equal(out, pipeline(img)) and out.dtype == np.float32
+    assert steps == [("resize", {}), ("center_crop", {}), ("normalize", {})]
+    out, steps = pipeline.trace(img, np.random.default_rng(0), "people", train=True)
+    assert np.array_equal(out, pipeline(img))
+    assert steps == [("resize", {}), ("center_crop", {}), ("hflip", {"flip": False}), ("normalize", {})]
+    assert pipeline.trace(img, np.random.default_rng(0), "smileys", train=True)[1][2] == ("hflip", {"flip": True})
+
+
+def test_a_fit_samples_each_images_pixels_without_replacement() -> None:
+    """With one pixel fewer sampled than the image has, the fitted mean can differ from the image's only by what
+    leaving one pixel out moves it; a sample with replacement strays about ten times as far."""
+    img = np.random.default_rng(10).integers(0, 256, (20, 20, 3), dtype=np.uint8)
+    fitted = Pipeline((Whiten(),)).fit([img], pixels_per_image=399).preprocess[0]
+    assert isinstance(fitted, Whiten)
+    pixels = img.reshape(-1, 3) / 255.0
+    one_left_out = np.abs(pixels - pixels.mean(axis=0)).max(axis=0) / 399
+    assert (np.abs(np.asarray(fitted.mean) - pixels.mean(axis=0)) <= one_left_out + 1e-12).all()
+
+
+FITTED = {("whiten", "mean"), ("whiten", "matrix")}  # state a fit computes, not settings a person writes
+
+
+def _as_setting(value: object, number: float) -> object | None:
+    """``number`` in the form of ``value``: an int or float, or a tuple of them all set to it; None for others."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return type(value)(number)
+    if isinstance(value, tuple) and value and all(isinstance(v, int | float) for v in value):
+        return tuple(type(v)(number) for v in value)
+    return None
+
+
+def _tupled(value: object) -> object:
+    return tuple(_tupled(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def _documented_settings() -> dict[tuple[str, str], tuple[float, float, object]]:
+    """docs/preprocess.md's table of settings: (step, setting) -> (low, high, default)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "preprocess.md").read_text(encoding="utf-8")
+    row = re.compile(r"^\| `(\w+)` \| `(\w+)`[^|]*\| \[(\S+), (\S+)\] \| (.+) \|$", re.M)
+    return {(m[1], m[2]): (float(m[3]), float(m[4]), tomllib.loads(f"v = {m[5]}")["v"]) for m in row.finditer(text)}
+
+
+def test_every_setting_is_documented_with_its_range_and_default_and_held_to_it() -> None:
+    """The docs' table names every number a step takes; each end of its range is accepted, a step beyond refused
+    with a message naming the step and the setting, and its default is the step's."""
+    documented = _documented_settings()
+    numbers = {
+        (name, field.name): (example, field)
+        for name, example in EXAMPLES.items()
+        for field in fields(example)
+        if (name, field.name) not in FITTED and _as_setting(getattr(example, field.name), 0) is not None
+    }
+    assert set(documented) == set(numbers)
+    for (name, setting), (low, high, default) in documented.items():
+        example, field = numbers[(name, setting)]
+        value = getattr(example, setting)
+        step = 1 if isinstance(value, int) else max(abs(low), abs(high)) * 1e-6
+        for bound, beyond in ((low, low - step), (high, high + step)):
+            replace(example, **{setting: _as_setting(value, bound)})  # accepted
+            with pytest.raises(ConfigError, match=re.escape(f"The '{name}.{setting}' parameter must be")):
+                replace(example, **{setting: _as_setting(value, beyond)})
+        assert _tupled(field.default) == _tupled(default), (name, setting)
+
+
+def test_a_pipeline_given_lists_holds_tuples() -> None:
+    """Steps given as lists are kept as tuples: the pipeline is a frozen value, equal to and hashed as the same
+    pipeline given tuples."""
+    listed = Pipeline([Resize(32), CenterCrop(16)], [HFlip(0.5)])  # type: ignore[arg-type]
+    exact = Pipeline((Resize(32), CenterCrop(16)), (HFlip(0.5),))
+    assert listed == exact and hash(listed) == hash(exact)
+
+
+def test_tuples_of_numbers_are_kept_as_tuples_of_floats() -> None:
+    """Whole numbers in lists (as TOML or a fit file gives them) are kept as tuples of floats: the same step, and
+    the same preprocess hash, as written with floats."""
+    toml = """
+    preprocess = [
+        { step = "normalize", mean = [0, 1, 0], std = [1, 2, 1] },
+        { step = "whiten", mean = [0, 1, 0], matrix = [[1, 0, 0], [0, 2, 0], [0, 0, 1]] },
+    ]
+    augment = [{ step = "random_resized_crop", size = 32, ratio = [1, 2] }]
+    """
+    written = Pipeline.from_dict(tomllib.loads(toml))
+    exact = Pipeline(
+        (
+            Normalize((0.0, 1.0, 0.0), (1.0, 2.0, 1.0)),
+            Whiten(1e-4, (0.0, 1.0, 0.0), ((1.0, 0.0, 0.0), (0.0, 2.0, 0.0), (0.0, 0.0, 1.0))),
+        ),
+        (RandomResizedCrop(32, 0.35, (1.0, 2.0)),),
+    )
+    assert written == exact and written.preprocess_hash() == exact.preprocess_hash()
+    for step in (*written.preprocess, *written.augment):
+        for value in step.settings().values():
+            flat = np.asarray(value).ravel().tolist() if isinstance(value, list | tuple) else []
+            assert isinstance(value, int) or all(type(v) is float for v in flat), (step.name, value)
+        assert all(isinstance(v, tuple) for v in vars(step).values() if isinstance(v, list | tuple))
+
+
 def test_preprocess_hash_changes_with_any_preprocess_setting_only() -> None:
     base = default_pipeline()
     other_size = Pipeline((Resize(300), *base.preprocess[1:]), base.augment)
@@ -248,13 +378,28 @@ def test_preprocess_hash_changes_with_any_preprocess_setting_only() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"preprocess": [{"step": "blur"}]}, "Unknown pipeline step 'blur'"),
-        ({"preprocess": [{"step": "resize", "side": 3}]}, "Unknown setting.* side for step 'resize'"),
+        ({"preprocess": [{"step": "blur"}]}, "Unknown pipeline step 'blur' in preprocess. Known: align_eyes, bri"),
+        ({"augment": [{"step": "blur"}]}, "Unknown pipeline step 'blur' in augment. Known: "),
+        ({"preprocess": [{"step": "resize", "side": 3}]}, r"setting\(s\) side for step 'resize'. Known: size\."),
+        ({"augment": [{"step": "hflip", "q": 1, "a": 2}]}, r"setting\(s\) a, q for step 'hflip'. Known: never, p\."),
+        ({"preprocess": [{"step": "grey", "at": 3}]}, r"Unknown setting\(s\) at for step 'grey'. Known: \(none\)"),
+        ({"preprocess": [{"size": 32}]}, "must be a table with a 'step'"),
+        ({"augment": ["hflip"]}, "Each \\[pipeline\\] augment entry must be a table"),
         ({"preprocess": [{"step": "resize", "size": 5000}]}, r"'resize.size' parameter must be an int in \[8, 4096\]"),
-        ({"preprocess": [{"step": "normalize"}, {"step": "grey"}]}, "must come after every pixel step"),
+        ({"preprocess": [{"step": "enhance_edges", "amount": 10.5}]}, r"'enhance_edges.amount' .* \[0.0, 10.0\]"),
+        ({"preprocess": [{"step": "enhance_edges", "sigma": 50.5}]}, r"'enhance_edges.sigma' .* \[0.1, 50.0\]"),
+        ({"preprocess": [{"step": "whiten", "eps": 2.0}]}, r"'whiten.eps' .* \[0.0, 1.0\]"),
+        ({"preprocess": [{"step": "normalize", "mean": [10.5, 0, 0]}]}, r"'normalize.mean' .* \[-10.0, 10.0\]"),
+        ({"preprocess": [{"step": "normalize", "mean": [0, -10.5, 0]}]}, r"'normalize.mean' .* \[-10.0, 10.0\]"),
+        ({"preprocess": [{"step": "normalize", "std": [1, 1, 0]}]}, r"'normalize.std' .* \[1e-06, 100.0\]"),
+        ({"preprocess": [{"step": "normalize", "std": [1, 1]}]}, "'normalize.std' parameter must be three numbers"),
+        (
+            {"preprocess": [{"step": "normalize"}, {"step": "grey"}]},
+            r"^In \[pipeline\] preprocess, normalize and whiten must come after every pixel step\.$",
+        ),
         ({"augment": [{"step": "normalize"}]}, "belongs in preprocess"),
         ({"preprocess": ["resize"]}, "must be a table with a 'step'"),
-        ({"steps": []}, "Unknown key"),
+        ({"steps": [], "post": []}, r"Unknown key\(s\) in \[pipeline\]: post, steps. Known: preprocess, augment\."),
     ],
 )
 def test_bad_pipeline_specs_say_what_is_wrong(data: dict, message: str) -> None:
