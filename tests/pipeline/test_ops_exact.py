@@ -192,6 +192,8 @@ def test_normalize_of_uint8_and_of_float_images_agree() -> None:
     expected = (img / 255.0 - np.asarray(mean)) / np.asarray(std)
     assert from_bytes.dtype == from_floats.dtype == np.float32
     assert np.allclose(from_bytes, expected, atol=1e-5) and np.allclose(from_floats, expected, atol=1e-5)
+    batch = np.stack([img, img[::-1]])  # bytes of another shape than one image's (a batch) take the formula
+    assert np.array_equal(ops.normalize(batch, mean, std), np.stack([from_bytes, from_bytes[::-1]]))
 
 
 @settings(max_examples=20, deadline=None)
