@@ -3,6 +3,9 @@ a queue from before the latest retrain."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -279,3 +282,34 @@ def test_the_val_accuracy_is_the_share_of_labelled_val_images_whose_top_class_is
     assert val_accuracy(classes, probabilities, rows, {11: "dog", 14: "bird"}) == pytest.approx(1 / 2)
     assert val_accuracy(classes, probabilities, rows, {}) is None
     assert val_accuracy(classes, probabilities, rows, {99: "cat"}) is None
+
+
+BLOCKED_RETRAIN = """
+import subprocess
+import sys
+import threading
+import numpy as np
+from tetsuban.active.loop import LabelLoop
+from tetsuban.active.registry import strategy_named
+
+published = []
+def publish(snapshot):
+    published.append(snapshot)
+    if len(published) > 1:
+        threading.Event().wait()  # the background retrain never finishes
+x = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+loop = LabelLoop(x, np.ones(60, bool), strategy_named("random"), retrain_every=2, background=True, on_publish=publish)
+loop.label(0, "a")
+loop.label(1, "b")
+print("quitting", flush=True)
+"""
+
+
+def test_a_retrain_in_the_background_never_keeps_the_process_from_quitting() -> None:
+    """The app quits (Ctrl-C, the end of a script) while a retrain is still running: the retrain's thread must not
+    hold the process open. The time limit only guards against a hang; a quit takes about a second."""
+    same_code = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # the tetsuban this test imported
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_RETRAIN], capture_output=True, text=True, timeout=120, check=False, env=same_code
+    )
+    assert done.returncode == 0 and done.stdout == "quitting\n", done.stderr
