@@ -163,3 +163,10 @@ def test_the_confident_joint_counts_images(fashion_pixels: Data) -> None:
     given = np.array([classes.index(name) for name in y[:200]])
     joint = confident_joint(given, probabilities)
     assert joint.dtype.kind == "i" and 0 < joint.sum() <= 200
+
+
+def test_an_image_no_class_is_confident_of_gets_minus_one() -> None:
+    given = np.array([0, 0, 1, 1, 0])
+    probabilities = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.5, 0.5]])
+    # thresholds: class 0 is the mean of 0.9, 0.9 and 0.5 (0.77), class 1 of 0.9 and 0.9; the last image reaches neither
+    assert confident_classes(given, probabilities).tolist() == [0, 0, 1, 1, -1]

@@ -310,6 +310,6 @@ def test_a_retrain_in_the_background_never_keeps_the_process_from_quitting() -> 
     hold the process open. The time limit only guards against a hang; a quit takes about a second."""
     same_code = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # the tetsuban this test imported
     done = subprocess.run(
-        [sys.executable, "-c", BLOCKED_RETRAIN], capture_output=True, text=True, timeout=120, check=False, env=same_code
+        [sys.executable, "-c", BLOCKED_RETRAIN], capture_output=True, text=True, timeout=60, check=False, env=same_code
     )
     assert done.returncode == 0 and done.stdout == "quitting\n", done.stderr
