@@ -92,9 +92,10 @@ def test_a_fit_on_fewer_images_than_it_samples_sees_each_once(tmp_path: Path, em
     steps = [{"step": "resize", "size": 96}, {"step": "center_crop", "size": 80}, {"step": "whiten"}]
     pipeline = Pipeline.from_dict({"preprocess": steps})
     files = sorted(emoji_sample.rglob("*.png"))
-    expected = pipeline.fit([decode(f) for f in files], seed=0)
+    images = [decode(f) for f in files]
+    expected = pipeline.fit(images, seed=0)
     assert fitted_pipeline(tmp_path / "default", pipeline, lambda: files) == expected
-    seeded = pipeline.fit([decode(f) for f in files], seed=3)
+    seeded = pipeline.fit(images, seed=3)
     assert seeded != expected
     assert fitted_pipeline(tmp_path / "seeded", pipeline, lambda: files, seed=3) == seeded  # the seed reaches the fit
     assert json.loads((tmp_path / "seeded" / FIT_FILE).read_text(encoding="utf-8"))["seed"] == 3  # and its record
