@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import copied
 from tests.run_cli import command_tree, is_group, tetsuban
 
 
@@ -67,6 +69,23 @@ def test_embed_train_predict(tmp_path: Path, emoji_sample: Path, pets: Path) -> 
     with out.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 20 and sum(r["label"] == "people" for r in rows) >= 18  # its own training images
+
+
+def test_commands_that_need_splits_make_them_once_on_a_project_never_split_and_say_so(
+    tmp_path: Path, pets: Path, emoji_dir: Path
+) -> None:
+    untouched = tmp_path / "untouched"
+    shutil.copytree(pets, untouched)
+    first = tetsuban("queue", pets, "--count", "3").stderr  # every image is labelled: the queue is empty
+    assert "No splits yet, so tetsuban made them (test 0.2, val 0.1, seed 0" in first
+    again = tetsuban("queue", pets, "--count", "3")
+    assert "split" not in again.stdout + again.stderr
+    tetsuban("import", pets, copied(sorted(emoji_dir.glob("1f9*.png"))[:2], tmp_path / "more"))
+    assert "2 new image(s) got a split, with the shares in force." in tetsuban("queue", pets).stderr
+    simulated = tetsuban(
+        "simulate", untouched, "--strategies", "random", "--budget", "10", "--step", "10", "--seeds", "1"
+    )  # scores on the test split it made
+    assert "No splits yet, so tetsuban made them" in simulated.stderr and "simulation.html" in simulated.stdout
 
 
 @pytest.mark.parametrize(

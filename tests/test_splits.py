@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project, ProjectError
+from tetsuban.commands import split_where_missing
 from tetsuban.splits import SplitItem, SplitPlan, assign_splits
 from tetsuban.splits.assign import _majority
 from tetsuban.survey.duplicates import groups_of
@@ -195,27 +196,33 @@ def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, pets: P
     assert "Reset: 40 images lost their split" in again and "40 images newly assigned" in again
 
 
-def test_skin_tone_variants_never_straddle_train_and_test_found_from_the_pixels(
-    tmp_path: Path, project: Project, emoji_dir: Path
-) -> None:
+def _hidden_skin_tones(tmp_path: Path, project: Project, emoji_dir: Path, toned: int, plain: int) -> dict[int, str]:
+    """Imports ``toned`` emoji with all their skin tones and ``plain`` emoji without, under names that say nothing
+    and in shuffled order (only the pixels can tell which belong together): image id -> its emoji."""
     entries = json.loads((emoji_dir.parent / "emoji.json").read_text(encoding="utf-8"))
-    toned = [e for e in entries if e.get("skin_variations") and "200D" not in e["unified"]][:24]
-    plain = [e for e in entries if not e.get("skin_variations") and e["category"] == "Smileys & Emotion"][:60]
+    with_tones = [e for e in entries if e.get("skin_variations") and "200D" not in e["unified"]][:toned]
+    without = [e for e in entries if not e.get("skin_variations") and e["category"] == "Smileys & Emotion"][:plain]
     truth = {}  # original file name -> its emoji (an emoji and its skin tones are one)
-    for entry in toned + plain:
+    for entry in with_tones + without:
         for name in [entry["image"]] + [v["image"] for v in (entry.get("skin_variations") or {}).values()]:
             if (emoji_dir / name).is_file():
                 truth[name] = entry["unified"]
-    hidden = tmp_path / "hidden"  # names that say nothing, in shuffled order: only the pixels can tell
+    hidden = tmp_path / "hidden"
     hidden.mkdir()
     names = sorted(truth)
     random.Random(5).shuffle(names)
     for index, name in enumerate(names):
         shutil.copy2(emoji_dir / name, hidden / f"img{index:04d}.png")
     project.import_path(hidden)
-    emoji_of = {r.id: truth[names[int(Path(r.location).stem[3:])]] for r in project.images()}
-    toned_codes = {e["unified"] for e in toned}
-    project.set_labels([(i, "toned" if u in toned_codes else "plain") for i, u in emoji_of.items()])
+    return {r.id: truth[names[int(Path(r.location).stem[3:])]] for r in project.images()}
+
+
+def test_skin_tone_variants_never_straddle_train_and_test_found_from_the_pixels(
+    tmp_path: Path, project: Project, emoji_dir: Path
+) -> None:
+    emoji_of = _hidden_skin_tones(tmp_path, project, emoji_dir, 24, 60)
+    toned = {e for e, n in Counter(emoji_of.values()).items() if n > 1}
+    project.set_labels([(i, "toned" if u in toned else "plain") for i, u in emoji_of.items()])
     report = project.survey()
     assert report.pairs_checked > 0
     project.split(0.3, 0.1, seed=2)
@@ -226,3 +233,36 @@ def test_skin_tone_variants_never_straddle_train_and_test_found_from_the_pixels(
     assert sum(n > 1 for n in linked.values()) >= 0.9 * len(toned)  # the variants were found, not guessed
     assert max(linked.values()) <= 2 * 6  # and look-alikes did not chain: at most two emoji in a group
     assert abs(Counter(splits.values())["test"] / len(splits) - 0.3) < 0.08
+
+
+def test_a_project_never_split_gets_the_default_splits_surveyed_first_so_look_alikes_stay_together(
+    tmp_path: Path, project: Project, emoji_dir: Path
+) -> None:
+    """What serve, queue, curve and simulate do first for a newcomer who imported and went on without splitting."""
+    emoji_of = _hidden_skin_tones(tmp_path, project, emoji_dir, 12, 30)
+    made = split_where_missing(project.workspace)
+    assert made is not None and made.reset is None
+    assert (made.event.test, made.event.val, made.event.seed, made.event.images) == (0.2, 0.1, 0, len(emoji_of))
+    assert made.unsurveyed == 0  # surveyed before the split, so the pixels' near-duplicates were known to it
+    splits = project.splits()
+    assert made.counts == Counter(splits.values()) and set(splits) == set(emoji_of)
+    for emoji in set(emoji_of.values()):
+        assert len({splits[i] for i, e in emoji_of.items() if e == emoji}) == 1, emoji
+    assert split_where_missing(project.workspace) is None  # nothing to do the second time
+    assert [e.kind for e in project.split_history()] == ["assign"]
+
+
+def test_images_imported_after_the_split_get_one_with_the_shares_and_seed_in_force(
+    project: Project, emoji_dir: Path
+) -> None:
+    files, _meta = _emoji_groups(emoji_dir, 60)
+    project.import_files(files[:40])
+    project.split(0.3, 0.2, seed=7)
+    before = project.splits()
+    project.import_files(files[40:])
+    made = split_where_missing(project.workspace)
+    assert made is not None
+    assert (made.event.test, made.event.val, made.event.seed) == (0.3, 0.2, 7)
+    after = project.splits()
+    assert made.event.images == len(after) - len(before) > 0 and len(after) == len(project.images())
+    assert {i: after[i] for i in before} == before

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from tetsuban import console
-from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES
+from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES, check_strategies
 from tetsuban.active.stage import learning_curve
 from tetsuban.agreement import agreement as agreement_of
 from tetsuban.commands import (
@@ -27,6 +27,7 @@ from tetsuban.commands import (
     set_property_from,
     simulate as simulate_project,
     split_project,
+    split_where_missing,
     survey_project,
     to_label,
     train_model,
@@ -255,8 +256,10 @@ def queue(
 ) -> None:
     """List the unlabelled train images to label next (val and test images are never queued; --holdout lists
     those, at random, so that validation and the test set stay samples of the data)."""
-    with Project.open(project) as opened, console.progress("Embedding") as progress:
-        picks = to_label(opened.workspace, count, strategy, seed, holdout, progress)
+    check_strategies([strategy])  # before the embedding and the splits
+    with Project.open(project) as opened, console.progress_bars("Embedding", "Surveying") as (embedding, surveying):
+        console.show_made_splits(split_where_missing(opened.workspace, embedding, surveying))
+        picks = to_label(opened.workspace, count, strategy, seed, holdout, embedding)
     console.show_queue(picks)
 
 
@@ -278,8 +281,9 @@ def curve(
     target: Annotated[float | None, typer.Option(help="An accuracy to estimate the labels needed for.")] = None,
 ) -> None:
     """Validation accuracy against training labels, a fitted power law, and what more labels would buy."""
-    with Project.open(project) as opened, console.progress("Embedding") as progress:
-        found = learning_curve(opened.workspace, on_embed=progress)
+    with Project.open(project) as opened, console.progress_bars("Embedding", "Surveying") as (embedding, surveying):
+        console.show_made_splits(split_where_missing(opened.workspace, embedding, surveying))
+        found = learning_curve(opened.workspace, on_embed=embedding)
     console.show_curve(found, target)
 
 
@@ -297,8 +301,10 @@ def simulate(
     """On a fully labelled project: hide the labels, run the labelling loop with each strategy, and report test
     accuracy against labels."""
     names = [name.strip() for name in strategies.split(",") if name.strip()]
-    bars = console.progress_bars("Embedding", "Simulating runs")
-    with Project.open(project) as opened, bars as (embedding, simulating):
+    check_strategies(names)  # before the embedding and the splits
+    bars = console.progress_bars("Embedding", "Surveying", "Simulating runs")
+    with Project.open(project) as opened, bars as (embedding, surveying, simulating):
+        console.show_made_splits(split_where_missing(opened.workspace, embedding, surveying))
         curves, page = simulate_project(opened.workspace, names, budget, step, seeds, html, simulating, embedding)
     console.show_simulation(curves, page)
 
@@ -314,18 +320,16 @@ def serve(
     retrain_every: Annotated[int, typer.Option(help="Labels between retrains of the model.")] = 20,
 ) -> None:
     """Start the labeling app in the browser, with the model in the loop."""
-    from tetsuban.server.app import serve_project
+    from tetsuban.server.app import ServeHooks, serve_project
 
-    with console.progress("Embedding") as progress:
-        serve_project(
-            project,
-            host,
-            port,
-            strategy,
-            retrain_every,
-            progress,
+    with console.progress_bars("Embedding", "Surveying") as (embedding, surveying):
+        hooks = ServeHooks(
+            embedding,
+            surveying,
+            console.show_made_splits,
             lambda logins: console.show_serving(project, host, port, logins),
         )
+        serve_project(project, host, port, strategy, retrain_every, hooks)
 
 
 @users_app.command("add")

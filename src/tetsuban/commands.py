@@ -15,7 +15,7 @@ from pathlib import Path
 from tetsuban.active import stage as loop
 from tetsuban.active.label_issues import LabelIssue
 from tetsuban.active.simulate import Curve
-from tetsuban.backbones.stage import same_pictures
+from tetsuban.backbones.stage import embed, same_pictures
 from tetsuban.errors import ConfigError, TetsubanError
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.run import Evaluation
@@ -28,7 +28,7 @@ from tetsuban.progress import ProgressFn
 from tetsuban.props import Property, read_values_csv
 from tetsuban.reports.written import evaluation_report, simulation_report, survey_report
 from tetsuban.splits.assign import SplitPlan
-from tetsuban.splits.stage import reset, split_images
+from tetsuban.splits.stage import history, reset, split_images, splits_in_force
 from tetsuban.store.splits import SplitEvent
 from tetsuban.survey import sheet
 from tetsuban.survey.compute import SurveyReport
@@ -100,8 +100,37 @@ def split_project(
     """Split (after clearing every split, the test set's too, with ``reset_first``) and count what came of it."""
     cleared = reset(ws) if reset_first else None
     event = split(ws, plan, seed, by=by)
+    return _split_run(ws, cleared, event)
+
+
+def _split_run(ws: Workspace, cleared: SplitEvent | None, event: SplitEvent) -> SplitRun:
     unsurveyed = len(ws.images()) - len(surveyed(ws))  # without building the whole survey table
     return SplitRun(cleared, event, dict(Counter(ws.splits().values())), unsurveyed)
+
+
+def split_where_missing(
+    ws: Workspace,
+    on_embed: ProgressFn | None = None,
+    on_survey: ProgressFn | None = None,
+    author: str | None = None,
+) -> SplitRun | None:
+    """What the commands that work on splits (serve, queue, curve, simulate) do first, so that a newcomer's first
+    run works: embed every image, and give a split to each image that has none (every image, before the first
+    split; those imported since, after it). The survey runs first where images are not surveyed, so that the split
+    keeps near-duplicates together as ``tetsuban split`` after ``tetsuban survey`` would. The shares and seed are
+    those of the splits in force, or the defaults (``SplitPlan()``, seed 0) for a project never split. None when
+    every image had a split already."""
+    embed(ws, on_embed)
+    records = ws.images()
+    assigned = ws.splits()
+    if all(r.id in assigned for r in records):
+        return None
+    if len(surveyed(ws)) < len(records):
+        survey(ws, on_survey)
+    made = splits_in_force(history(ws))
+    plan = SplitPlan() if made is None else SplitPlan(made.test or 0.0, made.val or 0.0)
+    seed = 0 if made is None else made.seed or 0
+    return _split_run(ws, None, split(ws, plan, seed, author=author))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from tetsuban.active.label_issues import LabelIssue
 from tetsuban.active.simulate import Curve
 from tetsuban.agreement import Agreement
 from tetsuban.backbones.embedder import EmbedReport
+from tetsuban.commands import SplitRun
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.doctor import Finding
 from tetsuban.evaluate.run import Evaluation
@@ -216,6 +217,23 @@ def show_split(reset: SplitEvent | None, event: SplitEvent, counts: Mapping[str,
         )
     shares = ", ".join(f"{name} {counts.get(name, 0):,}" for name in ("train", "val", "test"))
     say(f"{event.images:,} images newly assigned. Now: {shares}")
+
+
+def show_made_splits(run: SplitRun | None) -> None:
+    """What a command that needs splits did when it found images without one (None: nothing to say); on stderr,
+    as a note, so that what the command prints for scripts stays as it was."""
+    if run is None:
+        return
+    event, counts = run.event, run.counts
+    shares = ", ".join(f"{name} {counts.get(name, 0):,}" for name in ("train", "val", "test"))
+    if event.images == sum(counts.values()):
+        warn(
+            f"No splits yet, so tetsuban made them (test {event.test}, val {event.val}, seed {event.seed}; "
+            f"near-duplicates kept together): {shares}. The test split is frozen from now on: its images are never "
+            "queued or trained on. Other shares: tetsuban split --reset --test SHARE --val SHARE"
+        )
+    else:
+        warn(f"{event.images:,} new image(s) got a split, with the shares in force. Now: {shares}")
 
 
 def show_findings(findings: Sequence[Finding]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tetsuban.active.hybrid import hybrid, hybrid_random10
 from tetsuban.active.strategies import (
     Strategy,
@@ -25,6 +27,12 @@ STRATEGIES: dict[str, Strategy] = {
     "kcenter": k_center_greedy,
     "typiclust": typiclust,
 }
+
+
+def check_strategies(names: Sequence[str]) -> None:
+    """Refuse any name that is not a strategy's, before the work a command does first (embedding, splitting)."""
+    for name in names:
+        strategy_named(name)
 
 
 def strategy_named(name: str) -> Strategy:

@@ -14,7 +14,7 @@ from tetsuban.active.data import ActiveData, curve_of, label_issues, loop_for, n
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
 from tetsuban.active.loop import LabelLoop
 from tetsuban.active.record import SNAPSHOT_SECONDS, LoopRecorder
-from tetsuban.active.registry import DEFAULT_STRATEGY, strategy_named
+from tetsuban.active.registry import DEFAULT_STRATEGY, check_strategies, strategy_named
 from tetsuban.active.simulate import Curve, simulate_all
 from tetsuban.backbones.stage import backbone, embed, embeddings
 from tetsuban.errors import ProjectError
@@ -158,8 +158,7 @@ def simulate(
 ) -> Simulation:
     """Run the labelling loop against the known labels of the labelled images, per strategy and seed, scoring on
     the test split."""
-    for name in strategies:
-        strategy_named(name)  # a wrong name fails before any work
+    check_strategies(strategies)  # a wrong name fails before any work
     x, labels, test = simulation_inputs(active_data(ws, on_embed))
     budget = min(budget, int((~test).sum()))
     curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -12,11 +15,13 @@ from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
 from tetsuban.active.registry import strategy_named
+from tetsuban.commands import SplitRun, split_where_missing
+from tetsuban.errors import ProjectError
 from tetsuban.params import check_int
 from tetsuban.progress import ProgressFn
 from tetsuban.project import Project
 from tetsuban.server import api, media, pages
-from tetsuban.server.binding import Binding, check_binding
+from tetsuban.server.binding import Binding, check_binding, listen
 from tetsuban.server.guard import Guard
 from tetsuban.server.security import Gate, app_secret
 from tetsuban.server.state import AppState
@@ -71,21 +76,31 @@ def create_app(
     return app
 
 
-def serve_app(app: FastAPI, binding: Binding) -> None:
-    """Serve ``app`` until Ctrl+C. X-Forwarded-For is believed only from ``binding.trusted_proxies`` (uvicorn's
-    own default believes it from 127.0.0.1, which lets any local process pose as any address)."""
+def serve_app(app: FastAPI, binding: Binding, sock: socket.socket | None = None) -> None:
+    """Serve ``app`` until Ctrl+C, on ``sock`` (bound by :func:`listen`) or on a socket bound here. X-Forwarded-For
+    is believed only from ``binding.trusted_proxies`` (uvicorn's own default believes it from 127.0.0.1, which lets
+    any local process pose as any address)."""
     import uvicorn
 
-    port = 8000 if binding.port is None else binding.port
     trusted = list(binding.trusted_proxies)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=binding.host,
-        port=port,
         log_level="warning",
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
+    uvicorn.Server(config).run(sockets=[sock or listen(binding)])
+
+
+@dataclass(frozen=True)
+class ServeHooks:
+    """What :func:`serve_project` tells its caller while it starts: progress of the embedding and of the survey,
+    the splits it made, and, once the port is held and the app about to answer, whether logins are needed."""
+
+    on_embed: ProgressFn | None = None
+    on_survey: ProgressFn | None = None
+    on_split: Callable[[SplitRun], None] | None = None
+    on_ready: Callable[[bool], None] | None = None
 
 
 def serve_project(
@@ -94,12 +109,12 @@ def serve_project(
     port: int = 8000,
     strategy: str = "hybrid",
     retrain_every: int = 20,
-    on_progress: ProgressFn | None = None,
-    on_ready: Callable[[bool], None] | None = None,
+    hooks: ServeHooks = ServeHooks(),
 ) -> None:
-    """Check the settings and the binding (off this machine only with users), embed the images not embedded yet
-    (so that the first page is no long wait), tell ``on_ready`` whether logins are needed, then serve the app
-    until Ctrl+C."""
+    """Check the settings and the binding (off this machine only with users), take the port, embed the images not
+    embedded yet (so that the first page is no long wait), give a split to every image without one (a newcomer's
+    first serve comes right after import), then serve the app until Ctrl+C. Every refusal comes before the app is
+    announced."""
     strategy_named(strategy)
     check_int("retrain_every", retrain_every, 1, 100_000)
     check_int("port", port, 1, 65_535)
@@ -108,7 +123,27 @@ def serve_project(
         binding = Binding(host, port, server.hosts, server.trusted_proxies)
         logins = opened.accounts.exist()
         check_binding(binding, logins)
-        opened.embed(on_progress)
-    if on_ready is not None:
-        on_ready(logins)
-    serve_app(create_app(project_dir, strategy, retrain_every, binding), binding)
+        if not opened.images():
+            raise ProjectError(f"The project has no images yet. Import some: tetsuban import {project_dir} FOLDER")
+        sock = listen(binding)
+        try:
+            made = split_where_missing(opened.workspace, hooks.on_embed, hooks.on_survey)
+            check_train_split(opened)
+        except BaseException:
+            sock.close()
+            raise
+    if made is not None and hooks.on_split is not None:
+        hooks.on_split(made)
+    if hooks.on_ready is not None:
+        hooks.on_ready(logins)
+    serve_app(create_app(project_dir, strategy, retrain_every, binding), binding, sock)
+
+
+def check_train_split(project: Project) -> None:
+    """Refuse a project whose train split is empty: the loop would have nothing to queue or learn from."""
+    counts = Counter(project.splits().values())
+    if counts["train"] == 0:
+        raise ProjectError(
+            f"No image is in the train split (val {counts['val']}, test {counts['test']}), so the app has nothing "
+            "to queue. Import more images, or split again with smaller shares: tetsuban split --reset --test 0.1"
+        )

@@ -1,7 +1,7 @@
 """Images dropped on the page or taken with a phone's camera, into the project with the checks of ``import``.
 
 Each upload is written under the project's cache, imported as a copy (so the project owns it), optionally
-labelled, given a split with the shares the project's splits were made with, embedded, and taken into the loop.
+labelled, embedded, given a split with the shares the project's splits were made with, and taken into the loop.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tetsuban.server.state import AppState, Viewer
+from tetsuban.splits.stage import splits_in_force
 
 MAX_FILES = 50  # per upload request
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -86,11 +87,11 @@ def _write(folder: Path, uploads: list[Upload]) -> tuple[dict[Path, str], list[d
 
 
 def _split_and_embed(state: AppState, viewer: Viewer, image_ids: list[int]) -> None:
-    """New images get splits (the shares the project used; test stays frozen), embeddings, and a place in the loop."""
+    """New images get embeddings, splits (the shares in force; test stays frozen; embedded first, so that a picture
+    the project already has joins its split), and a place in the loop."""
     project = state.project
-    assigned = [e for e in project.split_history() if e.kind == "assign" and e.test is not None and e.val is not None]
-    if assigned:
-        last = assigned[-1]
-        project.split(last.test or 0.0, last.val or 0.0, last.seed or 0, author=viewer.name)
     project.embed(image_ids=image_ids)
+    made = splits_in_force(project.split_history())
+    if made is not None:
+        project.split(made.test or 0.0, made.val or 0.0, made.seed or 0, author=viewer.name)
     state.take_in_new_images()

@@ -55,14 +55,21 @@ def reset(ws: Workspace, author: str | None = None) -> SplitEvent:
         return reset_splits(conn, author or getpass.getuser())
 
 
-def check_same_shares(events: Sequence[SplitEvent], plan: SplitPlan) -> None:
-    """Refuse shares other than those of the splits in force (the first assignment since the last reset)."""
+def splits_in_force(events: Sequence[SplitEvent]) -> SplitEvent | None:
+    """The assignment whose shares and seed are in force: the first since the last reset that assigned images
+    (None before the first split, and after a reset)."""
     made: SplitEvent | None = None
     for event in events:
         if event.kind == "reset":
             made = None
         elif made is None and event.images > 0:
             made = event
+    return made
+
+
+def check_same_shares(events: Sequence[SplitEvent], plan: SplitPlan) -> None:
+    """Refuse shares other than those of the splits in force (the first assignment since the last reset)."""
+    made = splits_in_force(events)
     if made is not None and (made.test, made.val) != (plan.test, plan.val):
         raise ProjectError(
             f"The splits were made with test {made.test} and val {made.val}; new images follow those shares. "
