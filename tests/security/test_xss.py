@@ -34,7 +34,7 @@ def test_hostile_names_run_no_script_in_the_labeling_page_or_the_grid(served: st
     dialogs = watch_dialogs(page)
     answer = page.goto(served)
     assert answer is not None and answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    wait_until(page, "() => document.getElementById('image').dataset.id")
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
     buttons = page.locator("#classes button")
     expect(buttons.filter(has_text=ADDED_CLASS)).to_have_count(1)  # shown as the text it is
     expect(buttons.filter(has_text=CLASS_NAMES[0])).to_have_count(1)

@@ -68,7 +68,7 @@ def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(
     with Project.open(project_dir) as project:
         before = len(project.labelled())
     page.goto(url)
-    wait_until(page, "() => document.getElementById('image').dataset.id")
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
     classes = json.loads(page.locator("#classes-data").inner_text())
     given: dict[int, str] = {}
     for n in range(1, 31):
@@ -101,6 +101,37 @@ def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(
         assert len(project.labelled()) == before + 30
 
 
+def test_going_back_shows_the_label_just_given(server: tuple[str, Path], page: Page) -> None:
+    url, _project_dir = server
+    page.goto(url)
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
+    classes = json.loads(page.locator("#classes-data").inner_text())
+    shown = page.locator("#image").get_attribute("data-id") or ""
+    page.keyboard.press("3")
+    expect(page.locator("#image")).not_to_have_attribute("data-id", shown)
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#image")).to_have_attribute("data-id", shown)
+    expect(page.locator("#suggestion")).to_contain_text(f"labelled {classes[2]}")
+
+
+def test_a_double_click_on_a_class_button_labels_one_image(server: tuple[str, Path], page: Page) -> None:
+    """The second click of a double click lands where the button was, on the next image, barely seen: ignored."""
+    url, project_dir = server
+    with Project.open(project_dir) as project:
+        before = project.labelled()
+    page.goto(url)
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
+    classes = json.loads(page.locator("#classes-data").inner_text())
+    first = int(page.locator("#image").get_attribute("data-id") or 0)
+    page.locator("#classes button").nth(1).dblclick()
+    expect(page.locator("#image")).not_to_have_attribute("data-id", str(first))
+    _wait_for_label_count(page, len(before) + 1)
+    page.wait_for_load_state("networkidle")  # every write the page sent has been answered
+    with Project.open(project_dir) as project:
+        after = project.labelled()
+    assert {i: c for i, c in after.items() if i not in before} == {first: classes[1]}
+
+
 def test_no_image_comes_twice_when_fetches_ahead_overlap(server: tuple[str, Path], page: Page) -> None:
     """A key pressed while the page's fetch-ahead is still out makes the page wait for it: the images both bring
     are shown once each (two fetches in flight at once used to queue the same images twice)."""
@@ -116,7 +147,7 @@ def test_no_image_comes_twice_when_fetches_ahead_overlap(server: tuple[str, Path
 
     page.route("**/api/next*", fetch_ahead)
     page.goto(url + "/?queue=random")
-    wait_until(page, "() => document.getElementById('image').dataset.id")
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
     shown: list[str] = []
     hold[0] = True
     while not held:  # label until the page asks for more in the background (three images still ahead)
@@ -198,7 +229,7 @@ def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], p
     with Project.open(project_dir) as project:
         before = len(project.labelled())
     page.goto(url)
-    wait_until(page, "() => document.getElementById('image').dataset.id")
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
     page.fill("#class-name", "Hat")
     page.press("#class-name", "Enter")
     expect(page.locator("#classes button").last).to_have_text("Hat")
@@ -216,7 +247,7 @@ def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: 
     generation = httpx.get(url + "/api/stats").json()["generation"]
     single = browser.new_page(locale="en-GB")
     single.goto(url + "/?queue=uncertainty")
-    wait_until(single, "() => document.getElementById('image').dataset.id")
+    wait_until(single, "() => document.getElementById('image')?.dataset.id")
     for _ in range(10):  # retrain_every: ten labels, all the first class
         image_id = single.locator("#image").get_attribute("data-id")
         single.keyboard.press("1")
@@ -252,7 +283,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
         page.fill("input[name=name]", "ann")
         page.fill("input[name=password]", "a long password")
         page.click("form button")
-        wait_until(page, "() => document.getElementById('image').dataset.id")
+        wait_until(page, "() => document.getElementById('image')?.dataset.id")
         image_id = int(page.locator("#image").get_attribute("data-id") or 0)
         post = """async ([id, token]) => {
             const headers = {"Content-Type": "application/json"};
@@ -278,7 +309,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
         process.wait(timeout=30)
         process, url = start_serve(project_dir, tmp_path / "serve.log")
         page.goto(url)  # the session cookie lives on in the store
-        wait_until(page, "() => document.getElementById('image').dataset.id")
+        wait_until(page, "() => document.getElementById('image')?.dataset.id")
         assert int(page.locator("#image").get_attribute("data-id") or 0) not in given
         with Project.open(project_dir) as project:
             assert given <= {e.image_id for e in project.label_history() if e.author == "ann"}

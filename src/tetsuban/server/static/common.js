@@ -63,7 +63,8 @@ export function classButtons(nav, onPick, suggested) {
     button.type = "button";
     button.textContent = i < 9 ? `${i + 1} ${name}` : name;
     if (suggested === name) button.classList.add("suggested");
-    button.addEventListener("click", () => onPick(name));
+    // One press, one label: the second click of a double click lands on the next image's button, unseen.
+    button.addEventListener("click", (event) => { if (event.detail <= 1) onPick(name); });
     return button;
   }));
 }

@@ -40,7 +40,8 @@ function show() {
   image.src = `/images/${item.id}`;
   image.dataset.id = item.id;
   const parts = [];
-  if (item.label) parts.push(t("current", { name: item.label }));
+  const given = item.labelled || item.label;  // given on this page (an undo clears it), else as fetched
+  if (given) parts.push(t("current", { name: given }));
   parts.push(item.suggestion
     ? t("suggestion", { name: item.suggestion, p: (item.probability * 100).toFixed(0) }) : t("no_suggestion"));
   suggestionLine.textContent = parts.join(" · ");
