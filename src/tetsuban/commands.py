@@ -28,7 +28,7 @@ from tetsuban.progress import ProgressFn
 from tetsuban.props import Property, read_values_csv
 from tetsuban.reports.written import evaluation_report, simulation_report, survey_report
 from tetsuban.splits.assign import SplitPlan
-from tetsuban.splits.stage import history, reset, split_images, splits_in_force
+from tetsuban.splits.stage import history, plan_in_force, reset, split_images
 from tetsuban.store.splits import SplitEvent
 from tetsuban.survey import sheet
 from tetsuban.survey.compute import SurveyReport
@@ -115,21 +115,19 @@ def split_where_missing(
     author: str | None = None,
 ) -> SplitRun | None:
     """What the commands that work on splits (serve, queue, curve, simulate) do first, so that a newcomer's first
-    run works: embed every image, and give a split to each image that has none (every image, before the first
-    split; those imported since, after it). The survey runs first where images are not surveyed, so that the split
-    keeps near-duplicates together as ``tetsuban split`` after ``tetsuban survey`` would. The shares and seed are
-    those of the splits in force, or the defaults (``SplitPlan()``, seed 0) for a project never split. None when
-    every image had a split already."""
-    embed(ws, on_embed)
+    run works: give a split to each image that has none (every image, before the first split; those imported
+    since, after it). Every image is embedded and the images not surveyed are surveyed first, so that the split
+    keeps near-duplicates and look-alikes together as ``tetsuban split`` after ``tetsuban survey`` would. The shares
+    and seed are those of the splits in force, or the defaults (``SplitPlan()``, seed 0) for a project never split.
+    None when every image had a split already (then nothing is embedded here: the command does what it needs)."""
     records = ws.images()
     assigned = ws.splits()
     if all(r.id in assigned for r in records):
         return None
+    embed(ws, on_embed)
     if len(surveyed(ws)) < len(records):
         survey(ws, on_survey)
-    made = splits_in_force(history(ws))
-    plan = SplitPlan() if made is None else SplitPlan(made.test or 0.0, made.val or 0.0)
-    seed = 0 if made is None else made.seed or 0
+    plan, seed = plan_in_force(history(ws)) or (SplitPlan(), 0)
     return _split_run(ws, None, split(ws, plan, seed, author=author))
 
 

@@ -76,10 +76,10 @@ def create_app(
     return app
 
 
-def serve_app(app: FastAPI, binding: Binding, sock: socket.socket | None = None) -> None:
-    """Serve ``app`` until Ctrl+C, on ``sock`` (bound by :func:`listen`) or on a socket bound here. X-Forwarded-For
-    is believed only from ``binding.trusted_proxies`` (uvicorn's own default believes it from 127.0.0.1, which lets
-    any local process pose as any address)."""
+def serve_app(app: FastAPI, binding: Binding, sock: socket.socket) -> None:
+    """Serve ``app`` until Ctrl+C on ``sock``, bound to ``binding`` by :func:`listen`. X-Forwarded-For is believed
+    only from ``binding.trusted_proxies`` (uvicorn's own default believes it from 127.0.0.1, which lets any local
+    process pose as any address)."""
     import uvicorn
 
     trusted = list(binding.trusted_proxies)
@@ -89,7 +89,7 @@ def serve_app(app: FastAPI, binding: Binding, sock: socket.socket | None = None)
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
-    uvicorn.Server(config).run(sockets=[sock or listen(binding)])
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def serve_project(
             raise ProjectError(f"The project has no images yet. Import some: tetsuban import {project_dir} FOLDER")
         sock = listen(binding)
         try:
-            made = split_where_missing(opened.workspace, hooks.on_embed, hooks.on_survey)
+            opened.embed(hooks.on_embed)  # here, with its bar, not when the app starts: the first page is no wait
+            made = split_where_missing(opened.workspace, on_survey=hooks.on_survey)
             check_train_split(opened)
         except BaseException:
             sock.close()

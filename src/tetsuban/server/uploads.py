@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tetsuban.server.state import AppState, Viewer
-from tetsuban.splits.stage import splits_in_force
+from tetsuban.splits.stage import plan_in_force
 
 MAX_FILES = 50  # per upload request
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -91,7 +91,8 @@ def _split_and_embed(state: AppState, viewer: Viewer, image_ids: list[int]) -> N
     the project already has joins its split), and a place in the loop."""
     project = state.project
     project.embed(image_ids=image_ids)
-    made = splits_in_force(project.split_history())
-    if made is not None:
-        project.split(made.test or 0.0, made.val or 0.0, made.seed or 0, author=viewer.name)
+    in_force = plan_in_force(project.split_history())
+    if in_force is not None:
+        plan, seed = in_force
+        project.split(plan.test, plan.val, seed, author=viewer.name)
     state.take_in_new_images()

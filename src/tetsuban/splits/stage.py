@@ -67,6 +67,12 @@ def splits_in_force(events: Sequence[SplitEvent]) -> SplitEvent | None:
     return made
 
 
+def plan_in_force(events: Sequence[SplitEvent]) -> tuple[SplitPlan, int] | None:
+    """The shares and seed of the splits in force, which images split later follow (None before the first split)."""
+    made = splits_in_force(events)
+    return None if made is None else (SplitPlan(made.test or 0.0, made.val or 0.0), made.seed or 0)
+
+
 def check_same_shares(events: Sequence[SplitEvent], plan: SplitPlan) -> None:
     """Refuse shares other than those of the splits in force (the first assignment since the last reset)."""
     made = splits_in_force(events)
