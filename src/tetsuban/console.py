@@ -314,12 +314,7 @@ def show_curve(found: LearningCurve, target: float | None) -> None:
         f"validation images). Fitted ceiling {found.fit.ceiling:.3f}."
     )
     if target is not None:
-        optimistic, fitted, pessimistic = found.labels_for(target)
-        if fitted is None:
-            say(f"The fitted curve levels off below {target:.3f}: more labels alone may not get there.")
-        else:
-            spread = f", {optimistic:,.0f} to {pessimistic:,.0f}" if optimistic and pessimistic else ""
-            say(f"{target:.3f} needs about {fitted:,.0f} training labels{spread}.")
+        say(found.reach(target).sentence)
 
 
 def show_simulation(curves: Sequence[Curve], page: Path) -> None:

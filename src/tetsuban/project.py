@@ -341,6 +341,10 @@ class Project:
         """Validation accuracy against training labels, in labelling order, with a fitted power law."""
         return loop.learning_curve(self.workspace, seed)
 
+    def learning_curve_of(self, running: loop.RunningLoop, seed: int = 0) -> LearningCurve:
+        """The same curve over a running loop's embeddings (none read again), with the labels stored now."""
+        return loop.learning_curve_of(self.workspace, running.image_ids, running.loop.embeddings, seed)
+
     def simulate(
         self,
         strategies: Sequence[str] = (DEFAULT_STRATEGY, "margin", "random"),

@@ -147,6 +147,13 @@ def test_the_law_is_fitted_from_a_sixteenth_of_the_labels_when_that_is_past_fift
     assert curve.fit == fit_power_law(counts[fitted], np.asarray(curve.accuracy)[fitted])
 
 
+def test_points_pushed_below_zero_by_a_bootstrap_still_get_a_fit() -> None:
+    """A model that is almost always wrong has accuracies near 0, and a bootstrap's resampled residuals push some
+    below 0: the fit starts inside its bounds and gives a law, not scipy's "initial guess is outside" error."""
+    fitted = fit_power_law([10, 14, 20, 28, 40], [-0.05, -0.03, -0.04, -0.06, -0.03])
+    assert 0.0 <= fitted.ceiling <= 0.05
+
+
 def test_labels_for_is_none_for_a_flat_or_falling_law() -> None:
     assert PowerLaw(0.9, 0.0, 0.5).labels_for(0.8) is None  # flat: already there or never, no count to give
     assert PowerLaw(0.9, 0.3, 0.0).labels_for(0.8) is None
@@ -189,5 +196,39 @@ def test_a_projects_curve_is_its_labelled_train_images_in_labelling_order_scored
         (i for i in train if first[i] is not None), key=times.__getitem__
     )
     val = [i for i in range(n) if labelled[i] and splits[i] == "val"]
-    expected = learning_curve(x[order], [str(y[i]) for i in order], x[val], [str(y[i]) for i in val], seed=4)
+    every_train = sum(split == "train" for split in splits)  # labelled or not: the labels there could be
+    expected = learning_curve(
+        x[order], [str(y[i]) for i in order], x[val], [str(y[i]) for i in val], seed=4, train_images=every_train
+    )
     assert curve_of(data, seed=4) == expected
+
+
+def _measured(accuracy: tuple[float, ...], train_images: int) -> LearningCurve:
+    """A curve whose fit and bootstrap fits are all accuracy(n) = 0.9 - 1.5 n^-0.5: 0.85 at 900 labels."""
+    law = PowerLaw(0.9, 1.5, 0.5)
+    return LearningCurve((50, 100, 200, 400), accuracy, 100, law, (law,) * 10, train_images)
+
+
+def test_the_reach_of_a_target_is_one_verdict_with_its_numbers() -> None:
+    """What the app, the CLI and the report say of a target: reached (by the latest measured point only), about N
+    more labels, more labels than the train split has images, or never by this curve."""
+    rising = (0.7, 0.75, 0.8, 0.82)
+    estimate = _measured(rising, 5_000).reach(0.85)
+    assert estimate.verdict == "estimate" and estimate.total in (900, 901) and estimate.more == estimate.total - 400
+    assert f"0.850 needs about {estimate.total:,} training labels in all, {estimate.more:,} more" in estimate.sentence
+    assert _measured(rising, estimate.total).reach(0.85).verdict == "estimate"  # just enough images
+    beyond = _measured(rising, estimate.total - 1).reach(0.85)
+    assert (beyond.verdict, beyond.more, beyond.train_images) == ("beyond_images", estimate.more, estimate.total - 1)
+    assert f"more than the {estimate.total - 1:,} images of the train split" in beyond.sentence
+    never = _measured(rising, 5_000).reach(0.95)
+    assert (never.verdict, never.total, never.more) == ("levels_off", None, None)
+    assert "levels off below 0.950 (its ceiling: 0.900)" in never.sentence
+    met = _measured((0.7, 0.75, 0.8, 0.85), 5_000).reach(0.85)  # the latest point meets it exactly
+    assert (met.verdict, met.more) == ("reached", 0) and "already meets 0.850: 0.850 at 400" in met.sentence
+    lost = _measured((0.7, 0.86, 0.8, 0.82), 5_000).reach(0.85)  # met once and lost since: not reached
+    assert lost.verdict == "estimate"
+    ahead = _measured(rising, 5_000).reach(0.821)  # the fit passes it at 361 labels, the latest point is below it
+    assert (ahead.verdict, ahead.total, ahead.more) == ("estimate", 361, 0)  # never a negative count
+    assert "The fitted curve passes 0.821 at about 361 labels" in ahead.sentence
+    train_only = _measured(rising, 0).reach(0.83)  # no pool given: the labels themselves are the train images
+    assert train_only.train_images == 400 and train_only.verdict == "beyond_images"

@@ -121,12 +121,15 @@ def test_the_curve_prints_measured_points_and_a_forecast_that_follow_from_them(p
     c = np.log((a - f1) / (a - f2)) / np.log(n2 / n1)
     b = (a - f2) * n2**c
     assert expected == pytest.approx(a - b * twice**-c, abs=0.003)
-    needs = re.search(r"0\.990 needs about ([\d,]+) training labels", printed)
+    needs = re.search(r"0\.990 (?:needs|would take) about ([\d,]+) training labels", printed)
     if a > 0.99:
         assert needs is not None
         assert float(needs.group(1).replace(",", "")) == pytest.approx((b / (a - 0.99)) ** (1 / c), rel=0.2)
     else:
         assert needs is None and "levels off below 0.990" in printed
+    with Project.open(project_dir) as project:  # the sentence the app's panel and the report give, from one curve
+        reach = project.learning_curve().reach(0.99)
+    assert reach.sentence in printed.replace("\n", " ")
 
 
 def test_the_simulator_writes_its_report(project_dir: Path) -> None:

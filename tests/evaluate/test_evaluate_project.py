@@ -125,6 +125,7 @@ def test_the_report_has_property_slices_and_the_test_labels_that_look_wrong(fash
         project.set_property("even", [(i, i % 2 == 0) for i in test])
         model = project.train().artifact.folder
         evaluation, report = project.evaluate(model)
+        more_labels = project.learning_curve().reach(0.95)  # what tetsuban curve and the app's panel say
     html = report.read_text(encoding="utf-8")
     correct = dict(zip((item.image_id for item in evaluation.items), evaluation.metrics.correct, strict=True))
     for value, wanted in (("yes", 0), ("no", 1)):
@@ -139,3 +140,4 @@ def test_the_report_has_property_slices_and_the_test_labels_that_look_wrong(fash
     suspects = [i for i in planted if re.search(rf"#{i} labelled <b>Bag</b> [0-9.]+<br>looks like Trouser", html)]
     assert suspects
     assert "More labels?" in html and "At twice the labels the fitted learning curve expects" in html
+    assert more_labels.sentence in html

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -260,6 +261,70 @@ def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: 
     common = before.keys() & after.keys()
     assert len(common) >= 10
     assert any(before[i] != after[i] for i in common)  # the same images, suggested anew
+
+
+def _panel_stats(url: str) -> dict[str, Any]:
+    """The panel's figures once the curve for the labels as they are is drawn (the app draws it in the background)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stats: dict[str, Any] = httpx.get(url + "/api/stats").json()
+        if not stats["curve_pending"]:
+            return stats
+        time.sleep(0.2)
+    raise AssertionError("the panel's curve was never drawn")
+
+
+def test_the_panel_asks_for_validation_labels_then_draws_the_learning_curve(
+    tmp_path: Path, fashion_dir: Path, page: Page
+) -> None:
+    """Before ten validation labels the panel says how many more it needs; labelling them in the holdout queue (no
+    retrain) draws the curve: a dot per measured point, the latest with its number, and what it says of 95%."""
+    project_dir = embedded_project(fashion_dir, tmp_path, 60, 40, test=0.2, val=0.2)
+    with Project.open(project_dir) as project:  # the labels of the val images are to be given on the page
+        splits = project.splits()
+        project.set_labels([(i, None) for i in project.labelled() if splits.get(i) == "val"], "human", "tester")
+    process, url = start_serve(project_dir, tmp_path / "serve.log")
+    try:
+        _label_validation_images_until_the_curve_is_drawn(url, page)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _label_validation_images_until_the_curve_is_drawn(url: str, page: Page) -> None:
+    page.goto(url + "/?queue=holdout")
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
+    stats = _panel_stats(url)
+    missing = stats["curve_missing"]
+    assert stats["curve"] is None and missing["kind"] == "val" and missing["have"] < 10
+    more = missing["need"] - missing["have"]
+    expect(page.locator("#curve-caption")).to_have_text(
+        f"The chart needs {more} more labelled validation images: label some in the validation and test queue "
+        "(they measure the model, they do not train it)."
+    )
+    expect(page.locator("#chart")).to_be_hidden()
+    labelled, generation = stats["labelled"], stats["generation"]
+    for _ in range(60):  # the holdout queue mixes val and test images
+        page.keyboard.press("1")
+        labelled += 1
+        _wait_for_label_count(page, labelled)  # stored
+        stats = _panel_stats(url)
+        if stats["curve"] is not None:
+            break
+    curve, reach = stats["curve"], stats["reach"]
+    assert curve is not None and curve["validation_images"] == 10 and stats["generation"] == generation
+    expect(page.locator("#chart circle")).to_have_count(len(curve["points"]))
+    latest = curve["points"][-1]
+    expect(page.locator("#chart text.latest")).to_have_text(f"{round(latest['accuracy'] * 100)}%")
+    expect(page.locator("#curve-caption")).to_have_text("Dots: measured on 10 validation images; line: fitted curve")
+    words = {
+        "reached": f"95% reached: {round(reach['accuracy'] * 100)}% on the validation images",
+        "estimate": f"About {reach['more']} more labels to reach 95% (fitted learning curve)",
+        "beyond_images": f"95% would take about {reach['total']} labels, more than the {reach['train_images']} "
+        "training images there are: out of reach without more images",
+        "levels_off": "The curve levels off below 95%: more labels alone will not get there",
+    }
+    expect(page.locator("#target")).to_have_text(words[reach["verdict"]])
 
 
 def test_the_page_speaks_japanese_when_the_browser_does(server: tuple[str, Path], browser: Browser) -> None:

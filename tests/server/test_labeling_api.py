@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,9 +17,9 @@ from fastapi.testclient import TestClient
 from tests.conftest import embedded_project, fashion_class_folder, write_unlabelled_fashion_images
 from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
-from tetsuban.active.curve import PowerLaw
+from tetsuban.active.curve import LearningCurve
 from tetsuban.server.app import create_app
-from tetsuban.server.state import QUEUE_RETRAINS, AppState, LoopView, Viewer, labels_to_target
+from tetsuban.server.state import QUEUE_RETRAINS, AppState, LoopView, Viewer, reach_fields
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +133,32 @@ def test_unsure_and_the_property_sheet_fields_are_set_per_image(client: TestClie
         assert project.property_values("unsure") == {image_id: True}
 
 
-def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client: TestClient, copied: Path) -> None:
-    before = client.get("/api/stats").json()
+def _settled(client: TestClient, target: float = 0.95) -> dict[str, Any]:
+    """The panel's figures once the curve for the labels as they are has been drawn (it is drawn off the request)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        stats: dict[str, Any] = client.get("/api/stats", params={"target": target}).json()
+        if not stats["curve_pending"]:
+            return stats
+        _state(client).curve.wait()
+        time.sleep(0.1)  # the keeper rests between drawings
+    raise AssertionError("the panel's curve was never drawn")
+
+
+def _curve_of(project_dir: Path) -> tuple[list[dict[str, float]], LearningCurve]:
+    with Project.open(project_dir) as project:  # what tetsuban curve and the report draw
+        curve = project.learning_curve()
+    points = [
+        {"labels": n, "accuracy": a, "fitted": float(curve.fit.accuracy(n))}
+        for n, a in zip(curve.labels, curve.accuracy, strict=True)
+    ]
+    return points, curve
+
+
+def test_the_panel_reports_classes_the_last_hour_and_the_next_retrain(client: TestClient, copied: Path) -> None:
+    before = _settled(client)
     holdout = client.get("/api/next", params={"count": 10, "queue": "holdout"}).json()["images"]
-    for item in holdout:  # label validation images as the model says, for a measured accuracy
+    for item in holdout:
         client.post("/api/labels", json={"image_id": item["id"], "label": item["suggestion"], "accepted": True})
     _retrain(client, lambda _image_id: "Bag")
     after = client.get("/api/stats").json()
@@ -143,48 +166,59 @@ def test_the_panel_reports_classes_the_last_hour_and_accuracy_per_retrain(client
     assert after["per_class"]["Bag"] >= before["per_class"]["Bag"] + 10
     assert after["generation"] > before["generation"] and after["next_retrain_in"] == 10
     assert after["retrain_failure"] is None
-    assert len(after["history"]) > len(before["history"]) and 0 <= after["history"][-1]["accuracy"] <= 1
     assert client.get("/api/stats", params={"target": 2}).status_code == 422
     with Project.open(copied) as project:  # every figure is the store's
-        labels, retrains, counts = project.labelled(), project.retrains(), project.class_counts()
+        labels, counts = project.labelled(), project.class_counts()
     asked = client.get("/api/stats", params={"target": 0.8}).json()
     assert asked["labelled"] == len(labels) and asked["per_class"] == counts and asked["target"] == 0.8
-    measured = [r for r in retrains if r.val_accuracy is not None]
-    assert asked["history"] == [{"labels": r.labels, "accuracy": r.val_accuracy} for r in measured]
-    assert asked["val_images"] == retrains[-1].val_images > 0
-    for _ in range(2):  # two more retrains: three measured points past 50 labels, enough for a curve
-        _retrain(client, lambda _image_id: "Bag")
-    latest = client.get("/api/stats", params={"target": 0.8}).json()
-    points = [(point["labels"], point["accuracy"]) for point in latest["history"]]
-    assert sum(n >= 50 for n, _ in points) >= 3
-    assert latest["labels_to_target"] == labels_to_target(points, 0.8)  # for the target asked
 
 
-def test_the_labels_to_a_target_follow_the_power_law_through_the_panels_points() -> None:
-    """Past 50 labels, at least three points: the labels a power law through them needs for the target, less those
-    given; 0 once the target is met; None before that or when the law's ceiling is below the target."""
-    law = PowerLaw(0.9, 1.5, 0.5)
-    points = [(n, float(law.accuracy(n))) for n in (20, 60, 120, 240)]
-    needed = law.labels_for(0.85)
-    assert needed is not None
-    assert labels_to_target(points, 0.85) == pytest.approx(int(np.ceil(needed)) - 240, abs=1)
-    assert labels_to_target(points[:3], 0.85) is None  # two points past 50 labels
-    assert labels_to_target(points, float(law.accuracy(240))) == 0
-    assert labels_to_target(points, 0.95) is None
+def test_the_panel_draws_the_curve_and_verdict_of_tetsuban_curve_and_of_the_report(
+    client: TestClient, copied: Path
+) -> None:
+    """One estimator: the panel's points and what it says of a target are those of the project's learning curve
+    (the one ``tetsuban curve`` prints and the report shows), redrawn after a retrain, and the same after a
+    restart (no point added by restarting)."""
+    first = _settled(client, 0.9)
+    points, curve = _curve_of(copied)
+    assert first["curve"] == {
+        "points": points,
+        "validation_images": curve.validation_images,
+        "train_images": curve.train_images,
+    }
+    assert first["reach"] == reach_fields(curve.reach(0.9)) and first["curve_missing"] is None
+    with Project.open(copied) as project:
+        assert curve.train_images == sum(split == "train" for split in project.splits().values())
+    _retrain(client, lambda _image_id: "Bag")
+    redrawn = _settled(client, 0.9)
+    points, curve = _curve_of(copied)
+    assert redrawn["curve"]["points"] == points and points[-1]["labels"] == first["curve"]["points"][-1]["labels"] + 10
+    assert redrawn["reach"] == reach_fields(curve.reach(0.9))
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as restarted:
+        assert _settled(restarted, 0.9)["curve"] == redrawn["curve"]
 
 
-def test_the_labels_to_a_target_count_from_fifty_labels_and_from_the_latest_point() -> None:
-    """Measured points, not a law: a point at exactly 50 labels is fitted; the latest point, and only it, says the
-    target is met (a target reached once and lost since is not met); the count is never negative."""
-    rising = [(50, 0.6), (100, 0.8), (200, 0.78)]  # the fit passes 0.79 at about 133 labels
-    assert labels_to_target(rising, 0.79) == 0  # the law is past the target: no more labels (not 1, not -67)
-    assert labels_to_target([*rising[1:], (400, 0.79)], 0.79) == 0  # the latest point meets it exactly
-    jump = [(50, 0.5), (100, 0.6), (200, 0.65), (400, 0.75)]
-    assert labels_to_target(jump, 0.75) == 0  # met at the latest point, though the law is still below it
-    lost_second = [(50, 0.5), (100, 0.8), (200, 0.7), (400, 0.72)]
-    lost_last_but_one = [(50, 0.5), (100, 0.6), (200, 0.8), (400, 0.75)]
-    assert labels_to_target(lost_second, 0.8) != 0
-    assert labels_to_target(lost_last_but_one, 0.8) != 0
+def test_labels_of_validation_images_draw_the_chart_without_a_retrain(copied: Path) -> None:
+    """The chart waits for ten labelled validation images and says how many more; labelling them in the holdout
+    queue draws it at once, though no retrain follows (validation labels measure the model, they do not train it)."""
+    with Project.open(copied) as project:
+        splits, labels = project.splits(), project.labelled()
+        val = [i for i, split in splits.items() if split == "val" and i in labels]
+        project.set_labels([(i, None) for i in val], "human", "tester")
+    assert len(val) >= 10
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as client:
+        with_csrf(client)
+        empty = _settled(client)
+        assert (empty["curve"], empty["reach"]) == (None, None)
+        assert empty["curve_missing"] == {"kind": "val", "have": 0, "need": 10}
+        generation = empty["generation"]
+        for image_id in val[:9]:
+            client.post("/api/labels", json={"image_id": image_id, "label": labels[image_id]})
+        assert _settled(client)["curve_missing"] == {"kind": "val", "have": 9, "need": 10}
+        client.post("/api/labels", json={"image_id": val[9], "label": labels[val[9]]})
+        drawn = _settled(client)
+    assert drawn["generation"] == generation and drawn["curve_missing"] is None
+    assert drawn["curve"]["validation_images"] == 10 and drawn["reach"] is not None
 
 
 def test_uploads_are_imported_with_the_checks_of_import_and_join_the_loop(
@@ -289,23 +323,23 @@ def test_the_review_queue_is_found_once_per_retrain_and_offers_count_issues(copi
 
 
 def test_a_project_without_labels_shows_an_empty_panel_and_nothing_to_review(tmp_path: Path, fashion_dir: Path) -> None:
-    """Before the first label there is no retrain: no accuracy, no validation images, no labels to a target; with
-    one label per class no label can be judged yet, so the review queue is empty (not an error)."""
+    """Before the first label there is no retrain and no curve (it waits for ten validation labels), no labels to a
+    target; with one label per class no label can be judged yet, so the review queue is empty (not an error)."""
     unlabelled = write_unlabelled_fashion_images(fashion_dir, tmp_path / "unlabelled", 30)
     with Project.init(tmp_path / "project") as project:
         project.import_folder(unlabelled)
         project.split(test=0.2, val=0.2)
         project.embed()
     with TestClient(create_app(tmp_path / "project", retrain_every=10), base_url=LOCAL) as client:
-        stats = client.get("/api/stats").json()
+        stats = _settled(client)
         with_csrf(client)
         for name, image_id in zip(("Bag", "Trouser"), _ids(client, "random", 2), strict=True):
             assert client.post("/api/classes", json={"name": name}).status_code == 200
             assert client.post("/api/labels", json={"image_id": image_id, "label": name}).status_code == 200
         assert _review(client, 20) == {}
     assert (stats["labelled"], stats["last_hour"], stats["per_class"]) == (0, 0, {})
-    assert (stats["history"], stats["val_images"]) == ([], 0)
-    assert stats["labels_to_target"] is None and stats["retrain_failure"] is None
+    assert (stats["curve"], stats["reach"], stats["retrain_failure"]) == (None, None, None)
+    assert stats["curve_missing"] == {"kind": "val", "have": 0, "need": 10}
 
 
 def test_the_app_learns_from_train_labels_only(client: TestClient, copied: Path) -> None:

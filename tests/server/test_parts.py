@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
@@ -14,7 +13,6 @@ from tetsuban.server.guard import Guard
 from tetsuban.server.i18n import MESSAGES
 from tetsuban.server.leases import Leases
 from tetsuban.server.security import LoginLimiter
-from tetsuban.server.state import labels_to_target
 from tetsuban.server.uploads import safe_name
 from tetsuban.store.labels import LabelEvent
 
@@ -66,18 +64,6 @@ def test_agreement_uses_each_persons_latest_label_and_cohens_kappa() -> None:
     assert (pair.first, pair.second, pair.images, pair.agreed) == ("ann", "bob", 3, 2)
     # ann: cat, dog, dog; bob: cat, dog, cat. p_o = 2/3, p_e = (1*2 + 2*1) / 9 = 4/9
     assert pair.kappa == pytest.approx((2 / 3 - 4 / 9) / (1 - 4 / 9))
-
-
-def test_labels_to_target_follows_a_power_law_and_says_when_it_cannot() -> None:
-    labels = np.array([50, 100, 200, 400])
-    accuracy = 0.95 - 0.8 * labels**-0.5
-    points = list(zip(labels.tolist(), accuracy.tolist(), strict=True))
-    needed = labels_to_target(points, 0.93)
-    exact = (0.8 / 0.02) ** 2  # 1,600 labels
-    assert needed is not None and abs(needed + 400 - exact) < 0.05 * exact
-    assert labels_to_target(points, 0.99) is None  # above the ceiling
-    assert labels_to_target(points[:2], 0.93) is None  # too few points
-    assert labels_to_target(points, 0.5) == 0
 
 
 def test_both_languages_have_every_message() -> None:

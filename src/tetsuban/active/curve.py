@@ -6,12 +6,19 @@ scored on the labelled validation images. A power law, accuracy(n) = a - b * n^(
 images, with the fit's residuals resampled onto them, gives the uncertainty band. From the fit: the
 accuracy expected at twice the labels, and the labels needed for a target accuracy (None where the fitted
 ceiling a lies below it).
+
+:class:`Reach` is the one answer to "how many more labels for this accuracy?" that the app's panel, ``tetsuban
+curve`` and the evaluation report all give: reached already (the latest measured point meets it), about N more,
+more than the train images there are, or never by more labels alone.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -44,15 +51,83 @@ class PowerLaw:
         return float((self.scale / (self.ceiling - target)) ** (1.0 / self.exponent))
 
 
+Verdict = Literal["reached", "estimate", "beyond_images", "levels_off"]
+
+
+class CurveNotYet(ConfigError):
+    """Too few labels for a curve: of which kind (``"val"``: labelled validation images; ``"train"``: training
+    labels, of two classes or more), how many there are and how many a curve needs at least."""
+
+    def __init__(self, message: str, kind: Literal["val", "train"], have: int, need: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.have = have
+        self.need = need
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the curve says about reaching ``target``: the verdict and its numbers.
+
+    ``reached``: the latest measured point meets the target; ``estimate``: the fit needs ``total`` labels in all,
+    within the train images there are; ``beyond_images``: it needs more labels than ``train_images``, the train
+    split's images, labelled or not (more images first); ``levels_off``: the fitted ceiling is below the target.
+    """
+
+    target: float
+    verdict: Verdict
+    labels: int  # training labels the curve is measured on
+    accuracy: float  # the latest measured point's
+    ceiling: float  # the fit's
+    total: int | None  # training labels the fit needs in all (None: it levels off below)
+    low: int | None  # the band's optimistic and pessimistic totals (None where the band does not reach it)
+    high: int | None
+    train_images: int
+
+    @property
+    def more(self) -> int | None:
+        """Labels still to give for the target, by the fit; 0 once reached."""
+        if self.verdict == "reached":
+            return 0
+        return None if self.total is None else max(0, self.total - self.labels)
+
+    @property
+    def sentence(self) -> str:
+        """The verdict in one English sentence (the CLI's and the report's; the app's panel says it in its
+        language from the same fields)."""
+        goal = f"{self.target:.3f}"
+        if self.verdict == "reached":
+            return f"The latest point already meets {goal}: {self.accuracy:.3f} at {self.labels:,} training labels."
+        if self.verdict == "levels_off" or self.total is None:
+            return (
+                f"The fitted curve levels off below {goal} (its ceiling: {self.ceiling:.3f}): more labels of the "
+                "same kind alone will not get there."
+            )
+        if self.verdict == "beyond_images":
+            return (
+                f"{goal} would take about {self.total:,} training labels, more than the {self.train_images:,} "
+                "images of the train split: out of reach by labelling alone. Add images first."
+            )
+        if self.more == 0:
+            return (
+                f"The fitted curve passes {goal} at about {self.total:,} labels, the latest point is below it "
+                f"({self.accuracy:.3f} at {self.labels:,}): a few more labels should show it."
+            )
+        spread = f"; {self.low:,} to {self.high:,} over the bootstrap fits" if self.low and self.high else ""
+        return f"{goal} needs about {self.total:,} training labels in all, {self.more:,} more{spread}."
+
+
 @dataclass(frozen=True)
 class LearningCurve:
-    """Measured points, the fit, and its bootstrap band; estimates at twice the labels and for a target."""
+    """Measured points, the fit, and its bootstrap band; estimates at twice the labels and for a target.
+    ``train_images``: the images of the train split, labelled or not (what labelling alone can reach)."""
 
     labels: tuple[int, ...]
     accuracy: tuple[float, ...]
     validation_images: int
     fit: PowerLaw
     band_fits: tuple[PowerLaw, ...]
+    train_images: int = 0
 
     @property
     def current(self) -> int:
@@ -73,10 +148,26 @@ class LearningCurve:
         pessimistic = float(np.percentile(reached, _BAND[1])) if share >= _BAND[1] / 100 else None
         return optimistic, self.fit.labels_for(target), pessimistic
 
+    def reach(self, target: float) -> Reach:
+        """The verdict on ``target`` and its numbers (see :class:`Reach`)."""
+        optimistic, fitted, pessimistic = self.labels_for(target)
+        total, low, high = (None if n is None else math.ceil(n) for n in (fitted, optimistic, pessimistic))
+        pool = max(self.train_images, self.current)
+        verdict: Verdict
+        if self.accuracy[-1] >= target:
+            verdict = "reached"
+        elif total is None:
+            verdict = "levels_off"
+        elif total > pool:
+            verdict = "beyond_images"
+        else:
+            verdict = "estimate"
+        return Reach(target, verdict, self.current, self.accuracy[-1], self.fit.ceiling, total, low, high, pool)
+
 
 def fit_power_law(labels: Sequence[float] | np.ndarray, accuracy: Sequence[float] | np.ndarray) -> PowerLaw:
     """Least-squares fit of accuracy(n) = a - b n^-c with a in [0, 1], b >= 0, c in [0.05, 2]."""
-    from scipy.optimize import curve_fit
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     n = np.asarray(labels, np.float64)
     y = np.asarray(accuracy, np.float64)
@@ -84,9 +175,12 @@ def fit_power_law(labels: Sequence[float] | np.ndarray, accuracy: Sequence[float
     def law(x: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
         return a - b * np.power(x, -c)
 
-    start = (min(1.0, float(y.max()) + 0.02), max(1e-3, float(y.max() - y.min())) * float(n.min()) ** 0.5, 0.5)
+    ceiling = min(1.0, max(0.0, float(y.max()) + 0.02))  # inside the bounds, also for resampled points below 0
+    start = (ceiling, max(1e-3, float(y.max() - y.min())) * float(n.min()) ** 0.5, 0.5)
     try:
-        (a, b, c), _ = curve_fit(law, n, y, p0=start, bounds=([0.0, 0.0, 0.05], [1.0, np.inf, 2.0]), maxfev=20_000)
+        with warnings.catch_warnings():  # the parameters' covariance is never used: no warning that it is unknown
+            warnings.simplefilter("ignore", OptimizeWarning)
+            (a, b, c), _ = curve_fit(law, n, y, p0=start, bounds=([0.0, 0.0, 0.05], [1.0, np.inf, 2.0]), maxfev=20_000)
     except RuntimeError:  # no convergence: a flat line at the last accuracy says "no more to gain"
         return PowerLaw(float(y[-1]), 0.0, 1.0)
     return PowerLaw(float(a), float(b), float(c))
@@ -109,13 +203,17 @@ def learning_curve(
     val_labels: Sequence[str],
     seed: int = 0,
     c: float = DEFAULT_C,
+    train_images: int = 0,
 ) -> LearningCurve:
     """The curve of heads fitted on the first n of ``train_labels`` (in labelling order), scored on the
-    validation images."""
+    validation images; ``train_images``: the train split's images, labelled or not (at least the labels)."""
     if len(val_labels) < MIN_VALIDATION:
-        raise ConfigError(
+        raise CurveNotYet(
             f"A learning curve needs at least {MIN_VALIDATION} labelled validation images. Got {len(val_labels)}. "
-            "Label some images of the val split (tetsuban split makes one)."
+            "Label some images of the val split (tetsuban split makes one).",
+            "val",
+            len(val_labels),
+            MIN_VALIDATION,
         )
     truth = np.asarray(val_labels)
     counts: list[int] = []
@@ -128,9 +226,12 @@ def learning_curve(
         counts.append(n)
         hits.append(predicted == truth)
     if len(counts) < MIN_POINTS:
-        raise ConfigError(
+        raise CurveNotYet(
             f"A learning curve needs training labels of two classes at {MIN_POINTS} or more label counts. Got "
-            f"{len(counts)} from {len(train_labels)} training labels. Label more images first."
+            f"{len(counts)} from {len(train_labels)} training labels. Label more images first.",
+            "train",
+            len(train_labels),
+            label_counts(10 * len(train_labels) + 100)[MIN_POINTS - 1],  # the labels of the fewest points that do
         )
     correct = np.array(hits, np.float64)  # (points, validation images)
     accuracy = correct.mean(axis=1)
@@ -146,4 +247,5 @@ def learning_curve(
         rows = rng.integers(0, correct.shape[1], correct.shape[1])
         wobble = rng.choice(residuals, len(residuals))
         band.append(fit_power_law(at, correct[fitted][:, rows].mean(axis=1) + wobble))
-    return LearningCurve(tuple(counts), tuple(float(a) for a in accuracy), len(truth), fit, tuple(band))
+    pool = max(train_images, len(train_labels))
+    return LearningCurve(tuple(counts), tuple(float(a) for a in accuracy), len(truth), fit, tuple(band), pool)

@@ -79,9 +79,10 @@ def label_issues(data: ActiveData, folds: int = DEFAULT_FOLDS, seed: int = 0) ->
 
 
 def curve_of(data: ActiveData, seed: int = 0) -> LearningCurve:
-    """The learning curve of the labelled train images in labelling order, scored on the labelled val images."""
-    labelled = data.labelled
-    train = np.flatnonzero(labelled & data.mask("train"))
+    """The learning curve of the labelled train images in labelling order, scored on the labelled val images; what
+    it says of a target counts the train split's images, labelled or not, as the labels there could be."""
+    labelled, in_train = data.labelled, data.mask("train")
+    train = np.flatnonzero(labelled & in_train)
     order = train[np.argsort([data.first_labelled[i] or 0.0 for i in train], kind="stable")]
     val = np.flatnonzero(labelled & data.mask("val"))
     return learning_curve(
@@ -90,6 +91,7 @@ def curve_of(data: ActiveData, seed: int = 0) -> LearningCurve:
         data.embeddings[val],
         [str(data.labels[i]) for i in val],
         seed,
+        train_images=int(in_train.sum()),
     )
 
 

@@ -55,14 +55,21 @@ def active_data(ws: Workspace, on_progress: ProgressFn | None = None) -> ActiveD
     ids = [r.id for r in records if r.id in vectors]
     if not ids:
         raise ProjectError("No image has an embedding. Import images, then run tetsuban embed.")
+    return with_labels(ws, np.asarray(ids, np.int64), np.stack([vectors[i] for i in ids]))
+
+
+def with_labels(ws: Workspace, image_ids: np.ndarray, vectors: np.ndarray) -> ActiveData:
+    """The images ``image_ids`` with their embeddings ``vectors`` (row for row, as a running loop holds them) and
+    their labels, splits and first labels' times as the store has them now."""
+    ids = [int(i) for i in image_ids]
     labels, splits = ws.labelled(), ws.splits()
     with ws.engine.connect() as conn:
         first: dict[int, float] = {}
         for event in label_history(conn):
             first.setdefault(event.image_id, event.created_at)
     return ActiveData(
-        np.asarray(ids, np.int64),
-        np.stack([vectors[i] for i in ids]),
+        np.asarray(image_ids, np.int64),
+        vectors,
         tuple(labels.get(i) for i in ids),
         tuple(splits.get(i) for i in ids),
         tuple(first.get(i) if i in labels else None for i in ids),
@@ -145,6 +152,11 @@ def doubtful_labels(
 def learning_curve(ws: Workspace, seed: int = 0, on_embed: ProgressFn | None = None) -> LearningCurve:
     """Validation accuracy against training labels, in labelling order, with a fitted power law."""
     return curve_of(active_data(ws, on_embed), seed)
+
+
+def learning_curve_of(ws: Workspace, image_ids: np.ndarray, vectors: np.ndarray, seed: int = 0) -> LearningCurve:
+    """:func:`learning_curve` over embeddings already at hand (a running loop's), with the labels stored now."""
+    return curve_of(with_labels(ws, image_ids, vectors), seed)
 
 
 def simulate(

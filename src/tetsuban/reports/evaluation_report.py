@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tetsuban.active.curve import LearningCurve
+from tetsuban.active.curve import LearningCurve, Reach
 from tetsuban.errors import ImageError
 from tetsuban.evaluate.analysis import Neighbour, Slice, SuspectLabel
 from tetsuban.evaluate.compare import Comparison
@@ -110,8 +110,7 @@ class MoreLabels:
     labels: int
     accuracy: float
     doubled: tuple[float, float, float]  # (low, fitted, high) accuracy at twice the labels
-    target: float
-    for_target: float | None  # labels the fitted curve needs for ``target``; None: it levels off below
+    reach: Reach  # what the curve says of the target
 
 
 @dataclass(frozen=True)
@@ -236,9 +235,7 @@ def principal_plane(x: np.ndarray) -> np.ndarray:
 
 
 def more_labels(curve: LearningCurve, target: float = 0.95) -> MoreLabels:
-    return MoreLabels(
-        curve.current, curve.accuracy[-1], curve.expected(2 * curve.current), target, curve.labels_for(target)[1]
-    )
+    return MoreLabels(curve.current, curve.accuracy[-1], curve.expected(2 * curve.current), curve.reach(target))
 
 
 def write_evaluation_report(

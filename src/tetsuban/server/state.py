@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tetsuban.active.curve import fit_power_law
+from tetsuban.active.curve import CurveNotYet, LearningCurve, Reach
 from tetsuban.active.label_issues import LabelIssue
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.stage import RunningLoop
@@ -21,6 +21,7 @@ from tetsuban.agreement import latest_by_person
 from tetsuban.classnames import MAX_CLASS_NAME, check_class_name
 from tetsuban.errors import TooFewLabels
 from tetsuban.project import Project
+from tetsuban.server.curve_keeper import CurveKeeper, CurveNow
 from tetsuban.server.leases import Leases
 from tetsuban.server.queues import Orders
 from tetsuban.store.images import ImageRecord
@@ -32,7 +33,6 @@ UNSURE = "unsure"  # the bool property that U sets
 # labelling at once still get picks (not the random filler behind them) until the next retrain replaces the queue.
 QUEUE_RETRAINS = 4
 MAX_QUEUE = 2_000
-_CURVE_FROM = 50  # labels before which the learning curve is not fitted (see active.curve)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,8 @@ class AppState:
         self._issues: tuple[int, dict[int, LabelIssue]] | None = None  # (generation, issues by image id)
         self._replay: list[tuple[int, str | None]] | None = None  # labels given while the loop is rebuilt
         self._touched: set[int] = set()  # images labelled since the label issues were found
+        self._holdout_writes = 0  # labels given to val and test images: they change the curve, not the loop
+        self.curve = CurveKeeper(self._draw_curve)
 
     # -- classes ----------------------------------------------------------------------------------------------
 
@@ -204,6 +206,8 @@ class AppState:
         view.labelled[row] = label is not None
         if view.loop.eligible[row]:  # the loop learns from train images only
             view.loop.label(row, label)
+        else:
+            self._holdout_writes += 1
 
     def _check_image(self, image_id: int) -> None:
         if image_id not in self.records:
@@ -237,23 +241,33 @@ class AppState:
     # -- the live panel -------------------------------------------------------------------------------------------
 
     def stats(self, target: float) -> dict[str, object]:
-        """Labels per class, labels in the last hour, validation accuracy per retrain, when the next retrain comes,
-        and the labels the fitted curve expects ``target`` to take."""
+        """Labels per class, labels in the last hour, when the next retrain comes, and the learning curve with what
+        it says of ``target``: the same curve and verdict as ``tetsuban curve`` and the evaluation report."""
         loop = self.view.loop
-        history = self.project.retrains()
-        points = [(r.labels, r.val_accuracy) for r in history if r.val_accuracy is not None]
+        now = self.curve_now()
         return {
             "labelled": int(self.view.labelled.sum()),
             "per_class": self.project.class_counts(),
             "last_hour": self.project.labels_since(time.time() - 3600),
-            "history": [{"labels": n, "accuracy": a} for n, a in points],
-            "val_images": history[-1].val_images if history else 0,
             "generation": loop.snapshot.generation,
             "next_retrain_in": loop.labels_until_retrain,
             "retrain_failure": loop.failure,
             "target": target,
-            "labels_to_target": labels_to_target(points, target),
+            "curve": None if now.curve is None else curve_points(now.curve),
+            "curve_missing": None if now.missing is None else missing_fields(now.missing),
+            "curve_failure": now.failure,
+            "curve_pending": now.pending,
+            "reach": None if now.curve is None else reach_fields(now.curve.reach(target)),
         }
+
+    def curve_now(self) -> CurveNow:
+        """The latest learning curve drawn; a new one is drawn in the background after each retrain and after labels
+        of val or test images (the labels it is drawn from)."""
+        view = self.view
+        return self.curve.latest((id(view), view.loop.snapshot.generation, self._holdout_writes))
+
+    def _draw_curve(self) -> LearningCurve:
+        return self.project.learning_curve_of(self.view.running)
 
     # -- images -----------------------------------------------------------------------------------------------
 
@@ -303,13 +317,31 @@ class AppState:
         return self.project.image_path(self.records[image_id])
 
 
-def labels_to_target(points: list[tuple[int, float]], target: float) -> int | None:
-    """Labels still needed for ``target`` by a power law through the (labels, accuracy) points past 50 labels;
-    None with fewer than three such points or when the fitted ceiling is below the target."""
-    usable = [(n, a) for n, a in points if n >= _CURVE_FROM]
-    if len(usable) < 3:
-        return None
-    if usable[-1][1] >= target:
-        return 0
-    needed = fit_power_law([n for n, _ in usable], [a for _, a in usable]).labels_for(target)
-    return None if needed is None else max(0, int(np.ceil(needed)) - usable[-1][0])
+def curve_points(curve: LearningCurve) -> dict[str, object]:
+    """The panel's chart: each measured point with the fit there, and the images behind them."""
+    return {
+        "points": [
+            {"labels": n, "accuracy": a, "fitted": float(curve.fit.accuracy(n))}
+            for n, a in zip(curve.labels, curve.accuracy, strict=True)
+        ],
+        "validation_images": curve.validation_images,
+        "train_images": curve.train_images,
+    }
+
+
+def missing_fields(missing: CurveNotYet) -> dict[str, object]:
+    """Why there is no curve yet: labels of which kind (val or train), how many there are and are needed."""
+    return {"kind": missing.kind, "have": missing.have, "need": missing.need}
+
+
+def reach_fields(reach: Reach) -> dict[str, object]:
+    """What the curve says of the target, as the panel words it: the verdict and its numbers."""
+    return {
+        "verdict": reach.verdict,
+        "more": reach.more,
+        "total": reach.total,
+        "low": reach.low,
+        "high": reach.high,
+        "accuracy": reach.accuracy,
+        "train_images": reach.train_images,
+    }
