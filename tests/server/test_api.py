@@ -125,3 +125,32 @@ def test_undo_takes_a_label_back_and_the_history_keeps_both(client: TestClient, 
     with Project.open(copied) as project:
         assert image_id not in project.labelled() and len(project.labelled()) == labelled
         assert [e.label for e in project.label_history(image_id)] == ["Bag", None]
+
+
+def test_undoing_a_change_puts_back_the_label_it_replaced_also_ones_own(client: TestClient, copied: Path) -> None:
+    image_id = client.get("/api/next", params={"count": 1}).json()["images"][0]["id"]
+    for label in ("Bag", "Trouser"):  # a label, then a change of mind on the same image (going back to it)
+        assert client.post("/api/labels", json={"image_id": image_id, "label": label}).status_code == 200
+    assert client.post("/api/undo", json={"image_id": image_id}).status_code == 200
+    with Project.open(copied) as project:
+        assert project.labelled()[image_id] == "Bag"
+        assert [e.label for e in project.label_history(image_id)] == ["Bag", "Trouser", None, "Bag"]
+
+
+def test_a_page_of_changes_is_undone_in_one_request_or_not_at_all(client: TestClient, copied: Path) -> None:
+    ids = [item["id"] for item in client.get("/api/next", params={"count": 3}).json()["images"]]
+    with Project.open(copied) as project:
+        project.set_labels([(ids[0], "Bag")], "human", "ann")  # someone else's label, changed below by the page
+    items = [{"image_id": i, "label": "Trouser"} for i in ids]
+    assert client.post("/api/labels/batch", json={"items": items}).status_code == 200
+    assert client.post("/api/undo/batch", json={"image_ids": [*ids, 99999]}).status_code == 404  # nothing undone
+    assert client.post("/api/undo/batch", json={"image_ids": []}).status_code == 422
+    with Project.open(copied) as project:
+        assert all(project.labelled()[i] == "Trouser" for i in ids)
+    answer = client.post("/api/undo/batch", json={"image_ids": ids})
+    assert answer.status_code == 200
+    with Project.open(copied) as project:
+        labels = project.labelled()
+        assert labels.get(ids[0]) == "Bag" and ids[1] not in labels and ids[2] not in labels
+        assert answer.json()["labelled"] == len(labels)
+        assert project.label_history(ids[0])[-1].author == "ann"  # put back under its own author's name

@@ -225,6 +225,85 @@ def test_grid_labels_a_selection_and_accepts_all_above_p(
     assert all(i in labels and events[i].source == "model-accepted" for i in shown)
 
 
+@pytest.fixture()
+def reviewed(tmp_path: Path, fashion_dir: Path) -> Iterator[tuple[str, Path, list[int]]]:
+    """`tetsuban serve` on a project where a careless annotator labelled four trousers "Bag": labels to review."""
+    project_dir = embedded_project(fashion_dir, tmp_path, 80, 20, test=0.2, val=0.2)
+    with Project.open(project_dir) as project:
+        splits, labels = project.splits(), project.labelled()
+        planted = [i for i, label in labels.items() if label == "Trouser" and splits.get(i) == "train"][:4]
+        project.set_labels([(i, "Bag") for i in planted], "human", "careless")
+    process, url = start_serve(project_dir, tmp_path / "serve.log")
+    yield url, project_dir, planted
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_the_review_grid_shows_each_label_asks_before_changing_them_and_undoes_them_at_once(
+    reviewed: tuple[str, Path, list[int]], page: Page
+) -> None:
+    url, project_dir, planted = reviewed
+    page.goto(url + "/grid?queue=review")
+    shown = {int(i): caption for i, caption in _captions(page).items()}
+    with Project.open(project_dir) as project:
+        before = project.labelled()
+        authors = {e.image_id: e.author for e in project.label_history()}
+    assert set(planted) & set(shown)
+    for image_id, caption in shown.items():  # the current label beside the suggestion
+        assert caption.startswith(f"now {before[image_id]} · suggested ") and caption.endswith("%")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    lowest = min(int(caption.rsplit(" ", 1)[1].rstrip("%")) for caption in shown.values())
+    page.fill("#threshold", str(max(0, lowest - 1)))  # every suggestion on the page, in percent as the captions
+    page.click("#accept-above button")
+    deadline = time.monotonic() + 10
+    while not asked and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    expect(page.locator("#grid .tile")).to_have_count(len(shown))
+    assert asked and asked[0].startswith(f"This changes {len(shown)} label(s) that people gave.")
+    with Project.open(project_dir) as project:
+        assert project.labelled() == before  # dismissed: nothing changed
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#accept-above button")
+    expect(page.locator("#undo-page")).to_have_text(f"Undo the last change ({len(shown)})")
+    with Project.open(project_dir) as project:
+        changed = project.labelled()
+    suggested = {i: caption.split(" · suggested ")[1].rsplit(" ", 1)[0] for i, caption in shown.items()}
+    assert {i: changed[i] for i in shown} == suggested
+    page.click("#undo-page")
+    expect(page.locator("#undo-page")).to_be_hidden()
+    expect(page.locator("#status")).to_contain_text(f"{len(shown)} label(s) put back")
+    with Project.open(project_dir) as project:
+        assert project.labelled() == before  # every label back, under its own author's name
+        restored = {e.image_id: e for e in project.label_history() if e.image_id in shown}
+    assert all(restored[i].author == authors[i] and restored[i].source == "restored" for i in shown)
+
+
+def test_enter_on_a_label_under_review_changes_it_only_when_pressed_twice(
+    reviewed: tuple[str, Path, list[int]], page: Page
+) -> None:
+    url, project_dir, _ = reviewed
+    page.goto(url + "/?queue=review")
+    image_id = int(str(wait_until(page, "() => document.getElementById('image')?.dataset.id")))
+    with Project.open(project_dir) as project:
+        given = project.labelled()[image_id]
+    line = page.locator("#suggestion")
+    expect(line).to_contain_text(f"labelled {given} · suggestion: ")
+    suggestion = json.loads(page.locator("#classes-data").inner_text())
+    page.keyboard.press("Enter")
+    expect(line).to_contain_text(f"Press Enter again to change {given} to ")
+    name = line.inner_text().rsplit(" to ", 1)[1]
+    assert name in suggestion and name != given
+    expect(page.locator("#image")).to_have_attribute("data-id", str(image_id))  # still this image
+    with Project.open(project_dir) as project:
+        assert project.labelled()[image_id] == given
+    page.keyboard.press("Enter")
+    expect(page.locator("#image")).not_to_have_attribute("data-id", str(image_id))
+    wait_until(page, "() => /labelled/.test(document.getElementById('status').textContent)")
+    with Project.open(project_dir) as project:
+        assert project.labelled()[image_id] == name
+
+
 def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], page: Page) -> None:
     url, project_dir = server
     with Project.open(project_dir) as project:

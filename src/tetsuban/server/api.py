@@ -51,6 +51,12 @@ class ImageIn(BaseModel):
     image_id: int
 
 
+class ImagesIn(BaseModel):
+    """The images of one grid change, to undo as one step."""
+
+    image_ids: list[int] = Field(min_length=1, max_length=MAX_BATCH)
+
+
 class FieldIn(BaseModel):
     image_id: int
     name: str = Field(min_length=1, max_length=64)
@@ -134,14 +140,19 @@ def add_labels(body: BatchIn, state: State, who: Annotator) -> dict[str, object]
 
 @router.post("/undo")
 def undo(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
-    """Take back a label; an annotator only their own. The label it replaced comes back when another person gave
-    it (server.ownership)."""
-    if body.image_id not in state.records:
-        raise _unknown(body.image_id)
-    history = state.history(body.image_id)  # read once: whose label it is, and the one it replaced
-    current = {body.image_id: history[-1].author} if history and history[-1].label is not None else {}
-    _check_writes(state, who, [body.image_id], current)
-    state.undo(who, body.image_id, label_before(history))
+    """Take back a label; an annotator only their own. The label it replaced comes back (server.ownership)."""
+    return undo_many(ImagesIn(image_ids=[body.image_id]), state, who)
+
+
+@router.post("/undo/batch")
+def undo_many(body: ImagesIn, state: State, who: Annotator) -> dict[str, object]:
+    """Take back a page of labels as one step (the grid's last change), each replaced label put back; nothing is
+    undone when any of them may not be."""
+    ids = list(dict.fromkeys(body.image_ids))
+    histories = {i: state.history(i) for i in ids}  # read once: whose label it is, and the one it replaced
+    current = {i: h[-1].author for i, h in histories.items() if h and h[-1].label is not None}
+    _check_writes(state, who, ids, current)
+    state.undo_many(who, [(i, label_before(histories[i])) for i in ids])
     return {"ok": True, "labelled": int(state.view.labelled.sum())}
 
 

@@ -4,8 +4,8 @@
   label: no one else writes to it meanwhile.
 - A label another person gave is theirs: an annotator changes it only when the image was handed to them for a
   second opinion (they hold its lease); reviewers and admins may change any.
-- Undoing a label puts back the one it replaced when someone else had given that one, so an annotator's undo never
-  leaves an image without the label another person gave it.
+- Undoing a label puts back the one it replaced, whoever gave it (under that person's name): an undo never leaves
+  an image without the label another person gave it, and a reviewer who undoes a change gets the old label back.
 """
 
 from __future__ import annotations
@@ -40,11 +40,9 @@ def write_refusal(viewer: Viewer, image_id: int, holder: str | None, author: str
 
 
 def label_before(history: list[LabelEvent]) -> LabelEvent | None:
-    """The event whose label stood before the image's current one, when that label was given by someone else than
-    the current label's author (and so must come back when the current one is undone); else None."""
+    """The event whose label stood before the image's current one (it comes back when the current one is undone);
+    None when the image had none before it."""
     if len(history) < 2 or history[-1].label is None:
         return None
     before = history[-2]
-    if before.label is None or before.author == history[-1].author:
-        return None
-    return before
+    return None if before.label is None else before

@@ -178,12 +178,23 @@ class AppState:
     def undo(self, viewer: Viewer, image_id: int, before: LabelEvent | None) -> None:
         """Clear ``image_id``'s label (the history keeps it) and put back ``before``, the label it replaced, under
         its own author's name; then tell the loop."""
-        self._check_image(image_id)
-        with self._write:
-            self.project.set_labels([(image_id, None)], "human", viewer.name)
+        self.undo_many(viewer, [(image_id, before)])
+
+    def undo_many(self, viewer: Viewer, items: list[tuple[int, LabelEvent | None]]) -> None:
+        """Undo several labels as one step (a page of the grid): clear them all at once, then put back each one's
+        ``before`` under its author's name, a write per author; then tell the loop."""
+        for image_id, _ in items:
+            self._check_image(image_id)
+        restored: dict[str, list[tuple[int, str | None]]] = {}
+        for image_id, before in items:
             if before is not None:
-                self.project.set_labels([(image_id, before.label)], "restored", before.author)
-        self._tell_loop(image_id, None if before is None else before.label)
+                restored.setdefault(before.author, []).append((image_id, before.label))
+        with self._write:
+            self.project.set_labels([(image_id, None) for image_id, _ in items], "human", viewer.name)
+            for author, labels in restored.items():
+                self.project.set_labels(labels, "restored", author)
+        for image_id, before in items:
+            self._tell_loop(image_id, None if before is None else before.label)
 
     def history(self, image_id: int) -> list[LabelEvent]:
         """The image's label events, oldest first."""

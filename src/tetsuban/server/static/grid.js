@@ -1,18 +1,22 @@
 // The grid: a page of thumbnails from the chosen queue (for example one class's likely members, most probable
 // first). Select with the mouse (Shift for a range) or keys (arrows move, x or Space toggles, A selects all),
-// then 1-9 labels the selection; "accept all above p" takes every suggestion at least that probable.
+// then 1-9 labels the selection; "accept all above p" takes every suggestion at least that probable. A tile under
+// review shows its current label beside the suggestion; a change of labels people gave asks first, and the last
+// change of a page can be undone as one step (the button, or Z).
 import { classButtons, classes, get, newClassForm, queue, send, statusLine, t } from "./common.js";
 
 const PAGE = 48;
 const grid = document.getElementById("grid");
 const classesNav = document.getElementById("classes");
 const selectedLine = document.getElementById("selected");
+const undoButton = document.getElementById("undo-page");
 let items = [];             // {id, suggestion, probability, label}
 let selected = new Set();   // image ids
 let focus = 0;
 let anchor = null;          // for Shift+click ranges
 let shownAt = performance.now();
 let busy = false;           // a labelling request is out: the tiles on screen are being replaced
+let lastChange = [];        // image ids of the last page of labels, for an undo of them all
 
 async function load() {
   const data = await get(`/api/next?count=${PAGE}&queue=${encodeURIComponent(queue())}`);
@@ -37,13 +41,18 @@ function render() {
     img.alt = "";
     img.loading = "lazy";
     const caption = document.createElement("figcaption");
-    caption.textContent = item.suggestion ? `${item.suggestion} ${(item.probability * 100).toFixed(0)}%` : "–";
+    caption.textContent = captionOf(item);
     tile.append(img, caption);
     tile.addEventListener("click", (event) => pick(index, event.shiftKey));
     return tile;
   }));
   selectedLine.textContent = t("selected", { n: selected.size });
   classButtons(classesNav, (name) => labelSelected(name));
+}
+
+function captionOf(item) {
+  const suggested = item.suggestion ? `${item.suggestion} ${(item.probability * 100).toFixed(0)}%` : "–";
+  return item.label ? t("given_and_suggested", { given: item.label, suggested }) : suggested;
 }
 
 function pick(index, range) {
@@ -60,20 +69,53 @@ function pick(index, range) {
   render();
 }
 
+function changesPeoplesLabels(chosen) {
+  // the labels people gave that ``chosen`` would replace with another
+  const byId = new Map(items.map((item) => [item.id, item]));
+  return chosen.filter((c) => byId.get(c.image_id).label && byId.get(c.image_id).label !== c.label);
+}
+
 async function labelMany(chosen) {
   if (!chosen.length || busy) return;
-  busy = true;
-  grid.setAttribute("aria-busy", "true");
-  try {
+  const replaced = changesPeoplesLabels(chosen);
+  if (replaced.length && !window.confirm(t("confirm_change", { n: replaced.length }))) return;
+  await whileBusy(async () => {
     const seconds = (performance.now() - shownAt) / 1000;
     const result = await send("/api/labels/batch", { items: chosen, seconds });
     statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
+    lastChange = chosen.map((c) => c.image_id);
+    showUndo();
     await load();
-  } finally {
+  });
+}
+
+async function undoLastChange() {
+  if (!lastChange.length || busy) return;
+  await whileBusy(async () => {
+    const result = await send("/api/undo/batch", { image_ids: lastChange });
+    statusLine.textContent = t("undone_page", { n: lastChange.length, total: result.labelled });
+    lastChange = [];
+    showUndo();
+    await load();
+  });
+}
+
+async function whileBusy(work) {
+  busy = true;
+  grid.setAttribute("aria-busy", "true");
+  undoButton.disabled = true;  // until the page after the change is drawn
+  try { await work(); } finally {
     busy = false;
     grid.removeAttribute("aria-busy");
+    undoButton.disabled = false;
   }
 }
+
+function showUndo() {
+  undoButton.hidden = lastChange.length === 0;
+  undoButton.textContent = t("undo_page", { n: lastChange.length });
+}
+undoButton.addEventListener("click", undoLastChange);
 
 function labelSelected(name) {
   const chosen = items.filter((item) => selected.has(item.id))
@@ -83,7 +125,7 @@ function labelSelected(name) {
 
 document.getElementById("accept-above").addEventListener("submit", (event) => {
   event.preventDefault();
-  const threshold = Number(document.getElementById("threshold").value);
+  const threshold = Number(document.getElementById("threshold").value) / 100;  // percent, as the captions say
   const chosen = items.filter((item) => item.suggestion && item.probability >= threshold)
     .map((item) => ({ image_id: item.id, label: item.suggestion, accepted: true }));
   labelMany(chosen);
@@ -102,6 +144,7 @@ function columns() {
 
 document.addEventListener("keydown", (event) => {
   if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || event.ctrlKey || event.metaKey) return;
+  if ((event.key === "z" || event.key === "Z") && !busy) { undoLastChange(); return; }
   if (!items.length || busy) return;  // no key acts on tiles already labelled
   const moves = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -columns(), ArrowDown: columns() };
   if (event.key in moves) {

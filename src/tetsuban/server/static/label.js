@@ -1,5 +1,5 @@
-// The single-image page: keys 1-9 label, Enter accepts the suggestion, Space or 0 skips, U marks unsure,
-// Z or Backspace undoes the last label, arrows move. The next images are fetched ahead and their pictures
+// The single-image page: keys 1-9 label, Enter accepts the suggestion (twice where it would change a label
+// already given), Space or 0 skips, U marks unsure, Z or Backspace undoes the last label, arrows move. The next images are fetched ahead and their pictures
 // preloaded, so a key press shows the next one at once.
 import { classButtons, classes, get, newClassForm, queue, send, statusLine, t } from "./common.js";
 
@@ -14,6 +14,7 @@ let shownAt = performance.now();
 let exhausted = false;
 let waiting = false;   // the next images are being fetched: the image on screen is already labelled or skipped
 
+let armed = null;      // the image whose label a second Enter changes to the suggestion
 let filling = null;    // the fetch ahead in flight: one at a time, or two would queue the same images twice
 
 function refill() {
@@ -39,6 +40,7 @@ function show() {
   if (!item) { statusLine.textContent = t("nothing_left"); image.removeAttribute("src"); return; }
   image.src = `/images/${item.id}`;
   image.dataset.id = item.id;
+  armed = null;
   const parts = [];
   const given = item.labelled || item.label;  // given on this page (an undo clears it), else as fetched
   if (given) parts.push(t("current", { name: given }));
@@ -111,6 +113,17 @@ function label(name, accepted) {
   advance();
 }
 
+function accept(item) {
+  // Enter: the suggestion; where the image has a label that differs, only after a second Enter
+  const given = item.labelled || item.label;
+  if (given && given !== item.suggestion && armed !== item.id) {
+    armed = item.id;
+    suggestionLine.textContent = t("enter_again", { given, name: item.suggestion });
+    return;
+  }
+  label(item.suggestion, true);
+}
+
 function unsure() {
   const item = current();
   if (!item) return;
@@ -137,7 +150,7 @@ document.addEventListener("keydown", (event) => {
   if (waiting) return;  // no key acts on an image already left
   const item = current();
   if (/^[1-9]$/.test(event.key) && classes[Number(event.key) - 1]) label(classes[Number(event.key) - 1], false);
-  else if (event.key === "Enter" && item && item.suggestion) { event.preventDefault(); label(item.suggestion, true); }
+  else if (event.key === "Enter" && item && item.suggestion) { event.preventDefault(); accept(item); }
   else if (event.key === " " || event.key === "0") { event.preventDefault(); advance(); }
   else if (event.key === "u" || event.key === "U") unsure();
   else if ((event.key === "z" || event.key === "Backspace") && position > 0) { event.preventDefault(); undo(); }
