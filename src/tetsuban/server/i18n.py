@@ -93,7 +93,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "current": "ラベル: {name}",
         "keys.single": "キー: 1-9 ラベル · Enter 候補を採用 · Space か 0 飛ばす · U 不確か · Z か Backspace 取り消し"
         " · ← → 前後へ",
-        "keys.grid": "クリックか x で選択 · Shift+クリックで範囲 · A 全部 · 1-9 選択にラベル · 矢印で移動 · Z 直前の変更を取り消し",
+        "keys.grid": "クリックか x で選択 · Shift+クリックで範囲 · A 全部 · 1-9 選択にラベル · 矢印で移動"
+        " · Z 直前の変更を取り消し",
         "given_and_suggested": "いま {given} · 候補 {suggested}",
         "confirm_change": "人が付けたラベル {n} 件を変更します。よろしいですか？（Z か取り消しボタンで元に戻せます）",
         "undo_page": "直前の変更を取り消す（{n} 件）",
