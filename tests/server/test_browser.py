@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from tests.conftest import embedded_project
+from tests.conftest import embedded_project, write_unlabelled_fashion_images
 from tests.serving import start_serve, wait_until
 from tetsuban import Project
 
@@ -312,12 +312,53 @@ def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], p
     wait_until(page, "() => document.getElementById('image')?.dataset.id")
     page.fill("#class-name", "Hat")
     page.press("#class-name", "Enter")
-    expect(page.locator("#classes button").last).to_have_text("Hat")
+    expect(page.locator("#classes button").last).to_have_text("⇧2 Hat")  # the eleventh class: Shift+2
     image_id = int(page.locator("#image").get_attribute("data-id") or 0)
     page.locator("#classes button", has_text="Hat").click()
     _wait_for_label_count(page, before + 1)  # stored: the page moves on before the server answers
     with Project.open(project_dir) as project:
         assert "Hat" in project.classes() and project.labelled()[image_id] == "Hat"
+
+
+def test_a_project_without_classes_says_how_to_add_one_and_every_class_gets_a_key(
+    tmp_path: Path, fashion_dir: Path, page: Page
+) -> None:
+    """No class: the page says how to add one, not "1-9 label". After adding one, the keys label (the cursor has
+    left the box); the tenth class gets Shift+1 and the hint says so."""
+    unlabelled = write_unlabelled_fashion_images(fashion_dir, tmp_path / "unlabelled", 30)
+    with Project.init(tmp_path / "project") as project:
+        project.import_folder(unlabelled)
+    process, url = start_serve(tmp_path / "project", tmp_path / "serve.log")
+    try:
+        page.goto(url)
+        wait_until(page, "() => document.getElementById('image')?.dataset.id")
+        expect(page.locator("#classes")).to_have_text(
+            "No class yet: type a class name in the box below and press Enter."
+        )
+        expect(page.locator("#keys-hint")).to_have_text("Keys label once there are classes.")
+        page.fill("#class-name", "Flag")
+        page.press("#class-name", "Enter")
+        expect(page.locator("#classes button")).to_have_text(["1 Flag"])
+        expect(page.locator("#keys-hint")).to_contain_text("Keys: 1 label · Enter")
+        first = int(page.locator("#image").get_attribute("data-id") or 0)
+        page.keyboard.press("1")
+        _wait_for_label_count(page, 1)
+        assert page.input_value("#class-name") == ""  # the key labelled; it did not type into the box
+        for name in "BCDEFGHIJ":
+            page.fill("#class-name", f"Class {name}")
+            page.press("#class-name", "Enter")
+        buttons = page.locator("#classes button")
+        expect(buttons).to_have_count(10)
+        expect(buttons.nth(9)).to_have_text("⇧1 Class J")
+        expect(page.locator("#keys-hint")).to_contain_text("Keys: 1-9, ⇧1 label")
+        second = int(page.locator("#image").get_attribute("data-id") or 0)
+        page.keyboard.press("Shift+Digit1")
+        _wait_for_label_count(page, 2)
+        with Project.open(tmp_path / "project") as project:
+            assert (project.labelled()[first], project.labelled()[second]) == ("Flag", "Class J")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: Page, browser: Browser) -> None:

@@ -22,10 +22,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "suggestion": "suggestion: {name} ({p}%)",
         "no_suggestion": "no suggestion yet",
         "current": "labelled {name}",
-        "keys.single": "Keys: 1-9 label · Enter accepts the suggestion · Space or 0 skips · U unsure · Z or Backspace"
+        "keys.single": "Keys: {labels} label · Enter accepts the suggestion · Space or 0 skips · U unsure · Z or Backspace"
         " undoes · ← → go back and forth",
-        "keys.grid": "Click or x selects · Shift+click a range · A all · 1-9 labels the selection · arrows move"
-        " · Z undoes the last change",
+        "keys.grid": "Click or x selects · Shift+click a range · A all · {labels} labels the selection · arrows"
+        " move · Z undoes the last change",
+        "keys.click_rest": "{keys}; the other {n} by click",
+        "keys.no_class": "Keys label once there are classes.",
+        "no_class_add": "No class yet: type a class name in the box below and press Enter.",
+        "no_class_ask": "No class yet: a reviewer or an admin adds them.",
         "given_and_suggested": "now {given} · suggested {suggested}",
         "confirm_change": "This changes {n} label(s) that people gave. Change them? (Z or the Undo button puts them"
         " back.)",
@@ -91,10 +95,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "suggestion": "候補: {name} ({p}%)",
         "no_suggestion": "候補はまだありません",
         "current": "ラベル: {name}",
-        "keys.single": "キー: 1-9 ラベル · Enter 候補を採用 · Space か 0 飛ばす · U 不確か · Z か Backspace 取り消し"
+        "keys.single": "キー: {labels} ラベル · Enter 候補を採用 · Space か 0 飛ばす · U 不確か · Z か Backspace 取り消し"
         " · ← → 前後へ",
-        "keys.grid": "クリックか x で選択 · Shift+クリックで範囲 · A 全部 · 1-9 選択にラベル · 矢印で移動"
+        "keys.grid": "クリックか x で選択 · Shift+クリックで範囲 · A 全部 · {labels} 選択にラベル · 矢印で移動"
         " · Z 直前の変更を取り消し",
+        "keys.click_rest": "{keys}、残り {n} クラスはクリックで",
+        "keys.no_class": "クラスができるとキーでラベルを付けられます。",
+        "no_class_add": "クラスがまだありません。下の欄にクラス名を入れて Enter を押してください。",
+        "no_class_ask": "クラスがまだありません。レビュアーか管理者が追加します。",
         "given_and_suggested": "いま {given} · 候補 {suggested}",
         "confirm_change": "人が付けたラベル {n} 件を変更します。よろしいですか？（Z か取り消しボタンで元に戻せます）",
         "undo_page": "直前の変更を取り消す（{n} 件）",

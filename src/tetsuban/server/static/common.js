@@ -57,11 +57,46 @@ export function queue() { return queueSelect.value; }
 
 export const classes = JSON.parse(document.getElementById("classes-data").textContent);
 
+// Keys for classes: 1-9 the first nine, Shift+1-9 the next nine; the rest by click.
+export function keyName(index) {
+  if (index < 9) return String(index + 1);
+  return index < 18 ? `⇧${index - 8}` : null;
+}
+
+export function classOfKey(event) {
+  // the class a key press names, if any: the digit itself (main row or keypad), or Shift and a main-row digit
+  if (event.altKey) return undefined;
+  if (!event.shiftKey && /^[1-9]$/.test(event.key)) return classes[Number(event.key) - 1];
+  const digit = /^Digit([1-9])$/.exec(event.code);
+  return event.shiftKey && digit ? classes[8 + Number(digit[1])] : undefined;
+}
+
+function labelKeys() {
+  const n = classes.length;
+  if (n <= 9) return n === 1 ? "1" : `1-${n}`;
+  const more = Math.min(n, 18) - 9;
+  const shifted = more === 1 ? "1-9, ⇧1" : `1-9, ⇧1-${more}`;
+  return n <= 18 ? shifted : t("keys.click_rest", { keys: shifted, n: n - 18 });
+}
+
+export function showKeys(mode) {
+  // the page's key hint, for the classes there are now
+  const hint = document.getElementById("keys-hint");
+  if (hint) hint.textContent = classes.length ? t(`keys.${mode}`, { labels: labelKeys() }) : t("keys.no_class");
+}
+
 export function classButtons(nav, onPick, suggested) {
+  if (!classes.length) {
+    const canAdd = Boolean(document.getElementById("new-class"));
+    nav.replaceChildren(Object.assign(document.createElement("p"),
+      { className: "hint", textContent: t(canAdd ? "no_class_add" : "no_class_ask") }));
+    return;
+  }
   nav.replaceChildren(...classes.map((name, i) => {
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = i < 9 ? `${i + 1} ${name}` : name;
+    const key = keyName(i);
+    button.textContent = key ? `${key} ${name}` : name;
     if (suggested === name) button.classList.add("suggested");
     // One press, one label: the second click of a double click lands on the next image's button, unseen.
     button.addEventListener("click", (event) => { if (event.detail <= 1) onPick(name); });
@@ -72,15 +107,18 @@ export function classButtons(nav, onPick, suggested) {
 export function newClassForm(onAdded) {
   const form = document.getElementById("new-class");
   if (!form) return;
-  form.addEventListener("submit", async (event) => {
+  let adding = Promise.resolve();  // one add at a time: each answer's class list is newer than the one before
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
     const input = document.getElementById("class-name");
     const name = input.value.trim();
     input.value = "";
+    input.blur();  // the keys label again: "1" no longer types into the box
     if (!name || classes.includes(name)) return;
-    const result = await send("/api/classes", { name });
-    classes.splice(0, classes.length, ...result.classes);
-    onAdded();
+    adding = adding.then(() => send("/api/classes", { name })).then((result) => {
+      classes.splice(0, classes.length, ...result.classes);
+      onAdded();
+    }, () => {});  // refused: send has said why on the status line
   });
 }
 

@@ -3,7 +3,7 @@
 // then 1-9 labels the selection; "accept all above p" takes every suggestion at least that probable. A tile under
 // review shows its current label beside the suggestion; a change of labels people gave asks first, and the last
 // change of a page can be undone as one step (the button, or Z).
-import { classButtons, classes, get, newClassForm, queue, send, statusLine, t } from "./common.js";
+import { classButtons, classOfKey, get, newClassForm, queue, send, showKeys, statusLine, t } from "./common.js";
 
 const PAGE = 48;
 const grid = document.getElementById("grid");
@@ -153,8 +153,9 @@ document.addEventListener("keydown", (event) => {
     render();
   } else if (event.key === "x" || event.key === " ") { event.preventDefault(); pick(focus, false); }
   else if (event.key === "a" || event.key === "A") { items.forEach((item) => selected.add(item.id)); render(); }
-  else if (/^[1-9]$/.test(event.key) && classes[Number(event.key) - 1]) labelSelected(classes[Number(event.key) - 1]);
+  else if (classOfKey(event)) { event.preventDefault(); labelSelected(classOfKey(event)); }
 });
 
-newClassForm(render);
+newClassForm(() => { render(); showKeys("grid"); });
+showKeys("grid");
 load();

@@ -1,7 +1,7 @@
-// The single-image page: keys 1-9 label, Enter accepts the suggestion (twice where it would change a label
-// already given), Space or 0 skips, U marks unsure, Z or Backspace undoes the last label, arrows move. The next images are fetched ahead and their pictures
-// preloaded, so a key press shows the next one at once.
-import { classButtons, classes, get, newClassForm, queue, send, statusLine, t } from "./common.js";
+// The single-image page: keys 1-9 (and Shift+1-9) label, Enter accepts the suggestion (twice where it would
+// change a label already given), Space or 0 skips, U marks unsure, Z or Backspace undoes the last label, arrows
+// move. The next images are fetched ahead and their pictures preloaded, so a key press shows the next one at once.
+import { classButtons, classOfKey, get, newClassForm, queue, send, showKeys, statusLine, t } from "./common.js";
 
 const classesNav = document.getElementById("classes");
 const image = document.getElementById("image");
@@ -26,7 +26,8 @@ async function fetchAhead() {
   const data = await get(`/api/next?count=10&queue=${encodeURIComponent(queue())}`);
   const seen = new Set([...upcoming, ...history].map((item) => item.id));  // as they are now the answer is in
   const fresh = data.images.filter((item) => !seen.has(item.id));
-  exhausted = fresh.length === 0;
+  exhausted = data.images.length === 0;  // only the server's own "none left": an answer of images already here
+  // (leased to us, their labels still on the way) is not the end of the queue
   for (const item of fresh) {
     upcoming.push(item);
     new Image().src = `/images/${item.id}`;  // preload
@@ -149,7 +150,8 @@ document.addEventListener("keydown", (event) => {
   if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || event.ctrlKey || event.metaKey) return;
   if (waiting) return;  // no key acts on an image already left
   const item = current();
-  if (/^[1-9]$/.test(event.key) && classes[Number(event.key) - 1]) label(classes[Number(event.key) - 1], false);
+  const named = classOfKey(event);
+  if (named) { event.preventDefault(); label(named, false); }
   else if (event.key === "Enter" && item && item.suggestion) { event.preventDefault(); accept(item); }
   else if (event.key === " " || event.key === "0") { event.preventDefault(); advance(); }
   else if (event.key === "u" || event.key === "U") unsure();
@@ -158,5 +160,9 @@ document.addEventListener("keydown", (event) => {
   else if (event.key === "ArrowRight") advance();
 });
 
-newClassForm(() => classButtons(classesNav, (name) => label(name, false), current()?.suggestion));
+newClassForm(() => {
+  classButtons(classesNav, (name) => label(name, false), current()?.suggestion);
+  showKeys("single");
+});
+showKeys("single");
 advance();
