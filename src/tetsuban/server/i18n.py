@@ -22,8 +22,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "suggestion": "suggestion: {name} ({p}%)",
         "no_suggestion": "no suggestion yet",
         "current": "labelled {name}",
-        "keys.single": "Keys: {labels} label · Enter accepts the suggestion · Space or 0 skips · U unsure · Z or Backspace"
-        " undoes · ← → go back and forth",
+        "keys.single": "Keys: {labels} label · Enter accepts the suggestion · Space or 0 skips · U unsure"
+        " · Z or Backspace undoes · ← → go back and forth",
         "keys.grid": "Click or x selects · Shift+click a range · A all · {labels} labels the selection · arrows"
         " move · Z undoes the last change",
         "keys.click_rest": "{keys}; the other {n} by click",
@@ -95,8 +95,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "suggestion": "候補: {name} ({p}%)",
         "no_suggestion": "候補はまだありません",
         "current": "ラベル: {name}",
-        "keys.single": "キー: {labels} ラベル · Enter 候補を採用 · Space か 0 飛ばす · U 不確か · Z か Backspace 取り消し"
-        " · ← → 前後へ",
+        "keys.single": "キー: {labels} ラベル · Enter 候補を採用 · Space か 0 飛ばす · U 不確か"
+        " · Z か Backspace 取り消し · ← → 前後へ",
         "keys.grid": "クリックか x で選択 · Shift+クリックで範囲 · A 全部 · {labels} 選択にラベル · 矢印で移動"
         " · Z 直前の変更を取り消し",
         "keys.click_rest": "{keys}、残り {n} クラスはクリックで",
