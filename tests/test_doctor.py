@@ -63,3 +63,14 @@ def test_doctor_from_the_command_line(pets: Path) -> None:
     text = tetsuban("doctor", pets).stdout
     assert "PASS files" in text and "WARN leakage: The project has no splits yet." in text
     assert "-> Make them: tetsuban split" in text
+
+
+def test_doctor_on_a_split_project_without_labels_passes_nothing_about_classes(
+    project: Project, emoji_sample: Path
+) -> None:
+    """No label: the balance and the test set's coverage of classes are warnings, never a pass."""
+    project.import_folder(emoji_sample, labels_from_folders=False)
+    project.split(test=0.3, val=0.1)
+    found = _by_check(project)
+    assert found["balance"][0] == "warn" and found["test set"][0] == "warn"
+    assert "No image is labelled yet" in found["test set"][1]

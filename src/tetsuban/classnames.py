@@ -42,3 +42,8 @@ def check_class_name(name: str) -> str:
             "no space at either end, and no line breaks, tabs or control characters."
         )
     return name
+
+
+def name_key(name: str) -> str:
+    """What two class names are compared by: "Flags", "flags" and "FLAGS" name one class."""
+    return name.casefold()

@@ -44,7 +44,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-labels_app = typer.Typer(help="Labels: export them.", no_args_is_help=True)
+labels_app = typer.Typer(help="Labels: export them; rename, merge or remove classes.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
 props_app = typer.Typer(help="The property sheet: fields that matter for your problem.", no_args_is_help=True)
 app.add_typer(props_app, name="props")
@@ -461,6 +461,47 @@ def labels_export(
     with Project.open(project) as opened:
         rows = opened.export_labels(output, history)
     console.say(f"Wrote {rows:,} rows to {output}")
+
+
+ClassArg = Annotated[str, typer.Argument(help="A class name, as it is spelled.")]
+
+
+@labels_app.command("rename")
+def labels_rename(
+    project: ProjectArg, old: ClassArg, new: Annotated[str, typer.Argument(help="The class's new name.")]
+) -> None:
+    """Rename a class, keeping its key; its images get a label event with the new name (the history keeps both)."""
+    with Project.open(project) as opened:
+        moved = opened.rename_class(old, new)
+    console.say(f'Renamed "{old}" to "{new}": {moved:,} image(s) relabelled; the history keeps the old name.')
+
+
+@labels_app.command("merge")
+def labels_merge(
+    project: ProjectArg,
+    classes: Annotated[list[str], typer.Argument(help="The classes to merge into another.")],
+    into: Annotated[str, typer.Option("--into", help="The class that takes their images.")],
+) -> None:
+    """Put the images of some classes into another class; those classes are retired (the history keeps them)."""
+    with Project.open(project) as opened:
+        moved = opened.merge_classes(classes, into)
+    names = ", ".join(f'"{name}"' for name in classes)
+    console.say(f'Merged {names} into "{into}": {moved:,} image(s) relabelled.')
+
+
+@labels_app.command("remove")
+def labels_remove(
+    project: ProjectArg,
+    name: ClassArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before clearing labels.")] = False,
+) -> None:
+    """Remove a class: its images lose their label (the history keeps it) and go back to the queues."""
+    with Project.open(project) as opened:
+        count = opened.images_labelled(name)
+        if count and not yes and not typer.confirm(f'{count:,} image(s) are labelled "{name}"; clear their labels?'):
+            raise typer.Exit(1)
+        cleared = opened.remove_class(name)
+    console.say(f'Removed "{name}": {cleared:,} image(s) lost their label; the history keeps it.')
 
 
 def main() -> None:

@@ -16,12 +16,14 @@ from tetsuban.active import stage as loop
 from tetsuban.active.label_issues import LabelIssue
 from tetsuban.active.simulate import Curve
 from tetsuban.backbones.stage import embed, same_pictures
-from tetsuban.errors import ConfigError, TetsubanError
+from tetsuban.config import CONFIG_NAME
+from tetsuban.errors import ConfigError, ProjectError, TetsubanError
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.run import Evaluation
 from tetsuban.evaluate.stage import compare_models, evaluate_model
 from tetsuban.finetune.run import StepFn
 from tetsuban.finetune.stage import finetune_model
+from tetsuban.learn.artifact import CARD_NAME
 from tetsuban.learn.stage import train
 from tetsuban.learn.train import TrainReport
 from tetsuban.progress import ProgressFn
@@ -209,8 +211,21 @@ def evaluate(
 
 
 def project_of(model: Path) -> Path:
-    """The project a model folder lies in (<project>/models/<id>)."""
-    return model.expanduser().resolve().parent.parent
+    """The project a model folder lies in (<project>/models/<id>); a project or another folder given instead is
+    refused with what to give."""
+    folder = model.expanduser().resolve()
+    if (folder / CONFIG_NAME).exists():
+        models = sorted((folder / "models").glob(f"*/{CARD_NAME}"), key=lambda card: card.stat().st_mtime)
+        newest = f" The newest: {models[-1].parent}" if models else f" It has none yet: tetsuban train {model}"
+        raise ProjectError(
+            f"{model} is a project; this command takes a model folder, one of {model / 'models'}/<id>.{newest}"
+        )
+    if not (folder / CARD_NAME).is_file():
+        raise ProjectError(
+            f"{model} is not a model folder (no {CARD_NAME} in it). Models lie in PROJECT/models/<id>; tetsuban "
+            "train prints the folder of the model it made."
+        )
+    return folder.parent.parent
 
 
 def evaluate_folder(

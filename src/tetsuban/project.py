@@ -187,6 +187,22 @@ class Project:
         """Add a class before any image has it (labelling adds classes too)."""
         labels.add_class(self.workspace, name)
 
+    def rename_class(self, old: str, new: str, author: str | None = None) -> int:
+        """Rename a class, keeping its place; its images get a label event naming ``new``. Returns how many."""
+        return labels.rename_class(self.workspace, old, new, author)
+
+    def merge_classes(self, sources: Sequence[str], into: str, author: str | None = None) -> int:
+        """Relabel the images of ``sources`` as ``into`` and retire ``sources``. Returns how many."""
+        return labels.merge_classes(self.workspace, sources, into, author)
+
+    def remove_class(self, name: str, author: str | None = None) -> int:
+        """Clear the labels of a class's images (the history keeps them) and retire it. Returns how many."""
+        return labels.remove_class(self.workspace, name, author)
+
+    def images_labelled(self, name: str) -> int:
+        """How many images are labelled ``name`` now."""
+        return labels.images_labelled(self.workspace, name)
+
     @property
     def accounts(self) -> Accounts:
         """The labeling app's users and sessions."""

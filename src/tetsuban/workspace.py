@@ -15,7 +15,7 @@ from tetsuban.pipeline.fitted import fitted_pipeline
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.images import ImageRecord, all_images, image_path
-from tetsuban.store.labels import LabelEvent, class_ids, current_labels
+from tetsuban.store.labels import LabelEvent, class_order, current_labels
 from tetsuban.store.schema import create_schema, upgrade_schema
 from tetsuban.store.splits import current_splits
 
@@ -66,8 +66,7 @@ class Workspace:
         """Every class name, labelled or not yet, in the order they were added (so that the app's keys 1-9 stay
         put when a class is added)."""
         with self.engine.connect() as conn:
-            ids = class_ids(conn)
-        return sorted(ids, key=ids.__getitem__)
+            return class_order(conn)
 
     def splits(self) -> dict[int, str]:
         """Each assigned image's split (train, val or test), by image id."""

@@ -102,6 +102,18 @@ def test_a_project_without_labelled_test_images_is_told_what_to_do(fashion_dir: 
     assert result.returncode == 1 and "test split" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_evaluate_given_a_project_or_another_folder_says_what_it_takes(
+    trained: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    root, _, second = trained
+    given_project = tetsuban("evaluate", root, check=False)
+    assert given_project.returncode == 1 and "Traceback" not in given_project.stderr
+    assert f"{root} is a project; this command takes a model folder" in given_project.stderr
+    assert f"The newest: {second}" in given_project.stderr and "tetsuban init" not in given_project.stderr
+    elsewhere = tetsuban("compare", tmp_path, second, check=False)
+    assert elsewhere.returncode == 1 and f"{tmp_path} is not a model folder (no card.json" in elsewhere.stderr
+
+
 def test_scores_of_reused_predictions_equal_a_fresh_run(trained: tuple[Path, Path, Path]) -> None:
     root, first, _ = trained
     with Project.open(root) as project:

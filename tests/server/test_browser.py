@@ -6,7 +6,7 @@ import base64
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +356,61 @@ def test_a_project_without_classes_says_how_to_add_one_and_every_class_gets_a_ke
         _wait_for_label_count(page, 2)
         with Project.open(tmp_path / "project") as project:
             assert (project.labelled()[first], project.labelled()[second]) == ("Flag", "Class J")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _dialog_message(page: Page, accept: bool, action: Callable[[], None]) -> str:
+    """Run ``action``, answering the confirm dialog it opens; the dialog's message."""
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept() if accept else dialog.dismiss()))
+    action()
+    deadline = time.monotonic() + 10
+    while not asked and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert asked, "no dialog asked"
+    return asked[0]
+
+
+def test_a_reviewer_renames_and_removes_a_class_on_the_page(tmp_path: Path, fashion_dir: Path, page: Page) -> None:
+    """A misspelt class is renamed where it stands (same key, its images relabelled, the history keeping the old
+    name); removing a class asks first with the images it would clear, and clears them."""
+    project_dir = embedded_project(fashion_dir, tmp_path, 40, 40, test=0.2, val=0.2)
+    process, url = start_serve(project_dir, tmp_path / "serve.log")
+    try:
+        page.goto(url)
+        wait_until(page, "() => document.getElementById('image')?.dataset.id")
+        labelled = httpx.get(url + "/api/stats").json()["labelled"]
+        page.fill("#class-name", "Flgas")
+        page.press("#class-name", "Enter")
+        buttons = page.locator("#classes button")
+        expect(buttons.last).to_contain_text("Flgas")
+        position = buttons.count() - 1
+        flagged = int(page.locator("#image").get_attribute("data-id") or 0)
+        buttons.last.click()
+        _wait_for_label_count(page, labelled + 1)
+        page.select_option("#edit-class", "Flgas")
+        page.fill("#edit-name", "Flags")
+        page.click("#rename-class")
+        expect(page.locator("#edit-result")).to_have_text(
+            "Renamed Flgas to Flags: 1 image(s) relabelled (the history keeps the old name)."
+        )
+        expect(buttons.nth(position)).to_contain_text("Flags")  # the same key
+        with Project.open(project_dir) as project:
+            assert project.labelled()[flagged] == "Flags" and "Flgas" not in project.classes()
+            assert [e.label for e in project.label_history(flagged)] == ["Flgas", "Flags"]
+        page.select_option("#edit-class", "Flags")
+        message = _dialog_message(page, False, lambda: page.click("#remove-class"))
+        assert message == "1 image(s) are labelled Flags. Remove the class and clear their labels?"
+        with Project.open(project_dir) as project:
+            assert project.labelled()[flagged] == "Flags"  # dismissed: nothing removed
+        _dialog_message(page, True, lambda: page.click("#remove-class"))
+        expect(page.locator("#edit-result")).to_have_text(
+            "Removed Flags: 1 image(s) lost their label (the history keeps it)."
+        )
+        with Project.open(project_dir) as project:
+            assert flagged not in project.labelled() and "Flags" not in project.classes()
     finally:
         process.terminate()
         process.wait(timeout=30)

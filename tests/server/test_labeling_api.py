@@ -121,8 +121,10 @@ def test_unsure_and_the_property_sheet_fields_are_set_per_image(client: TestClie
     with Project.open(copied) as project:
         project.add_property("occluded", "bool")
         project.add_property("view", "choice", ["front", "side"])
-    image_id = _ids(client, "hybrid", 1)[0]
-    assert client.post("/api/unsure", json={"image_id": image_id}).status_code == 200
+    image_id, other = _ids(client, "hybrid", 2)
+    first = client.post("/api/unsure", json={"image_id": image_id})
+    assert first.status_code == 200 and first.json()["created"] is True  # the page says the property was added
+    assert client.post("/api/unsure", json={"image_id": other}).json()["created"] is False
     assert client.post("/api/fields", json={"image_id": image_id, "name": "view", "value": "side"}).status_code == 200
     bad = client.post("/api/fields", json={"image_id": image_id, "name": "view", "value": "top"})
     assert bad.status_code == 422 and "top" in bad.json()["detail"]
@@ -130,7 +132,7 @@ def test_unsure_and_the_property_sheet_fields_are_set_per_image(client: TestClie
     assert fields["view"]["value"] == "side" and fields["view"]["choices"] == ["front", "side"]
     assert fields["unsure"]["value"] is True and fields["occluded"]["value"] is None
     with Project.open(copied) as project:
-        assert project.property_values("unsure") == {image_id: True}
+        assert project.property_values("unsure") == {image_id: True, other: True}
 
 
 def _settled(client: TestClient, target: float = 0.95) -> dict[str, Any]:
@@ -457,3 +459,49 @@ def test_labels_given_while_new_images_are_taken_in_reach_the_rebuilt_loop(
     assert state.view is not old and new in state.view.row_of
     state.view.loop.wait()
     assert state.view.loop.labels[state.view.row_of[given]] == "Bag"
+
+
+def test_a_class_renamed_in_the_app_is_renamed_in_the_loop_its_suggestions_and_the_review(
+    client: TestClient, copied: Path
+) -> None:
+    state = _state(client)
+    old, other = state.classes()[:2]
+    review = _review(client, 50)  # the issues found for this generation, naming the class about to be renamed
+    assert any(old in (item["label"], item["suggestion"]) for item in review.values())
+    answer = client.post("/api/classes/rename", json={"old": old, "new": "Renamed"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["classes"][:2] == ["Renamed", other] and answer.json()["images"] > 0
+    assert old not in set(state.view.loop.labels) and "Renamed" in set(state.view.loop.labels)
+    assert all(old not in (item["label"], item["suggestion"]) for item in _review(client, 50).values())
+    refused = client.post("/api/classes/rename", json={"old": "Renamed", "new": other})
+    assert refused.status_code == 422 and "labels merge" in refused.json()["detail"]
+    _retrain(client, lambda _image_id: other)
+    snapshot = state.view.loop.snapshot
+    assert snapshot.head is not None and old not in snapshot.head.classes and "Renamed" in snapshot.head.classes
+    issues = state.label_issues(snapshot.generation).values()
+    assert all(old not in (issue.given, issue.suggested) for issue in issues)
+    merged = client.post("/api/classes/merge", json={"classes": ["Renamed"], "into": other}).json()
+    assert "Renamed" not in merged["classes"] and "Renamed" not in set(state.view.loop.labels)
+    with Project.open(copied) as project:
+        assert "Renamed" not in project.classes() and project.class_counts()[other] >= merged["images"]
+
+
+def test_an_undo_takes_its_label_out_of_the_retrain_count_and_the_last_hour(client: TestClient) -> None:
+    before = client.get("/api/stats").json()
+    first, second = _ids(client, "hybrid", 2)
+    for image_id in (first, second):
+        client.post("/api/labels", json={"image_id": image_id, "label": "Bag"})
+    client.post("/api/undo", json={"image_id": second})
+    after = client.get("/api/stats").json()
+    assert after["next_retrain_in"] == before["next_retrain_in"] - 1  # one label stands: one toward the retrain
+    assert after["last_hour"] == before["last_hour"] + 1
+
+
+def test_the_model_generation_goes_on_counting_after_a_restart(copied: Path) -> None:
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as client:
+        with_csrf(client)
+        _retrain(client, lambda _image_id: "Bag")
+        before = client.get("/api/stats").json()["generation"]
+        _state(client).close()
+    with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as restarted:
+        assert restarted.get("/api/stats").json()["generation"] == before + 1  # the restart's first fit

@@ -50,6 +50,7 @@ def loop_for(
     background: bool,
     on_publish: Callable[[Snapshot], None] | None = None,
     seed: int = 0,
+    first_generation: int = 0,
 ) -> LabelLoop:
     """A loop over ``data`` that queues unlabelled train images and learns from the labelled train images."""
     train = data.mask("train")
@@ -66,6 +67,7 @@ def loop_for(
         background=background,
         labels=known,
         on_publish=on_publish,
+        first_generation=first_generation,
     )
 
 

@@ -93,7 +93,10 @@ class LabelLoop:
         background: bool = False,
         labels: Sequence[str | None] | None = None,
         on_publish: Callable[[Snapshot], None] | None = None,
+        first_generation: int = 0,
     ) -> None:
+        """``first_generation``: the generation before this loop's first retrain (a restarted loop goes on
+        numbering from the last one recorded)."""
         check_int("retrain_every", retrain_every, 1, 100_000)
         check_int("queue_size", queue_size, 1, 100_000)
         self.embeddings = np.asarray(embeddings, np.float32)
@@ -119,7 +122,7 @@ class LabelLoop:
         self._since_retrain = 0
         self._on_publish = on_publish
         self.failure: str | None = None  # why the last background retrain failed; None after one succeeds
-        self._snapshot = Snapshot(0, None, None, ())
+        self._snapshot = Snapshot(first_generation, None, None, ())
         self.retrain()
 
     @property
@@ -151,9 +154,15 @@ class LabelLoop:
         if due:
             self._start_retrain()
 
-    def unlabel(self, index: int) -> None:
-        """Take back the label of image ``index`` (an undo); it counts toward the next retrain like a label."""
-        self.label(index, None)
+    def take_back(self, index: int, label: str | None) -> None:
+        """An undo: image ``index`` has ``label`` again (None: no label). The label undone stops counting toward
+        the next retrain, and the undo itself does not count: label and undo leave the count as it was."""
+        if not 0 <= index < len(self.labels):
+            raise ConfigError(f"The image index must be in [0, {len(self.labels) - 1}]. Got {index}.")
+        with self._lock:
+            self.labels[index] = label
+            self._labelled[index] = label is not None
+            self._since_retrain = max(0, self._since_retrain - 1)
 
     def next_images(self, count: int) -> list[int]:
         """Up to ``count`` images to label next, from the latest queue, skipping those labelled since it was made."""

@@ -117,7 +117,9 @@ def label_loop(
     data = active_data(ws)
     val_rows = {int(data.image_ids[row]): int(row) for row in np.flatnonzero(data.mask("val"))}
     recorder = LoopRecorder(ws.engine, backbone(ws).key, data.image_ids, val_rows, snapshot_seconds)
-    loop = loop_for(data, strategy, retrain_every, queue_size, background, recorder)
+    recorded = retrains(ws)  # a restarted loop goes on numbering its retrains
+    last = recorded[-1].generation if recorded else 0
+    loop = loop_for(data, strategy, retrain_every, queue_size, background, recorder, first_generation=last)
     return RunningLoop(loop, data.image_ids, recorder)
 
 

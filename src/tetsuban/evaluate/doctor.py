@@ -107,6 +107,10 @@ def _balance(labels: Mapping[int, str]) -> Finding:
 def _test_coverage(labels: Mapping[int, str], splits: Mapping[int, str]) -> Finding:
     if not splits:
         return Finding("test set", "warn", "No test split yet.", "Make the splits: tetsuban split")
+    if not labels:
+        return Finding(
+            "test set", "warn", "No image is labelled yet, so no class is tested.", "Label images, test ones too."
+        )
     tested = Counter(label for image_id, label in labels.items() if splits.get(image_id) == "test")
     thin = sorted((n, name) for name in set(labels.values()) if (n := tested.get(name, 0)) < MIN_TEST_PER_CLASS)
     if not thin:

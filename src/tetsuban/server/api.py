@@ -3,6 +3,7 @@ fields, classes, the live panel's figures and the annotators' agreement."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from tetsuban.agreement import agreement
 from tetsuban.errors import TetsubanError
+from tetsuban.project import Project
 from tetsuban.server.deps import app_state, changer, reader, viewer
 from tetsuban.server.ownership import label_before, write_refusal
 from tetsuban.server.queues import REVIEWER_QUEUES, check_queue
@@ -65,6 +67,19 @@ class FieldIn(BaseModel):
 
 class ClassIn(BaseModel):
     name: str = Field(min_length=1, max_length=MAX_LABEL_LENGTH)
+
+
+ClassName = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_LENGTH)]
+
+
+class RenameIn(BaseModel):
+    old: ClassName
+    new: ClassName
+
+
+class MergeIn(BaseModel):
+    classes: list[ClassName] = Field(min_length=1, max_length=100)
+    into: ClassName
 
 
 def _unknown(image_id: int) -> HTTPException:
@@ -160,10 +175,10 @@ def undo_many(body: ImagesIn, state: State, who: Annotator) -> dict[str, object]
 def unsure(body: ImageIn, state: State, who: Annotator) -> dict[str, object]:
     _check_writes(state, who, [body.image_id])
     try:
-        state.mark_unsure(who, body.image_id)
+        created = state.mark_unsure(who, body.image_id)
     except KeyError:
         raise _unknown(body.image_id) from None
-    return {"ok": True}
+    return {"ok": True, "created": created}
 
 
 @router.get("/images/{image_id}/fields")
@@ -197,6 +212,32 @@ def add_class(body: ClassIn, state: State, who: Reviewer) -> dict[str, object]:
         return {"classes": state.add_class(body.name)}
     except TetsubanError as error:
         raise HTTPException(422, str(error)) from None
+
+
+@router.post("/classes/rename")
+def rename_class(body: RenameIn, state: State, who: Reviewer) -> dict[str, object]:
+    """Rename a class (reviewers): its images get a label event with the new name, kept in the history."""
+    return _edit_classes(state, lambda project: project.rename_class(body.old, body.new, who.name))
+
+
+@router.post("/classes/merge")
+def merge_classes(body: MergeIn, state: State, who: Reviewer) -> dict[str, object]:
+    """Put the images of some classes into another (reviewers); the merged classes are retired."""
+    return _edit_classes(state, lambda project: project.merge_classes(body.classes, body.into, who.name))
+
+
+@router.post("/classes/remove")
+def remove_class(body: ClassIn, state: State, who: Reviewer) -> dict[str, object]:
+    """Remove a class (reviewers): its images lose their label, which the history keeps."""
+    return _edit_classes(state, lambda project: project.remove_class(body.name, who.name))
+
+
+def _edit_classes(state: AppState, edit: Callable[[Project], int]) -> dict[str, object]:
+    try:
+        moved, classes = state.edit_classes(edit)
+    except TetsubanError as error:
+        raise HTTPException(422, str(error)) from None
+    return {"classes": classes, "images": moved}
 
 
 @router.get("/stats")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,7 @@ class AppState:
         self._classes = project.classes()  # kept here: the API checks classes on every label
         self._write = threading.Lock()
         self._issues: tuple[int, dict[int, LabelIssue]] | None = None  # (generation, issues by image id)
-        self._replay: list[tuple[int, str | None]] | None = None  # labels given while the loop is rebuilt
+        self._replay: list[tuple[int, str | None, bool]] | None = None  # labels given while the loop is rebuilt
         self._touched: set[int] = set()  # images labelled since the label issues were found
         self._holdout_writes = 0  # labels given to val and test images: they change the curve, not the loop
         self.curve = CurveKeeper(self._draw_curve)
@@ -97,6 +98,15 @@ class AppState:
     def add_class(self, name: str) -> list[str]:
         self.project.add_class(name)  # the store checks the name
         return self.classes(reread=True)
+
+    def edit_classes(self, edit: Callable[[Project], int]) -> tuple[int, list[str]]:
+        """Rename, merge or remove classes with ``edit`` (a Project method, by whoever asked); then the loop is
+        rebuilt from the store, its labels renamed with them. (images relabelled, the classes now)."""
+        with self._write:
+            moved = edit(self.project)
+            self._issues = None  # found for the old names
+        self.take_in_new_images().join()  # the answer comes once the loop knows the new names
+        return moved, self.classes(reread=True)
 
     # -- queues -----------------------------------------------------------------------------------------------
 
@@ -194,7 +204,7 @@ class AppState:
             for author, labels in restored.items():
                 self.project.set_labels(labels, "restored", author)
         for image_id, before in items:
-            self._tell_loop(image_id, None if before is None else before.label)
+            self._tell_loop(image_id, None if before is None else before.label, undo=True)
 
     def history(self, image_id: int) -> list[LabelEvent]:
         """The image's label events, oldest first."""
@@ -205,9 +215,11 @@ class AppState:
         events = self.project.workspace.current_labels(image_ids)
         return {i: e.author for i, e in events.items() if e.label is not None}
 
-    def _tell_loop(self, image_id: int, label: str | None) -> None:
+    def _tell_loop(self, image_id: int, label: str | None, undo: bool = False) -> None:
+        """The loop learns ``label`` for the image (train images only); an ``undo`` takes back a label, which then
+        no longer counts toward the next retrain."""
         if self._replay is not None:
-            self._replay.append((image_id, label))
+            self._replay.append((image_id, label, undo))
         view = self.view
         self.leases.release(image_id)
         self._touched.add(image_id)
@@ -215,10 +227,12 @@ class AppState:
         if row is None:
             return  # not embedded yet (an upload the loop has not taken in)
         view.labelled[row] = label is not None
-        if view.loop.eligible[row]:  # the loop learns from train images only
-            view.loop.label(row, label)
-        else:
+        if not view.loop.eligible[row]:  # the loop learns from train images only
             self._holdout_writes += 1
+        elif undo:
+            view.loop.take_back(row, label)
+        else:
+            view.loop.label(row, label)
 
     def _check_image(self, image_id: int) -> None:
         if image_id not in self.records:
@@ -226,13 +240,16 @@ class AppState:
 
     # -- per-image fields ---------------------------------------------------------------------------------------
 
-    def mark_unsure(self, viewer: Viewer, image_id: int) -> None:
-        """Set the ``unsure`` property of the image (defining it on first use); it leaves this viewer's queue."""
+    def mark_unsure(self, viewer: Viewer, image_id: int) -> bool:
+        """Set the ``unsure`` property of the image; it leaves this viewer's queue. True when this first use added
+        the property to the sheet (the page says so)."""
         self._check_image(image_id)
         with self._write:
-            if UNSURE not in self.project.properties():
+            created = UNSURE not in self.project.properties()
+            if created:
                 self.project.add_property(UNSURE, "bool")
             self.project.set_property(UNSURE, [(image_id, True)], viewer.name)
+        return created
 
     def fields(self, image_id: int) -> list[dict[str, object]]:
         """The property sheet's hand-set fields, with the image's current values."""
@@ -297,8 +314,8 @@ class AppState:
         with self._write:
             self.view = view
             replay, self._replay = self._replay or [], None
-        for image_id, label in replay:
-            self._tell_loop(image_id, label)
+        for image_id, label, undo in replay:
+            self._tell_loop(image_id, label, undo)
 
     def _build_view(self) -> LoopView:
         running = self.project.label_loop(

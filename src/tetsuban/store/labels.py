@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tetsuban.classnames import check_class_name
+from tetsuban.classnames import check_class_name, name_key
+from tetsuban.errors import ConfigError
 from tetsuban.params import check_choice
 from tetsuban.store.schema import classes, labels
 
-LabelSource = Literal["import", "human", "model-accepted", "restored"]
-LABEL_SOURCES: tuple[str, ...] = ("import", "human", "model-accepted", "restored")
-"""``restored``: a label put back, under its own author's name, when the label that replaced it was undone."""
+LabelSource = Literal["import", "human", "model-accepted", "restored", "class-edit"]
+LABEL_SOURCES: tuple[str, ...] = ("import", "human", "model-accepted", "restored", "class-edit")
+"""``restored``: a label put back, under its own author's name, when the label that replaced it was undone;
+``class-edit``: a label changed because its class was renamed, merged into another or removed."""
 
 
 @dataclass(frozen=True)
@@ -32,21 +35,49 @@ class LabelEvent:
 
 
 def ensure_classes(conn: Connection, names: set[str]) -> dict[str, int]:
-    """Ids of the classes ``names``, creating the missing ones."""
+    """Ids of the classes ``names``, creating the missing ones (a retired class of that very name comes back).
+    A new name that differs from a class's only in case is refused: "flags" and "Flags" would be two classes."""
     for name in names:
         check_class_name(name)
     existing = class_ids(conn)
     missing = sorted(names - existing.keys())
     if missing:
+        check_new_names(missing, existing)
         now = time.time()
-        conn.execute(sa.insert(classes), [{"name": n, "added_at": now} for n in missing])
+        retired = class_ids(conn, retired=True)
+        for name in missing:
+            if name in retired:
+                conn.execute(sa.update(classes).where(classes.c.id == retired[name]).values(retired_at=None))
+            else:
+                conn.execute(sa.insert(classes).values(name=name, added_at=now))
         existing = class_ids(conn)
     return existing
 
 
-def class_ids(conn: Connection) -> dict[str, int]:
-    """Every class name with its id."""
-    return {name: cid for cid, name in conn.execute(sa.select(classes.c.id, classes.c.name))}
+def check_new_names(new: Sequence[str], existing: Iterable[str]) -> None:
+    """Refuse new class names that differ only in case from a class's, or from each other's."""
+    seen = {name_key(name): name for name in existing}
+    for name in new:
+        other = seen.get(name_key(name))
+        if other is not None:
+            raise ConfigError(
+                f'"{name}" differs from the class "{other}" only in case, and would be a second class. Use '
+                f'"{other}", or rename that class: tetsuban labels rename PROJECT "{other}" "{name}"'
+            )
+        seen[name_key(name)] = name
+
+
+def class_order(conn: Connection) -> list[str]:
+    """The classes in use in their keys' order: the order they were added, a renamed class in its old place."""
+    query = sa.select(classes.c.name).where(classes.c.retired_at.is_(None)).order_by(classes.c.added_at, classes.c.id)
+    return list(conn.scalars(query))
+
+
+def class_ids(conn: Connection, retired: bool = False) -> dict[str, int]:
+    """Every class name in use with its id (``retired``: those renamed, merged or removed instead)."""
+    query = sa.select(classes.c.id, classes.c.name)
+    query = query.where(classes.c.retired_at.is_not(None) if retired else classes.c.retired_at.is_(None))
+    return {name: cid for cid, name in conn.execute(query)}
 
 
 def add_labels(
@@ -131,14 +162,20 @@ def class_counts(conn: Connection) -> dict[str, int]:
 
 
 def labels_since(conn: Connection, since: float) -> int:
-    """Label events given by people (not imports, not clearings) at or after ``since``."""
+    """Labels people gave at or after ``since`` (not imports, restorations or class edits), less those taken back
+    since by an undo (a person's clearing of a label given in that time)."""
     query = (
-        sa.select(sa.func.count())
-        .select_from(labels)
-        .where(
-            labels.c.created_at >= since,
-            labels.c.source.in_(("human", "model-accepted")),
-            labels.c.class_id.is_not(None),
-        )
+        sa.select(labels.c.image_id, labels.c.class_id)
+        .where(labels.c.created_at >= since, labels.c.source.in_(("human", "model-accepted")))
+        .order_by(labels.c.id)
     )
-    return int(conn.execute(query).scalar_one())
+    given = 0
+    standing: set[int] = set()  # images whose latest label in the window counts
+    for image_id, class_id in conn.execute(query):
+        if class_id is not None:
+            given += 1
+            standing.add(image_id)
+        elif image_id in standing:  # an undo of a label given in the window
+            given -= 1
+            standing.discard(image_id)
+    return given

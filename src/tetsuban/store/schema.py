@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 metadata = sa.MetaData()
 
@@ -79,6 +79,7 @@ classes = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("added_at", sa.Float, nullable=False),
+    sa.Column("retired_at", sa.Float),  # since version 11: set when the class was renamed, merged or removed
 )
 
 labels = sa.Table(
@@ -87,7 +88,7 @@ labels = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id"), nullable=False),
     sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id")),  # NULL: the label was cleared
-    sa.Column("source", sa.String(16), nullable=False),  # import / human / model-accepted
+    sa.Column("source", sa.String(16), nullable=False),  # store.labels.LABEL_SOURCES
     sa.Column("author", sa.String(128), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("seconds_on_screen", sa.Float),  # since version 2
@@ -301,6 +302,11 @@ def _v10_users(conn: Connection) -> None:
     metadata.create_all(conn, tables=[users, sessions, loop_history])
 
 
+def _v11_retired_classes(conn: Connection) -> None:
+    if "retired_at" not in {c["name"] for c in sa.inspect(conn).get_columns("classes")}:
+        conn.execute(sa.text("ALTER TABLE classes ADD COLUMN retired_at FLOAT"))
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_seconds_on_screen,
@@ -312,6 +318,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: _v8_recolour,
     9: _v9_loop,
     10: _v10_users,
+    11: _v11_retired_classes,
 }
 
 

@@ -118,8 +118,16 @@ export function newClassForm(onAdded) {
     adding = adding.then(() => send("/api/classes", { name })).then((result) => {
       classes.splice(0, classes.length, ...result.classes);
       onAdded();
+      document.dispatchEvent(new CustomEvent("classes"));  // the panel's class lists follow
     }, () => {});  // refused: send has said why on the status line
   });
+}
+
+export function classOptions(select, first = []) {
+  // ``select``'s options: ``first`` (fixed ones), then every class now; the choice kept where it still exists
+  const chosen = select.value;
+  select.replaceChildren(...first, ...classes.map((name) => new Option(name, name)));
+  if ([...select.options].some((option) => option.value === chosen)) select.value = chosen;
 }
 
 const logout = document.getElementById("logout");

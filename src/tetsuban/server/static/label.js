@@ -128,7 +128,9 @@ function accept(item) {
 function unsure() {
   const item = current();
   if (!item) return;
-  write("/api/unsure", { image_id: item.id }, () => { statusLine.textContent = t("unsure_marked"); });
+  write("/api/unsure", { image_id: item.id }, (result) => {
+    statusLine.textContent = t(result.created ? "unsure_created" : "unsure_marked");
+  });
   advance();
 }
 

@@ -1,6 +1,6 @@
 // Collect from the app: drop image files on the panel (or anywhere on the page), or choose files / take a photo
 // with a phone's camera; they are imported with the same checks as `tetsuban import`, optionally into a class.
-import { sendForm, t } from "./common.js";
+import { classOptions, sendForm, t } from "./common.js";
 
 const drop = document.getElementById("drop");
 const input = document.getElementById("files");
@@ -29,3 +29,7 @@ for (const target of [document.body, drop]) {
   });
 }
 input.addEventListener("change", () => upload([...input.files]));
+
+const intoClass = document.getElementById("upload-class");
+const none = intoClass.options[0];  // "(no class)"
+document.addEventListener("classes", () => classOptions(intoClass, [none]));
