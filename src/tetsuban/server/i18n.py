@@ -136,7 +136,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "status": "{n} 枚ラベル済み · モデル世代 {g}",
         "undone": "{n} 枚ラベル済み · 取り消しました",
         "unsure_marked": "不確かとしました",
-        "unsure_created": "不確かとしました: プロパティシートに「unsure」（はい/いいえ）を追加しました（tetsuban props list）",
+        "unsure_created": "不確かとしました: プロパティシートに「unsure」（はい/いいえ）を追加しました"
+        "（tetsuban props list）",
         "panel": "進み具合",
         "per_class": "クラスごとのラベル数",
         "last_hour": "この1時間のラベル数: {n}",
