@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +17,9 @@ from tests.run_cli import command_tree, is_group, tetsuban
 
 
 def _summaries(help_text: str) -> dict[str, str]:
-    """The first line of each entry of a help page's Commands box: name -> summary."""
-    box = help_text.split("Commands", 1)[1]
-    return {m.group(1): m.group(2) for m in re.finditer(r"^│ ([a-z][a-z-]*) +(\S.*?)\s*│$", box, flags=re.M)}
+    """The first line of each entry of a help page's Commands list: name -> summary."""
+    box = help_text.split("Commands:", 1)[1]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^  ([a-z][a-z-]*) +(\S.*?)\s*$", box, flags=re.M)}
 
 
 def test_help_lists_every_command_with_a_summary() -> None:
@@ -32,6 +35,19 @@ def test_help_lists_every_command_with_a_summary() -> None:
         assert names and set(names) <= set(summaries), (words, sorted(set(names) - set(summaries)))
         for name in names:
             assert len(summaries[name].split()) >= 3, (words, name, summaries[name])
+
+
+def test_no_help_page_shows_a_value_after_a_flag_that_takes_none() -> None:
+    """Flags (--reset, --yes, --help) are shown bare on every help page: "--reset <bool>" would ask for a value."""
+    from typer.testing import CliRunner
+
+    from tetsuban.cli import app
+
+    runner = CliRunner()
+    for words in [(), *(tuple(name.split(" ")) for name in command_tree())]:
+        page = runner.invoke(app, [*words, "--help"], env={"COLUMNS": "120"}).output
+        assert "Usage:" in page and "<bool>" not in page, (words, page)
+        assert re.search(r"^  --help +Show this message and exit\.$", page, flags=re.M), words
 
 
 def test_the_recipe_from_init_to_export(tmp_path: Path, emoji_sample: Path, photos_dir: Path) -> None:
@@ -120,3 +136,19 @@ def test_user_mistakes_print_one_line_and_exit_nonzero(tmp_path: Path, args: tup
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_piped_output_is_never_wrapped_or_cut_at_80_columns(tmp_path: Path) -> None:
+    """Into a pipe (no terminal, no COLUMNS), a table row with a 150-character path is one line, the path whole."""
+    path = tmp_path / ("deep-folder-" * 12) / "image.png"
+    script = (
+        "import sys; from pathlib import Path; from tetsuban import console; "
+        "from tetsuban.active.label_issues import LabelIssue; "
+        "console.show_label_issues([(7, Path(sys.argv[1]), LabelIssue(0, 'cat', 'dog', 0.1, 0.9))], 10, 5, 10)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    printed = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    rows = [line for line in printed.splitlines() if "image.png" in line]
+    assert len(str(path)) > 150 and len(rows) == 1 and str(path) in rows[0] and "cat" in rows[0]

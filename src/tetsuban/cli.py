@@ -43,14 +43,22 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: Rich's panels show "<bool>" after flags that take no value
 )
-labels_app = typer.Typer(help="Labels: export them; rename, merge or remove classes.", no_args_is_help=True)
+
+
+def group(summary: str) -> typer.Typer:
+    """A group of sub-commands, with plain help like the app's."""
+    return typer.Typer(help=summary, no_args_is_help=True, rich_markup_mode=None)
+
+
+labels_app = group("Labels: export them; rename, merge or remove classes.")
 app.add_typer(labels_app, name="labels")
-props_app = typer.Typer(help="The property sheet: fields that matter for your problem.", no_args_is_help=True)
+props_app = group("The property sheet: fields that matter for your problem.")
 app.add_typer(props_app, name="props")
-users_app = typer.Typer(help="Who may log in to the labeling app, and with which role.", no_args_is_help=True)
+users_app = group("Who may log in to the labeling app, and with which role.")
 app.add_typer(users_app, name="users")
-pipeline_app = typer.Typer(help="The preprocessing and augmentation pipeline: show it.", no_args_is_help=True)
+pipeline_app = group("The preprocessing and augmentation pipeline: show it.")
 app.add_typer(pipeline_app, name="pipeline")
 
 ProjectArg = Annotated[Path, typer.Argument(help="The project folder.")]
@@ -170,8 +178,8 @@ def doctor(
     ] = None,
 ) -> None:
     """Check what would make an evaluation lie: changed files, leakage across splits, imbalance, thin test sets."""
-    with Project.open(project) as opened:
-        findings = opened.doctor(model)
+    with Project.open(project) as opened, console.progress("Checking the model") as checking:
+        findings = opened.doctor(model, checking if model is not None else None)
     console.show_findings(findings)
 
 
@@ -281,9 +289,10 @@ def curve(
     target: Annotated[float | None, typer.Option(help="An accuracy to estimate the labels needed for.")] = None,
 ) -> None:
     """Validation accuracy against training labels, a fitted power law, and what more labels would buy."""
-    with Project.open(project) as opened, console.progress_bars("Embedding", "Surveying") as (embedding, surveying):
+    bars = console.progress_bars("Embedding", "Surveying", "Drawing the curve")
+    with Project.open(project) as opened, bars as (embedding, surveying, drawing):
         console.show_made_splits(split_where_missing(opened.workspace, embedding, surveying))
-        found = learning_curve(opened.workspace, on_embed=embedding)
+        found = learning_curve(opened.workspace, on_embed=embedding, on_progress=drawing)
     console.show_curve(found, target)
 
 
@@ -386,8 +395,8 @@ def evaluate(
     workers: Annotated[int, typer.Option(help="Worker processes; 0 means one per core.")] = 0,
 ) -> None:
     """Score a model on the project's test split and write report.html (with the model before it, if any)."""
-    with console.progress("Predicting the test images") as progress:
-        evaluation, path = evaluate_folder(model, output, workers, progress)
+    with console.progress_bars("Predicting the test images", "Writing the report") as (predicting, writing):
+        evaluation, path = evaluate_folder(model, output, workers, predicting, writing)
     console.show_evaluation(evaluation, path)
 
 

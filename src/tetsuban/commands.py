@@ -203,11 +203,13 @@ def evaluate(
     out: str | Path | None = None,
     workers: int = 0,
     on_progress: ProgressFn | None = None,
+    on_report: ProgressFn | None = None,
 ) -> tuple[Evaluation, Path]:
     """Score ``model`` on the labelled test images and write its report.html (into the model's folder unless
-    ``out`` says where), compared with the model made before it when there is one."""
+    ``out`` says where), compared with the model made before it when there is one; ``on_progress`` hears of the
+    predictions, ``on_report`` of the report's steps."""
     scored = evaluate_model(ws, model, workers, on_progress)
-    return scored.evaluation, evaluation_report(ws, scored, out)
+    return scored.evaluation, evaluation_report(ws, scored, out, on_report)
 
 
 def project_of(model: Path) -> Path:
@@ -229,13 +231,17 @@ def project_of(model: Path) -> Path:
 
 
 def evaluate_folder(
-    model: Path, out: Path | None = None, workers: int = 0, on_progress: ProgressFn | None = None
+    model: Path,
+    out: Path | None = None,
+    workers: int = 0,
+    on_progress: ProgressFn | None = None,
+    on_report: ProgressFn | None = None,
 ) -> tuple[Evaluation, Path]:
     """Score the model in ``model`` (a folder <project>/models/<id>) on its project's test images and write its
     report.html."""
     ws = open_workspace(project_of(model))
     try:
-        return evaluate(ws, model, out, workers, on_progress)
+        return evaluate(ws, model, out, workers, on_progress, on_report)
     finally:
         ws.close()
 

@@ -47,8 +47,17 @@ from tetsuban.store.splits import SplitEvent
 from tetsuban.survey.compute import SurveyReport
 from tetsuban.survey.table import Row
 
-out = Console()
-err = Console(stderr=True)
+PIPED_WIDTH = 1_000  # a pipe or a file has no width: tables and lines are never wrapped or cut to fit one
+
+
+def _console(stderr: bool) -> Console:
+    """Rich's console on a terminal; into a pipe or a file, one wide enough that nothing is wrapped at 80."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=PIPED_WIDTH)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 
 def plain(value: object) -> Text:
@@ -289,6 +298,7 @@ def show_queue(picks: Sequence[tuple[int, Path]]) -> None:
 
 def show_label_issues(issues: Sequence[tuple[int, Path, LabelIssue]], labelled: int, folds: int, limit: int) -> None:
     table = Table("image", "path", "label", "p(label)", "suggested", "p(suggested)")
+    table.columns[1].overflow = "fold"  # a narrow terminal folds a long path onto more lines, never cuts it
     for image_id, path, issue in issues[:limit]:
         table.add_row(
             str(image_id),

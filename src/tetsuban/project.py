@@ -410,6 +410,6 @@ class Project:
         """Model ``b`` against model ``a`` on the same test images: accuracies, difference, paired bootstrap CI."""
         return evaluation.compare_models(self.workspace, a, b, workers)
 
-    def doctor(self, model: str | Path | None = None) -> list[Finding]:
+    def doctor(self, model: str | Path | None = None, on_progress: ProgressFn | None = None) -> list[Finding]:
         """Checks for an honest evaluation, and with ``model`` its sanity (:func:`evaluate.stage.doctor`)."""
-        return evaluation.doctor(self.workspace, model)
+        return evaluation.doctor(self.workspace, model, on_progress)

@@ -232,3 +232,14 @@ def test_the_reach_of_a_target_is_one_verdict_with_its_numbers() -> None:
     assert "The fitted curve passes 0.821 at about 361 labels" in ahead.sentence
     train_only = _measured(rising, 0).reach(0.83)  # no pool given: the labels themselves are the train images
     assert train_only.train_images == 400 and train_only.verdict == "beyond_images"
+
+
+def test_drawing_a_curve_reports_its_progress_to_the_end(fashion_pixels: Data) -> None:
+    x, y = fashion_pixels
+    heard: list[tuple[int, int | None]] = []
+    learning_curve(
+        x[:100], list(y[:100]), x[2000:2050], list(y[2000:2050]), on_progress=lambda d, t: heard.append((d, t))
+    )
+    done = [d for d, _ in heard]
+    assert heard[0][0] == 0 and done == sorted(done) and heard[-1][0] == heard[-1][1]
+    assert heard[-1][1] == len(label_counts(100)) + 200 // 20  # a report per head and per 20 bootstrap fits

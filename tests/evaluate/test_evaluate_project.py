@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import embedded_project
 from tests.run_cli import tetsuban
 from tetsuban import Project
+from tetsuban.commands import evaluate_folder
 from tetsuban.evaluate.metrics import score
 from tetsuban.learn.predict import predict
 
@@ -153,3 +154,15 @@ def test_the_report_has_property_slices_and_the_test_labels_that_look_wrong(fash
     assert suspects
     assert "More labels?" in html and "At twice the labels the fitted learning curve expects" in html
     assert more_labels.sentence in html
+
+
+def test_the_report_and_the_model_checks_tell_their_progress_to_the_end(trained: tuple[Path, Path, Path]) -> None:
+    """The steps after the predictions (the report's, the doctor's checks of a model) are not silent."""
+    root, first, _ = trained
+    report: list[tuple[int, int | None]] = []
+    checks: list[tuple[int, int | None]] = []
+    evaluate_folder(first, None, 1, None, lambda d, t: report.append((d, t)))
+    with Project.open(root) as project:
+        project.doctor(first, lambda d, t: checks.append((d, t)))
+    for heard in (report, checks):
+        assert heard[0][0] == 0 and heard[-1][0] == heard[-1][1] == 4 and len(heard) == 5

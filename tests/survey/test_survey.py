@@ -71,3 +71,17 @@ def test_the_report_and_the_parquet_table(
     assert table.num_rows == 58 and tuple(table.column_names) == COLUMNS
     brightest = max(table.column("brightness").to_pylist())
     assert brightest == max(float(r["brightness"]) for r in project.survey_table())  # type: ignore[arg-type]
+
+
+def test_a_measurement_that_is_the_same_for_every_image_shows_no_empty_lowest_and_highest(
+    project: Project, emoji_sample: Path
+) -> None:
+    project.import_folder(emoji_sample)  # every emoji is the same size
+    project.survey()
+    html = project.survey_report().read_text(encoding="utf-8")
+    measures = html.split('<div class="measure">')[1:]
+    same = [m for m in measures if "for every image." in m]
+    varying = [m for m in measures if "for every image." not in m and "not known" not in m]
+    assert same and varying
+    assert all("<b>lowest</b>" not in m and "<b>highest</b>" not in m for m in same)
+    assert all("<b>lowest</b>" in m and "<figure>" in m for m in varying)

@@ -24,12 +24,14 @@ import numpy as np
 
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import DEFAULT_C, fit_linear_head
+from tetsuban.progress import ProgressFn
 
 MIN_POINTS = 4
 MIN_VALIDATION = 10
 _FIT_FROM = 50  # a power law describes the curve past its first few labels: points from here on are fitted
 _FIT_SPAN = 16  # ... or from a sixteenth of the labels, whichever is more
 _BOOTSTRAPS = 200
+_BOOTSTRAP_STEP = 20  # bootstrap fits per progress report
 _BAND = (10.0, 90.0)  # percentiles of the bootstrap fits shown as the band
 
 
@@ -204,9 +206,11 @@ def learning_curve(
     seed: int = 0,
     c: float = DEFAULT_C,
     train_images: int = 0,
+    on_progress: ProgressFn | None = None,
 ) -> LearningCurve:
     """The curve of heads fitted on the first n of ``train_labels`` (in labelling order), scored on the
-    validation images; ``train_images``: the train split's images, labelled or not (at least the labels)."""
+    validation images; ``train_images``: the train split's images, labelled or not (at least the labels).
+    ``on_progress`` hears of each head fitted and each tenth of the bootstrap fits."""
     if len(val_labels) < MIN_VALIDATION:
         raise CurveNotYet(
             f"A learning curve needs at least {MIN_VALIDATION} labelled validation images. Got {len(val_labels)}. "
@@ -218,7 +222,11 @@ def learning_curve(
     truth = np.asarray(val_labels)
     counts: list[int] = []
     hits: list[np.ndarray] = []  # per point: which validation images the head got right
-    for n in label_counts(len(train_labels)):
+    points = label_counts(len(train_labels))
+    steps = len(points) + _BOOTSTRAPS // _BOOTSTRAP_STEP
+    for step, n in enumerate(points, start=1):
+        if on_progress is not None:
+            on_progress(step - 1, steps)
         if len(set(train_labels[:n])) < 2:
             continue
         head = fit_linear_head(train_x[:n], list(train_labels[:n]), c)
@@ -243,9 +251,11 @@ def learning_curve(
     residuals = accuracy[fitted] - fit.accuracy(at)
     rng = np.random.default_rng(seed)
     band = []
-    for _ in range(_BOOTSTRAPS):  # both the validation sample and the wobble of the curve itself
+    for draw in range(_BOOTSTRAPS):  # both the validation sample and the wobble of the curve itself
         rows = rng.integers(0, correct.shape[1], correct.shape[1])
         wobble = rng.choice(residuals, len(residuals))
         band.append(fit_power_law(at, correct[fitted][:, rows].mean(axis=1) + wobble))
+        if on_progress is not None and (draw + 1) % _BOOTSTRAP_STEP == 0:
+            on_progress(len(points) + (draw + 1) // _BOOTSTRAP_STEP, steps)
     pool = max(train_images, len(train_labels))
     return LearningCurve(tuple(counts), tuple(float(a) for a in accuracy), len(truth), fit, tuple(band), pool)

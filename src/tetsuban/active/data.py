@@ -13,6 +13,7 @@ from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, find_label_i
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ProjectError
+from tetsuban.progress import ProgressFn
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def label_issues(data: ActiveData, folds: int = DEFAULT_FOLDS, seed: int = 0) ->
     return [(int(data.image_ids[rows[issue.index]]), issue) for issue in found]
 
 
-def curve_of(data: ActiveData, seed: int = 0) -> LearningCurve:
+def curve_of(data: ActiveData, seed: int = 0, on_progress: ProgressFn | None = None) -> LearningCurve:
     """The learning curve of the labelled train images in labelling order, scored on the labelled val images; what
     it says of a target counts the train split's images, labelled or not, as the labels there could be."""
     labelled, in_train = data.labelled, data.mask("train")
@@ -94,6 +95,7 @@ def curve_of(data: ActiveData, seed: int = 0) -> LearningCurve:
         [str(data.labels[i]) for i in val],
         seed,
         train_images=int(in_train.sum()),
+        on_progress=on_progress,
     )
 
 

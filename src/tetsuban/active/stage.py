@@ -151,9 +151,11 @@ def doubtful_labels(
     return label_issues(active_data(ws, on_embed), folds, seed)
 
 
-def learning_curve(ws: Workspace, seed: int = 0, on_embed: ProgressFn | None = None) -> LearningCurve:
+def learning_curve(
+    ws: Workspace, seed: int = 0, on_embed: ProgressFn | None = None, on_progress: ProgressFn | None = None
+) -> LearningCurve:
     """Validation accuracy against training labels, in labelling order, with a fitted power law."""
-    return curve_of(active_data(ws, on_embed), seed)
+    return curve_of(active_data(ws, on_embed), seed, on_progress)
 
 
 def learning_curve_of(ws: Workspace, image_ids: np.ndarray, vectors: np.ndarray, seed: int = 0) -> LearningCurve:

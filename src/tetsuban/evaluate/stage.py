@@ -63,9 +63,9 @@ def compare_models(ws: Workspace, a: str | Path, b: str | Path, workers: int = 0
     return compare_evaluations(first, second)
 
 
-def doctor(ws: Workspace, model: str | Path | None = None) -> list[Finding]:
+def doctor(ws: Workspace, model: str | Path | None = None, on_progress: ProgressFn | None = None) -> list[Finding]:
     """Checks for an honest evaluation: files, leakage across splits, class balance, test images per class; with
-    ``model``, also its sanity on trivial cases (:func:`model_sanity`)."""
+    ``model``, also its sanity on trivial cases (:func:`model_sanity`, whose steps ``on_progress`` hears of)."""
     measured = surveyed(ws)
     paths = {r.id: str(ws.image_path(r)) for r in ws.images()}
     vectors = stored_embeddings(ws)
@@ -73,7 +73,9 @@ def doctor(ws: Workspace, model: str | Path | None = None) -> list[Finding]:
     pairs = near_duplicates_of(ws, measured, same_picture) if measured else None
     problems = project_status(ws.root, ws.config.name, ws.engine).problems
     findings = diagnose(problems, ws.labelled(), ws.splits(), pairs, paths, bool(vectors))
-    return findings if model is None else findings + model_sanity(ws, load_artifact(model_folder(ws, model)))
+    if model is None:
+        return findings
+    return findings + model_sanity(ws, load_artifact(model_folder(ws, model)), on_progress=on_progress)
 
 
 def model_folder(ws: Workspace, model: str | Path) -> Path:
@@ -83,10 +85,17 @@ def model_folder(ws: Workspace, model: str | Path) -> Path:
     return path if path.is_absolute() or path.exists() else ws.root / path
 
 
-def model_sanity(ws: Workspace, artifact: Artifact, checked: int = 16) -> list[Finding]:
+SANITY_STEPS = 4  # the embeddings, then the three checks
+
+
+def model_sanity(
+    ws: Workspace, artifact: Artifact, checked: int = 16, on_progress: ProgressFn | None = None
+) -> list[Finding]:
     """The model's sanity checks (overfit 20 images, chance on shuffled labels, prediction embedding images as
     training did) on the embeddings training used (its backbone and preprocess). A fine-tuned model's embeddings
     are its own (computed here when missing), and prediction is checked against its network in torch."""
+    step = on_progress or (lambda done, total: None)
+    step(0, SANITY_STEPS)
     labels, splits = ws.labelled(), ws.splits()
     train_ids = [i for i in labels if splits.get(i, "train") == "train"]
     val_ids = [i for i in labels if splits.get(i) == "val"]
@@ -105,11 +114,14 @@ def model_sanity(ws: Workspace, artifact: Artifact, checked: int = 16) -> list[F
     if finetuned:
         computed = network_embeddings(load_network(artifact), artifact, files)
         reference = np.stack([computed.get(row, np.zeros(train.shape[1])) for row in range(len(files))])
-    return [
-        overfit_check(train, [labels[i] for i in train_ids]),
-        shuffle_check(train, [labels[i] for i in train_ids], val, [labels[i] for i in val_ids]),
-        agreement_check(artifact, files, reference),
-    ]
+    step(1, SANITY_STEPS)
+    overfit = overfit_check(train, [labels[i] for i in train_ids])
+    step(2, SANITY_STEPS)
+    shuffled = shuffle_check(train, [labels[i] for i in train_ids], val, [labels[i] for i in val_ids])
+    step(3, SANITY_STEPS)
+    agreed = agreement_check(artifact, files, reference)
+    step(4, SANITY_STEPS)
+    return [overfit, shuffled, agreed]
 
 
 def model_embeddings(

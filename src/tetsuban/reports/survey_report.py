@@ -128,7 +128,8 @@ def _measures(rows: Sequence[Row]) -> list[dict[str, object]]:
         values = [_num(r, key) for r in ordered]
         if values[0] == values[-1]:
             same = f"{values[0]:.4g}"
-            sections.append({"title": title, "chart": None, "low": [], "high": [], "missing": 0, "same": same})
+            missing = len(rows) - len(known)
+            sections.append({"title": title, "chart": None, "low": [], "high": [], "missing": missing, "same": same})
             continue
         sections.append(
             {

@@ -15,6 +15,7 @@ from tetsuban.evaluate.run import Evaluation
 from tetsuban.evaluate.stage import Scored, model_embeddings
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.card import SvmHeadCard
+from tetsuban.progress import ProgressFn
 from tetsuban.reports.evaluation_report import (
     Extras,
     embedding_map,
@@ -46,25 +47,43 @@ def simulation_report(ws: Workspace, simulation: Simulation, out: str | Path | N
     return write_simulation_report(path, ws.config.name, simulation.curves, simulation.setup)
 
 
-def evaluation_report(ws: Workspace, scored: Scored, out: str | Path | None = None) -> Path:
-    """Write the model's report.html (into its folder unless ``out`` says where) and return its path."""
+def evaluation_report(
+    ws: Workspace, scored: Scored, out: str | Path | None = None, on_progress: ProgressFn | None = None
+) -> Path:
+    """Write the model's report.html (into its folder unless ``out`` says where) and return its path;
+    ``on_progress`` hears of each of its steps (:data:`REPORT_STEPS`)."""
     path = scored.artifact.folder / "report.html" if out is None else Path(out).expanduser()
-    extras = evaluation_extras(ws, scored.evaluation, scored.artifact)
-    return write_evaluation_report(path, ws.config.name, scored.evaluation, scored.previous, extras)
+    extras = evaluation_extras(ws, scored.evaluation, scored.artifact, on_progress)
+    written = write_evaluation_report(path, ws.config.name, scored.evaluation, scored.previous, extras)
+    _report_step(on_progress, REPORT_STEPS)
+    return written
 
 
-def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact) -> Extras:
+REPORT_STEPS = 4  # the learning curve, the embeddings, Grad-CAM of the worst misses, the page
+
+
+def _report_step(on_progress: ProgressFn | None, done: int) -> None:
+    if on_progress is not None:
+        on_progress(done, REPORT_STEPS)
+
+
+def evaluation_extras(
+    ws: Workspace, evaluation: Evaluation, artifact: Artifact, on_progress: ProgressFn | None = None
+) -> Extras:
     """Property slices, suspect test labels, the learning curve's estimate (when one can be drawn), the map of the
     training and test images' embeddings, support vectors, the worst misses' nearest training images and their
-    Grad-CAM maps."""
+    Grad-CAM maps; ``on_progress`` hears of each of the report's steps."""
+    _report_step(on_progress, 0)
     try:
         more = more_labels(learning_curve(ws))
     except TetsubanError:
         more = None
+    _report_step(on_progress, 1)
     labels, splits, records = ws.labelled(), ws.splits(), ws.images()
     train_ids = [i for i in labels if splits.get(i) == "train"]
     wanted = train_ids + [item.image_id for item in evaluation.items]
     vectors = model_embeddings(ws, artifact, wanted, records, compute=True)
+    _report_step(on_progress, 2)
     svm = artifact.card.head if isinstance(artifact.card.head, SvmHeadCard) else None
     by_sha = {r.sha256: r for r in records}
     by_id = {r.id: r for r in records}
@@ -78,6 +97,8 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
     }
     worst = worst_misses(evaluation)
     near = nearest_training([evaluation.items[n].image_id for n in worst], vectors, {i: labels[i] for i in train_ids})
+    maps = miss_maps(artifact, evaluation, worst)
+    _report_step(on_progress, 3)
     return Extras(
         slices(evaluation, all_property_values(ws)),
         suspect_labels(evaluation),
@@ -86,5 +107,5 @@ def evaluation_extras(ws: Workspace, evaluation: Evaluation, artifact: Artifact)
         support or None,
         dict(svm.support_vector_counts) if svm else None,
         {i: [(n, ws.image_path(by_id[n.image_id])) for n in found] for i, found in near.items()},
-        miss_maps(artifact, evaluation, worst),
+        maps,
     )
