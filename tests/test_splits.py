@@ -181,7 +181,10 @@ def test_shares_that_leave_nothing_to_train_on_are_refused() -> None:
 def test_split_from_the_command_line_asks_before_a_reset(tmp_path: Path, pets: Path) -> None:
     first = tetsuban("split", pets)
     assert "40 images newly assigned. Now: train 28, val 4, test 8" in first.stdout
-    assert "40 image(s) are not surveyed" in first.stderr
+    assert "Embedding" in first.stderr and "Surveying" in first.stderr  # what it keeps together is decided once
+    assert "not surveyed" not in first.stderr
+    with Project.open(pets) as project:
+        assert len(project.survey_table()) == 40 and len(project.embeddings([r.id for r in project.images()])) == 40
     assert "0 images newly assigned" in tetsuban("split", pets).stdout
     refused = subprocess.run(
         [sys.executable, "-m", "tetsuban", "split", str(pets), "--reset"], input="n\n", capture_output=True, text=True

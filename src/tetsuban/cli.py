@@ -155,7 +155,8 @@ def split(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before a reset.")] = False,
     by: Annotated[str | None, typer.Option(help="Also balance the shares within each value of this property.")] = None,
 ) -> None:
-    """Assign train / val / test, stratified by label; images with a split keep it (the test set is frozen)."""
+    """Assign train / val / test, stratified by label, keeping copies and look-alikes together (embedding and
+    surveying first); images with a split keep it (the test set is frozen)."""
     plan = SplitPlan(test, val)
     with Project.open(project) as opened:
         if (
@@ -166,7 +167,8 @@ def split(
             )
         ):
             raise typer.Exit(1)
-        run = split_project(opened.workspace, plan, seed, by, reset)
+        with console.progress_bars("Embedding", "Surveying") as (embedding, surveying):
+            run = split_project(opened.workspace, plan, seed, by, reset, embedding, surveying)
     console.show_split(run.reset, run.event, run.counts, run.unsurveyed)
 
 

@@ -97,9 +97,20 @@ class SplitRun:
 
 
 def split_project(
-    ws: Workspace, plan: SplitPlan, seed: int = 0, by: str | None = None, reset_first: bool = False
+    ws: Workspace,
+    plan: SplitPlan,
+    seed: int = 0,
+    by: str | None = None,
+    reset_first: bool = False,
+    on_embed: ProgressFn | None = None,
+    on_survey: ProgressFn | None = None,
 ) -> SplitRun:
-    """Split (after clearing every split, the test set's too, with ``reset_first``) and count what came of it."""
+    """``tetsuban split``: embed and survey what is not yet, so that the split decides once, from the pixels and the
+    model, what it keeps together (a later embedding adds nothing the split did not know); then split (after
+    clearing every split, the test set's too, with ``reset_first``) and count what came of it."""
+    embed(ws, on_embed)
+    if len(surveyed(ws)) < len(ws.images()):
+        survey(ws, on_survey)
     cleared = reset(ws) if reset_first else None
     event = split(ws, plan, seed, by=by)
     return _split_run(ws, cleared, event)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.run_cli import tetsuban
 from tetsuban import Project, decode
 from tetsuban.survey.links import near_duplicates
 from tetsuban.survey.lookalikes import look_alike_pairs
@@ -87,12 +88,29 @@ def test_a_mirrored_photo_joins_its_original_once_embedded(tmp_path: Path, photo
         before = project.splits()
         leakage = {f.check: f for f in project.doctor()}["leakage"]
         assert "pixels alone" not in leakage.message
-        assert (leakage.status == "fail") == any(before[a] != before[b] for a, b in mirrored)
+        straddling = any(before[a] != before[b] for a, b in mirrored)
+        assert straddling  # the seed-0 split from the pixels parts a mirrored pair: the case under test
+        # found by the model after a split made from the pixels: a warning to look at them, never a FAIL the split
+        # could not have avoided (the model also pairs distinct items of one kind)
+        assert leakage.status == ("warn" if straddling else "pass")
+        assert straddling == (
+            "the model takes for one picture" in leakage.message and "split --reset" in leakage.advice
+        )
 
         project.reset_splits()
         project.split(test=0.5, val=0.0)
         after = project.splits()
         assert all(after[a] == after[b] for a, b in mirrored)
+        assert {f.check: f for f in project.doctor()}["leakage"].status == "pass"
+    split_by_cli = tmp_path / "by-cli"
+    with Project.init(split_by_cli) as project:
+        project.import_folder(folder)
+        ids = {Path(r.location).name: r.id for r in project.images()}
+    printed = tetsuban("split", split_by_cli, "--test", "0.5", "--val", "0")  # embeds and surveys first
+    assert "not surveyed" not in printed.stderr
+    with Project.open(split_by_cli) as project:
+        splits = project.splits()
+        assert all(splits[ids[n]] == splits[ids[f"mirrored-{n}"]] for n in ("squirrel_cls.jpg", "butterfly.jpg"))
         assert {f.check: f for f in project.doctor()}["leakage"].status == "pass"
 
 

@@ -70,9 +70,10 @@ def doctor(ws: Workspace, model: str | Path | None = None, on_progress: Progress
     paths = {r.id: str(ws.image_path(r)) for r in ws.images()}
     vectors = stored_embeddings(ws)
     same_picture = look_alike_pairs(vectors, SAME_PICTURE, mutual=True)
-    pairs = near_duplicates_of(ws, measured, same_picture) if measured else None
+    pairs = near_duplicates_of(ws, measured, []) if measured else None  # what the pixels prove
+    by_model = sorted(set(near_duplicates_of(ws, measured, same_picture)) - set(pairs)) if pairs is not None else []
     problems = project_status(ws.root, ws.config.name, ws.engine).problems
-    findings = diagnose(problems, ws.labelled(), ws.splits(), pairs, paths, bool(vectors))
+    findings = diagnose(problems, ws.labelled(), ws.splits(), pairs, paths, bool(vectors), by_model)
     if model is None:
         return findings
     return findings + model_sanity(ws, load_artifact(model_folder(ws, model)), on_progress=on_progress)
