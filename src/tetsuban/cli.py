@@ -34,6 +34,7 @@ from tetsuban.commands import (
 )
 from tetsuban.config import pipeline_toml
 from tetsuban.errors import TetsubanError
+from tetsuban.export import write_label_issues
 from tetsuban.learn.predict import predict as predict_images
 from tetsuban.project import Project
 from tetsuban.splits.assign import SplitPlan
@@ -278,11 +279,14 @@ def label_issues(
     project: ProjectArg,
     limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50,
     folds: Annotated[int, typer.Option(help="Folds for the out-of-fold probabilities.")] = 5,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write every one of them to this CSV.")] = None,
 ) -> None:
-    """List the labels that look wrong, most doubtful first, each with the label the model suggests."""
+    """List the labels that look wrong, the likeliest wrong first, each with the label the model suggests."""
     with Project.open(project) as opened, console.progress("Embedding") as progress:
         issues, labelled = doubtful_labels(opened.workspace, folds, progress)
     console.show_label_issues(issues, labelled, folds, limit)
+    if csv_out is not None:
+        console.say(f"Wrote {write_label_issues(csv_out.expanduser(), issues):,} rows to {csv_out}")
 
 
 @app.command()

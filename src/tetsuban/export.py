@@ -1,14 +1,17 @@
-"""Labels to CSV: one row per image with its current label, or every label event with ``history``."""
+"""Labels to CSV: one row per image with its current label, or every label event with ``history``; and the labels
+that look wrong, in their ranking."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from tetsuban.active.label_issues import LabelIssue
 from tetsuban.csvcells import safe_row
 from tetsuban.files import write_atomic
 from tetsuban.store.images import all_images, image_path
@@ -16,6 +19,7 @@ from tetsuban.store.labels import LabelEvent, current_labels, label_history
 from tetsuban.store.splits import current_splits
 
 EXPORT_COLUMNS = ("path", "sha256", "label", "source", "author", "time", "split")
+ISSUE_COLUMNS = ("rank", "image_id", "path", "label", "p_label", "suggested", "p_suggested", "p_wrong")
 
 
 def export_labels(root: Path, engine: Engine, out: Path, history: bool = False) -> int:
@@ -35,7 +39,26 @@ def export_labels(root: Path, engine: Engine, out: Path, history: bool = False) 
             latest = current_labels(conn)
             events = [(image_id, latest.get(image_id)) for image_id in records]
     rows = [[*_row(str(image_path(root, records[i])), records[i].sha256, e), split_of.get(i, "")] for i, e in events]
-    _write_csv(out, rows)
+    _write_csv(out, EXPORT_COLUMNS, rows)
+    return len(rows)
+
+
+def write_label_issues(out: Path, issues: Sequence[tuple[int, Path, LabelIssue]]) -> int:
+    """Write the labels that look wrong, in their ranking, to ``out`` atomically; returns the number of rows."""
+    rows = [
+        [
+            str(rank),
+            str(image_id),
+            str(path),
+            issue.given,
+            f"{issue.given_probability:.4f}",
+            issue.suggested,
+            f"{issue.suggested_probability:.4f}",
+            f"{issue.wrong_probability:.4f}",
+        ]
+        for rank, (image_id, path, issue) in enumerate(issues, start=1)
+    ]
+    _write_csv(out, ISSUE_COLUMNS, rows)
     return len(rows)
 
 
@@ -46,9 +69,9 @@ def _row(path: str, sha256: str, event: LabelEvent | None) -> list[str]:
     return [path, sha256, event.label or "", event.source, event.author, when]
 
 
-def _write_csv(out: Path, rows: list[list[str]]) -> None:
+def _write_csv(out: Path, header: Sequence[str], rows: list[list[str]]) -> None:
     text = io.StringIO(newline="")
     writer = csv.writer(text)
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(header)
     writer.writerows(safe_row(row) for row in rows)
     write_atomic(out, text.getvalue().encode("utf-8"))

@@ -9,11 +9,13 @@ from cleanlab.filter import find_label_issues as cleanlab_issues
 from hypothesis import assume, given, settings, strategies as st
 
 from tetsuban.active.label_issues import (
+    calibrated_wrong,
     class_thresholds,
     confident_classes,
     confident_joint,
     find_label_issues,
     label_issue_mask,
+    neighbour_labels,
     out_of_fold_probabilities,
 )
 from tetsuban.errors import ConfigError
@@ -115,7 +117,8 @@ def test_planted_label_errors_are_found_and_ranked_first(fashion_pixels: Data) -
     assert len(set(top) & set(planted.tolist())) >= 20  # the most doubtful are mostly the planted ones
     for issue in issues:
         assert issue.given == noisy[issue.index] and issue.suggested != issue.given
-    assert [i.given_probability for i in issues] == sorted(i.given_probability for i in issues)
+    assert [i.wrong_probability for i in issues] == sorted((i.wrong_probability for i in issues), reverse=True)
+    assert all(0 <= i.wrong_probability <= 1 for i in issues)
     suggested = {issue.index: issue.suggested for issue in issues}
     fixed = [row for row in planted if row in suggested]
     assert np.mean([suggested[row] == y[row] for row in fixed]) > 0.6  # the suggestion is mostly the true class
@@ -170,3 +173,24 @@ def test_an_image_no_class_is_confident_of_gets_minus_one() -> None:
     probabilities = np.array([[0.9, 0.1], [0.9, 0.1], [0.1, 0.9], [0.1, 0.9], [0.5, 0.5]])
     # thresholds: class 0 is the mean of 0.9, 0.9 and 0.5 (0.77), class 1 of 0.9 and 0.9; the last image reaches neither
     assert confident_classes(given, probabilities).tolist() == [0, 0, 1, 1, -1]
+
+
+def test_the_neighbours_labels_are_counted_among_the_nearest_other_images() -> None:
+    x = np.array([[1.0, 0.0], [0.9, 0.1], [0.8, 0.2], [0.0, 1.0], [0.1, 0.9]])
+    given = np.array([0, 0, 1, 1, 1])
+    shares = neighbour_labels(x, given, 2, k=2)
+    assert shares.tolist() == [[0.5, 0.5], [0.5, 0.5], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]  # by direction (cosine)
+
+
+def test_a_label_its_neighbours_contradict_is_likelier_wrong_than_one_they_second() -> None:
+    """Two images the model is equally unsure of (p of the given label 0.4): the one whose nearest images carry
+    another label ranks as likelier wrong; and the probabilities lie in [0, 1]."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[5.0, 0.0], [0.0, 5.0]])
+    given = np.repeat([0, 1], 30)
+    x = centres[given] + rng.normal(size=(60, 2))
+    p = np.where(given[:, None] == np.arange(2), 0.9, 0.1)
+    x[0] = centres[1]  # labelled 0, among the images labelled 1
+    p[0], p[31] = [0.4, 0.6], [0.6, 0.4]  # image 31 (labelled 1, among its own) is as doubtful to the model
+    wrong = calibrated_wrong(given, p, x)
+    assert wrong[0] > wrong[31] and ((wrong >= 0) & (wrong <= 1)).all()

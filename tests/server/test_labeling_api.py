@@ -368,17 +368,20 @@ def test_the_app_learns_from_train_labels_only(client: TestClient, copied: Path)
 def test_the_app_tells_the_loop_only_after_the_label_is_stored(client: TestClient, copied: Path) -> None:
     """When the loop hears of a label the store already holds it (a killed server loses nothing the loop saw)."""
     loop = _state(client).view.loop
-    told = loop.label
     stored_when_told: list[tuple[int, str | None, str | None]] = []
     image_ids = _state(client).view.image_ids
 
-    def label_then_check(row: int, label: str | None) -> None:  # the real loop's label, after a look at the store
-        image_id = int(image_ids[row])
-        with Project.open(copied) as project:
-            stored_when_told.append((image_id, label, project.labelled().get(image_id)))
-        told(row, label)
+    def checked(told: Callable[[int, str | None], None]) -> Callable[[int, str | None], None]:
+        def label_then_check(row: int, label: str | None) -> None:  # the real loop's call, after a look at the store
+            image_id = int(image_ids[row])
+            with Project.open(copied) as project:
+                stored_when_told.append((image_id, label, project.labelled().get(image_id)))
+            told(row, label)
 
-    loop.label = label_then_check  # type: ignore[method-assign]
+        return label_then_check
+
+    loop.label = checked(loop.label)  # type: ignore[method-assign]
+    loop.take_back = checked(loop.take_back)  # type: ignore[method-assign]  # an undo
     given = _ids(client, "hybrid", 3)
     client.post("/api/labels", json={"image_id": given[0], "label": "Bag"})
     client.post("/api/labels/batch", json={"items": [{"image_id": i, "label": "Sandal"} for i in given[1:]]})

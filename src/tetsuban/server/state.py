@@ -85,6 +85,7 @@ class AppState:
         self._replay: list[tuple[int, str | None, bool]] | None = None  # labels given while the loop is rebuilt
         self._touched: set[int] = set()  # images labelled since the label issues were found
         self._holdout_writes = 0  # labels given to val and test images: they change the curve, not the loop
+        self._rebuilds = 0  # loops built since the start (uploads, class edits): each may change the curve
         self.curve = CurveKeeper(self._draw_curve)
 
     # -- classes ----------------------------------------------------------------------------------------------
@@ -292,7 +293,7 @@ class AppState:
         """The latest learning curve drawn; a new one is drawn in the background after each retrain and after labels
         of val or test images (the labels it is drawn from)."""
         view = self.view
-        return self.curve.latest((id(view), view.loop.snapshot.generation, self._holdout_writes))
+        return self.curve.latest((self._rebuilds, view.loop.snapshot.generation, self._holdout_writes))
 
     def _draw_curve(self) -> LearningCurve:
         return self.project.learning_curve_of(self.view.running)
@@ -313,6 +314,7 @@ class AppState:
         view = self._build_view()
         with self._write:
             self.view = view
+            self._rebuilds += 1
             replay, self._replay = self._replay or [], None
         for image_id, label, undo in replay:
             self._tell_loop(image_id, label, undo)
