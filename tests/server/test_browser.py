@@ -416,6 +416,33 @@ def test_a_reviewer_renames_and_removes_a_class_on_the_page(tmp_path: Path, fash
         process.wait(timeout=30)
 
 
+def test_the_grid_keeps_its_class_buttons_in_view_while_scrolling(server: tuple[str, Path], page: Page) -> None:
+    url, _ = server
+    page.goto(url + "/grid?queue=random")
+    page.wait_for_selector("#grid .tile")
+    expect(page.locator("#keys-hint")).to_contain_text("labels the selection")  # above the tiles, not below 48
+    hint_top = page.evaluate("() => document.getElementById('keys-hint').getBoundingClientRect().top")
+    grid_top = page.evaluate("() => document.getElementById('grid').getBoundingClientRect().top")
+    assert hint_top < grid_top
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    first_tile = page.evaluate("() => document.querySelector('#grid .tile').getBoundingClientRect().bottom")
+    buttons = page.evaluate("() => document.getElementById('classes').getBoundingClientRect().top")
+    assert first_tile < 0  # scrolled past the first row of tiles
+    assert 0 <= buttons < 60  # the class buttons stayed at the top of the window
+
+
+def test_the_first_unsure_mark_says_it_added_the_property(server: tuple[str, Path], page: Page) -> None:
+    url, project_dir = server
+    with Project.open(project_dir) as project:
+        assert "unsure" not in project.properties()
+    page.goto(url + "/?queue=random")
+    wait_until(page, "() => document.getElementById('image')?.dataset.id")
+    page.keyboard.press("u")
+    expect(page.locator("#status")).to_contain_text('this added the yes/no property "unsure"')
+    page.keyboard.press("u")
+    expect(page.locator("#status")).to_have_text("marked unsure")
+
+
 def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: Page, browser: Browser) -> None:
     url, _ = server
     page.goto(url + "/grid?queue=random")
