@@ -1,6 +1,6 @@
 // The grid: a page of thumbnails from the chosen queue (for example one class's likely members, most probable
 // first). Select with the mouse (Shift for a range) or keys (arrows move, x or Space toggles, A selects all),
-// then 1-9 labels the selection; "accept all above p" takes every suggestion at least that probable. A tile under
+// then a class's key labels the selection; "accept all at or above p%" takes every suggestion that probable. A tile under
 // review shows its current label beside the suggestion; a change of labels people gave asks first, and the last
 // change of a page can be undone as one step (the button, or Z).
 import { classButtons, classOfKey, get, newClassForm, queue, send, showKeys, statusLine, t } from "./common.js";
