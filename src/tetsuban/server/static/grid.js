@@ -1,8 +1,8 @@
 // The grid: a page of thumbnails from the chosen queue (for example one class's likely members, most probable
 // first). Select with the mouse (Shift for a range) or keys (arrows move, x or Space toggles, A selects all),
-// then a class's key labels the selection; "accept all at or above p%" takes every suggestion that probable. A tile under
-// review shows its current label beside the suggestion; a change of labels people gave asks first, and the last
-// change of a page can be undone as one step (the button, or Z).
+// then a class's key labels the selection; "accept all at or above p%" takes every suggestion that probable. A
+// tile under review shows its current label beside the suggestion; a change of labels people gave asks first, and
+// the last change of a page can be undone as one step (the button, or Z).
 import { classButtons, classOfKey, get, newClassForm, queue, send, showKeys, statusLine, t } from "./common.js";
 
 const PAGE = 48;
@@ -82,10 +82,10 @@ async function labelMany(chosen) {
   await whileBusy(async () => {
     const seconds = (performance.now() - shownAt) / 1000;
     const result = await send("/api/labels/batch", { items: chosen, seconds });
-    statusLine.textContent = t("status", { n: result.labelled, g: result.generation });
     lastChange = chosen.map((c) => c.image_id);
     showUndo();
     await load();
+    say(t("status", { n: result.labelled, g: result.generation }));
   });
 }
 
@@ -93,11 +93,17 @@ async function undoLastChange() {
   if (!lastChange.length || busy) return;
   await whileBusy(async () => {
     const result = await send("/api/undo/batch", { image_ids: lastChange });
-    statusLine.textContent = t("undone_page", { n: lastChange.length, total: result.labelled });
+    const undone = lastChange.length;
     lastChange = [];
     showUndo();
     await load();
+    say(t("undone_page", { n: undone, total: result.labelled }));
   });
+}
+
+function say(message) {
+  // what the change did, once the next page is drawn (and that the queue is empty, when it is)
+  statusLine.textContent = items.length ? message : `${message} · ${t("nothing_left")}`;
 }
 
 async function whileBusy(work) {
