@@ -23,7 +23,7 @@ from tetsuban.status import project_status
 from tetsuban.store.embeddings import load_embeddings
 from tetsuban.store.images import ImageRecord
 from tetsuban.survey.lookalikes import SAME_PICTURE, look_alike_pairs
-from tetsuban.survey.stage import near_duplicates_of, surveyed
+from tetsuban.survey.stage import near_duplicates_by_kind, surveyed
 from tetsuban.workspace import Workspace
 
 
@@ -70,8 +70,7 @@ def doctor(ws: Workspace, model: str | Path | None = None, on_progress: Progress
     paths = {r.id: str(ws.image_path(r)) for r in ws.images()}
     vectors = stored_embeddings(ws)
     same_picture = look_alike_pairs(vectors, SAME_PICTURE, mutual=True)
-    pairs = near_duplicates_of(ws, measured, []) if measured else None  # what the pixels prove
-    by_model = sorted(set(near_duplicates_of(ws, measured, same_picture)) - set(pairs)) if pairs is not None else []
+    pairs, by_model = near_duplicates_by_kind(ws, measured, same_picture) if measured else (None, [])
     problems = project_status(ws.root, ws.config.name, ws.engine).problems
     findings = diagnose(problems, ws.labelled(), ws.splits(), pairs, paths, bool(vectors), by_model)
     if model is None:

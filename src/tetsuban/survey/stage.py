@@ -13,7 +13,7 @@ from tetsuban.progress import ProgressFn
 from tetsuban.store.survey import load_survey, recolour_checked
 from tetsuban.survey.compute import SURVEY_VERSION, SurveyReport, survey_records
 from tetsuban.survey.duplicates import groups_of
-from tetsuban.survey.links import check_recolours, near_duplicates
+from tetsuban.survey.links import check_recolours, links_by_kind
 from tetsuban.survey.properties import PixelStats
 from tetsuban.survey.recolour import RECOLOUR_VERSION
 from tetsuban.survey.table import Row, survey_rows, write_survey_csv, write_survey_parquet
@@ -68,9 +68,17 @@ def near_duplicates_of(
     """(image id, image id, perceptual-hash bits apart) of the images in ``measured`` that are the same picture:
     hashes within 4 bits and 16x16 fingerprints correlating at 0.99 or more, one a recolouring of the other
     (survey/recolour.py), or a pair of ``same_picture``."""
+    by_pixels, by_model = near_duplicates_by_kind(ws, measured, same_picture)
+    return sorted(by_pixels + by_model)
+
+
+def near_duplicates_by_kind(
+    ws: Workspace, measured: Mapping[int, PixelStats], same_picture: SamePicture
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """:func:`near_duplicates_of` in two lists: the pairs the pixels prove, and those only ``same_picture`` adds."""
     with ws.engine.connect() as conn:
         checked = recolour_checked(conn, RECOLOUR_VERSION)
-    return near_duplicates(measured, {r.id: r.sha256 for r in ws.images()}, checked, same_picture)
+    return links_by_kind(measured, {r.id: r.sha256 for r in ws.images()}, checked, same_picture)
 
 
 def duplicate_groups(ws: Workspace, same_picture: SamePicture) -> dict[int, Hashable]:
