@@ -11,8 +11,11 @@ labels is changed to another class at random; out-of-fold probabilities (5 folds
 - neighbours: by the given label's probability averaged with its share among the 10 nearest images' labels
   (cosine on the embeddings), lowest first;
 - tetsuban: the out-of-fold probabilities averaged with the neighbours' label shares, temperature-calibrated to
-  the labels given (what `tetsuban label-issues` ranks by); the sum of its probabilities that a label is wrong,
-  and the count above 0.5, are reported against the planted count.
+  the labels given (what `tetsuban label-issues` ranks by).
+How many to expect: tetsuban's count of wrong labels (`wrong_label_estimate`: the share of labels of another class
+among the fifth of each predicted class the model and the neighbours are surest of), less the same count with no
+error planted (the data's own doubtful labels), over the planted count; whether its 90% interval holds the planted
+count plus that; and, for comparison, the summed probabilities that a label is wrong over the planted count.
 Precision at N: the share of planted errors among the first N of a ranking, N = the planted count (cleanlab's
 list may be shorter: then its precision at N counts only what it lists). Medians over the draws, with min-max.
 Writes bench/results/label_issues.md.
@@ -35,7 +38,13 @@ from cleanlab.filter import find_label_issues as cleanlab_issues
 from probe_accuracy import FASHION, embed_files
 from real_data import datasets_dir, emoji_by_category, write_pngs
 
-from tetsuban.active.label_issues import calibrated_wrong, neighbour_agreement, out_of_fold_probabilities
+from tetsuban.active.label_issues import (
+    calibrated_wrong,
+    neighbour_agreement,
+    out_of_fold_probabilities,
+    second_opinion,
+    wrong_label_estimate,
+)
 from tetsuban.ingest.idx import read_idx
 
 RESULTS = Path(__file__).resolve().parent / "results" / "label_issues.md"
@@ -90,7 +99,15 @@ def precision_at(ranking: np.ndarray, truth: set[int], n: int) -> float:
     return len(set(ranking[:n].tolist()) & truth) / n
 
 
-def run_case(x: np.ndarray, labels: np.ndarray, rate: float, seed: int) -> dict[str, float]:
+def expected_wrong(x: np.ndarray, labels: np.ndarray, seed: int) -> int:
+    """tetsuban's count of wrong labels to expect among ``labels`` as they are."""
+    classes, p = out_of_fold_probabilities(x, list(labels), 5, seed)
+    given = np.array([classes.index(name) for name in labels])
+    return wrong_label_estimate(given, second_opinion(given, p, x)).expected
+
+
+def run_case(x: np.ndarray, labels: np.ndarray, rate: float, seed: int, own: int) -> dict[str, float]:
+    """One draw: ``own`` is the count of wrong labels tetsuban expects with none planted."""
     rng = np.random.default_rng(seed)
     noisy, changed = plant(labels, rate, rng)
     classes, p = out_of_fold_probabilities(x, list(noisy), 5, seed)
@@ -100,11 +117,13 @@ def run_case(x: np.ndarray, labels: np.ndarray, rate: float, seed: int) -> dict[
     flagged = by_cleanlab(given, p, x)
     row["cleanlab listed"] = len(flagged)
     row["cleanlab recall"] = len(set(flagged.tolist()) & truth) / n
-    wrong = calibrated_wrong(given, p, x)
-    row["expected / planted"] = wrong.sum() / n
-    doubted = np.flatnonzero(wrong > 0.5)
-    row["doubted / planted"] = len(doubted) / n
-    row["doubted precision"] = len(set(doubted.tolist()) & truth) / max(1, len(doubted))
+    estimate = wrong_label_estimate(given, second_opinion(given, p, x))
+    low, high = estimate.interval
+    row["expected"] = estimate.expected
+    row["none planted"] = own
+    row["added / planted"] = (estimate.expected - own) / n
+    row["interval holds"] = float(low <= n + own <= high)
+    row["summed / planted"] = calibrated_wrong(given, p, x).sum() / n
     return row
 
 
@@ -134,8 +153,9 @@ def main() -> None:
         data = [fashion(Path(tmp), rng), emoji(Path(tmp))]
     lines = header(args)
     for name, x, labels in data:
+        own = [expected_wrong(x, labels, seed) for seed in range(args.draws)]
         for rate in RATES:
-            rows = [run_case(x, labels, rate, seed) for seed in range(args.draws)]
+            rows = [run_case(x, labels, rate, seed, own[seed]) for seed in range(args.draws)]
             lines.append(table_row(f"{name}, {len(labels):,} images", rate, rows))
             print(lines[-1], flush=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -150,16 +170,17 @@ def header(args: argparse.Namespace) -> list[str]:
         f"`python bench/label_issues.py --draws {args.draws}` on {stamp}: Python {platform.python_version()}, "
         f"{sys.platform}. Precision at N (N = the planted errors) of each ranking on the same out-of-fold "
         "probabilities; median over the draws (min-max). `cleanlab listed`: how many labels cleanlab's default "
-        "filter lists, `recall`: the share of planted errors among them; `expected / planted`: the sum of tetsuban's "
-        "calibrated probabilities that a label is wrong, over the planted count; `doubted / planted`: the labels "
-        "whose probability of being wrong passes 0.5, over the planted count, and `doubted precision` the share of "
-        "planted errors among them. Both counts are far above the planted errors: the probabilities count the "
-        "images the model and their neighbours find ambiguous (shirt or T-shirt) as well as wrong labels, so they "
-        "rank well but do not count errors.",
+        "filter lists, `recall`: the share of planted errors among them. How many to expect: `expected` is "
+        "tetsuban's count of wrong labels (the share of labels of another class among the fifth of each predicted "
+        "class the model and the neighbours are surest of, times the labels), `none planted` the same count on the "
+        "labels as they are (the data's own doubtful labels), `added / planted` the difference over the planted "
+        "count (1 is exact), `interval holds` the share of draws whose 90% interval holds the planted count plus "
+        "`none planted`; `summed / planted`: the summed probabilities that a label is wrong over the planted count, "
+        "which rank well but count every ambiguous image (shirt or T-shirt) too.",
         "",
-        "| data | planted | " + " | ".join(names) + " | cleanlab listed | cleanlab recall | expected / planted | "
-        "doubted / planted | doubted precision |",
-        "|---|---:|" + "---:|" * (len(names) + 5),
+        "| data | planted | " + " | ".join(names) + " | cleanlab listed | cleanlab recall | expected | none planted | "
+        "added / planted | interval holds | summed / planted |",
+        "|---|---:|" + "---:|" * (len(names) + 7),
     ]
 
 
@@ -171,8 +192,8 @@ def table_row(name: str, rate: float, rows: list[dict[str, float]]) -> str:
     cells = [cell(key) for key in RANKERS]
     return (
         f"| {name} | {rate:.0%} | " + " | ".join(cells) + f" | {cell('cleanlab listed', '.0f')} | "
-        f"{cell('cleanlab recall')} | {cell('expected / planted')} | {cell('doubted / planted')} | "
-        f"{cell('doubted precision')} |"
+        f"{cell('cleanlab recall')} | {cell('expected', '.0f')} | {cell('none planted', '.0f')} | "
+        f"{cell('added / planted')} | {np.mean([r['interval holds'] for r in rows]):.2f} | {cell('summed / planted')} |"
     )
 
 

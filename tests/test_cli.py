@@ -143,8 +143,9 @@ def test_piped_output_is_never_wrapped_or_cut_at_80_columns(tmp_path: Path) -> N
     path = tmp_path / ("deep-folder-" * 12) / "image.png"
     script = (
         "import sys; from pathlib import Path; from tetsuban import console; "
-        "from tetsuban.active.label_issues import LabelIssue; "
-        "console.show_label_issues([(7, Path(sys.argv[1]), LabelIssue(0, 'cat', 'dog', 0.1, 0.9))], 10, 5, 10)"
+        "from tetsuban.active.label_issues import LabelIssue, LabelIssues, WrongLabels; "
+        "issue = (7, Path(sys.argv[1]), LabelIssue(0, 'cat', 'dog', 0.1, 0.9)); "
+        "console.show_label_issues(LabelIssues([issue], WrongLabels(10, 2, 0)), 5, 10)"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     printed = subprocess.run(

@@ -283,10 +283,10 @@ def label_issues(
 ) -> None:
     """List the labels that look wrong, the likeliest wrong first, each with the label the model suggests."""
     with Project.open(project) as opened, console.progress("Embedding") as progress:
-        issues, labelled = doubtful_labels(opened.workspace, folds, progress)
-    console.show_label_issues(issues, labelled, folds, limit)
+        found = doubtful_labels(opened.workspace, folds, progress)
+    console.show_label_issues(found, folds, limit)
     if csv_out is not None:
-        console.say(f"Wrote {write_label_issues(csv_out.expanduser(), issues):,} rows to {csv_out}")
+        console.say(f"Wrote {write_label_issues(csv_out.expanduser(), found.issues):,} rows to {csv_out}")
 
 
 @app.command()

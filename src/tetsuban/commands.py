@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tetsuban.active import stage as loop
-from tetsuban.active.label_issues import LabelIssue
+from tetsuban.active.label_issues import LabelIssue, LabelIssues
 from tetsuban.active.simulate import Curve
 from tetsuban.backbones.stage import embed, same_pictures
 from tetsuban.config import CONFIG_NAME
@@ -185,11 +185,11 @@ def to_label(
 
 def doubtful_labels(
     ws: Workspace, folds: int, on_embed: ProgressFn | None = None
-) -> tuple[list[tuple[int, Path, LabelIssue]], int]:
-    """The labels that look wrong, each with its image's file, and how many labels there are."""
-    issues = loop.doubtful_labels(ws, folds, on_embed=on_embed)
+) -> LabelIssues[tuple[int, Path, LabelIssue]]:
+    """The labels that look wrong, each with its image's file, and how many to expect wrong."""
+    found = loop.doubtful_labels(ws, folds, on_embed=on_embed)
     paths = {r.id: ws.image_path(r) for r in ws.images()}
-    return [(i, paths[i], issue) for i, issue in issues], len(ws.labelled())
+    return LabelIssues([(i, paths[i], issue) for i, issue in found.issues], found.wrong)
 
 
 def simulate(

@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tetsuban.active.curve import LearningCurve
-from tetsuban.active.label_issues import LabelIssue
+from tetsuban.active.label_issues import LabelIssue, LabelIssues
 from tetsuban.active.simulate import Curve
 from tetsuban.agreement import Agreement
 from tetsuban.backbones.embedder import EmbedReport
@@ -296,7 +296,8 @@ def show_queue(picks: Sequence[tuple[int, Path]]) -> None:
         print(f"{image_id}\t{path}")
 
 
-def show_label_issues(issues: Sequence[tuple[int, Path, LabelIssue]], labelled: int, folds: int, limit: int) -> None:
+def show_label_issues(found: LabelIssues[tuple[int, Path, LabelIssue]], folds: int, limit: int) -> None:
+    issues = found.issues
     table = Table("image", "path", "label", "p(label)", "suggested", "p(suggested)")
     table.columns[1].overflow = "fold"  # a narrow terminal folds a long path onto more lines, never cuts it
     for image_id, path, issue in issues[:limit]:
@@ -309,7 +310,8 @@ def show_label_issues(issues: Sequence[tuple[int, Path, LabelIssue]], labelled: 
             f"{issue.suggested_probability:.3f}",
         )
     out.print(table)
-    say(f"{len(issues):,} of {labelled:,} labels look wrong (confident learning, {folds}-fold).")
+    say(f"{len(issues):,} of {found.wrong.labels:,} labels look wrong (confident learning, {folds}-fold).")
+    say(found.wrong.sentence)
 
 
 def show_curve(found: LearningCurve, target: float | None) -> None:

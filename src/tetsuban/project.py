@@ -14,7 +14,7 @@ from tetsuban import commands
 from tetsuban.accounts import Accounts
 from tetsuban.active import labels, stage as loop
 from tetsuban.active.curve import LearningCurve
-from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
+from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, LabelIssues
 from tetsuban.active.record import SNAPSHOT_SECONDS
 from tetsuban.active.registry import DEFAULT_STRATEGY
 from tetsuban.active.simulate import Curve
@@ -349,8 +349,9 @@ class Project:
         """Each retrain of the labelling loop so far: labels learnt from and validation accuracy then."""
         return loop.retrains(self.workspace)
 
-    def label_issues(self, folds: int = DEFAULT_FOLDS, seed: int = 0) -> list[tuple[int, LabelIssue]]:
-        """(image id, issue) for the labels that look wrong, most doubtful first (confident learning)."""
+    def label_issues(self, folds: int = DEFAULT_FOLDS, seed: int = 0) -> LabelIssues[tuple[int, LabelIssue]]:
+        """(image id, issue) for the labels that look wrong, most doubtful first (confident learning), and how many
+        labels to expect wrong in all."""
         return loop.doubtful_labels(self.workspace, folds, seed)
 
     def learning_curve(self, seed: int = 0) -> LearningCurve:

@@ -9,6 +9,7 @@ from cleanlab.filter import find_label_issues as cleanlab_issues
 from hypothesis import assume, given, settings, strategies as st
 
 from tetsuban.active.label_issues import (
+    WrongLabels,
     calibrated_wrong,
     class_thresholds,
     confident_classes,
@@ -17,6 +18,7 @@ from tetsuban.active.label_issues import (
     label_issue_mask,
     neighbour_labels,
     out_of_fold_probabilities,
+    wrong_label_estimate,
 )
 from tetsuban.errors import ConfigError
 
@@ -110,7 +112,7 @@ def test_confident_learning_is_cleanlabs_but_for_classes_reaching_their_threshol
 def test_planted_label_errors_are_found_and_ranked_first(fashion_pixels: Data) -> None:
     x, y = fashion_pixels
     noisy, planted = _flipped(y[:1500], 60, seed=1)
-    issues = find_label_issues(x[:1500], list(noisy), folds=3)
+    issues = find_label_issues(x[:1500], list(noisy), folds=3).issues
     flagged = {issue.index for issue in issues}
     assert len(flagged & set(planted.tolist())) >= 0.6 * len(planted)
     top = [issue.index for issue in issues[:30]]
@@ -122,6 +124,48 @@ def test_planted_label_errors_are_found_and_ranked_first(fashion_pixels: Data) -
     suggested = {issue.index: issue.suggested for issue in issues}
     fixed = [row for row in planted if row in suggested]
     assert np.mean([suggested[row] == y[row] for row in fixed]) > 0.6  # the suggestion is mostly the true class
+
+
+def test_the_count_of_wrong_labels_to_expect_follows_the_planted_errors(fashion_pixels: Data) -> None:
+    """With none planted the count is the data's own doubtful labels; 150 planted add about 150 to it, inside the
+    count's interval, where the summed probabilities of a wrong label count every ambiguous image too."""
+    x, y = fashion_pixels
+    clean = find_label_issues(x[:1500], list(y[:1500]), folds=3).wrong
+    noisy, planted = _flipped(y[:1500], 150, seed=1)
+    found = find_label_issues(x[:1500], list(noisy), folds=3).wrong
+    truth = len(planted) + clean.expected
+    assert found.labels == 1500 and 0.2 * 1500 - 10 <= found.surest <= 0.2 * 1500 + 10
+    assert 0.7 * len(planted) <= found.expected - clean.expected <= 1.5 * len(planted), (clean, found)
+    low, high = found.interval
+    assert low <= truth <= high
+    classes, probabilities = out_of_fold_probabilities(x[:1500], list(noisy), folds=3)
+    given = np.array([classes.index(name) for name in noisy])
+    summed = calibrated_wrong(given, probabilities, x[:1500]).sum()
+    assert abs(found.expected - truth) * 3 < abs(summed - truth)
+    assert f"About {found.expected:,} of the 1,500 labels are likely wrong ({low:,} to {high:,})" in found.sentence
+
+
+def test_the_count_reads_the_surest_fifth_of_each_predicted_class() -> None:
+    """Ten images predicted 0 and five predicted 1: the two and the one surest of them are read, and only their
+    labels count; a wrong label on a less sure image changes nothing."""
+    sure0 = np.array([0.99, 0.98, 0.7, 0.7, 0.7, 0.6, 0.6, 0.6, 0.6, 0.6])
+    sure1 = np.array([0.95, 0.8, 0.8, 0.7, 0.6])
+    opinion = np.vstack([np.c_[sure0, 1 - sure0], np.c_[1 - sure1, sure1]])
+    given = np.array([1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0])
+    assert wrong_label_estimate(given, opinion) == WrongLabels(15, 3, 1)
+    given[0] = 0
+    assert wrong_label_estimate(given, opinion) == WrongLabels(15, 3, 0)
+    given[10] = 0
+    assert wrong_label_estimate(given, opinion) == WrongLabels(15, 3, 1)
+
+
+def test_the_interval_of_the_count_widens_with_fewer_sure_images_and_stays_in_bounds() -> None:
+    few, many = WrongLabels(1000, 20, 2), WrongLabels(1000, 400, 40)
+    assert few.expected == many.expected == 100
+    assert few.interval[0] < many.interval[0] < 100 < many.interval[1] < few.interval[1]
+    assert WrongLabels(1000, 50, 0).interval[0] == 0 and WrongLabels(1000, 50, 0).expected == 0
+    assert WrongLabels(1000, 50, 50).interval[1] == 1000
+    assert WrongLabels(0, 0, 0).interval == (0, 0) and WrongLabels(0, 0, 0).expected == 0
 
 
 def test_too_few_labels_get_a_clear_message(fashion_pixels: Data) -> None:
@@ -150,10 +194,10 @@ def test_folds_and_class_sizes_are_checked_at_their_bounds(fashion_pixels: Data)
 def test_the_same_call_gives_the_same_issues_and_the_regularization_is_used(fashion_pixels: Data) -> None:
     x, y = fashion_pixels
     noisy, _ = _flipped(y[:300], 30, seed=2)
-    first, again = find_label_issues(x[:300], list(noisy), folds=3), find_label_issues(x[:300], list(noisy), folds=3)
-    assert first == again and first  # the folds are drawn from the seed, not at random
+    first = find_label_issues(x[:300], list(noisy), folds=3).issues
+    assert first == find_label_issues(x[:300], list(noisy), folds=3).issues and first  # the folds come from the seed
     assert all(0 < i.suggested_probability <= 1 and 0 <= i.given_probability < 1 for i in first)
-    other = find_label_issues(x[:300], list(noisy), folds=3, seed=1)
+    other = find_label_issues(x[:300], list(noisy), folds=3, seed=1).issues
     assert {i.index for i in other} != {i.index for i in first}  # another seed, other folds
     _, weak = out_of_fold_probabilities(x[:300], list(noisy), folds=3, c=1e-4)
     _, strong = out_of_fold_probabilities(x[:300], list(noisy), folds=3, c=10.0)

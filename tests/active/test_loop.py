@@ -265,10 +265,10 @@ def test_a_projects_queue_and_label_issues_repeat_for_its_seed(fashion_pixels: D
     known = [label if t else None for label, t in zip(labels, train, strict=True)]
     loop = LabelLoop(x[:n], train, strategy_named("hybrid"), 20, 20, 5, labels=known)  # the same loop, made here
     assert queued == [1000 + int(i) for i in loop.next_images(20)]
-    issues = label_issues(data, seed=2)
-    assert issues and issues == label_issues(data, seed=2)
+    found = label_issues(data, seed=2)
+    assert found.issues and found == label_issues(data, seed=2)
     direct = find_label_issues(x[:240], [str(c) for c in y[:240]], DEFAULT_FOLDS, 2)
-    assert issues == [(1000 + issue.index, issue) for issue in direct]
+    assert found.issues == [(1000 + issue.index, issue) for issue in direct.issues] and found.wrong == direct.wrong
 
 
 def test_the_val_accuracy_is_the_share_of_labelled_val_images_whose_top_class_is_their_label() -> None:

@@ -77,7 +77,7 @@ def test_label_issues_find_labels_changed_to_a_wrong_class(project_dir: Path, tm
     listed = {int(m) for m in re.findall(r"^\W*(\d+)\s", printed, flags=re.MULTILINE)}
     assert "labels look wrong" in printed
     with Project.open(copy) as project:
-        ranked = project.label_issues()
+        ranked = project.label_issues().issues
         found = {image_id: issue for image_id, issue in ranked}
     with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))

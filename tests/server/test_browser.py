@@ -113,6 +113,7 @@ def test_going_back_shows_the_label_just_given(server: tuple[str, Path], page: P
     page.keyboard.press("ArrowLeft")
     expect(page.locator("#image")).to_have_attribute("data-id", shown)
     expect(page.locator("#suggestion")).to_contain_text(f"labelled {classes[2]}")
+    expect(page.locator("#review-count")).to_be_hidden()  # said only above the review queue
 
 
 def test_a_double_click_on_a_class_button_labels_one_image(server: tuple[str, Path], page: Page) -> None:
@@ -249,6 +250,13 @@ def test_the_review_grid_shows_each_label_asks_before_changing_them_and_undoes_t
         before = project.labelled()
         authors = {e.image_id: e.author for e in project.label_history()}
     assert set(planted) & set(shown)
+    with Project.open(project_dir) as project:
+        found = project.label_issues()
+    low, high = found.wrong.interval
+    expect(page.locator("#review-count")).to_have_text(
+        f"About {found.wrong.expected} of the {found.wrong.labels} labels are likely wrong ({low} to {high}); "
+        f"{len(found.issues)} look wrong here, the likeliest first."
+    )
     for image_id, caption in shown.items():  # the current label beside the suggestion
         assert caption.startswith(f"now {before[image_id]} · suggested ") and caption.endswith("%")
     asked: list[str] = []
@@ -289,6 +297,7 @@ def test_enter_on_a_label_under_review_changes_it_only_when_pressed_twice(
         given = project.labelled()[image_id]
     line = page.locator("#suggestion")
     expect(line).to_contain_text(f"labelled {given} · suggestion: ")
+    expect(page.locator("#review-count")).to_contain_text(" labels are likely wrong (")
     suggestion = json.loads(page.locator("#classes-data").inner_text())
     page.keyboard.press("Enter")
     expect(line).to_contain_text(f"Press Enter again to change {given} to ")

@@ -307,10 +307,16 @@ def test_the_review_queue_is_found_once_per_retrain_and_offers_count_issues(copi
     with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as client:
         with_csrf(client)
         assert len(_review(client, 1)) == 1
-        found = _review(client, 50)
+        answer = client.get("/api/next", params={"queue": "review", "count": 50}).json()
+        found = {item["id"]: item for item in answer["images"]}
         with Project.open(copied) as project:
-            issues = dict(project.label_issues())
+            everything = project.label_issues()
+            issues = dict(everything.issues)
         assert len(set(first) & set(found)) >= 3 and set(found) <= set(issues)
+        low, high = everything.wrong.interval  # how many to expect wrong, as `tetsuban label-issues` says
+        expected = {"expected": everything.wrong.expected, "low": low, "high": high, "labels": len(labels)}
+        assert answer["expected_wrong"] == expected | {"listed": len(issues)} and 0 < low <= high
+        assert "expected_wrong" not in client.get("/api/next", params={"queue": "hybrid"}).json()
         for image_id, item in found.items():
             issue = issues[image_id]
             assert (item["label"], item["suggestion"]) == (issue.given, issue.suggested)
@@ -318,7 +324,7 @@ def test_the_review_queue_is_found_once_per_retrain_and_offers_count_issues(copi
         later = [i for i in sneakers if i not in found][:4]
         with Project.open(copied) as project:
             project.set_labels([(i, "Pullover") for i in later], "human", "careless")
-            assert set(later) & {i for i, _ in project.label_issues()}  # what a new look would find
+            assert set(later) & {i for i, _ in project.label_issues().issues}  # what a new look would find
         assert not set(later) & set(_review(client, 50))  # no retrain yet: the issues found at the last one
         _retrain(client, truth.__getitem__)  # with right labels
         assert len(later) == 4 and set(later) & set(_review(client, 50))
@@ -339,6 +345,7 @@ def test_a_project_without_labels_shows_an_empty_panel_and_nothing_to_review(tmp
             assert client.post("/api/classes", json={"name": name}).status_code == 200
             assert client.post("/api/labels", json={"image_id": image_id, "label": name}).status_code == 200
         assert _review(client, 20) == {}
+        assert client.get("/api/next", params={"queue": "review"}).json()["expected_wrong"] is None
     assert (stats["labelled"], stats["last_hour"], stats["per_class"]) == (0, 0, {})
     assert (stats["curve"], stats["reach"], stats["retrain_failure"]) == (None, None, None)
     assert stats["curve_missing"] == {"kind": "val", "have": 0, "need": 10}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tetsuban.active.curve import LearningCurve, learning_curve
-from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, find_label_issues
+from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, LabelIssues, find_label_issues
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ProjectError
@@ -72,13 +72,13 @@ def loop_for(
     )
 
 
-def label_issues(data: ActiveData, folds: int = DEFAULT_FOLDS, seed: int = 0) -> list[tuple[int, LabelIssue]]:
+def label_issues(data: ActiveData, folds: int = DEFAULT_FOLDS, seed: int = 0) -> LabelIssues[tuple[int, LabelIssue]]:
     """(image id, issue) for each label that looks wrong among all labelled images (the test split too: a wrong
-    test label misleads the evaluation), most doubtful first."""
+    test label misleads the evaluation), most doubtful first, and how many to expect wrong."""
     rows = np.flatnonzero(data.labelled)
     labels = [str(data.labels[i]) for i in rows]
     found = find_label_issues(data.embeddings[rows], labels, folds, seed)
-    return [(int(data.image_ids[rows[issue.index]]), issue) for issue in found]
+    return LabelIssues([(int(data.image_ids[rows[issue.index]]), issue) for issue in found.issues], found.wrong)
 
 
 def curve_of(data: ActiveData, seed: int = 0, on_progress: ProgressFn | None = None) -> LearningCurve:

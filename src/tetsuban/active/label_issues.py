@@ -18,8 +18,10 @@ checks both on random matrices, and bench/confident_learning.py measures how oft
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -31,6 +33,10 @@ DEFAULT_FOLDS = 5
 _SLACK = 1e-6  # a probability this close below a threshold still reaches it
 NEIGHBOURS = 10  # nearest images whose labels second the model's probabilities
 _BLOCK = 512  # rows of cosine similarities computed at a time
+SUREST_SHARE = 0.2  # of each predicted class, the share of its images most surely of it that estimate the error rate
+_Z90 = 1.6449  # a two-sided 90% interval of the normal distribution
+
+Issue = TypeVar("Issue")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,47 @@ class LabelIssue:
     given_probability: float
     suggested_probability: float
     wrong_probability: float = 0.0  # :func:`calibrated_wrong`: what the list is ranked by
+
+
+@dataclass(frozen=True)
+class WrongLabels:
+    """How many of ``labels`` labels to expect wrong: ``disagreeing`` of the ``surest`` images the model and their
+    neighbours are surest of carry another label than the one they are surest of."""
+
+    labels: int
+    surest: int
+    disagreeing: int
+
+    @property
+    def expected(self) -> int:
+        return round(self.disagreeing / self.surest * self.labels) if self.surest else 0
+
+    @property
+    def interval(self) -> tuple[int, int]:
+        """A 90% interval of the count (Wilson's, on the share among the surest images)."""
+        if not self.surest:
+            return 0, self.labels
+        n, share = self.surest, self.disagreeing / self.surest
+        centre = (share + _Z90**2 / (2 * n)) / (1 + _Z90**2 / n)
+        half = _Z90 * math.sqrt(share * (1 - share) / n + _Z90**2 / (4 * n * n)) / (1 + _Z90**2 / n)
+        return math.floor(max(0.0, centre - half) * self.labels), math.ceil(min(1.0, centre + half) * self.labels)
+
+    @property
+    def sentence(self) -> str:
+        low, high = self.interval
+        return (
+            f"About {self.expected:,} of the {self.labels:,} labels are likely wrong ({low:,} to {high:,}): "
+            f"{self.disagreeing:,} of the {self.surest:,} images the model and their neighbours are surest of carry "
+            "another label."
+        )
+
+
+@dataclass(frozen=True)
+class LabelIssues(Generic[Issue]):
+    """The labels that look wrong, most doubtful first, and how many wrong labels to expect in all."""
+
+    issues: list[Issue]
+    wrong: WrongLabels
 
 
 def out_of_fold_probabilities(
@@ -106,13 +153,15 @@ def label_issue_mask(given: np.ndarray, probabilities: np.ndarray, guess: np.nda
 
 def find_label_issues(
     embeddings: np.ndarray, labels: Sequence[str], folds: int = DEFAULT_FOLDS, seed: int = 0
-) -> list[LabelIssue]:
-    """The labels that look wrong among ``labels`` (one per row of ``embeddings``), most doubtful first."""
+) -> LabelIssues[LabelIssue]:
+    """The labels that look wrong among ``labels`` (one per row of ``embeddings``), most doubtful first, and how
+    many to expect wrong in all."""
     classes, probabilities = out_of_fold_probabilities(embeddings, labels, folds, seed)
     given = np.array([classes.index(name) for name in labels])
     guess = confident_classes(given, probabilities)
     flagged = np.flatnonzero(label_issue_mask(given, probabilities, guess))
-    wrong = calibrated_wrong(given, probabilities, np.asarray(embeddings, np.float64))
+    opinion = second_opinion(given, probabilities, np.asarray(embeddings, np.float64))
+    wrong = wrong_of(given, opinion)
     issues = [
         LabelIssue(
             int(i),
@@ -124,7 +173,22 @@ def find_label_issues(
         )
         for i in flagged
     ]
-    return sorted(issues, key=lambda issue: (-issue.wrong_probability, issue.index))
+    ranked = sorted(issues, key=lambda issue: (-issue.wrong_probability, issue.index))
+    return LabelIssues(ranked, wrong_label_estimate(given, opinion))
+
+
+def wrong_label_estimate(given: np.ndarray, opinion: np.ndarray) -> WrongLabels:
+    """How many of the labels ``given`` (class indices) to expect wrong, from ``opinion`` (N, K) (see
+    :func:`second_opinion`): the share of wrong labels among the images most surely of their predicted class (the
+    surest :data:`SUREST_SHARE` of each predicted class, at least one), counted over all."""
+    predicted, sureness = opinion.argmax(axis=1), opinion.max(axis=1)
+    surest = []
+    for name in np.unique(predicted):
+        members = np.flatnonzero(predicted == name)
+        keep = max(1, round(SUREST_SHARE * len(members)))
+        surest.append(members[np.argsort(-sureness[members], kind="stable")[:keep]])
+    chosen = np.concatenate(surest) if surest else np.zeros(0, np.int64)
+    return WrongLabels(len(given), len(chosen), int((given[chosen] != predicted[chosen]).sum()))
 
 
 def neighbour_labels(embeddings: np.ndarray, given: np.ndarray, classes: int, k: int = NEIGHBOURS) -> np.ndarray:
@@ -169,13 +233,23 @@ def fit_temperature(probabilities: np.ndarray, given: np.ndarray) -> float:
     return float(np.exp(found.x))
 
 
+def second_opinion(given: np.ndarray, probabilities: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """(N, K): the out-of-fold probabilities averaged with the labels of each image's nearest neighbours (a second,
+    independent opinion)."""
+    return (probabilities + neighbour_labels(embeddings, given, probabilities.shape[1])) / 2
+
+
 def calibrated_wrong(given: np.ndarray, probabilities: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
-    """(N,): the probability that each label is wrong. The out-of-fold probabilities are averaged with the labels
-    of each image's nearest neighbours (a second, independent opinion), and the mixture is temperature-scaled to
-    the labels given; one minus its probability of the given label. Summed, the number of wrong labels to expect."""
-    mixed = (probabilities + neighbour_labels(embeddings, given, probabilities.shape[1])) / 2
-    temperature = fit_temperature(mixed, given)
-    logits = np.log(np.clip(mixed, 1e-12, 1.0)) / temperature
+    """(N,): the probability that each label is wrong: one minus the given label's probability in the
+    :func:`second_opinion`, temperature-scaled to the labels given. It ranks; summed, it overcounts (ambiguous images
+    count too): :func:`wrong_label_estimate` counts."""
+    return wrong_of(given, second_opinion(given, probabilities, embeddings))
+
+
+def wrong_of(given: np.ndarray, opinion: np.ndarray) -> np.ndarray:
+    """(N,): one minus the given label's probability in ``opinion``, temperature-scaled to the labels given."""
+    temperature = fit_temperature(opinion, given)
+    logits = np.log(np.clip(opinion, 1e-12, 1.0)) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     scaled = np.exp(logits)
     scaled /= scaled.sum(axis=1, keepdims=True)

@@ -11,7 +11,7 @@ import numpy as np
 
 from tetsuban.active.curve import LearningCurve
 from tetsuban.active.data import ActiveData, curve_of, label_issues, loop_for, next_images, simulation_inputs
-from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue
+from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, LabelIssues
 from tetsuban.active.loop import LabelLoop
 from tetsuban.active.record import SNAPSHOT_SECONDS, LoopRecorder
 from tetsuban.active.registry import DEFAULT_STRATEGY, check_strategies, strategy_named
@@ -145,9 +145,9 @@ def retrains(ws: Workspace) -> list[Retrain]:
 
 def doubtful_labels(
     ws: Workspace, folds: int = DEFAULT_FOLDS, seed: int = 0, on_embed: ProgressFn | None = None
-) -> list[tuple[int, LabelIssue]]:
+) -> LabelIssues[tuple[int, LabelIssue]]:
     """(image id, issue) for the labels that look wrong, most doubtful first (confident learning on out-of-fold
-    probabilities)."""
+    probabilities), and how many to expect wrong."""
     return label_issues(active_data(ws, on_embed), folds, seed)
 
 

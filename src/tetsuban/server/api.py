@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
+from tetsuban.active.label_issues import WrongLabels
 from tetsuban.agreement import agreement
 from tetsuban.errors import TetsubanError
 from tetsuban.project import Project
@@ -109,7 +110,18 @@ def next_images(state: State, who: Reader, count: int = 5, queue: str = "hybrid"
     if queue in REVIEWER_QUEUES and not may(who, "reviewer"):
         raise HTTPException(403, f"The {queue} queue is for reviewers and admins; {who.name} is {who.role}.")
     generation, images = state.offer(who, queue, count)
-    return {"generation": generation, "images": [_offered(item) for item in images]}
+    answer: dict[str, object] = {"generation": generation, "images": [_offered(item) for item in images]}
+    if queue == "review":
+        answer["expected_wrong"] = _expected_wrong(state.wrong_labels(generation), len(state.label_issues(generation)))
+    return answer
+
+
+def _expected_wrong(wrong: WrongLabels | None, listed: int) -> dict[str, int] | None:
+    """How many labels to expect wrong, with its 90% interval, and how many the review queue lists."""
+    if wrong is None:
+        return None
+    low, high = wrong.interval
+    return {"expected": wrong.expected, "low": low, "high": high, "labels": wrong.labels, "listed": listed}
 
 
 def _check_writes(state: AppState, who: Viewer, image_ids: list[int], authors: dict[int, str] | None = None) -> None:

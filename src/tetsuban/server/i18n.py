@@ -49,6 +49,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "new_class": "new class",
         "add": "add",
         "nothing_left": "nothing left to label in this queue",
+        "review_count": "About {n} of the {labels} labels are likely wrong ({low} to {high}); {listed} look wrong"
+        " here, the likeliest first.",
         "status": "{n} labelled · model generation {g}",
         "undone": "{n} labelled · undone",
         "unsure_marked": "marked unsure",
@@ -133,6 +135,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "new_class": "新しいクラス",
         "add": "追加",
         "nothing_left": "このキューにラベル付けする画像はもうありません",
+        "review_count": "{labels} 件のラベルのうち約 {n} 件（{low}〜{high} 件）が誤りと見込まれます。ここには誤りらしい"
+        "順に {listed} 件。",
         "status": "{n} 枚ラベル済み · モデル世代 {g}",
         "undone": "{n} 枚ラベル済み · 取り消しました",
         "unsure_marked": "不確かとしました",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tetsuban.active.curve import CurveNotYet, LearningCurve, Reach
-from tetsuban.active.label_issues import LabelIssue
+from tetsuban.active.label_issues import LabelIssue, LabelIssues, WrongLabels
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.stage import RunningLoop
 from tetsuban.agreement import latest_by_person
@@ -81,7 +81,8 @@ class AppState:
         self.view = self._build_view()
         self._classes = project.classes()  # kept here: the API checks classes on every label
         self._write = threading.Lock()
-        self._issues: tuple[int, dict[int, LabelIssue]] | None = None  # (generation, issues by image id)
+        self._issues: tuple[int, dict[int, LabelIssue], WrongLabels | None] | None = None  # (generation, by image id,
+        # how many labels to expect wrong)
         self._replay: list[tuple[int, str | None, bool]] | None = None  # labels given while the loop is rebuilt
         self._touched: set[int] = set()  # images labelled since the label issues were found
         self._holdout_writes = 0  # labels given to val and test images: they change the curve, not the loop
@@ -144,20 +145,27 @@ class AppState:
 
     def label_issues(self, generation: int) -> dict[int, LabelIssue]:
         """Label issues by image id, most doubtful first; computed once per retrain."""
+        return self._label_issues(generation)[1]
+
+    def wrong_labels(self, generation: int) -> WrongLabels | None:
+        """How many labels to expect wrong, found with the label issues; None while too few labels to judge."""
+        return self._label_issues(generation)[2]
+
+    def _label_issues(self, generation: int) -> tuple[int, dict[int, LabelIssue], WrongLabels | None]:
         cached = self._issues
         if cached is None or cached[0] != generation:
             found = self._found_label_issues()
             labels = self.project.labelled()  # an issue fixed since is no longer one
-            found = {i: issue for i, issue in found.items() if labels.get(i) == issue.given}
-            cached = self._issues = (generation, found)
+            issues = {i: issue for i, issue in found.issues if labels.get(i) == issue.given} if found else {}
+            cached = self._issues = (generation, issues, found.wrong if found else None)
             self._touched = set()
-        return cached[1]
+        return cached
 
-    def _found_label_issues(self) -> dict[int, LabelIssue]:
+    def _found_label_issues(self) -> LabelIssues[tuple[int, LabelIssue]] | None:
         try:
-            return dict(self.project.label_issues())
+            return self.project.label_issues()
         except TooFewLabels:  # under two classes of two labels each: nothing can be judged yet, nothing to review
-            return {}
+            return None
 
     def _second_opinions(self, viewer: Viewer) -> list[int]:
         """Images exactly one other person labelled, for ``viewer`` to label without seeing that label."""

@@ -55,6 +55,18 @@ queueSelect.addEventListener("change", () => {
 });
 export function queue() { return queueSelect.value; }
 
+export function showReviewCount(answer) {
+  // above a review queue: how many labels to expect wrong in all (an answer of /api/next), and how many are listed
+  const line = document.getElementById("review-count");
+  const expected = answer.expected_wrong;
+  line.hidden = !expected;
+  if (expected) {
+    line.textContent = t("review_count", {
+      n: expected.expected, labels: expected.labels, low: expected.low, high: expected.high, listed: expected.listed,
+    });
+  }
+}
+
 export const classes = JSON.parse(document.getElementById("classes-data").textContent);
 
 // Keys for classes: 1-9 the first nine, Shift+1-9 the next nine; the rest by click.

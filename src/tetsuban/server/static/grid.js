@@ -3,7 +3,9 @@
 // then a class's key labels the selection; "accept all at or above p%" takes every suggestion that probable. A
 // tile under review shows its current label beside the suggestion; a change of labels people gave asks first, and
 // the last change of a page can be undone as one step (the button, or Z).
-import { classButtons, classOfKey, get, newClassForm, queue, send, showKeys, statusLine, t } from "./common.js";
+import {
+  classButtons, classOfKey, get, newClassForm, queue, send, showKeys, showReviewCount, statusLine, t,
+} from "./common.js";
 
 const PAGE = 48;
 const grid = document.getElementById("grid");
@@ -20,6 +22,7 @@ let lastChange = [];        // image ids of the last page of labels, for an undo
 
 async function load() {
   const data = await get(`/api/next?count=${PAGE}&queue=${encodeURIComponent(queue())}`);
+  showReviewCount(data);
   items = data.images;
   selected = new Set();
   focus = 0;

@@ -1,7 +1,9 @@
 // The single-image page: keys 1-9 (and Shift+1-9) label, Enter accepts the suggestion (twice where it would
 // change a label already given), Space or 0 skips, U marks unsure, Z or Backspace undoes the last label, arrows
 // move. The next images are fetched ahead and their pictures preloaded, so a key press shows the next one at once.
-import { classButtons, classOfKey, get, newClassForm, queue, send, showKeys, statusLine, t } from "./common.js";
+import {
+  classButtons, classOfKey, get, newClassForm, queue, send, showKeys, showReviewCount, statusLine, t,
+} from "./common.js";
 
 const classesNav = document.getElementById("classes");
 const image = document.getElementById("image");
@@ -24,6 +26,7 @@ function refill() {
 
 async function fetchAhead() {
   const data = await get(`/api/next?count=10&queue=${encodeURIComponent(queue())}`);
+  showReviewCount(data);
   const seen = new Set([...upcoming, ...history].map((item) => item.id));  // as they are now the answer is in
   const fresh = data.images.filter((item) => !seen.has(item.id));
   exhausted = data.images.length === 0;  // only the server's own "none left": an answer of images already here
