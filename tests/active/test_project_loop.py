@@ -77,8 +77,10 @@ def test_label_issues_find_labels_changed_to_a_wrong_class(project_dir: Path, tm
     listed = {int(m) for m in re.findall(r"^\W*(\d+)\s", printed, flags=re.MULTILINE)}
     assert "labels look wrong" in printed
     with Project.open(copy) as project:
-        ranked = project.label_issues().issues
+        everything = project.label_issues()
+        ranked = everything.issues
         found = {image_id: issue for image_id, issue in ranked}
+    assert everything.wrong.sentence in printed.replace("\n", " ")  # how many to expect wrong
     with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert f"Wrote {len(rows)} rows to {out}" in printed and len(rows) == len(ranked)  # every one, in its rank
