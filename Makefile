@@ -48,7 +48,7 @@ mutation: install datasets
 
 # The labeling page's pictures in docs/, taken by the browser tests (which otherwise write them to a temp folder).
 screenshots: install datasets
-	TETSUBAN_SCREENSHOTS=$(abspath docs) $(VENV)/bin/python -m pytest tests/server/test_browser.py -k "keyboard or grid_labels"
+	TETSUBAN_SCREENSHOTS=$(abspath docs) $(VENV)/bin/python -m pytest tests/server/test_browser.py tests/server/test_newcomer.py -k "keyboard or grid_labels or newcomer"
 
 demo: install
 	scripts/demo.sh

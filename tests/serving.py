@@ -1,4 +1,5 @@
-"""`tetsuban serve` in its own process, as a user starts it: for the browser tests and the app's benchmarks."""
+"""`tetsuban serve` in its own process, as a user starts it, and what the browser tests wait for on its pages: for
+the browser tests and the app's benchmarks."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 
 def free_port() -> int:
@@ -53,3 +56,36 @@ def wait_until(page: Page, expression: str, arg: object = None, timeout: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout} s: {expression}")
         time.sleep(0.02)
+
+
+def wait_for_label_count(page: Page, count: int) -> None:
+    expect(page.locator("#status")).to_contain_text(f"{count} labelled")
+
+
+def captions(page: Page) -> dict[str, str]:
+    page.wait_for_selector("#grid .tile")
+    tiles = page.locator("#grid .tile")
+    return {tiles.nth(i).get_attribute("data-id") or "": tiles.nth(i).inner_text() for i in range(tiles.count())}
+
+
+def dialog_message(page: Page, accept: bool, action: Callable[[], None]) -> str:
+    """Run ``action``, answering the confirm dialog it opens; the dialog's message."""
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept() if accept else dialog.dismiss()))
+    action()
+    deadline = time.monotonic() + 10
+    while not asked and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert asked, "no dialog asked"
+    return asked[0]
+
+
+def panel_stats(url: str) -> dict[str, Any]:
+    """The panel's figures once the curve for the labels as they are is drawn (the app draws it in the background)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stats: dict[str, Any] = httpx.get(url + "/api/stats").json()
+        if not stats["curve_pending"]:
+            return stats
+        time.sleep(0.2)
+    raise AssertionError("the panel's curve was never drawn")

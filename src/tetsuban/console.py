@@ -298,16 +298,16 @@ def show_queue(picks: Sequence[tuple[int, Path]]) -> None:
 
 def show_label_issues(found: LabelIssues[tuple[int, Path, LabelIssue]], folds: int, limit: int) -> None:
     issues = found.issues
-    table = Table("image", "path", "label", "p(label)", "suggested", "p(suggested)")
+    table = Table("image", "path", "label", "suggested", "p(suggested)", "p(wrong)")
     table.columns[1].overflow = "fold"  # a narrow terminal folds a long path onto more lines, never cuts it
     for image_id, path, issue in issues[:limit]:
         table.add_row(
             str(image_id),
             plain(path),
             plain(issue.given),
-            f"{issue.given_probability:.3f}",
             plain(issue.suggested),
-            f"{issue.suggested_probability:.3f}",
+            f"{issue.suggested_calibrated:.3f}",
+            f"{issue.wrong_probability:.3f}",
         )
     out.print(table)
     say(f"{len(issues):,} of {found.wrong.labels:,} labels look wrong (confident learning, {folds}-fold).")

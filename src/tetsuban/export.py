@@ -19,7 +19,17 @@ from tetsuban.store.labels import LabelEvent, current_labels, label_history
 from tetsuban.store.splits import current_splits
 
 EXPORT_COLUMNS = ("path", "sha256", "label", "source", "author", "time", "split")
-ISSUE_COLUMNS = ("rank", "image_id", "path", "label", "p_label", "suggested", "p_suggested", "p_wrong")
+ISSUE_COLUMNS = (
+    "rank",
+    "image_id",
+    "path",
+    "label",
+    "suggested",
+    "p_suggested",
+    "p_wrong",
+    "p_label_model",
+    "p_suggested_model",
+)
 
 
 def export_labels(root: Path, engine: Engine, out: Path, history: bool = False) -> int:
@@ -51,10 +61,11 @@ def write_label_issues(out: Path, issues: Sequence[tuple[int, Path, LabelIssue]]
             str(image_id),
             str(path),
             issue.given,
-            f"{issue.given_probability:.4f}",
             issue.suggested,
-            f"{issue.suggested_probability:.4f}",
+            f"{issue.suggested_calibrated:.4f}",
             f"{issue.wrong_probability:.4f}",
+            f"{issue.given_probability:.4f}",
+            f"{issue.suggested_probability:.4f}",
         ]
         for rank, (image_id, path, issue) in enumerate(issues, start=1)
     ]

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.conftest import embedded_project, write_unlabelled_fashion_images
-from tests.serving import start_serve, wait_until
+from tests.serving import captions, dialog_message, panel_stats, start_serve, wait_for_label_count, wait_until
 from tetsuban import Project
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture()
-def screenshots(tmp_path: Path) -> Path:
-    """Where the pages' pictures go: a temp folder, or the folder named by TETSUBAN_SCREENSHOTS (`make screenshots`
-    sets it to docs/ to refresh the pictures the docs show)."""
-    chosen = os.environ.get("TETSUBAN_SCREENSHOTS")
-    return Path(chosen) if chosen else tmp_path
 
 
 @pytest.fixture(scope="module")
@@ -39,26 +28,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Itera
     yield url, project_dir
     process.terminate()
     process.wait(timeout=30)
-
-
-@pytest.fixture()
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        opened = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield opened
-        opened.close()
-
-
-@pytest.fixture()
-def page(browser: Browser) -> Page:
-    return browser.new_page(viewport={"width": 1200, "height": 820}, locale="en-GB")
-
-
-def _wait_for_label_count(page: Page, count: int) -> None:
-    expect(page.locator("#status")).to_contain_text(f"{count} labelled")
 
 
 def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(
@@ -77,20 +46,20 @@ def test_labelling_by_keyboard_with_undo_and_accepting_suggestions(
         shown = page.locator("#image").get_attribute("data-id") or ""
         given[int(shown)] = classes[key - 1]
         page.keyboard.press(str(key))
-        _wait_for_label_count(page, before + n)
+        wait_for_label_count(page, before + n)
         expect(page.locator("#image")).not_to_have_attribute("data-id", shown)  # the next image, once fetched
     assert len(given) == 30  # thirty different images, one after another
     with Project.open(project_dir) as project:
         assert {i: project.labelled().get(i) for i in given} == given
     last = list(given)[-1]
     page.keyboard.press("z")
-    _wait_for_label_count(page, before + 29)
+    wait_for_label_count(page, before + 29)
     expect(page.locator("#image")).to_have_attribute("data-id", str(last))  # brought back, its label taken
     with Project.open(project_dir) as project:
         assert last not in project.labelled() and len(project.labelled()) == before + 29
     suggested = page.locator("#classes button.suggested").inner_text().split(" ", 1)[1]  # "2 Bag": key, name
     page.keyboard.press("Enter")  # accept the suggestion for the image brought back
-    _wait_for_label_count(page, before + 30)
+    wait_for_label_count(page, before + 30)
     page.screenshot(path=str(screenshots / "labeling-single.png"))
     with Project.open(project_dir) as project:
         assert project.labelled()[last] == suggested
@@ -126,7 +95,7 @@ def test_a_double_click_on_a_class_button_labels_one_image(server: tuple[str, Pa
     first = int(page.locator("#image").get_attribute("data-id") or 0)
     page.locator("#classes button").nth(1).dblclick()
     expect(page.locator("#image")).not_to_have_attribute("data-id", str(first))
-    _wait_for_label_count(page, len(before) + 1)
+    wait_for_label_count(page, len(before) + 1)
     page.wait_for_load_state("networkidle")  # every write the page sent has been answered
     with Project.open(project_dir) as project:
         after = project.labelled()
@@ -173,12 +142,6 @@ def _label_and_move_on(page: Page) -> str:
     page.keyboard.press("1")
     expect(page.locator("#image")).not_to_have_attribute("data-id", image_id)
     return image_id
-
-
-def _captions(page: Page) -> dict[str, str]:
-    page.wait_for_selector("#grid .tile")
-    tiles = page.locator("#grid .tile")
-    return {tiles.nth(i).get_attribute("data-id") or "": tiles.nth(i).inner_text() for i in range(tiles.count())}
 
 
 def _tile_ids(page: Page) -> list[int]:
@@ -244,7 +207,7 @@ def test_the_review_grid_shows_each_label_asks_before_changing_them_and_undoes_t
 ) -> None:
     url, project_dir, planted = reviewed
     page.goto(url + "/grid?queue=review")
-    shown = {int(i): caption for i, caption in _captions(page).items()}
+    shown = {int(i): caption for i, caption in captions(page).items()}
     with Project.open(project_dir) as project:
         before = project.labelled()
         authors = {e.image_id: e.author for e in project.label_history()}
@@ -323,7 +286,7 @@ def test_a_class_added_on_the_page_labels_by_its_key(server: tuple[str, Path], p
     expect(page.locator("#classes button").last).to_have_text("⇧2 Hat")  # the eleventh class: Shift+2
     image_id = int(page.locator("#image").get_attribute("data-id") or 0)
     page.locator("#classes button", has_text="Hat").click()
-    _wait_for_label_count(page, before + 1)  # stored: the page moves on before the server answers
+    wait_for_label_count(page, before + 1)  # stored: the page moves on before the server answers
     with Project.open(project_dir) as project:
         assert "Hat" in project.classes() and project.labelled()[image_id] == "Hat"
 
@@ -350,7 +313,7 @@ def test_a_project_without_classes_says_how_to_add_one_and_every_class_gets_a_ke
         expect(page.locator("#keys-hint")).to_contain_text("Keys: 1 label · Enter")
         first = int(page.locator("#image").get_attribute("data-id") or 0)
         page.keyboard.press("1")
-        _wait_for_label_count(page, 1)
+        wait_for_label_count(page, 1)
         assert page.input_value("#class-name") == ""  # the key labelled; it did not type into the box
         for name in "BCDEFGHIJ":
             page.fill("#class-name", f"Class {name}")
@@ -361,24 +324,12 @@ def test_a_project_without_classes_says_how_to_add_one_and_every_class_gets_a_ke
         expect(page.locator("#keys-hint")).to_contain_text("Keys: 1-9, ⇧1 label")
         second = int(page.locator("#image").get_attribute("data-id") or 0)
         page.keyboard.press("Shift+Digit1")
-        _wait_for_label_count(page, 2)
+        wait_for_label_count(page, 2)
         with Project.open(tmp_path / "project") as project:
             assert (project.labelled()[first], project.labelled()[second]) == ("Flag", "Class J")
     finally:
         process.terminate()
         process.wait(timeout=30)
-
-
-def _dialog_message(page: Page, accept: bool, action: Callable[[], None]) -> str:
-    """Run ``action``, answering the confirm dialog it opens; the dialog's message."""
-    asked: list[str] = []
-    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept() if accept else dialog.dismiss()))
-    action()
-    deadline = time.monotonic() + 10
-    while not asked and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    assert asked, "no dialog asked"
-    return asked[0]
 
 
 def test_a_reviewer_renames_and_removes_a_class_on_the_page(tmp_path: Path, fashion_dir: Path, page: Page) -> None:
@@ -397,7 +348,7 @@ def test_a_reviewer_renames_and_removes_a_class_on_the_page(tmp_path: Path, fash
         position = buttons.count() - 1
         flagged = int(page.locator("#image").get_attribute("data-id") or 0)
         buttons.last.click()
-        _wait_for_label_count(page, labelled + 1)
+        wait_for_label_count(page, labelled + 1)
         page.select_option("#edit-class", "Flgas")
         page.fill("#edit-name", "Flags")
         page.click("#rename-class")
@@ -409,11 +360,11 @@ def test_a_reviewer_renames_and_removes_a_class_on_the_page(tmp_path: Path, fash
             assert project.labelled()[flagged] == "Flags" and "Flgas" not in project.classes()
             assert [e.label for e in project.label_history(flagged)] == ["Flgas", "Flags"]
         page.select_option("#edit-class", "Flags")
-        message = _dialog_message(page, False, lambda: page.click("#remove-class"))
+        message = dialog_message(page, False, lambda: page.click("#remove-class"))
         assert message == "1 image(s) are labelled Flags. Remove the class and clear their labels?"
         with Project.open(project_dir) as project:
             assert project.labelled()[flagged] == "Flags"  # dismissed: nothing removed
-        _dialog_message(page, True, lambda: page.click("#remove-class"))
+        dialog_message(page, True, lambda: page.click("#remove-class"))
         expect(page.locator("#edit-result")).to_have_text(
             "Removed Flags: 1 image(s) lost their label (the history keeps it)."
         )
@@ -454,7 +405,7 @@ def test_the_first_unsure_mark_says_it_added_the_property(server: tuple[str, Pat
 def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: Page, browser: Browser) -> None:
     url, _ = server
     page.goto(url + "/grid?queue=random")
-    before = _captions(page)
+    before = captions(page)
     generation = httpx.get(url + "/api/stats").json()["generation"]
     single = browser.new_page(locale="en-GB")
     single.goto(url + "/?queue=uncertainty")
@@ -467,21 +418,10 @@ def test_the_suggestions_change_after_a_retrain(server: tuple[str, Path], page: 
     while httpx.get(url + "/api/stats").json()["generation"] == generation and time.monotonic() < deadline:
         time.sleep(0.2)
     page.reload()
-    after = _captions(page)
+    after = captions(page)
     common = before.keys() & after.keys()
     assert len(common) >= 10
     assert any(before[i] != after[i] for i in common)  # the same images, suggested anew
-
-
-def _panel_stats(url: str) -> dict[str, Any]:
-    """The panel's figures once the curve for the labels as they are is drawn (the app draws it in the background)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        stats: dict[str, Any] = httpx.get(url + "/api/stats").json()
-        if not stats["curve_pending"]:
-            return stats
-        time.sleep(0.2)
-    raise AssertionError("the panel's curve was never drawn")
 
 
 def test_the_panel_asks_for_validation_labels_then_draws_the_learning_curve(
@@ -504,7 +444,7 @@ def test_the_panel_asks_for_validation_labels_then_draws_the_learning_curve(
 def _label_validation_images_until_the_curve_is_drawn(url: str, page: Page) -> None:
     page.goto(url + "/?queue=holdout")
     wait_until(page, "() => document.getElementById('image')?.dataset.id")
-    stats = _panel_stats(url)
+    stats = panel_stats(url)
     missing = stats["curve_missing"]
     assert stats["curve"] is None and missing["kind"] == "val" and missing["have"] < 10
     more = missing["need"] - missing["have"]
@@ -517,8 +457,8 @@ def _label_validation_images_until_the_curve_is_drawn(url: str, page: Page) -> N
     for _ in range(60):  # the holdout queue mixes val and test images
         page.keyboard.press("1")
         labelled += 1
-        _wait_for_label_count(page, labelled)  # stored
-        stats = _panel_stats(url)
+        wait_for_label_count(page, labelled)  # stored
+        stats = panel_stats(url)
         if stats["curve"] is not None:
             break
     curve, reach = stats["curve"], stats["reach"]
@@ -576,7 +516,7 @@ def test_login_csrf_and_a_killed_server_that_resumes(tmp_path: Path, fashion_dir
             shown = page.locator("#image").get_attribute("data-id") or ""
             page.keyboard.press("1")
             expect(page.locator("#image")).not_to_have_attribute("data-id", shown)  # the next one shown
-            _wait_for_label_count(page, before + n)  # and the label stored
+            wait_for_label_count(page, before + n)  # and the label stored
         with Project.open(project_dir) as project:
             given = {e.image_id for e in project.label_history() if e.author == "ann"}
         assert len(given) == 3

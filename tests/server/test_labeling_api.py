@@ -320,7 +320,7 @@ def test_the_review_queue_is_found_once_per_retrain_and_offers_count_issues(copi
         for image_id, item in found.items():
             issue = issues[image_id]
             assert (item["label"], item["suggestion"]) == (issue.given, issue.suggested)
-            assert item["probability"] == pytest.approx(issue.suggested_probability)
+            assert item["probability"] == pytest.approx(issue.suggested_calibrated)  # calibrated
         later = [i for i in sneakers if i not in found][:4]
         with Project.open(copied) as project:
             project.set_labels([(i, "Pullover") for i in later], "human", "careless")

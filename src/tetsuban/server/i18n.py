@@ -66,7 +66,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "curve_drawing": "Drawing the learning curve…",
         "curve_failed": "The learning curve could not be drawn ({why}).",
         "curve_caption": "Dots: measured on {v} validation images; line: fitted curve",
-        "next_retrain": "Next retrain in {n} labels",
+        "next_retrain": "Next retrain in {n} label(s)",
         "retrain_failed": "The last retrain failed ({why}); the suggestions are from the one before.",
         "reach_reached": "{t}% reached: {a}% on the validation images",
         "reach_estimate": "About {n} more labels to reach {t}% (fitted learning curve)",

@@ -141,7 +141,7 @@ class AppState:
         issues = self.label_issues(snapshot.generation)
         open_issues = (i for i in issues if i not in self._touched)  # not those relabelled since
         ids = self.leases.claim(viewer.name, open_issues, count)
-        return [Offered(i, issues[i].suggested, issues[i].suggested_probability, issues[i].given) for i in ids]
+        return [Offered(i, issues[i].suggested, issues[i].suggested_calibrated, issues[i].given) for i in ids]
 
     def label_issues(self, generation: int) -> dict[int, LabelIssue]:
         """Label issues by image id, most doubtful first; computed once per retrain."""
