@@ -108,12 +108,17 @@ def split_project(
     """``tetsuban split``: embed and survey what is not yet, so that the split decides once, from the pixels and the
     model, what it keeps together (a later embedding adds nothing the split did not know); then split (after
     clearing every split, the test set's too, with ``reset_first``) and count what came of it."""
-    embed(ws, on_embed)
-    if len(surveyed(ws)) < len(ws.images()):
-        survey(ws, on_survey)
+    _embed_and_survey(ws, on_embed, on_survey)
     cleared = reset(ws) if reset_first else None
     event = split(ws, plan, seed, by=by)
     return _split_run(ws, cleared, event)
+
+
+def _embed_and_survey(ws: Workspace, on_embed: ProgressFn | None, on_survey: ProgressFn | None) -> None:
+    """Embed every image not yet embedded, then survey those not yet surveyed: what a split decides from."""
+    embed(ws, on_embed)
+    if len(surveyed(ws)) < len(ws.images()):
+        survey(ws, on_survey)
 
 
 def _split_run(ws: Workspace, cleared: SplitEvent | None, event: SplitEvent) -> SplitRun:
@@ -137,9 +142,7 @@ def split_where_missing(
     assigned = ws.splits()
     if all(r.id in assigned for r in records):
         return None
-    embed(ws, on_embed)
-    if len(surveyed(ws)) < len(records):
-        survey(ws, on_survey)
+    _embed_and_survey(ws, on_embed, on_survey)
     plan, seed = plan_in_force(history(ws)) or (SplitPlan(), 0)
     return _split_run(ws, None, split(ws, plan, seed, author=author))
 

@@ -166,11 +166,8 @@ def find_label_issues(
     guess = confident_classes(given, probabilities)
     flagged = np.flatnonzero(label_issue_mask(given, probabilities, guess))
     opinion = second_opinion(given, probabilities, np.asarray(embeddings, np.float64))
-    calibrated = calibrated_opinion(given, opinion)
-    others = 1.0 - calibrated[np.arange(len(given)), given]
     estimate = wrong_label_estimate(given, opinion)
-    wrong = prior_shifted(others, estimate.expected)
-    suggested = wrong * calibrated[np.arange(len(given)), np.maximum(guess, 0)] / np.maximum(others, 1e-12)
+    wrong, suggested = doubt(given, guess, opinion, estimate.expected)
     issues = [
         LabelIssue(
             int(i),
@@ -187,6 +184,17 @@ def find_label_issues(
     return LabelIssues(ranked, estimate)
 
 
+def doubt(given: np.ndarray, guess: np.ndarray, opinion: np.ndarray, expected: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) each: the probability that each label is wrong, and that ``guess`` (a class index, or -1) is right
+    instead: ``opinion`` calibrated to the labels given, its odds of a wrong label shifted to add up to ``expected``
+    (:func:`prior_shifted`), and the guess's share of the other classes' probability."""
+    rows = np.arange(len(given))
+    calibrated = calibrated_opinion(given, opinion)
+    others = 1.0 - calibrated[rows, given]
+    wrong = prior_shifted(others, expected)
+    return wrong, wrong * calibrated[rows, np.maximum(guess, 0)] / np.maximum(others, 1e-12)
+
+
 def prior_shifted(probabilities: np.ndarray, expected: float) -> np.ndarray:
     """``probabilities`` that labels are wrong, their odds multiplied by the one factor that makes them add up to
     ``expected`` (at least half a label, at most all but half): the calibrated probabilities carry the share of
@@ -195,6 +203,8 @@ def prior_shifted(probabilities: np.ndarray, expected: float) -> np.ndarray:
     from scipy.optimize import brentq
 
     p = np.clip(probabilities, 1e-9, 1 - 1e-9)
+    if len(p) == 0:
+        return p
     target = min(max(float(expected), 0.5), len(p) - 0.5)
     odds = p / (1 - p)
 
@@ -202,8 +212,6 @@ def prior_shifted(probabilities: np.ndarray, expected: float) -> np.ndarray:
         scaled = odds * np.exp(log_factor)
         return float((scaled / (1 + scaled)).sum()) - target
 
-    if len(p) < 1 or target <= 0:
-        return p
     factor = np.exp(brentq(excess, -60.0, 60.0))
     return odds * factor / (1 + odds * factor)
 
