@@ -23,6 +23,7 @@ def test_history_is_kept_and_the_latest_label_wins(project: Project, emoji_sampl
     ]
     status = project.status()
     assert status.per_class == {"person": 1, "smiley": 0}
+    assert project.class_counts() == {"person": 1, "smiley": 0}  # the latest label counts; a cleared one does not
     assert status.labelled == 1
 
 

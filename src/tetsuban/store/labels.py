@@ -155,9 +155,14 @@ def label_history(conn: Connection, image_id: int | None = None) -> list[LabelEv
 def class_counts(conn: Connection) -> dict[str, int]:
     """Images per class by their current label; classes with none count 0."""
     counts = {name: 0 for name in class_ids(conn)}
-    for event in current_labels(conn).values():
-        if event.label is not None:
-            counts[event.label] += 1
+    latest = sa.select(sa.func.max(labels.c.id)).group_by(labels.c.image_id).scalar_subquery()
+    query = (
+        sa.select(classes.c.name, sa.func.count())
+        .select_from(labels.join(classes, labels.c.class_id == classes.c.id))
+        .where(labels.c.id.in_(latest))
+        .group_by(classes.c.name)
+    )
+    counts.update({name: int(count) for name, count in conn.execute(query)})  # counted by the database
     return dict(sorted(counts.items()))
 
 
