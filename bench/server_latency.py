@@ -1,5 +1,5 @@
 """How fast does the labeling app answer with 100,000 images in the project? p50 and p99 of next-image and label
-requests, one annotator alone and two at once, and of a cached thumbnail.
+requests, one annotator alone and two at once, one alone with the panel open, and of a cached thumbnail.
 
 The project: fashion-mnist's 60,000 training and 10,000 test images and 35,000 mirrored training images, imported
 through the real IDX import (about 105,000 images, stored in the project), with 10,000 of them labelled with their
@@ -12,7 +12,11 @@ The server is a real `tetsuban serve` process (uvicorn, one worker) with users, 
 session and (for labels) a CSRF token; the loop retrains in the background every 20 labels, as in use, so the
 requests are measured while retrains run. Each annotator is a process with its own keep-alive HTTP client that
 asks for the next image, labels it (the suggestion, or a class at random) and looks at the next for `--pause`
-seconds (0.25: four images a second, a fast annotator; 0 hammers the server).
+seconds (0.25: four images a second, a fast annotator; 0 hammers the server). With the panel open, the bench
+also asks for the panel's figures every 5 s as the page does (GET /api/stats), so that the learning curve is redrawn
+in the background after each retrain (server/curve_keeper.py: heads fitted on the training labels' prefixes, in a
+thread of the server's process, resting twice each drawing's time); the ratio to the phase with it closed is what
+the drawing costs the requests.
 
 Writes bench/results/server.md. Usage: python bench/server_latency.py [--labels 300] [--project DIR]
 """
@@ -27,6 +31,7 @@ import shutil
 import struct
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from multiprocessing import Queue, get_context
@@ -153,6 +158,38 @@ def annotate(url: str, name: str, labels: int, pause: float, seed: int, results:
     results.put((name, out))
 
 
+class Panel:
+    """The page's panel, open: GET /api/stats every ``every`` seconds in a thread, until stopped; each answer's
+    milliseconds, and how many curves were drawn (a drawing seen pending, then done)."""
+
+    def __init__(self, url: str, every: float = 5.0) -> None:
+        self.client = logged_in(url, "bob")
+        self.every = every
+        self.ms: list[float] = []
+        self.drawn = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> Panel:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.client.close()
+
+    def _poll(self) -> None:
+        shown = None
+        while not self._stop.wait(self.every):
+            started = time.perf_counter()
+            stats = self.client.get("/api/stats", params={"target": 0.95}).json()
+            self.ms.append((time.perf_counter() - started) * 1000)
+            curve = stats["curve"]
+            self.drawn += int(curve is not None and shown is not None and curve != shown)  # a new curve published
+            shown = curve if curve is not None else shown
+
+
 def run_phase(url: str, names: list[str], labels: int, pause: float) -> dict[str, list[float]]:
     """Annotators ``names`` labelling at once, each in its own process (so that the clients do not share a GIL);
     the latencies of all of them together."""
@@ -212,6 +249,8 @@ def main() -> None:
         process, url = start_serve(root, work / "serve.log", retrain_every=20, timeout=600)
         try:
             alone = run_phase(url, ["ann"], args.labels, args.pause)
+            with Panel(url) as panel:
+                watched = run_phase(url, ["ann"], args.labels, args.pause)
             together = run_phase(url, ["ann", "bob"], args.labels, args.pause)
             cold, busy = thumbnails(url, 10)  # right after the labels: the last retrains still run
             time.sleep(15)
@@ -220,6 +259,7 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=60)
     write_table(images, args.labels, args.pause, alone, together, cold, busy, idle)
+    write_panel_rows(alone, watched, panel)
 
 
 def write_table(
@@ -264,6 +304,38 @@ def write_table(
         "",
     ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+
+
+def write_panel_rows(alone: dict[str, list[float]], watched: dict[str, list[float]], panel: Panel) -> None:
+    """Append the phase with the panel open, beside the one without, to the table."""
+    lines = [
+        "",
+        f"With the panel open (its figures asked for every {panel.every:.0f} s, {panel.drawn} new learning curves "
+        "shown meanwhile, each drawn in the background), one annotator:",
+        "",
+        "| request | panel | requests | p50 ms | p99 ms | max ms | p50 open / closed | p99 open / closed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, name in (("next", "next image (GET /api/next)"), ("label", "label (POST /api/labels)")):
+        closed, opened = alone[kind], watched[kind]
+        for state, values in (("closed", closed), ("open", opened)):
+            ratios = ""
+            if state == "open":
+                p50 = percentile(opened, 50) / percentile(closed, 50)
+                ratios = f"{p50:.2f}x | {percentile(opened, 99) / percentile(closed, 99):.2f}x"
+            else:
+                ratios = " | "
+            lines.append(
+                f"| {name} | {state} | {len(values)} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} "
+                f"| {max(values):.1f} | {ratios} |"
+            )
+    lines.append(
+        f"| panel figures (GET /api/stats) | open | {len(panel.ms)} | {percentile(panel.ms, 50):.1f} | "
+        f"{percentile(panel.ms, 99):.1f} | {max(panel.ms, default=float('nan')):.1f} | | |"
+    )
+    with RESULTS.open("a", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

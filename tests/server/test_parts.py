@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import LOCAL
 from tetsuban.agreement import agreement
-from tetsuban.server.binding import Binding
+from tetsuban.server.binding import Binding, listen
 from tetsuban.server.guard import Guard
 from tetsuban.server.i18n import MESSAGES
 from tetsuban.server.leases import Leases
@@ -112,3 +115,30 @@ def test_the_guard_refuses_a_body_past_the_limit_even_without_a_length() -> None
     assert chunked.status_code == 413
     assert chunked.headers["x-content-type-options"] == "nosniff"
     assert client.post("/echo", content=b"{}", headers={"Origin": "http://evil.example"}).status_code == 403
+
+
+def test_the_apps_connections_send_at_once_without_waiting_for_acknowledgements() -> None:
+    """The socket `tetsuban serve` listens on gives connections with Nagle's algorithm off, as asyncio (and so
+    uvicorn) accepts them: with it on, an answer's body written after its headers waited 40 ms for the client's
+    delayed acknowledgement, on every request."""
+    sock = listen(Binding(port=0))
+    sock.listen()
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        made: asyncio.Future[asyncio.BaseTransport] = loop.create_future()
+
+        class Accept(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                made.set_result(transport)
+
+        server = await loop.create_server(Accept, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        transport = await asyncio.wait_for(made, 10)
+        nodelay = int(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return nodelay
+
+    assert asyncio.run(accepted_nodelay()) == 1
