@@ -53,6 +53,7 @@ MIRRORED = 35_000
 LABELLED = 10_000
 REAL_EMBEDDED = 2_000
 PASSWORD = "bench password"
+REQUESTS = (("next", "next image (GET /api/next)"), ("label", "label (POST /api/labels)"))
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -284,27 +285,27 @@ def write_table(
         "| request | annotators | requests | p50 ms | p99 ms | max ms | p99 two / one |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for kind, name in (("next", "next image (GET /api/next)"), ("label", "label (POST /api/labels)")):
+    for kind, name in REQUESTS:
         one, two = alone[kind], together[kind]
-        ratio = percentile(two, 99) / percentile(one, 99)
-        lines.append(
-            f"| {name} | 1 | {len(one)} | {percentile(one, 50):.1f} | {percentile(one, 99):.1f} | {max(one):.1f} | |"
-        )
-        lines.append(
-            f"| {name} | 2 | {len(two)} | {percentile(two, 50):.1f} | {percentile(two, 99):.1f} | {max(two):.1f} "
-            f"| {ratio:.2f}x |"
-        )
+        lines.append(table_row(name, "1", one, ""))
+        lines.append(table_row(name, "2", two, f"{percentile(two, 99) / percentile(one, 99):.2f}x"))
     lines += [
-        f"| thumbnail, first request (made and cached) | 1 | {len(cold)} | {percentile(cold, 50):.1f} | "
-        f"{percentile(cold, 99):.1f} | {max(cold):.1f} | |",
-        f"| thumbnail, cached, while retrains run | 1 | {len(busy)} | {percentile(busy, 50):.1f} | "
-        f"{percentile(busy, 99):.1f} | {max(busy):.1f} | |",
-        f"| thumbnail, cached, server idle | 1 | {len(idle)} | {percentile(idle, 50):.1f} | "
-        f"{percentile(idle, 99):.1f} | {max(idle):.1f} | |",
+        table_row("thumbnail, first request (made and cached)", "1", cold, ""),
+        table_row("thumbnail, cached, while retrains run", "1", busy, ""),
+        table_row("thumbnail, cached, server idle", "1", idle, ""),
         "",
     ]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
+
+
+def table_row(name: str, column: str, values: list[float], tail: str) -> str:
+    """One row: the request, a column (annotators, or the panel), the count, p50, p99 and max ms, then ``tail``."""
+    worst = max(values, default=float("nan"))
+    return (
+        f"| {name} | {column} | {len(values)} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} | "
+        f"{worst:.1f} | {tail} |"
+    )
 
 
 def write_panel_rows(alone: dict[str, list[float]], watched: dict[str, list[float]], panel: Panel) -> None:
@@ -317,23 +318,12 @@ def write_panel_rows(alone: dict[str, list[float]], watched: dict[str, list[floa
         "| request | panel | requests | p50 ms | p99 ms | max ms | p50 open / closed | p99 open / closed |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for kind, name in (("next", "next image (GET /api/next)"), ("label", "label (POST /api/labels)")):
+    for kind, name in REQUESTS:
         closed, opened = alone[kind], watched[kind]
-        for state, values in (("closed", closed), ("open", opened)):
-            ratios = ""
-            if state == "open":
-                p50 = percentile(opened, 50) / percentile(closed, 50)
-                ratios = f"{p50:.2f}x | {percentile(opened, 99) / percentile(closed, 99):.2f}x"
-            else:
-                ratios = " | "
-            lines.append(
-                f"| {name} | {state} | {len(values)} | {percentile(values, 50):.1f} | {percentile(values, 99):.1f} "
-                f"| {max(values):.1f} | {ratios} |"
-            )
-    lines.append(
-        f"| panel figures (GET /api/stats) | open | {len(panel.ms)} | {percentile(panel.ms, 50):.1f} | "
-        f"{percentile(panel.ms, 99):.1f} | {max(panel.ms, default=float('nan')):.1f} | | |"
-    )
+        ratios = [percentile(opened, q) / percentile(closed, q) for q in (50, 99)]
+        lines.append(table_row(name, "closed", closed, " | "))
+        lines.append(table_row(name, "open", opened, f"{ratios[0]:.2f}x | {ratios[1]:.2f}x"))
+    lines.append(table_row("panel figures (GET /api/stats)", "open", panel.ms, " | "))
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")
     print("\n".join(lines))
