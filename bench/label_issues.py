@@ -40,6 +40,7 @@ from real_data import datasets_dir, emoji_by_category, write_pngs
 
 from tetsuban.active.label_issues import (
     calibrated_wrong,
+    label_issue_mask,
     neighbour_agreement,
     out_of_fold_probabilities,
     second_opinion,
@@ -49,6 +50,15 @@ from tetsuban.ingest.idx import read_idx
 
 RESULTS = Path(__file__).resolve().parent / "results" / "label_issues.md"
 RATES = (0.02, 0.05, 0.10)
+EXPLAINED = """Precision at N (N = the planted errors) of each ranking on the same out-of-fold probabilities; median
+over the draws (min-max). `cleanlab listed`: how many labels cleanlab's default filter lists, `recall`: the share of
+planted errors among them; the same for tetsuban's list (confident learning's own filter, which `tetsuban
+label-issues` and the review queue list). How many to expect: `expected` is tetsuban's count of wrong labels (the
+share of labels of another class among the fifth of each predicted class the model and the neighbours are surest
+of, times the labels), `none planted` the same count on the labels as they are (the data's own doubtful labels),
+`added / planted` the difference over the planted count (1 is exact), `interval holds` the share of draws whose 90%
+interval holds the planted count plus `none planted`; `summed / planted`: the summed probabilities that a label is
+wrong over the planted count, which rank well but count every ambiguous image (shirt or T-shirt) too."""
 Ranker = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -117,6 +127,9 @@ def run_case(x: np.ndarray, labels: np.ndarray, rate: float, seed: int, own: int
     flagged = by_cleanlab(given, p, x)
     row["cleanlab listed"] = len(flagged)
     row["cleanlab recall"] = len(set(flagged.tolist()) & truth) / n
+    listed = np.flatnonzero(label_issue_mask(given, p))  # what `tetsuban label-issues` lists
+    row["tetsuban listed"] = len(listed)
+    row["tetsuban recall"] = len(set(listed.tolist()) & truth) / n
     estimate = wrong_label_estimate(given, second_opinion(given, p, x))
     low, high = estimate.interval
     row["expected"] = estimate.expected
@@ -168,19 +181,13 @@ def header(args: argparse.Namespace) -> list[str]:
         "# Label issues: which labels to look at first",
         "",
         f"`python bench/label_issues.py --draws {args.draws}` on {stamp}: Python {platform.python_version()}, "
-        f"{sys.platform}. Precision at N (N = the planted errors) of each ranking on the same out-of-fold "
-        "probabilities; median over the draws (min-max). `cleanlab listed`: how many labels cleanlab's default "
-        "filter lists, `recall`: the share of planted errors among them. How many to expect: `expected` is "
-        "tetsuban's count of wrong labels (the share of labels of another class among the fifth of each predicted "
-        "class the model and the neighbours are surest of, times the labels), `none planted` the same count on the "
-        "labels as they are (the data's own doubtful labels), `added / planted` the difference over the planted "
-        "count (1 is exact), `interval holds` the share of draws whose 90% interval holds the planted count plus "
-        "`none planted`; `summed / planted`: the summed probabilities that a label is wrong over the planted count, "
-        "which rank well but count every ambiguous image (shirt or T-shirt) too.",
+        f"{sys.platform}. " + " ".join(EXPLAINED.split()),
         "",
-        "| data | planted | " + " | ".join(names) + " | cleanlab listed | cleanlab recall | expected | none planted | "
-        "added / planted | interval holds | summed / planted |",
-        "|---|---:|" + "---:|" * (len(names) + 7),
+        "| data | planted | "
+        + " | ".join(names)
+        + " | cleanlab listed | cleanlab recall | tetsuban listed | tetsuban recall | expected | none planted "
+        "| added / planted | interval holds | summed / planted |",
+        "|---|---:|" + "---:|" * (len(names) + 9),
     ]
 
 
@@ -192,7 +199,8 @@ def table_row(name: str, rate: float, rows: list[dict[str, float]]) -> str:
     cells = [cell(key) for key in RANKERS]
     return (
         f"| {name} | {rate:.0%} | " + " | ".join(cells) + f" | {cell('cleanlab listed', '.0f')} | "
-        f"{cell('cleanlab recall')} | {cell('expected', '.0f')} | {cell('none planted', '.0f')} | "
+        f"{cell('cleanlab recall')} | {cell('tetsuban listed', '.0f')} | {cell('tetsuban recall')} | "
+        f"{cell('expected', '.0f')} | {cell('none planted', '.0f')} | "
         f"{cell('added / planted')} | {np.mean([r['interval holds'] for r in rows]):.2f} | {cell('summed / planted')} |"
     )
 
