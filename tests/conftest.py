@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from tests.postgres import PostgresServer, start_postgres, stop_postgres
 from tetsuban import Project
 
 
@@ -233,3 +234,11 @@ def pets(tmp_path: Path, emoji_sample: Path) -> Path:
     tetsuban("init", folder)
     tetsuban("import", folder, emoji_sample)
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL server per test process (tests/postgres.py), started when a test first needs it."""
+    server = start_postgres()
+    yield server
+    stop_postgres(server)

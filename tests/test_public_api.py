@@ -62,7 +62,7 @@ PROJECT_SURFACE = {
     "import_idx": "(images, labels, class_names, on_progress)",
     "import_outcomes": "(run_id, outcome)",
     "import_path": "(source, labels, copy, labels_from_folders, class_names, on_progress)",
-    "init": "(path, name)",
+    "init": "(path, name, database)",
     "label_history": "(image_id)",
     "label_issues": "(folds, seed)",
     "label_loop": "(strategy, retrain_every, queue_size, background, snapshot_seconds)",

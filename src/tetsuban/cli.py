@@ -69,9 +69,17 @@ ProjectArg = Annotated[Path, typer.Argument(help="The project folder.")]
 def init(
     project: ProjectArg,
     name: Annotated[str | None, typer.Option(help="Project name (default: the folder's name).")] = None,
+    database: Annotated[
+        str,
+        typer.Option(
+            envvar="TETSUBAN_DATABASE_URL",
+            help="A PostgreSQL database for the project's tables (postgresql+psycopg://USER@HOST:PORT/DB), for a "
+            "team; without it they live in a SQLite file in the folder.",
+        ),
+    ] = "",
 ) -> None:
     """Create a project: a folder with tetsuban.toml and the project database."""
-    with Project.init(project, name) as created:
+    with Project.init(project, name, database) as created:
         console.say(f"Created project {created.config.name} in {created.root}")
 
 

@@ -67,6 +67,13 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class StoreConfig:
+    """Where the project's tables live: "" for the SQLite file in the project folder, or a PostgreSQL URL."""
+
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     """Everything in tetsuban.toml, resolved with defaults."""
 
@@ -76,6 +83,7 @@ class ProjectConfig:
     pipeline: Pipeline = field(default_factory=default_pipeline)
     model: ModelConfig = field(default_factory=ModelConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
 
 def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfig:
@@ -86,11 +94,13 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
     pipeline = _table(data, "pipeline")
     model = _table(data, "model")
     server = _table(data, "server")
+    store = _table(data, "store")
     defaults_i, defaults_f, defaults_m = ImportConfig(), FetchConfig(), ModelConfig()
     _reject_unknown("import", imports, ImportConfig)
     _reject_unknown("fetch", fetch, FetchConfig)
     _reject_unknown("model", model, ModelConfig)
     _reject_unknown("server", server, ServerConfig)
+    _reject_unknown("store", store, StoreConfig)
     return ProjectConfig(
         name=check_str("project.name", project.get("name", default_name)),
         imports=ImportConfig(
@@ -120,6 +130,7 @@ def config_from_dict(data: dict[str, object], default_name: str) -> ProjectConfi
             hosts=_strings("server.hosts", server.get("hosts", [])),
             trusted_proxies=_strings("server.trusted_proxies", server.get("trusted_proxies", [])),
         ),
+        store=StoreConfig(url=_string("store.url", store.get("url", ""))),
     )
 
 
@@ -133,13 +144,23 @@ def load_config(project_dir: Path) -> ProjectConfig:
     return config_from_dict(data, default_name=project_dir.name)
 
 
-def default_config_text(name: str) -> str:
-    """The tetsuban.toml that ``init`` writes: every setting with its default, commented."""
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def default_config_text(name: str, database: str = "") -> str:
+    """The tetsuban.toml that ``init`` writes: every setting with its default, commented; ``database``: the
+    PostgreSQL URL of the project's tables ("" for the SQLite file in the folder)."""
     i, f, m = ImportConfig(), FetchConfig(), ModelConfig()
-    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
     return f"""# tetsuban project configuration
 [project]
-name = "{escaped}"
+name = {_toml_string(name)}
+
+[store]
+# The database that holds the labels and all else: "" for the SQLite file tetsuban.db in this folder, or a
+# PostgreSQL URL (postgresql+psycopg://USER@HOST:PORT/DATABASE), one database per project, for a team. Keep its
+# password out of this file: PostgreSQL reads it from ~/.pgpass or PGPASSWORD.
+url = {_toml_string(database)}
 
 [import]
 # Images with more pixels than this are refused (decompression-bomb guard; at most {PILLOW_HARD_LIMIT}).

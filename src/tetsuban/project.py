@@ -62,9 +62,10 @@ class Project:
 
     # -- life cycle ---------------------------------------------------------------------------------------------
     @classmethod
-    def init(cls, path: str | Path, name: str | None = None) -> Project:
-        """Create a project in ``path`` (made if missing): tetsuban.toml and the database."""
-        return cls(create_workspace(path, name))
+    def init(cls, path: str | Path, name: str | None = None, database: str = "") -> Project:
+        """Create a project in ``path`` (made if missing): tetsuban.toml and the database, a SQLite file in the
+        folder or, with ``database``, the PostgreSQL database that URL names (empty, one per project)."""
+        return cls(create_workspace(path, name, database))
 
     @classmethod
     def open(cls, path: str | Path) -> Project:

@@ -13,7 +13,7 @@ from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, loa
 from tetsuban.errors import ProjectError
 from tetsuban.pipeline.fitted import fitted_pipeline
 from tetsuban.pipeline.spec import Pipeline
-from tetsuban.store.db import DB_NAME, sqlite_engine
+from tetsuban.store.db import DB_NAME, postgresql_engine, project_engine, sqlite_engine
 from tetsuban.store.images import ImageRecord, all_images, image_path
 from tetsuban.store.labels import LabelEvent, class_order, current_labels
 from tetsuban.store.schema import create_schema, upgrade_schema
@@ -78,17 +78,19 @@ class Workspace:
         return fitted_pipeline(self.root, self.config.pipeline, lambda: [self.image_path(r) for r in self.images()])
 
 
-def create_workspace(path: str | Path, name: str | None = None) -> Workspace:
-    """Create a project in ``path`` (made if missing): tetsuban.toml and the store."""
+def create_workspace(path: str | Path, name: str | None = None, database: str = "") -> Workspace:
+    """Create a project in ``path`` (made if missing): tetsuban.toml and the store, in the SQLite file of the folder
+    or, with ``database``, in that PostgreSQL database (which must hold no project yet)."""
     root = Path(path).expanduser().resolve()
     if (root / CONFIG_NAME).exists():
         raise ProjectError(f"{root} is already a tetsuban project. Open it instead (for example: tetsuban status).")
     if root.exists() and not root.is_dir():
         raise ProjectError(f"{root} exists and is not a folder. Choose another path.")
+    engine = postgresql_engine(database) if database else None  # reached, or refused, before anything is made
     root.mkdir(parents=True, exist_ok=True)
-    engine = sqlite_engine(root / DB_NAME)
+    engine = engine or sqlite_engine(root / DB_NAME)
     create_schema(engine)
-    (root / CONFIG_NAME).write_text(default_config_text(name or root.name), encoding="utf-8")
+    (root / CONFIG_NAME).write_text(default_config_text(name or root.name, database), encoding="utf-8")
     return Workspace(root, load_config(root), engine)
 
 
@@ -97,11 +99,11 @@ def open_workspace(path: str | Path) -> Workspace:
     root = Path(path).expanduser().resolve()
     if not root.is_dir():
         raise ProjectError(f"The project folder {root} does not exist. Create it with: tetsuban init {path}")
-    if not (root / CONFIG_NAME).is_file() or not (root / DB_NAME).is_file():
+    config = load_config(root) if (root / CONFIG_NAME).is_file() else None
+    if config is None or (not config.store.url and not (root / DB_NAME).is_file()):  # no URL: the SQLite file
         raise ProjectError(
             f"{root} is not a tetsuban project (no {CONFIG_NAME} and {DB_NAME}). Create one with: tetsuban init {path}"
         )
-    config = load_config(root)
-    engine = sqlite_engine(root / DB_NAME)
+    engine = project_engine(root, config.store.url)
     upgrade_schema(engine)
     return Workspace(root, config, engine)

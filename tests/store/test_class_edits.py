@@ -14,9 +14,9 @@ from tetsuban.errors import ConfigError
 
 
 @pytest.fixture()
-def project_dir(tmp_path: Path, fashion_dir: Path) -> Path:
-    """A project of 40 real fashion-mnist images labelled by their folders (ten classes)."""
-    with Project.init(tmp_path / "project") as project:
+def project_dir(tmp_path: Path, fashion_dir: Path, database: str) -> Path:
+    """A project of 40 real fashion-mnist images labelled by their folders (ten classes), on either database."""
+    with Project.init(tmp_path / "project", database=database) as project:
         project.import_folder(write_fashion_images(fashion_dir, tmp_path / "images", 40))
     return tmp_path / "project"
 

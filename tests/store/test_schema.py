@@ -1,15 +1,18 @@
-"""The store: WAL mode, versioned schema, migration of an older project, refusal of a newer one."""
+"""The store: WAL mode, versioned schema, migration of an older project, refusal of a newer one. The SQLite file's
+own (WAL, migrations of files older tetsubans wrote) run on SQLite; the refusal of a newer schema on both."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tetsuban import Project, SchemaError
 from tetsuban.store.db import DB_NAME
-from tetsuban.store.schema import SCHEMA_VERSION
+from tetsuban.store.schema import SCHEMA_VERSION, meta
 
 # The schema as tetsuban wrote it at version 1, frozen here so that the migration is tested against the real thing.
 V1_DDL = """
@@ -49,7 +52,14 @@ def _schema_version(root: Path) -> int:
         return int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
 
 
-def test_new_project_is_current_and_in_wal_mode(project: Project) -> None:
+@pytest.fixture()
+def sqlite_project(tmp_path: Path) -> Iterator[Project]:
+    with Project.init(tmp_path / "project") as opened:
+        yield opened
+
+
+def test_new_project_is_current_and_in_wal_mode(sqlite_project: Project) -> None:
+    project = sqlite_project
     assert _schema_version(project.root) == SCHEMA_VERSION
     with sqlite3.connect(project.root / DB_NAME) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -71,13 +81,14 @@ def test_opening_a_version_1_project_migrates_it_and_keeps_its_data(tmp_path: Pa
 
 
 def test_a_project_from_a_newer_tetsuban_is_refused(project: Project) -> None:
-    with sqlite3.connect(project.root / DB_NAME) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    with project.workspace.engine.begin() as conn:
+        conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value=str(SCHEMA_VERSION + 1)))
     with pytest.raises(SchemaError, match="newer tetsuban"):
         Project.open(project.root)
 
 
-def test_a_version_6_survey_table_gains_its_fingerprint_column(project: Project) -> None:
+def test_a_version_6_survey_table_gains_its_fingerprint_column(sqlite_project: Project) -> None:
+    project = sqlite_project
     with sqlite3.connect(project.root / DB_NAME) as conn:
         conn.execute("ALTER TABLE survey DROP COLUMN fingerprint")  # the table as version 6 made it
         conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")

@@ -331,8 +331,14 @@ def stored_version(conn: Connection) -> int | None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table of the current version in an empty database."""
+    """Create every table of the current version in an empty database; one that holds a project is refused."""
     with engine.begin() as conn:
+        found = stored_version(conn)
+        if found is not None:
+            raise SchemaError(
+                f"The database already holds a tetsuban project (schema {found}): give each project a database "
+                "of its own, or open that project's folder."
+            )
         metadata.create_all(conn)
         conn.execute(sa.insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
 
