@@ -2,9 +2,9 @@
 imported and served with no split, classes added on the page (one misspelt, one twice in another case), images
 labelled by key (a double click, a look back, an undo, three careless labels), the validation queue labelled until
 the chart is drawn, the grid, the review of the careless labels, the misspelt class renamed, and a restart. Each
-step checks what the issue found broken there; the pictures the docs show are taken on the way (`make
-screenshots`). The points off this path have their own tests: a taken port (test_serve_command.py), the tenth
-class's key (test_browser.py), the CLI's messages and progress (tests/test_cli.py)."""
+step checks what the issue found broken there, and the command line then agrees with the app; the pictures the
+docs show are taken on the way (`make screenshots`). The points off this path have their own tests: a taken port
+(test_serve_command.py), the tenth class's key (test_browser.py), progress bars and piped output (tests/test_cli.py)."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ def test_a_newcomers_first_hour_on_the_page(newcomer: Newcomer, page: Page, scre
     _review_the_careless_labels(newcomer, page, screenshots)
     _rename_the_misspelt_class(newcomer, page)
     _restart(newcomer, page)
+    _the_command_line_after_the_app(newcomer)
 
 
 def _add_classes_to_an_empty_project(comer: Newcomer, page: Page, screenshots: Path) -> None:
@@ -277,3 +278,23 @@ def _restart(comer: Newcomer, page: Page) -> None:
     assert classes == ["T-shirt", "Trouser", "Bag", "Sneaker"]
     _label_shown(comer, page, after["labelled"])
     expect(page.locator("#status")).to_contain_text(f"model generation {after['generation']}")
+
+
+def _the_command_line_after_the_app(comer: Newcomer) -> None:
+    """Point 10: the doctor finds no leak across the splits the app made (decided once, from pixels and model);
+    point 11: `evaluate` given the project says which folder to give; point 9: the CSV of the labels that look
+    wrong lists each of them, with the probability that its label is wrong."""
+    comer.stop()
+    doctor = tetsuban("doctor", comer.project)
+    assert "FAIL" not in doctor.stdout and "leak" in doctor.stdout.lower()
+    refused = tetsuban("evaluate", comer.project, check=False)
+    assert refused.returncode == 1 and "is a project; this command takes a model folder" in refused.stderr
+    out = comer.project.parent / "issues.csv"
+    printed = tetsuban("label-issues", comer.project, "--csv", out).stdout
+    with Project.open(comer.project) as project:
+        found = project.label_issues()
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("rank,image_id,path,label,suggested,p_suggested,p_wrong") and len(rows) == 1 + len(
+        found.issues
+    )
+    assert found.wrong.sentence in " ".join(printed.split())
