@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,9 +66,18 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Path
 
 
 @pytest.fixture(scope="session")
-def served(hostile: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`tetsuban serve` on the hostile project, with one more class added through the app by its reviewer."""
-    process, url = start_serve(hostile, tmp_path_factory.mktemp("serve") / "serve.log")
+def served_project(hostile: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the hostile project for `served`: the images the app hands out are leased in its store, and the
+    tests that copy ``hostile`` want none leased."""
+    copy = tmp_path_factory.mktemp("served") / "project"
+    shutil.copytree(hostile, copy)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def served(served_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`tetsuban serve` on a copy of the hostile project, with one more class added through the app by its reviewer."""
+    process, url = start_serve(served_project, tmp_path_factory.mktemp("serve") / "serve.log")
     try:
         with httpx.Client(base_url=url) as client:
             token = csrf_of(client.get("/").text)

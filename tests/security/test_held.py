@@ -56,8 +56,8 @@ def test_paths_that_climb_out_reach_no_file(served: str, path: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_state_change_needs_the_pages_token_and_origin(served: str, hostile: Path) -> None:
-    with Project.open(hostile) as project:
+def test_a_state_change_needs_the_pages_token_and_origin(served: str, served_project: Path) -> None:
+    with Project.open(served_project) as project:
         before = len(project.label_history())
         image_id = project.images()[-1].id
     with httpx.Client(base_url=served) as client:
@@ -70,7 +70,7 @@ def test_a_state_change_needs_the_pages_token_and_origin(served: str, hostile: P
             client.post("/api/labels", content=b"x" * (MAX_BODY + 1), headers={"X-CSRF-Token": token}).status_code
             == 413
         )
-    with Project.open(hostile) as project:
+    with Project.open(served_project) as project:
         assert len(project.label_history()) == before
 
 

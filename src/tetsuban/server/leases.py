@@ -1,45 +1,41 @@
-"""Leases: an image handed to one annotator is not handed to another until it is labelled or the lease expires."""
+"""Leases: an image handed to one annotator is not handed to another until it is labelled or the lease expires.
+They live in the project's store (store/leases.py), so that every process of the app sees the same ones."""
 
 from __future__ import annotations
 
-import threading
+import itertools
 import time
 from collections.abc import Iterable
 
+from sqlalchemy.engine import Engine
+
+from tetsuban.store import leases as stored
+
 LEASE_SECONDS = 300.0
+_CHUNK = 64  # candidates offered to the store at a time: a queue's order can run to every unlabelled image
 
 
 class Leases:
-    """Image id -> (holder, expiry). Thread-safe; expired leases are free."""
+    """Image id -> (holder, expiry) in the store; expired leases are free. Times are seconds since the epoch."""
 
-    def __init__(self, seconds: float = LEASE_SECONDS) -> None:
+    def __init__(self, engine: Engine, seconds: float = LEASE_SECONDS) -> None:
+        self.engine = engine
         self.seconds = seconds
-        self._held: dict[int, tuple[str, float]] = {}
-        self._lock = threading.Lock()
 
     def claim(self, holder: str, candidates: Iterable[int], count: int, now: float | None = None) -> list[int]:
         """Up to ``count`` of ``candidates`` (in order) that no one else holds, leased (again) to ``holder``."""
-        now = time.monotonic() if now is None else now
+        now = time.time() if now is None else now
         taken: list[int] = []
-        with self._lock:
-            for image_id in candidates:
-                held = self._held.get(image_id)
-                if held is not None and held[0] != holder and held[1] > now:
-                    continue
-                self._held[image_id] = (holder, now + self.seconds)
-                taken.append(image_id)
-                if len(taken) == count:
-                    break
-            if len(self._held) > 4096:  # forget expired leases now and then
-                self._held = {i: h for i, h in self._held.items() if h[1] > now}
+        pending = iter(candidates)
+        while len(taken) < count:
+            chunk = list(itertools.islice(pending, max(_CHUNK, 4 * (count - len(taken)))))
+            if not chunk:
+                break
+            taken += stored.claim(self.engine, holder, chunk, count - len(taken), now, self.seconds)
         return taken
 
     def release(self, image_id: int) -> None:
-        with self._lock:
-            self._held.pop(image_id, None)
+        stored.release(self.engine, image_id)
 
     def holder(self, image_id: int, now: float | None = None) -> str | None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            held = self._held.get(image_id)
-        return held[0] if held is not None and held[1] > now else None
+        return stored.holder(self.engine, image_id, time.time() if now is None else now)

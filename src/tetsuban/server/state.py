@@ -76,7 +76,7 @@ class AppState:
         self.project = project
         self.strategy = strategy
         self.retrain_every = retrain_every
-        self.leases = Leases()
+        self.leases = Leases(project.workspace.engine)
         self.records: dict[int, ImageRecord] = {r.id: r for r in project.images()}
         self.view = self._build_view()
         self._classes = project.classes()  # kept here: the API checks classes on every label

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.errors import SchemaError
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 metadata = sa.MetaData()
 
@@ -262,6 +262,18 @@ loop_history = sa.Table(
 )
 
 
+# Leases: an image handed to one annotator, not handed to another until labelled or expired (seconds since the
+# epoch: every worker process of the app, and every machine, reads the same clock). Since version 12; before, each
+# app process kept them in memory, and two processes could hand out the same image.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("image_id", sa.Integer, sa.ForeignKey("images.id"), primary_key=True, autoincrement=False),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+
 def _v2_seconds_on_screen(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE labels ADD COLUMN seconds_on_screen FLOAT"))
 
@@ -307,6 +319,10 @@ def _v11_retired_classes(conn: Connection) -> None:
         conn.execute(sa.text("ALTER TABLE classes ADD COLUMN retired_at FLOAT"))
 
 
+def _v12_leases(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[leases])
+
+
 # MIGRATIONS[v] upgrades a store of version v - 1 to version v.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_seconds_on_screen,
@@ -319,6 +335,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _v9_loop,
     10: _v10_users,
     11: _v11_retired_classes,
+    12: _v12_leases,
 }
 
 
