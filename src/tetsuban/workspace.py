@@ -4,13 +4,14 @@ make workspaces; the stages take one and own the rest of their work."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from tetsuban.config import CONFIG_NAME, ProjectConfig, default_config_text, load_config
-from tetsuban.errors import ProjectError
+from tetsuban.errors import ProjectError, TetsubanError
 from tetsuban.pipeline.fitted import fitted_pipeline
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.store.db import DB_NAME, postgresql_engine, project_engine, sqlite_engine
@@ -87,9 +88,16 @@ def create_workspace(path: str | Path, name: str | None = None, database: str = 
     if root.exists() and not root.is_dir():
         raise ProjectError(f"{root} exists and is not a folder. Choose another path.")
     engine = postgresql_engine(database) if database else None  # reached, or refused, before anything is made
+    made = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     engine = engine or sqlite_engine(root / DB_NAME)
-    create_schema(engine)
+    try:
+        create_schema(engine)
+    except TetsubanError:  # a database that holds a project already: leave no half-made folder behind
+        engine.dispose()
+        if made:
+            shutil.rmtree(root)
+        raise
     (root / CONFIG_NAME).write_text(default_config_text(name or root.name, database), encoding="utf-8")
     return Workspace(root, load_config(root), engine)
 

@@ -39,6 +39,7 @@ def test_a_database_that_holds_a_project_is_not_given_a_second(tmp_path: Path, p
     Project.init(tmp_path / "first", database=url).close()
     with pytest.raises(SchemaError, match="already holds a tetsuban project"):
         Project.init(tmp_path / "second", database=url)
+    assert not (tmp_path / "second").exists()  # no half-made project left behind
 
 
 def test_a_server_out_of_reach_is_said_in_one_line_without_the_password(tmp_path: Path) -> None:
