@@ -67,8 +67,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> Path
 
 @pytest.fixture(scope="session")
 def served_project(hostile: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the hostile project for `served`: the images the app hands out are leased in its store, and the
-    tests that copy ``hostile`` want none leased."""
+    """A copy of the hostile project for `served`: what the app writes there stays out of the tests that copy
+    ``hostile`` (on a PostgreSQL project that would include the leases of the images it hands out)."""
     copy = tmp_path_factory.mktemp("served") / "project"
     shutil.copytree(hostile, copy)
     return copy

@@ -6,6 +6,7 @@ import asyncio
 import socket
 
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
@@ -14,9 +15,23 @@ from tetsuban.agreement import agreement
 from tetsuban.server.binding import Binding, listen
 from tetsuban.server.guard import Guard
 from tetsuban.server.i18n import MESSAGES
+from tetsuban.server.leases import MemoryLeases, leases_for
 from tetsuban.server.security import LoginLimiter
 from tetsuban.server.uploads import safe_name
 from tetsuban.store.labels import LabelEvent
+
+
+def test_a_lease_in_memory_keeps_an_image_from_others_until_it_expires_or_is_released() -> None:
+    """A SQLite project's app (one process) keeps its leases in memory, with the store's rules."""
+    leases = MemoryLeases(seconds=60)
+    assert leases.claim("ann", range(10), 3, now=0) == [0, 1, 2]
+    assert leases.claim("bob", range(10), 3, now=1) == [3, 4, 5]
+    assert leases.claim("ann", range(10), 3, now=2) == [0, 1, 2]  # hers again, renewed
+    leases.release(1)
+    assert leases.claim("bob", range(10), 2, now=3) == [1, 3]
+    assert leases.claim("bob", range(10), 3, now=70) == [0, 1, 2]  # ann's expired at 62
+    assert leases.holder(0, now=70) == "bob" and leases.holder(0, now=200) is None
+    assert isinstance(leases_for(sa.create_engine("sqlite://")), MemoryLeases)
 
 
 def test_the_limiter_counts_attempts_per_key_in_a_sliding_window() -> None:

@@ -12,6 +12,7 @@ from tests.postgres import PostgresServer
 from tests.server.conftest import LOCAL, log_in
 from tetsuban import Project
 from tetsuban.server.app import create_app
+from tetsuban.server.leases import StoredLeases
 from tetsuban.server.state import AppState
 
 
@@ -34,6 +35,9 @@ def test_the_app_labels_retrains_and_resumes_on_a_postgresql_project(
         log_in(client, "ann", "a long password")
         generation = _state(client).view.loop.snapshot.generation
         images = client.get("/api/next", params={"count": 10}).json()["images"]
+        leases = _state(client).leases
+        assert isinstance(leases, StoredLeases)  # in the store, for every worker on this database to see
+        assert all(StoredLeases(leases.engine).holder(item["id"]) == "ann" for item in images)
         for item in images:
             answer = client.post("/api/labels", json={"image_id": item["id"], "label": "Bag", "seconds": 1.0})
             assert answer.status_code == 200, answer.text

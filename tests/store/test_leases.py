@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import write_fashion_images
 from tetsuban import Project
-from tetsuban.server.leases import Leases
+from tetsuban.server.leases import StoredLeases as Leases
 
 
 def _ids(project: Project, fashion_dir: Path, tmp_path: Path, count: int) -> list[int]:

@@ -23,7 +23,7 @@ from tetsuban.classnames import MAX_CLASS_NAME, check_class_name
 from tetsuban.errors import TooFewLabels
 from tetsuban.project import Project
 from tetsuban.server.curve_keeper import CurveKeeper, CurveNow
-from tetsuban.server.leases import Leases
+from tetsuban.server.leases import leases_for
 from tetsuban.server.queues import Orders
 from tetsuban.store.images import ImageRecord
 from tetsuban.store.labels import LabelEvent
@@ -76,7 +76,7 @@ class AppState:
         self.project = project
         self.strategy = strategy
         self.retrain_every = retrain_every
-        self.leases = Leases(project.workspace.engine)
+        self.leases = leases_for(project.workspace.engine)
         self.records: dict[int, ImageRecord] = {r.id: r for r in project.images()}
         self.view = self._build_view()
         self._classes = project.classes()  # kept here: the API checks classes on every label
