@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from tetsuban import Project, SchemaError
 from tetsuban.store.db import DB_NAME
-from tetsuban.store.schema import SCHEMA_VERSION, meta
+from tetsuban.store.schema import SCHEMA_VERSION, leases, meta
 
 # The schema as tetsuban wrote it at version 1, frozen here so that the migration is tested against the real thing.
 V1_DDL = """
@@ -96,3 +96,19 @@ def test_a_version_6_survey_table_gains_its_fingerprint_column(sqlite_project: P
     with sqlite3.connect(project.root / DB_NAME) as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(survey)")}
     assert "fingerprint" in columns and _schema_version(project.root) == SCHEMA_VERSION
+
+
+def test_the_latest_migration_runs_on_either_database(project: Project) -> None:
+    """A store of version 11 (before leases were kept in it), on SQLite or PostgreSQL, gains the leases table when
+    opened, and keeps its data: the same migration code serves both."""
+    project.add_class("cat")
+    root, engine = project.root, project.workspace.engine
+    with engine.begin() as conn:
+        leases.drop(conn)
+        conn.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="11"))
+    assert not sa.inspect(engine).has_table("leases")
+    with Project.open(root) as opened:
+        with opened.workspace.engine.connect() as conn:
+            assert sa.inspect(conn).has_table("leases")
+            assert conn.scalar(sa.select(meta.c.value).where(meta.c.key == "schema_version")) == str(SCHEMA_VERSION)
+        assert opened.classes() == ["cat"]
