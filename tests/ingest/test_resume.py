@@ -57,7 +57,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(project: Project, fashion_d
     child = _start_import(project, images, labels)
     os.killpg(child.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
     _, stderr = child.communicate(timeout=60)
-    assert child.returncode == 130
+    assert child.returncode == 130, stderr[-3000:]
     assert "run the same import again" in stderr and "Traceback" not in stderr
     run = project.status().runs[0]
     assert run.status == "interrupted" and run.finished_at is not None
