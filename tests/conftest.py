@@ -192,12 +192,14 @@ def write_unlabelled_fashion_images(fashion_dir: Path, out: Path, count: int, st
     return out
 
 
-def embedded_project(fashion_dir: Path, root: Path, labelled: int, unlabelled: int, test: float, val: float) -> Path:
+def embedded_project(
+    fashion_dir: Path, root: Path, labelled: int, unlabelled: int, test: float, val: float, database: str = ""
+) -> Path:
     """A project at ``root/project`` of ``labelled`` labelled then ``unlabelled`` unlabelled fashion-mnist images,
-    split and embedded: what the loop and the app work on."""
+    split and embedded: what the loop and the app work on (its tables in the PostgreSQL ``database`` if named)."""
     write_fashion_images(fashion_dir, root / "labelled", labelled)
     write_unlabelled_fashion_images(fashion_dir, root / "unlabelled", unlabelled, start=labelled)
-    with Project.init(root / "project") as project:
+    with Project.init(root / "project", database=database) as project:
         project.import_folder(root / "labelled")
         project.import_folder(root / "unlabelled")
         project.split(test=test, val=val)

@@ -22,12 +22,13 @@ def free_port() -> int:
 
 
 def start_serve(
-    project: Path, log: Path, retrain_every: int = 10, timeout: float = 120.0
+    project: Path, log: Path, retrain_every: int = 10, timeout: float = 120.0, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The server process and its address, once it answers; its output goes to ``log`` (a file, not a pipe: a
     full pipe would stall the server)."""
     port = free_port()
     command = ["serve", str(project), "--port", str(port), "--retrain-every", str(retrain_every)]
+    command += ["--workers", str(workers)]
     with log.open("ab") as output:
         process = subprocess.Popen([sys.executable, "-m", "tetsuban", *command], stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"

@@ -21,6 +21,7 @@ FOUNDATION = {
     "runtime",
     "templating",
     "props",
+    "cluster",
 }
 """Modules that every layer may use and that use nothing but each other."""
 

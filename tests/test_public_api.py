@@ -65,7 +65,7 @@ PROJECT_SURFACE = {
     "init": "(path, name, database)",
     "label_history": "(image_id)",
     "label_issues": "(folds, seed)",
-    "label_loop": "(strategy, retrain_every, queue_size, background, snapshot_seconds)",
+    "label_loop": "(strategy, retrain_every, queue_size, background, snapshot_seconds, recording)",
     "labelled": "()",
     "labels_since": "(since)",
     "learning_curve": "(seed)",
@@ -131,7 +131,7 @@ def test_every_error_derives_from_the_root() -> None:
 
 
 def test_import_does_not_import_torch() -> None:
-    heavy = "('torch', 'timm', 'onnxruntime', 'onnx', 'sklearn')"
+    heavy = "('torch', 'timm', 'onnxruntime', 'onnx', 'sklearn', 'ray')"
     code = f"import sys, tetsuban; print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"

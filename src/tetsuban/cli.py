@@ -18,6 +18,7 @@ from tetsuban import console
 from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES, check_strategies
 from tetsuban.active.stage import learning_curve
 from tetsuban.agreement import agreement as agreement_of
+from tetsuban.cluster import on_cluster
 from tetsuban.commands import (
     TrainOptions,
     compare_folders,
@@ -63,6 +64,10 @@ pipeline_app = group("The preprocessing and augmentation pipeline: show it.")
 app.add_typer(pipeline_app, name="pipeline")
 
 ProjectArg = Annotated[Path, typer.Argument(help="The project folder.")]
+RayOpt = Annotated[
+    str | None,
+    typer.Option("--ray", help="Run on the Ray cluster at this address (local: start one here). Needs tetsuban[ray]."),
+]
 
 
 @app.command()
@@ -144,12 +149,13 @@ def survey(
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write the whole table to this CSV.")] = None,
     parquet: Annotated[Path | None, typer.Option(help="Also write the whole table to this Parquet file.")] = None,
     html: Annotated[Path | None, typer.Option(help="Where the report goes (default: <project>/survey.html).")] = None,
+    ray: RayOpt = None,
 ) -> None:
     """Measure every image once (cached): size, brightness, contrast, colour, sharpness, tilt, faces, hash;
     write the survey.html report."""
     tables = [p for p in (csv_out, parquet) if p is not None]
     bars = console.progress_bars("Surveying images", "Comparing colour pairs")
-    with Project.open(project) as opened, bars as (surveying, comparing):
+    with Project.open(project) as opened, on_cluster(ray), bars as (surveying, comparing):
         run = survey_project(opened.workspace, tables, html, surveying, comparing)
     console.show_survey(run.report, run.rows, run.tables, run.page)
 
@@ -201,10 +207,10 @@ WeightsOpt = Annotated[str | None, typer.Option(help="A state-dict file with the
 
 
 @app.command()
-def embed(project: ProjectArg, backbone: BackboneOpt = None, weights: WeightsOpt = None) -> None:
+def embed(project: ProjectArg, backbone: BackboneOpt = None, weights: WeightsOpt = None, ray: RayOpt = None) -> None:
     """Compute and cache the embedding of every image; images already cached cost nothing."""
     try:
-        with Project.open(project) as opened, console.progress("Embedding") as progress:
+        with Project.open(project) as opened, on_cluster(ray), console.progress("Embedding") as progress:
             report = opened.using_model(backbone, weights).embed(progress)
     except KeyboardInterrupt:
         console.warn("interrupted: the embeddings computed so far are kept; run embed again to complete them.")
@@ -341,6 +347,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     strategy: Annotated[str, typer.Option(help=f"Query strategy: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
     retrain_every: Annotated[int, typer.Option(help="Labels between retrains of the model.")] = 20,
+    workers: Annotated[
+        int, typer.Option(help="App processes (a PostgreSQL project only): for many annotators at once.")
+    ] = 1,
 ) -> None:
     """Start the labeling app in the browser, with the model in the loop."""
     from tetsuban.server.app import ServeHooks, serve_project
@@ -352,7 +361,7 @@ def serve(
             console.show_made_splits,
             lambda logins: console.show_serving(project, host, port, logins),
         )
-        serve_project(project, host, port, strategy, retrain_every, hooks)
+        serve_project(project, host, port, strategy, retrain_every, hooks, workers)
 
 
 @users_app.command("add")
@@ -431,9 +440,10 @@ def predict(
     output: Annotated[Path, typer.Option("--output", "-o", help="The CSV to write.")] = Path("predictions.csv"),
     k: Annotated[int, typer.Option("--k", help="How many classes to list per image.")] = 3,
     workers: Annotated[int, typer.Option(help="Worker processes; 0 means one per core.")] = 0,
+    ray: RayOpt = None,
 ) -> None:
     """Predict the class of every image: CSV with path, label, probability, the next k-1 classes, and errors."""
-    with console.progress("Predicting") as progress:
+    with on_cluster(ray), console.progress("Predicting") as progress:
         report = predict_images(model, source, output, k, workers, progress)
     console.show_prediction(report)
 

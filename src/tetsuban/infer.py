@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tetsuban.cluster import current as current_cluster
 from tetsuban.errors import ImageError
 from tetsuban.parallel import ordered_map
 from tetsuban.pipeline.inputs import input_digest, model_pixels, to_batch
@@ -58,14 +59,16 @@ def infer(
 ) -> Iterator[list[Inferred]]:
     """Yield results batch by batch, in the order of ``items`` (each a caller's key and an image file).
 
-    Few images run here, on ``workers`` threads; more run in ``workers`` processes of one thread each.
+    Few images run here, on ``workers`` threads; more run in ``workers`` processes of one thread each; on a Ray
+    cluster (:mod:`tetsuban.cluster`), in its actors, on as many threads as each has CPUs.
     """
     if not items:
         return
     batches = [list(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
     pooled = workers > 1 and len(batches) > 2
-    local = replace(job, threads=1 if pooled else max(1, workers))
-    yield from ordered_map(_run, batches, workers if pooled else 1, _PRELOAD, _setup, (local,))
+    cluster = current_cluster()
+    threads = cluster.cpus_per_actor if cluster is not None else 1 if pooled else max(1, workers)
+    yield from ordered_map(_run, batches, workers if pooled else 1, _PRELOAD, _setup, (replace(job, threads=threads),))
 
 
 # -- inside a worker ------------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from tetsuban.cluster import cluster_map, current as current_cluster
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 
@@ -54,8 +56,13 @@ def ordered_map(
     worker before its first item (to open a model, say). ``preload`` names modules the fork server imports once.
     At most ``in_flight_per_worker * workers`` items are in flight, so a long stream is never held in memory whole;
     with ``budget``, also no more than its limit of their weight (bytes, say), though one item always may go.
-    With one worker everything runs here, ``setup`` included.
+    With one worker everything runs here, ``setup`` included. Within :func:`cluster.on_cluster` the items go to
+    the Ray cluster instead, whatever ``workers`` says.
     """
+    cluster = current_cluster()
+    if cluster is not None:
+        yield from cluster_map(cluster, work, items, setup, setup_args)
+        return
     if workers <= 1:
         if setup is not None:
             setup(*setup_args)

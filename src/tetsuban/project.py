@@ -338,9 +338,12 @@ class Project:
         queue_size: int = 40,
         background: bool = True,
         snapshot_seconds: float = SNAPSHOT_SECONDS,
+        recording: bool = True,
     ) -> loop.RunningLoop:
         """A running labelling loop (:func:`active.stage.label_loop`); tell it labels after they are stored."""
-        return loop.label_loop(self.workspace, strategy, retrain_every, queue_size, background, snapshot_seconds)
+        return loop.label_loop(
+            self.workspace, strategy, retrain_every, queue_size, background, snapshot_seconds, recording
+        )
 
     def suggestions(self) -> dict[int, tuple[str, float]]:
         """The loop's latest (most probable class, its probability) for each image; empty before its first head."""

@@ -1,5 +1,5 @@
-"""Leases in the store: one holder per image until it expires or is released, on both databases, and two claimers
-at once never both get one image."""
+"""Leases in the store: one holder per image until it expires or is released (then no one's for a few seconds),
+on both databases, and two claimers at once never both get one image."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import write_fashion_images
 from tetsuban import Project
-from tetsuban.server.leases import StoredLeases as Leases
+from tetsuban.server.leases import SETTLE_SECONDS, StoredLeases as Leases
 
 
 def _ids(project: Project, fashion_dir: Path, tmp_path: Path, count: int) -> list[int]:
@@ -25,8 +25,10 @@ def test_a_lease_keeps_an_image_from_others_until_it_expires_or_is_released(
     assert leases.claim("ann", ids, 3, now=0) == ids[:3]
     assert leases.claim("bob", ids, 3, now=1) == ids[3:6]
     assert leases.claim("ann", ids, 3, now=2) == ids[:3]  # hers again, renewed
-    leases.release(ids[1])
-    assert leases.claim("bob", ids, 2, now=3) == [ids[1], ids[3]]
+    leases.release(ids[1], now=3)  # labelled: no one's while the other app processes learn of the label
+    assert leases.holder(ids[1], now=3) is None
+    assert leases.claim("bob", ids, 2, now=3) == ids[3:5]
+    assert leases.claim("bob", ids, 2, now=3 + SETTLE_SECONDS) == [ids[1], ids[3]]
     assert leases.claim("bob", ids, 3, now=70) == ids[:3]  # ann's expired at 62
     assert leases.holder(ids[0], now=70) == "bob" and leases.holder(ids[0], now=200) is None
     assert Leases(project.workspace.engine).claim("cy", iter(ids), 20, now=75) == ids[3:]  # bob's others expired

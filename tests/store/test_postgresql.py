@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import write_fashion_images
 from tests.postgres import PostgresServer
@@ -16,7 +17,7 @@ from tests.run_cli import tetsuban
 from tests.serving import free_port
 from tetsuban import Project
 from tetsuban.errors import ConfigError, SchemaError
-from tetsuban.store.db import DB_NAME
+from tetsuban.store.db import DB_NAME, postgresql_engine
 
 
 def test_init_with_a_database_keeps_the_tables_there_and_the_folder_opens_them(
@@ -64,3 +65,29 @@ def test_init_takes_the_database_from_the_environment(tmp_path: Path, postgres_s
     subprocess.run([sys.executable, "-m", "tetsuban", "init", str(tmp_path / "p")], env=env, check=True, timeout=120)
     with Project.open(tmp_path / "p") as project:
         assert project.config.store.url == url and project.workspace.engine.dialect.name == "postgresql"
+
+
+def test_a_forked_child_opens_its_own_connections_and_leaves_the_parents_alone(
+    postgres_server: PostgresServer,
+) -> None:
+    """A child forked while the pool holds a connection does not use it (two processes on one server session would
+    corrupt it): it gets a session of its own, and the parent's still works afterwards."""
+    engine = postgresql_engine(postgres_server.new_database())
+    backend = "SELECT pg_backend_pid()"
+    with engine.connect() as conn:
+        parent_session = conn.execute(sa.text(backend)).scalar_one()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: report its session, then leave without running the parent's clean-up
+        try:
+            with engine.connect() as conn:
+                os.write(write, str(conn.execute(sa.text(backend)).scalar_one()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child_session = int(os.read(read, 64) or b"0")
+    os.waitpid(child, 0)
+    assert child_session not in (0, parent_session)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(backend)).scalar_one() == parent_session  # the parent's pooled session lives
+    engine.dispose()

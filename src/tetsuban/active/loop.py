@@ -5,6 +5,10 @@ labels a retrain starts (in a background thread when ``background``), warm-start
 fits the head, computes every image's probabilities and asks the strategy for the next queue, then publishes all
 three at once under a new generation number: a queue is served only while its generation is the latest, so a queue
 computed before a finished retrain is never served after it. ``on_publish`` hears each published snapshot.
+
+Several app processes on one database each hold a loop over the same images; one of them retrains (``leading``) and
+the others ``adopt`` what it published, and learn of labels with ``note`` (a label given here or elsewhere) and
+``count`` (changes toward the next retrain, counted once, as the store lists them).
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ _EPS = 1e-6
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one retrain published: its generation, the head (None before two classes), every image's
-    probabilities (N, K) in the head's class order, the queue it computed, and how many labels it learnt from."""
+    """What one retrain published: its generation, the head (None before two classes, and in a snapshot adopted
+    from another process), every image's probabilities (N, K) in the order of ``classes``, the queue it computed,
+    and how many labels it learnt from."""
 
     generation: int
     head: LinearHead | None
     probabilities: np.ndarray | None
     queue: tuple[int, ...]
     labelled: int = 0
+    classes: tuple[str, ...] = ()
 
 
 class WarmProbe:
@@ -122,6 +128,7 @@ class LabelLoop:
         self._since_retrain = 0
         self._on_publish = on_publish
         self.failure: str | None = None  # why the last background retrain failed; None after one succeeds
+        self.leading = True  # False: another process retrains; labels only count toward a retrain of this one's
         self._snapshot = Snapshot(first_generation, None, None, ())
         self.retrain()
 
@@ -146,23 +153,38 @@ class LabelLoop:
         """Record ``label`` for image ``index`` (None takes it back); every ``retrain_every`` changes, retrain."""
         if not 0 <= index < len(self.labels):
             raise ConfigError(f"The image index must be in [0, {len(self.labels) - 1}]. Got {index}.")
-        with self._lock:
-            self.labels[index] = label
-            self._labelled[index] = label is not None
-            self._since_retrain += 1
-            due = self._since_retrain >= self._retrain_every
-        if due:
-            self._start_retrain()
+        self.note(index, label)
+        self.count(1)
 
-    def take_back(self, index: int, label: str | None) -> None:
-        """An undo: image ``index`` has ``label`` again (None: no label). The label undone stops counting toward
-        the next retrain, and the undo itself does not count: label and undo leave the count as it was."""
+    def note(self, index: int, label: str | None) -> None:
+        """Image ``index`` has ``label`` now (None: none), without counting toward the next retrain."""
         if not 0 <= index < len(self.labels):
             raise ConfigError(f"The image index must be in [0, {len(self.labels) - 1}]. Got {index}.")
         with self._lock:
             self.labels[index] = label
             self._labelled[index] = label is not None
-            self._since_retrain = max(0, self._since_retrain - 1)
+
+    def count(self, changes: int) -> None:
+        """``changes`` more label changes toward the next retrain (negative: undone ones); start it when due and
+        this loop is the one that retrains."""
+        with self._lock:
+            self._since_retrain = max(0, self._since_retrain + changes)
+            due = self.leading and self._since_retrain >= self._retrain_every
+        if due:
+            self._start_retrain()
+
+    def adopt(self, snapshot: Snapshot) -> None:
+        """Serve ``snapshot``, published by the loop of another process over the same images; its labels no
+        longer count toward a retrain."""
+        with self._lock:
+            self._snapshot = snapshot
+            self._since_retrain = 0
+
+    def take_back(self, index: int, label: str | None) -> None:
+        """An undo: image ``index`` has ``label`` again (None: no label). The label undone stops counting toward
+        the next retrain, and the undo itself does not count: label and undo leave the count as it was."""
+        self.note(index, label)
+        self.count(-1)
 
     def next_images(self, count: int) -> list[int]:
         """Up to ``count`` images to label next, from the latest queue, skipping those labelled since it was made."""
@@ -195,7 +217,8 @@ class LabelLoop:
         queue = self._strategy(self.embeddings, labelled, probabilities, self._queue_size, self._rng, self.eligible)
         with self._lock:
             queued = tuple(int(i) for i in queue)
-            snapshot = Snapshot(self._snapshot.generation + 1, head, probabilities, queued, len(known))
+            classes = () if head is None else head.classes
+            snapshot = Snapshot(self._snapshot.generation + 1, head, probabilities, queued, len(known), classes)
             self._snapshot = snapshot
         if self._on_publish is not None:
             self._on_publish(snapshot)  # e.g. into the store, so that suggestions survive a restart

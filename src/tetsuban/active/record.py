@@ -54,9 +54,10 @@ class LoopRecorder:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
+        self.active = True  # False: another process's loop records (several app processes on one database)
 
     def __call__(self, snapshot: Snapshot) -> None:
-        if snapshot.head is None or snapshot.probabilities is None:
+        if not self.active or snapshot.probabilities is None:
             return
         retrain = self._retrain(snapshot)
         with self._lock, self._engine.begin() as conn:
@@ -71,7 +72,7 @@ class LoopRecorder:
     def flush(self, snapshot: Snapshot) -> None:
         """Write ``snapshot`` now and stop the writer thread (the app is stopping)."""
         self._stop.set()
-        if snapshot.head is None or snapshot.probabilities is None:
+        if not self.active or snapshot.probabilities is None:
             return
         with self._lock, self._engine.begin() as conn:
             save_snapshot(conn, self._stored(snapshot))
@@ -96,20 +97,20 @@ class LoopRecorder:
             self._unsaved, self._saved_at = None, now
 
     def _retrain(self, snapshot: Snapshot) -> Retrain:
-        assert snapshot.head is not None and snapshot.probabilities is not None
+        assert snapshot.probabilities is not None
         with self._engine.connect() as conn:  # val labels given since the loop started count too
             events = current_labels(conn, list(self._val_rows))
         labels = {i: e.label for i, e in events.items() if e.label is not None}
-        accuracy = val_accuracy(snapshot.head.classes, snapshot.probabilities, self._val_rows, labels)
+        accuracy = val_accuracy(snapshot.classes, snapshot.probabilities, self._val_rows, labels)
         return Retrain(snapshot.generation, time.time(), snapshot.labelled, len(labels), accuracy)
 
     def _stored(self, snapshot: Snapshot) -> StoredSnapshot:
-        assert snapshot.head is not None and snapshot.probabilities is not None
+        assert snapshot.probabilities is not None
         return StoredSnapshot(
             snapshot.generation,
             time.time(),
             self._backbone,
-            snapshot.head.classes,
+            snapshot.classes,
             snapshot.labelled,
             self._image_ids,
             snapshot.probabilities,

@@ -106,17 +106,20 @@ def label_loop(
     queue_size: int = 40,
     background: bool = True,
     snapshot_seconds: float = SNAPSHOT_SECONDS,
+    recording: bool = True,
 ) -> RunningLoop:
     """A running labelling loop over the workspace's embedded images, with the image id of each of its rows.
 
     It learns from the labelled train images and queues unlabelled train images; each retrain is recorded
     (:func:`retrains`), and its probabilities and queue once the loop is quiet for a few seconds or at the latest
     every ``snapshot_seconds`` (0: after every retrain; see :func:`suggestions`; ``flush`` writes the latest).
-    Give it new labels with ``loop.label(row, label)`` after they are stored.
+    Give it new labels with ``loop.label(row, label)`` after they are stored. ``recording`` False: nothing is
+    recorded until ``recorder.active`` is set (another process on the store retrains and records).
     """
     data = active_data(ws)
     val_rows = {int(data.image_ids[row]): int(row) for row in np.flatnonzero(data.mask("val"))}
     recorder = LoopRecorder(ws.engine, backbone(ws).key, data.image_ids, val_rows, snapshot_seconds)
+    recorder.active = recording
     recorded = retrains(ws)  # a restarted loop goes on numbering its retrains
     last = recorded[-1].generation if recorded else 0
     loop = loop_for(data, strategy, retrain_every, queue_size, background, recorder, first_generation=last)

@@ -23,9 +23,11 @@ from tetsuban.project import Project
 from tetsuban.server import api, media, pages
 from tetsuban.server.binding import Binding, check_binding, listen
 from tetsuban.server.guard import Guard
-from tetsuban.server.security import Gate, app_secret
+from tetsuban.server.security import REMEMBER, SHARED_REMEMBER, Gate, project_secret
 from tetsuban.server.state import AppState
+from tetsuban.server.team import is_shared
 from tetsuban.server.uploads import MAX_UPLOAD_BYTES
+from tetsuban.server.workers import MAX_WORKERS, serve_workers, spec_of, uvicorn_config
 
 MAX_BODY = 64 * 1024  # bytes in one API request; labels are small
 
@@ -57,8 +59,10 @@ def create_app(
         blas = threadpool_limits(limits=1, user_api="blas")
         try:
             app.state.tetsuban = state = AppState(project, strategy, retrain_every)
-            secret = app_secret(project.root / ".cache")
-            app.state.gate = Gate(project.accounts, secret, login_required=not binding.local)
+            # With other processes on the store a session is remembered for a second only: a logout in one of them
+            # reaches the others within it.
+            remember = SHARED_REMEMBER if state.team is not None else REMEMBER
+            app.state.gate = Gate(project.accounts, project_secret(project), not binding.local, remember)
             yield
             state.close()
         finally:
@@ -78,18 +82,10 @@ def create_app(
 
 def serve_app(app: FastAPI, binding: Binding, sock: socket.socket) -> None:
     """Serve ``app`` until Ctrl+C on ``sock``, bound to ``binding`` by :func:`listen`. X-Forwarded-For is believed
-    only from ``binding.trusted_proxies`` (uvicorn's own default believes it from 127.0.0.1, which lets any local
-    process pose as any address)."""
+    only from ``binding.trusted_proxies`` (:func:`uvicorn_config`)."""
     import uvicorn
 
-    trusted = list(binding.trusted_proxies)
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted or None,
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(app, binding)).run(sockets=[sock])
 
 
 @dataclass(frozen=True)
@@ -110,19 +106,22 @@ def serve_project(
     strategy: str = "hybrid",
     retrain_every: int = 20,
     hooks: ServeHooks = ServeHooks(),
+    workers: int = 1,
 ) -> None:
     """Check the settings and the binding (off this machine only with users), take the port, embed the images not
     embedded yet (so that the first page is no long wait), give a split to every image without one (a newcomer's
-    first serve comes right after import), then serve the app until Ctrl+C. Every refusal comes before the app is
-    announced."""
+    first serve comes right after import), then serve the app until Ctrl+C, in ``workers`` processes (a PostgreSQL
+    project only). Every refusal comes before the app is announced."""
     strategy_named(strategy)
     check_int("retrain_every", retrain_every, 1, 100_000)
     check_int("port", port, 1, 65_535)
+    check_int("workers", workers, 1, MAX_WORKERS)
     with Project.open(project_dir) as opened:
         server = opened.config.server
         binding = Binding(host, port, server.hosts, server.trusted_proxies)
         logins = opened.accounts.exist()
         check_binding(binding, logins)
+        check_workers(opened, workers)
         if not opened.images():
             raise ProjectError(f"The project has no images yet. Import some: tetsuban import {project_dir} FOLDER")
         sock = listen(binding)
@@ -137,7 +136,21 @@ def serve_project(
         hooks.on_split(made)
     if hooks.on_ready is not None:
         hooks.on_ready(logins)
-    serve_app(create_app(project_dir, strategy, retrain_every, binding), binding, sock)
+    if workers > 1:
+        serve_workers(spec_of(project_dir, strategy, retrain_every, binding), workers, sock)
+    else:
+        serve_app(create_app(project_dir, strategy, retrain_every, binding), binding, sock)
+
+
+def check_workers(project: Project, workers: int) -> None:
+    """Refuse several workers on a SQLite project: its file takes one writer at a time, and its processes would not
+    share the loop's state."""
+    if workers > 1 and not is_shared(project.workspace.engine):
+        raise ProjectError(
+            f"Several workers ({workers}) share the labelling loop through a PostgreSQL database, and this project "
+            "keeps its tables in a SQLite file: serve it with one worker, or start a project on PostgreSQL with "
+            "tetsuban init PROJECT --database postgresql+psycopg://USER@HOST:PORT/DATABASE"
+        )
 
 
 def check_train_split(project: Project) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from tetsuban.store import leases as stored
 
 LEASE_SECONDS = 300.0
+SETTLE_SECONDS = 5.0  # far longer than the team sync takes to bring a label to every process (a few tenths)
 _CHUNK = 64  # candidates offered to the store at a time: a queue's order can run to every unlabelled image
 
 
@@ -37,11 +38,14 @@ class StoredLeases:
             taken += stored.claim(self.engine, holder, chunk, count - len(taken), now, self.seconds)
         return taken
 
-    def release(self, image_id: int) -> None:
-        stored.release(self.engine, image_id)
+    def release(self, image_id: int, now: float | None = None) -> None:
+        """The image was labelled: no one may claim it for ``SETTLE_SECONDS``, until every app process has read its
+        label back from the store (until then another process's queue may still hold it)."""
+        stored.settle(self.engine, image_id, (time.time() if now is None else now) + SETTLE_SECONDS)
 
     def holder(self, image_id: int, now: float | None = None) -> str | None:
-        return stored.holder(self.engine, image_id, time.time() if now is None else now)
+        found = stored.holder(self.engine, image_id, time.time() if now is None else now)
+        return None if found == stored.SETTLING else found
 
 
 class MemoryLeases:

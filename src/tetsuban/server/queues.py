@@ -40,24 +40,26 @@ def check_queue(name: str, classes: list[str]) -> str:
 
 
 class Orders:
-    """Row orders per (queue, generation), computed on first use. Rows index the loop's images."""
+    """Row orders per queue for the latest snapshot, computed on first use. Rows index the loop's images."""
 
     def __init__(self, eligible: np.ndarray, seed: int = 0) -> None:
         self.eligible_rows = np.flatnonzero(eligible)
         self.shuffled = np.random.default_rng(seed).permutation(self.eligible_rows)
-        self._cache: dict[tuple[str, int], np.ndarray] = {}
+        self._cache: dict[str, np.ndarray] = {}
+        self._cached_for: Snapshot | None = None  # the snapshot the cache's orders came from (by identity: one
+        # adopted from another process may carry the generation of one computed here)
         self._lock = threading.Lock()
 
     def rows(self, queue: str, snapshot: Snapshot, labelled: np.ndarray) -> Iterator[int]:
         """Unlabelled rows in ``queue``'s order (``hybrid``, ``uncertainty``, ``random`` or ``class:``)."""
         if queue == "hybrid":
             order = self._cached(queue, snapshot, lambda _p: np.concatenate([snapshot.queue, self.shuffled]), True)
-        elif queue == "random" or snapshot.head is None:
+        elif queue == "random" or snapshot.probabilities is None:
             order = self.shuffled
         elif queue == "uncertainty":
             order = self._cached(queue, snapshot, lambda p: self.eligible_rows[np.argsort(_margins(p), kind="stable")])
-        elif (name := queue[len(CLASS_PREFIX) :]) in snapshot.head.classes:
-            k = snapshot.head.classes.index(name)
+        elif (name := queue[len(CLASS_PREFIX) :]) in snapshot.classes:
+            k = snapshot.classes.index(name)
             order = self._cached(queue, snapshot, lambda p: self.eligible_rows[np.argsort(-p[:, k], kind="stable")])
         else:  # a class the model has not learnt yet
             order = self.shuffled
@@ -71,15 +73,16 @@ class Orders:
         self, queue: str, snapshot: Snapshot, make: Callable[[np.ndarray], np.ndarray], whole: bool = False
     ) -> np.ndarray:
         """The order ``make`` computes from the eligible rows' probabilities (all rows' when ``whole``), kept for
-        this generation."""
+        this snapshot."""
         with self._lock:
-            found = self._cache.get((queue, snapshot.generation))
+            found = self._cache.get(queue) if self._cached_for is snapshot else None
         if found is None:
             probabilities = np.zeros((0, 0)) if snapshot.probabilities is None else snapshot.probabilities
             found = np.asarray(make(probabilities if whole else probabilities[self.eligible_rows]), np.int64)
             with self._lock:
-                self._cache = {k: v for k, v in self._cache.items() if k[1] == snapshot.generation}
-                self._cache[(queue, snapshot.generation)] = found
+                if self._cached_for is not snapshot:
+                    self._cache, self._cached_for = {}, snapshot
+                self._cache[queue] = found
         return found
 
 

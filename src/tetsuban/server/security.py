@@ -23,11 +23,16 @@ from pathlib import Path
 from fastapi import Request
 
 from tetsuban.accounts import Accounts, at_least
+from tetsuban.project import Project
 from tetsuban.server.state import Viewer
+from tetsuban.server.team import is_shared
+from tetsuban.store.users import shared_secret
 
 SESSION_COOKIE = "tetsuban_session"
 LOGIN_COOKIE = "tetsuban_login"  # the login form's own CSRF token (double submit: cookie and field)
 CSRF_HEADER = "x-csrf-token"
+REMEMBER = 5.0  # seconds a session read from the store is believed without asking it again
+SHARED_REMEMBER = 1.0  # the same with other app processes on the store, whose logouts this one learns only there
 LOGIN_FAILURES = 5  # failed logins allowed per name and per address ...
 LOGIN_WINDOW = 300.0  # ... within this many seconds
 HASHING_SLOTS = 1  # password checks at once
@@ -102,7 +107,7 @@ class Gate:
     loses access within those seconds.
     """
 
-    def __init__(self, accounts: Accounts, secret: bytes, login_required: bool, remember: float = 5.0) -> None:
+    def __init__(self, accounts: Accounts, secret: bytes, login_required: bool, remember: float = REMEMBER) -> None:
         self.accounts = accounts
         self.login_required = login_required
         self.limiter = LoginLimiter()
@@ -157,6 +162,16 @@ def csrf_ok(request: Request, viewer: Viewer) -> bool:
 
 def may(viewer: Viewer, role: str) -> bool:
     return at_least(viewer.role, role)
+
+
+def project_secret(project: Project) -> bytes:
+    """The secret of the open app's CSRF token: in the store when several processes may serve the project (each
+    must derive the same token), else in the project's cache folder (:func:`app_secret`)."""
+    engine = project.workspace.engine
+    if not is_shared(engine):
+        return app_secret(project.root / ".cache")
+    with engine.begin() as conn:
+        return shared_secret(conn, lambda: secrets.token_bytes(32))
 
 
 def app_secret(cache: Path) -> bytes:

@@ -1,7 +1,8 @@
 """What the app holds while it runs: the open project, its labelling loop, leases, and the queues' orders.
 
 Label writes go to the store first, then to the loop: a killed server loses at most the label in flight, and on
-restart the loop is rebuilt from the store.
+restart the loop is rebuilt from the store. On a PostgreSQL project several processes may serve at once; each keeps
+its loop in step with the store through :mod:`tetsuban.server.team`, and one of them retrains.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from tetsuban.active.curve import CurveNotYet, LearningCurve, Reach
 from tetsuban.active.label_issues import LabelIssue, LabelIssues, WrongLabels
 from tetsuban.active.loop import LabelLoop, Snapshot
+from tetsuban.active.record import SNAPSHOT_SECONDS
 from tetsuban.active.stage import RunningLoop
 from tetsuban.agreement import latest_by_person
 from tetsuban.classnames import MAX_CLASS_NAME, check_class_name
@@ -25,8 +27,10 @@ from tetsuban.project import Project
 from tetsuban.server.curve_keeper import CurveKeeper, CurveNow
 from tetsuban.server.leases import leases_for
 from tetsuban.server.queues import Orders
+from tetsuban.server.team import TeamHooks, TeamSync, is_shared
 from tetsuban.store.images import ImageRecord
 from tetsuban.store.labels import LabelEvent
+from tetsuban.store.loop_state import StoredSnapshot
 
 MAX_LABEL_LENGTH = MAX_CLASS_NAME
 UNSURE = "unsure"  # the bool property that U sets
@@ -77,17 +81,24 @@ class AppState:
         self.strategy = strategy
         self.retrain_every = retrain_every
         self.leases = leases_for(project.workspace.engine)
+        self.team = TeamSync(project.workspace.engine) if is_shared(project.workspace.engine) else None
         self.records: dict[int, ImageRecord] = {r.id: r for r in project.images()}
         self.view = self._build_view()
         self._classes = project.classes()  # kept here: the API checks classes on every label
         self._write = threading.Lock()
         self._issues: tuple[int, dict[int, LabelIssue], WrongLabels | None] | None = None  # (generation, by image id,
         # how many labels to expect wrong)
-        self._replay: list[tuple[int, str | None, bool]] | None = None  # labels given while the loop is rebuilt
+        self._replay: list[tuple[int, str | None, int | None]] | None = None  # labels learnt while the loop is
+        # rebuilt, as _learn takes them
         self._touched: set[int] = set()  # images labelled since the label issues were found
         self._holdout_writes = 0  # labels given to val and test images: they change the curve, not the loop
         self._rebuilds = 0  # loops built since the start (uploads, class edits): each may change the curve
+        self._adopted = 0  # the generation of the last snapshot adopted from the retraining process
         self.curve = CurveKeeper(self._draw_curve)
+        if self.team is not None:
+            self.team.start(
+                TeamHooks(self._learn_events, self._adopt, self._images_changed, self._set_classes, self._lead)
+            )
 
     # -- classes ----------------------------------------------------------------------------------------------
 
@@ -131,10 +142,10 @@ class AppState:
     def _offered(self, view: LoopView, snapshot: Snapshot, image_id: int) -> Offered:
         """An image with the model's suggestion; never its label (a second opinion is given blind)."""
         row = view.row_of.get(image_id)
-        if row is None or snapshot.head is None or snapshot.probabilities is None:
+        if row is None or snapshot.probabilities is None:
             return Offered(image_id, None, None)
         best = int(snapshot.probabilities[row].argmax())
-        return Offered(image_id, snapshot.head.classes[best], float(snapshot.probabilities[row, best]))
+        return Offered(image_id, snapshot.classes[best], float(snapshot.probabilities[row, best]))
 
     def _review(self, viewer: Viewer, snapshot: Snapshot, count: int) -> list[Offered]:
         """Labels that look wrong: the suggestion is the class confident learning proposes."""
@@ -226,22 +237,72 @@ class AppState:
 
     def _tell_loop(self, image_id: int, label: str | None, undo: bool = False) -> None:
         """The loop learns ``label`` for the image (train images only); an ``undo`` takes back a label, which then
-        no longer counts toward the next retrain."""
-        if self._replay is not None:
-            self._replay.append((image_id, label, undo))
-        view = self.view
+        no longer counts toward the next retrain. With other processes on the store the label is only noted here:
+        the team sync counts it, as it counts theirs, when it reads it back from the store."""
         self.leases.release(image_id)
+        self._learn(image_id, label, None if self.team is not None else -1 if undo else 1)
+
+    def _learn(self, image_id: int, label: str | None, change: int | None) -> None:
+        """The image has ``label`` now; ``change``: what it counts toward the next retrain (None: not counted, nor
+        as a label of val or test, here; the team sync counts it)."""
+        if self._replay is not None:
+            self._replay.append((image_id, label, change))
+        view = self.view
         self._touched.add(image_id)
         row = view.row_of.get(image_id)
         if row is None:
             return  # not embedded yet (an upload the loop has not taken in)
         view.labelled[row] = label is not None
         if not view.loop.eligible[row]:  # the loop learns from train images only
-            self._holdout_writes += 1
-        elif undo:
-            view.loop.take_back(row, label)
-        else:
-            view.loop.label(row, label)
+            if change is not None:
+                self._holdout_writes += 1
+            return
+        view.loop.note(row, label)
+        if change:
+            view.loop.count(change)
+
+    # -- other processes on the store (PostgreSQL) ------------------------------------------------------------------
+
+    def _learn_events(self, events: list[LabelEvent]) -> None:
+        """Label events read back from the store, written here or by another process: each counts once. A label
+        cleared by a person is an undo (it takes one back); a label put back by an undo counts nothing; class edits
+        rebuild the loop."""
+        edited = False
+        for event in events:
+            if event.source == "class-edit":
+                edited = True
+                continue
+            change = 0 if event.source == "restored" else -1 if event.label is None else 1
+            self._learn(event.image_id, event.label, change)
+        if edited:
+            with self._write:
+                self._issues = None
+            self.take_in_new_images()
+
+    def _adopt(self, stored: StoredSnapshot) -> bool:
+        """Serve the snapshot the retraining process stored, when it is over this loop's images and not older than
+        the last one adopted (the loop's own first snapshot, made when it was built, gives way to any)."""
+        view = self.view
+        if not np.array_equal(stored.image_ids, view.image_ids) or stored.generation < self._adopted:
+            return False
+        queue = tuple(view.row_of[i] for i in stored.queue if i in view.row_of)
+        view.loop.adopt(Snapshot(stored.generation, None, stored.probabilities, queue, stored.labels, stored.classes))
+        self._adopted = stored.generation
+        return True
+
+    def _images_changed(self) -> None:
+        self.take_in_new_images()
+
+    def _set_classes(self, names: list[str]) -> None:
+        self._classes = names
+
+    def _lead(self, leading: bool) -> None:
+        """This process now retrains (or no longer does: its lock's connection is gone)."""
+        view = self.view
+        view.running.recorder.active = leading
+        view.loop.leading = leading
+        if leading:
+            view.loop.count(0)  # a retrain already due starts now
 
     def _check_image(self, image_id: int) -> None:
         if image_id not in self.records:
@@ -324,14 +385,22 @@ class AppState:
             self.view = view
             self._rebuilds += 1
             replay, self._replay = self._replay or [], None
-        for image_id, label, undo in replay:
-            self._tell_loop(image_id, label, undo)
+        for image_id, label, change in replay:
+            self._learn(image_id, label, change)
+        if self.team is not None:
+            self.team.forget_snapshot()
 
     def _build_view(self) -> LoopView:
+        leading = self.team is None or self.team.leading
         running = self.project.label_loop(
-            self.strategy, self.retrain_every, queue_size=min(QUEUE_RETRAINS * self.retrain_every, MAX_QUEUE)
+            self.strategy,
+            self.retrain_every,
+            queue_size=min(QUEUE_RETRAINS * self.retrain_every, MAX_QUEUE),
+            snapshot_seconds=SNAPSHOT_SECONDS if self.team is None else 0.0,  # others adopt each retrain at once
+            recording=leading,
         )
         loop, ids = running.loop, running.image_ids
+        loop.leading = leading
         image_ids = np.asarray(ids, np.int64)
         labelled_ids = set(self.project.labelled())
         splits = self.project.splits()
@@ -347,9 +416,13 @@ class AppState:
         )
 
     def close(self) -> None:
-        """Store the loop's latest suggestions (the app is stopping)."""
+        """Store the loop's latest suggestions (the app is stopping) if this process retrains, and let another
+        process take over."""
         self.view.loop.wait()
-        self.view.running.flush()
+        if self.team is None or self.team.leading:
+            self.view.running.flush()
+        if self.team is not None:
+            self.team.stop()
 
     def image_file(self, image_id: int) -> Path:
         return self.project.image_path(self.records[image_id])

@@ -3,6 +3,8 @@ named by a URL (a team's server); the tables and every query are the same on bot
 
 from __future__ import annotations
 
+import os
+import weakref
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,7 +53,22 @@ def postgresql_engine(url: str) -> Engine:
         shown = make_url(url).render_as_string(hide_password=True)
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         raise ConfigError(f"The database {shown} cannot be reached: {reason}") from None
+    forget_connections_when_forked(engine)
     return engine
+
+
+def forget_connections_when_forked(engine: Engine) -> None:
+    """Drop, in a forked child, the pool's connections inherited from the parent, without closing them (they are
+    the parent's: a child that used or closed one would corrupt the parent's session on the server). The child
+    opens its own when it first needs one."""
+    ref = weakref.ref(engine)
+
+    def forget() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget)
 
 
 def sqlite_engine(path: Path) -> Engine:

@@ -147,3 +147,8 @@ def relocate(conn: Connection, image_id: int, location: str, stored: bool, mtime
 def all_images(conn: Connection) -> list[ImageRecord]:
     """Every image record, in id order."""
     return [ImageRecord(**row._asdict()) for row in conn.execute(sa.select(images).order_by(images.c.id))]
+
+
+def image_count(conn: Connection) -> int:
+    """How many images the project has."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(images)).scalar_one())

@@ -152,6 +152,18 @@ def label_history(conn: Connection, image_id: int | None = None) -> list[LabelEv
     return [LabelEvent(**row._asdict()) for row in conn.execute(query)]
 
 
+def label_events_after(conn: Connection, after: int, limit: int = 10_000) -> list[LabelEvent]:
+    """Up to ``limit`` label events whose id is above ``after``, oldest first: what other app processes wrote since
+    this one last looked."""
+    query = _events_query().where(labels.c.id > after).order_by(labels.c.id).limit(limit)
+    return [LabelEvent(**row._asdict()) for row in conn.execute(query)]
+
+
+def last_label_event_id(conn: Connection) -> int:
+    """The highest label event id so far; 0 before the first."""
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(labels.c.id), 0))).scalar_one())
+
+
 def class_counts(conn: Connection) -> dict[str, int]:
     """Images per class by their current label; classes with none count 0."""
     counts = {name: 0 for name in class_ids(conn)}

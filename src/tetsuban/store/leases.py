@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from tetsuban.store.schema import leases
 
+SETTLING = ""  # the holder of a lease on an image just labelled: no one (no user's name is empty)
+
 
 def claim(engine: Engine, holder: str, candidates: Sequence[int], count: int, now: float, seconds: float) -> list[int]:
     """Up to ``count`` of ``candidates`` (in order) that no one else holds now, leased (again) to ``holder`` until
@@ -76,6 +78,18 @@ def _locked_elsewhere(conn: Connection, image_id: int) -> bool:
 def release(engine: Engine, image_id: int) -> None:
     with engine.begin() as conn:
         conn.execute(sa.delete(leases).where(leases.c.image_id == image_id))
+
+
+def settle(engine: Engine, image_id: int, until: float) -> None:
+    """Hold ``image_id`` for no one until ``until``: it was just labelled, and no claimer may take it while the other
+    app processes have not yet read that label back from the store (their queues still hold it)."""
+    with engine.begin() as conn:
+        insert = postgresql.insert(leases) if conn.dialect.name == "postgresql" else sqlite.insert(leases)
+        conn.execute(
+            insert.values(image_id=image_id, holder=SETTLING, expires_at=until).on_conflict_do_update(
+                index_elements=[leases.c.image_id], set_={"holder": SETTLING, "expires_at": until}
+            )
+        )
 
 
 def holder(engine: Engine, image_id: int, now: float) -> str | None:

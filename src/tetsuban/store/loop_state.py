@@ -44,6 +44,12 @@ def save_snapshot(conn: Connection, snapshot: StoredSnapshot) -> None:
     )
 
 
+def snapshot_version(conn: Connection) -> tuple[int, float] | None:
+    """(generation, time written) of the stored snapshot, without its arrays; None before the first."""
+    row = conn.execute(sa.select(loop_snapshots.c.generation, loop_snapshots.c.created_at)).first()
+    return None if row is None else (int(row.generation), float(row.created_at))
+
+
 def load_snapshot(conn: Connection) -> StoredSnapshot | None:
     """The stored snapshot, or None before the first retrain with a head."""
     row = conn.execute(sa.select(loop_snapshots)).first()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from tetsuban.store.schema import sessions, users
+from tetsuban.store.schema import meta, sessions, users
+
+_SECRET_KEY = "app_secret"
 
 ROLES: tuple[str, ...] = ("annotator", "reviewer", "admin")  # each may do what the one before may, and more
 
@@ -86,3 +90,11 @@ def session_of(conn: Connection, token_digest: str, now: float) -> tuple[User, s
 
 def end_session(conn: Connection, token_digest: str) -> None:
     conn.execute(sa.delete(sessions).where(sessions.c.token_digest == token_digest))
+
+
+def shared_secret(conn: Connection, make: Callable[[], bytes]) -> bytes:
+    """The app's secret kept in the store (``make`` makes it the first time): the same for every process that serves
+    the project, on any machine. Of two processes making it at once, the first to write it wins."""
+    insert = postgresql.insert(meta) if conn.dialect.name == "postgresql" else sqlite.insert(meta)
+    conn.execute(insert.values(key=_SECRET_KEY, value=make().hex()).on_conflict_do_nothing())
+    return bytes.fromhex(conn.execute(sa.select(meta.c.value).where(meta.c.key == _SECRET_KEY)).scalar_one())
