@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install datasets lint
-	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 test-fast: install datasets
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"

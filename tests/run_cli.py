@@ -19,9 +19,11 @@ def tetsuban(
     stdin: str | None = None,
     memory: int | None = None,
     timeout: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``tetsuban ARGS``; with ``memory``, in an address space of at most that many bytes (as ``ulimit -v``
-    does: its worker processes inherit the limit), and with ``timeout``, killed after that many seconds."""
+    does: its worker processes inherit the limit), and with ``timeout``, killed after that many seconds; ``env``:
+    more environment variables (the rest of this process's environment is not passed on)."""
     result = subprocess.run(
         [sys.executable, "-m", "tetsuban", *map(str, args)],
         input=stdin,
@@ -33,6 +35,7 @@ def tetsuban(
             "HOME": str(Path.home()),
             "TETSUBAN_CACHE": os.environ.get("TETSUBAN_CACHE", ""),
             "OMP_WAIT_POLICY": "PASSIVE",
+            **(env or {}),
         },
         preexec_fn=None if memory is None else partial(_limit_memory, memory),
         timeout=timeout,

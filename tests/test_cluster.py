@@ -23,9 +23,10 @@ from tetsuban.store.embeddings import load_embeddings
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[None]:
-    """One local Ray cluster of two CPUs, shared by every test of the session that asks for it."""
+    """One local Ray cluster of two CPUs for these tests (every Ray test of the session is here), shut down after
+    them: its daemons and idle workers would otherwise share the two cores with every later test."""
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

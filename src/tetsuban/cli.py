@@ -91,7 +91,13 @@ def init(
 @app.command("import")
 def import_(
     project: ProjectArg,
-    source: Annotated[Path, typer.Argument(help="A folder, image, CSV, zip/tar archive or IDX images file.")],
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A folder, image, CSV, zip/tar archive or IDX images file, or a prefix in object storage "
+            "(s3://bucket/photos/, gs://..., with its fsspec package installed)."
+        ),
+    ],
     labels: Annotated[Path | None, typer.Option(help="IDX labels file that goes with an IDX images file.")] = None,
     copy: Annotated[
         bool, typer.Option("--copy", help="Copy files into the project instead of referencing them.")

@@ -137,10 +137,11 @@ def test_no_image_comes_twice_when_fetches_ahead_overlap(server: tuple[str, Path
 
 
 def _label_and_move_on(page: Page) -> str:
-    """Press 1 on the image shown, wait for the next one; the id labelled."""
+    """Press 1 on the image shown, wait for the next one; the id labelled. The wait is long: on a loaded machine a
+    fetch-ahead sent before the test began holding them can take seconds, and the page rightly waits for it."""
     image_id = page.locator("#image").get_attribute("data-id") or ""
     page.keyboard.press("1")
-    expect(page.locator("#image")).not_to_have_attribute("data-id", image_id)
+    expect(page.locator("#image")).not_to_have_attribute("data-id", image_id, timeout=30_000)
     return image_id
 
 

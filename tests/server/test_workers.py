@@ -138,8 +138,9 @@ def test_a_worker_killed_with_sigkill_loses_nothing_and_is_replaced(
 
         def label(count: int) -> None:
             for _ in range(count):  # a new connection each time: the kernel hands them to either worker
-                (item,) = httpx.get(url + "/api/next", params={"count": 1}).json()["images"]
-                answer = httpx.post(url + "/api/labels", json={"image_id": item["id"], "label": "Bag"}, headers=headers)
+                (item,) = httpx.get(url + "/api/next", params={"count": 1}, timeout=60).json()["images"]
+                body = {"image_id": item["id"], "label": "Bag"}
+                answer = httpx.post(url + "/api/labels", json=body, headers=headers, timeout=60)
                 assert answer.status_code == 200, answer.text
                 given.append(item["id"])
 
@@ -147,7 +148,7 @@ def test_a_worker_killed_with_sigkill_loses_nothing_and_is_replaced(
         for victim in sorted(_workers(process)):  # both, one after the other: the retraining one dies too
             os.kill(victim, signal.SIGKILL)
             _until(lambda v=victim: v not in _workers(process) and len(_workers(process)) == 2)
-            _until(lambda: httpx.get(url + "/login").status_code == 200)
+            _until(lambda: httpx.get(url + "/login", timeout=60).status_code == 200)  # slow while one starts
             label(RETRAIN_EVERY // 2)
         with Project.open(project_dir) as project:
             generation = project.retrains()[-1].generation

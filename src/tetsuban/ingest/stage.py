@@ -13,6 +13,7 @@ from tetsuban.ingest.folder import folder_tasks
 from tetsuban.ingest.idx import idx_work, is_idx
 from tetsuban.ingest.kinds import kind_by_name
 from tetsuban.ingest.prepare import FileTask, Prepared, Task
+from tetsuban.ingest.remote import fetch_objects, is_remote, list_objects, open_remote, too_large
 from tetsuban.ingest.table import UrlItem, read_csv
 from tetsuban.ingest.urls import fetch_prepared
 from tetsuban.parallel import worker_count
@@ -33,8 +34,13 @@ def import_path(
     """Import from ``source``, whatever its kind: a folder, an image, a CSV, an archive or an IDX file.
 
     A file's name decides its kind (kind_by_name): a JPEG that is also a zip is imported as the JPEG its name says,
-    and a zip named .zip as an archive, never the other way round.
+    and a zip named .zip as an archive, never the other way round. A URL of object storage (s3://, gs://, ...)
+    imports every object below it (:func:`import_remote`).
     """
+    if isinstance(source, str) and is_remote(source):
+        if labels is not None:
+            raise SourceError("A separate labels file (--labels) goes only with an IDX images file.")
+        return import_remote(ws, source, labels_from_folders, on_progress)
     path = Path(source).expanduser()
     if not path.exists():
         raise SourceError(f"{source} does not exist. Check the path.")
@@ -139,6 +145,32 @@ def import_idx(
     }
     produce = pooled(target, work.batches, work.total)
     return run_import(target, str(images_path.resolve()), "idx", options, produce, work.total, on_progress)
+
+
+def import_remote(
+    ws: Workspace, url: str, labels_from_folders: bool = True, on_progress: ProgressFn | None = None
+) -> ImportReport:
+    """Import every object below ``url`` in object storage into the project (stored as blobs); objects imported
+    before with the same ETag and size are reported unchanged without a fetch (:mod:`tetsuban.ingest.remote`)."""
+    fs, root = open_remote(url)
+    objects = list_objects(fs, root, labels_from_folders)
+    limits = ws.config.imports
+    target = _target(ws)
+
+    def produce(early: EarlyFn) -> Iterator[list[Prepared]]:
+        refused = too_large(objects, limits.max_bytes)
+        if refused:
+            early(refused)
+        wanted = [o for o in objects if o.size <= limits.max_bytes]
+        with ws.engine.connect() as conn:
+            known = known_items(conn, [o.item for o in wanted])
+        if known:
+            early([Outcome(o.item, "unchanged", None, known[o.item], o.label) for o in wanted if o.item in known])
+        todo = [o for o in wanted if o.item not in known]
+        yield from fetch_objects(target.context(), fs, todo, ws.config.fetch.concurrency)
+
+    options = {"labels_from_folders": labels_from_folders}
+    return run_import(target, url, "remote", options, produce, len(objects), on_progress)
 
 
 def import_outcomes(ws: Workspace, run_id: int, outcome: str | None = None) -> list[Outcome]:
