@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from probe_accuracy import FASHION, datasets_dir
-from server_latency import PASSWORD, percentile, run_phase, write_idx
+from server_latency import PASSWORD, fill_embeddings, percentile, run_phase, write_idx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.postgres import start_postgres, stop_postgres
@@ -39,7 +39,6 @@ from tests.serving import start_serve
 from tetsuban import Project
 from tetsuban.cluster import LOCAL, on_cluster
 from tetsuban.ingest.idx import read_idx
-from tetsuban.store.embeddings import EmbeddingRow, store_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scale.md"
 ANNOTATORS = ("ann", "bob", "cy", "dee")
@@ -131,22 +130,6 @@ def app_project(base: Path, root: Path, database: str) -> Path:
         for name in ANNOTATORS:
             project.accounts.add(name, PASSWORD)
     return root
-
-
-def fill_embeddings(project: Project, ids: list[int], rng: np.random.Generator) -> None:
-    """Every image past the first 2,000 gets a real vector plus 1% noise, straight into the embedding cache."""
-    records = {r.id: r for r in project.images()}
-    base = project.embeddings(ids[:REAL_EMBEDDED])
-    vectors = np.stack([base[i] for i in ids[:REAL_EMBEDDED]])
-    key, preprocess = project.backbone().key, project.pipeline().preprocess_hash()
-    rest = ids[REAL_EMBEDDED:]
-    picked = vectors[np.arange(len(rest)) % REAL_EMBEDDED]
-    noisy = picked + 0.01 * picked.std() * rng.standard_normal(picked.shape).astype(np.float32)
-    rows = [
-        EmbeddingRow(records[i].sha256, f"bench-{records[i].sha256[:24]}", v) for i, v in zip(rest, noisy, strict=True)
-    ]
-    with project.workspace.engine.begin() as conn:
-        store_embeddings(conn, key, preprocess, rows)
 
 
 def app_latency(root: Path, work: Path, workers: int, labels: int) -> dict[str, list[float]]:

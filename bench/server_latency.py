@@ -45,7 +45,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.serving import start_serve
 from tetsuban import Project
 from tetsuban.ingest.idx import read_idx
-from tetsuban.store.db import DB_NAME, sqlite_engine
 from tetsuban.store.embeddings import EmbeddingRow, store_embeddings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "server.md"
@@ -107,7 +106,7 @@ def fill_embeddings(project: Project, ids: list[int], rng: np.random.Generator) 
     base = project.embeddings(ids[:REAL_EMBEDDED])
     vectors = np.stack([base[i] for i in ids[:REAL_EMBEDDED]])
     key, preprocess = project.backbone().key, project.pipeline().preprocess_hash()
-    engine = sqlite_engine(project.root / DB_NAME)
+    engine = project.workspace.engine  # SQLite or PostgreSQL (bench/scale.py)
     rest = ids[REAL_EMBEDDED:]
     for start in range(0, len(rest), 5_000):
         chunk = rest[start : start + 5_000]
@@ -119,7 +118,6 @@ def fill_embeddings(project: Project, ids: list[int], rng: np.random.Generator) 
         ]
         with engine.begin() as conn:
             store_embeddings(conn, key, preprocess, rows)
-    engine.dispose()
 
 
 def logged_in(url: str, name: str) -> httpx.Client:

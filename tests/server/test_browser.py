@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from tests.conftest import embedded_project, write_unlabelled_fashion_images
 from tests.serving import captions, dialog_message, panel_stats, start_serve, wait_for_label_count, wait_until
@@ -116,9 +116,15 @@ def test_no_image_comes_twice_when_fetches_ahead_overlap(server: tuple[str, Path
             route.continue_()
 
     page.route("**/api/next*", fetch_ahead)
+    out = _requests_in_flight(page)
     page.goto(url + "/?queue=random")
     wait_until(page, "() => document.getElementById('image')?.dataset.id")
     shown: list[str] = []
+    # Hold only once the page is quiet (its writes answered, three images ahead): on a loaded machine a fetch or a
+    # label still out would leave fewer ahead, and the first key would then wait on a held fetch for ever.
+    deadline = time.monotonic() + 30
+    while out[0] and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     hold[0] = True
     while not held:  # label until the page asks for more in the background (three images still ahead)
         shown.append(_label_and_move_on(page))
@@ -134,6 +140,23 @@ def test_no_image_comes_twice_when_fetches_ahead_overlap(server: tuple[str, Path
     for _ in range(15):
         shown.append(_label_and_move_on(page))
     assert len(set(shown)) == len(shown), f"shown twice: {sorted(i for i in shown if shown.count(i) > 1)}"
+
+
+def _requests_in_flight(page: Page) -> list[int]:
+    """A counter, kept up to date, of the page's API requests sent and not yet answered (or failed)."""
+    out = [0]
+
+    def counted(change: int) -> Callable[[Request], None]:
+        def count(request: Request) -> None:
+            if "/api/" in request.url:
+                out[0] += change
+
+        return count
+
+    page.on("request", counted(1))
+    page.on("requestfinished", counted(-1))
+    page.on("requestfailed", counted(-1))
+    return out
 
 
 def _label_and_move_on(page: Page) -> str:
