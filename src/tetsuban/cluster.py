@@ -110,7 +110,7 @@ def cluster_map(
         batch_format="numpy",
         fn_constructor_args=(work, setup, setup_args, cluster.cpus_per_actor),
         num_cpus=cluster.cpus_per_actor,
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),  # not concurrency=, deprecated since Ray 2.51
     )
     for row in dataset.iter_rows():
         yield pickle.loads(row["result"])
