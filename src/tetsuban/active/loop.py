@@ -151,9 +151,7 @@ class LabelLoop:
 
     def label(self, index: int, label: str | None) -> None:
         """Record ``label`` for image ``index`` (None takes it back); every ``retrain_every`` changes, retrain."""
-        if not 0 <= index < len(self.labels):
-            raise ConfigError(f"The image index must be in [0, {len(self.labels) - 1}]. Got {index}.")
-        self.note(index, label)
+        self.note(index, label)  # checks the index
         self.count(1)
 
     def note(self, index: int, label: str | None) -> None:

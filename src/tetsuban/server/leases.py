@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.engine import Engine
 
+from tetsuban.server.team import is_shared
 from tetsuban.store import leases as stored
 
 LEASE_SECONDS = 300.0
@@ -89,4 +90,4 @@ Leases = StoredLeases | MemoryLeases
 
 def leases_for(engine: Engine) -> Leases:
     """The store's leases for a PostgreSQL project (any number of app processes), memory's for a SQLite one."""
-    return StoredLeases(engine) if engine.dialect.name == "postgresql" else MemoryLeases()
+    return StoredLeases(engine) if is_shared(engine) else MemoryLeases()
