@@ -22,6 +22,7 @@ FOUNDATION = {
     "templating",
     "props",
     "cluster",
+    "interrupts",
 }
 """Modules that every layer may use and that use nothing but each other."""
 

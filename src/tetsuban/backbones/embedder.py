@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
 from tetsuban.infer import InferenceJob, Inferred, infer
+from tetsuban.interrupts import interrupts_deferred
 from tetsuban.pipeline.inputs import check_model_input
 from tetsuban.pipeline.spec import Pipeline
 from tetsuban.progress import ProgressFn
@@ -71,7 +72,7 @@ def embed_records(
             computed += result.outputs is not None
             reused += result.known
         if rows:
-            with engine.begin() as conn:
+            with interrupts_deferred(), engine.begin() as conn:
                 store_embeddings(conn, backbone.key, preprocess, rows)
         progress += len(batch)
         if on_progress is not None:

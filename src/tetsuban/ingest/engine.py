@@ -19,6 +19,7 @@ from tetsuban.ingest.liveness import holding_run
 from tetsuban.ingest.pool import prepare_batches
 from tetsuban.ingest.prepare import FileTask, PrepareContext, Prepared, Task
 from tetsuban.ingest.record import record_batch, record_settled
+from tetsuban.interrupts import interrupts_deferred
 from tetsuban.parallel import worker_count
 from tetsuban.progress import ProgressFn
 from tetsuban.store.images import file_matches, find_by_location
@@ -71,7 +72,7 @@ def run_import(
     on_progress: ProgressFn | None = None,
 ) -> ImportReport:
     """Run an import whose prepared batches come from ``produce``; see the module docstring."""
-    with target.engine.begin() as conn:
+    with interrupts_deferred(), target.engine.begin() as conn:
         run_id = start_run(conn, source, kind, options, target.author)
     done = 0
 
@@ -82,7 +83,7 @@ def run_import(
             on_progress(done, total)
 
     def early(outcomes: list[Outcome]) -> None:
-        with target.engine.begin() as conn:
+        with interrupts_deferred(), target.engine.begin() as conn:
             record_outcomes(conn, run_id, record_settled(conn, outcomes, target.author))
         advance(len(outcomes))
 
@@ -90,12 +91,12 @@ def run_import(
     try:
         with holding_run(target.project_dir, run_id):  # while it is held, status shows the run as running
             for batch in produce(early):
-                with target.engine.begin() as conn:
+                with interrupts_deferred(), target.engine.begin() as conn:
                     record_outcomes(conn, run_id, record_batch(conn, run_id, batch, target.author))
                 advance(len(batch))
             status = "finished"
     finally:
-        with target.engine.begin() as conn:
+        with interrupts_deferred(), target.engine.begin() as conn:
             finish_run(conn, run_id, status)
     with target.engine.connect() as conn:
         return ImportReport(run_id, source, status, run_counts(conn, run_id), skipped_items(conn, [run_id], 10_000))

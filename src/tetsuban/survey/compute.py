@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from tetsuban.errors import ImageError
 from tetsuban.imaging.decode import decode
+from tetsuban.interrupts import interrupts_deferred
 from tetsuban.parallel import ordered_map
 from tetsuban.progress import ProgressFn
 from tetsuban.store.images import ImageRecord, image_path, readable_records
@@ -53,7 +54,7 @@ def survey_records(
     for batch in ordered_map(survey_batch, batches, workers if pooled else 1, ("tetsuban.survey.compute",)):
         rows = [(sha, stats) for sha, _, stats, _ in batch if stats is not None]
         failed += [(path, reason or "unreadable") for _, path, stats, reason in batch if stats is None]
-        with engine.begin() as conn:
+        with interrupts_deferred(), engine.begin() as conn:
             store_survey(conn, SURVEY_VERSION, rows)
         computed += len(rows)
         progress += len(batch)
