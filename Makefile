@@ -16,9 +16,11 @@ TEST_WORKERS ?= 2
 
 .PHONY: install datasets lint test test-fast demo bench mutation screenshots clean
 
+# --no-compile: pip would turn all 19,000 Python files of the environment (torch's most of them) into bytecode, a
+# minute or more on 2 cores; Python compiles the few thousand that are ever imported on first import instead.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/python -m pip install --quiet --no-compile -c constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -43,7 +45,7 @@ test-fast: install datasets
 # bench/results/mutation.md and fails while a surviving change is neither killed by a test nor explained in
 # bench/mutation_triage.toml.
 mutation: install datasets
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,mutation]'
+	$(VENV)/bin/python -m pip install --quiet --no-compile -c constraints.txt -e '.[dev,mutation]'
 	$(VENV)/bin/python bench/mutation.py
 
 # The labeling page's pictures in docs/, taken by the browser tests (which otherwise write them to a temp folder).
@@ -54,7 +56,7 @@ demo: install
 	scripts/demo.sh
 
 bench: install datasets
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(VENV)/bin/python -m pip install --quiet --no-compile -c constraints.txt -e '.[dev,bench]'
 	$(VENV)/bin/python bench/import_speed.py
 	$(VENV)/bin/python -W ignore bench/augment_speed.py
 	$(VENV)/bin/python -W ignore bench/embed_speed.py

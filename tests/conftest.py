@@ -41,6 +41,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.path not in heavy)
 
 
+SHARED_SCOPES = ("tests/finetune/",)
+"""Folders whose files go to one pytest-xdist worker together, because they share a session fixture that costs a
+minute to build (the fine-tuned project): split over two workers, each would build it."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """With `--dist loadfile` (make test), a file is the unit of work, except that each folder of
+    :data:`SHARED_SCOPES` is one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndSharedFolders(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope: str = super()._split_scope(nodeid)
+            return next((folder for folder in SHARED_SCOPES if scope.startswith(folder)), scope)
+
+    return FilesAndSharedFolders(config, log)
+
+
 # No per-example deadline: a loaded CI machine must not turn a slow first call into a failure.
 settings.register_profile("tetsuban", deadline=None)
 settings.load_profile("tetsuban")

@@ -1,5 +1,6 @@
 """Embedding, survey and prediction on a Ray cluster (one local cluster of two CPUs for the whole session) give
-what the local process pool gives, byte for byte; `--ray local` on the command line starts a cluster of its own."""
+what the local process pool gives, byte for byte; `--ray ADDRESS` on the command line joins that running cluster as
+a command on another machine would."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.conftest import write_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import Project
 from tetsuban.backbones.stage import backbone
-from tetsuban.cluster import LOCAL, on_cluster
+from tetsuban.cluster import LOCAL, _token_hint, on_cluster
 from tetsuban.learn.predict import predict
 from tetsuban.parallel import ordered_map
 from tetsuban.store.embeddings import load_embeddings
@@ -100,9 +101,14 @@ def test_predictions_on_ray_are_those_of_the_local_pool(ray_cluster: None, tmp_p
     assert (tmp_path / "ray.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
 
 
-def test_embed_with_ray_local_on_the_command_line(tmp_path: Path, images: Path) -> None:
-    """`--ray local` starts a cluster in the command's own process (no cluster of the session's) and stores the
-    same bytes as the local pool."""
+def test_embed_with_ray_address_on_the_command_line_joins_the_running_cluster(
+    ray_cluster: None, tmp_path: Path, images: Path
+) -> None:
+    """`--ray ADDRESS` connects the command to a cluster that is already running (this module's, by its GCS
+    address), runs its batches in that cluster's actors and stores the same bytes as the local pool."""
+    import ray
+
+    address = ray.get_runtime_context().gcs_address
     few = tmp_path / "few"
     few.mkdir()
     for path in sorted(images.rglob("*.png"))[:40]:
@@ -112,8 +118,18 @@ def test_embed_with_ray_local_on_the_command_line(tmp_path: Path, images: Path) 
         local.embed()
         expected = _stored(local)
     _project(tmp_path / "ray", few)
-    result = tetsuban("embed", tmp_path / "ray", "--ray", "local", timeout=600)
+    # Ray's new clusters want a token: the one ray.init made is in ~/.ray/auth_token, sent in token mode
+    result = tetsuban("embed", tmp_path / "ray", "--ray", address, env={"RAY_AUTH_MODE": "token"}, timeout=600)
     assert "40" in result.stdout, result.stdout
     with Project.open(tmp_path / "ray") as on_ray:
         assert _stored(on_ray) == expected
     assert np.frombuffer(next(iter(expected.values())), np.float32).shape == (1280,)
+
+
+def test_a_cluster_that_cannot_be_joined_is_told_about_ray_tokens_unless_in_token_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    assert "set RAY_AUTH_MODE=token" in _token_hint() and "RAY_AUTH_TOKEN" in _token_hint()
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    assert _token_hint() == ""

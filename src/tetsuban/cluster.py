@@ -14,6 +14,7 @@ and have tetsuban installed. Ray is imported only here, and only when a cluster 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
@@ -74,8 +75,19 @@ def connect(cluster: Cluster) -> None:
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConfigError(
             f"The Ray cluster at {cluster.address!r} cannot be reached: {error}. Name a running cluster's address "
-            "(ray://HOST:10001 or HOST:6379), or --ray local to start one on this machine."
+            "(ray://HOST:10001 or HOST:6379), or --ray local to start one on this machine." + _token_hint()
         ) from None
+
+
+def _token_hint() -> str:
+    """What to set when a cluster may want a token this process does not send: Ray clusters started since 2.52
+    authenticate by token unless told otherwise, and a command joining one sends its token only in token mode."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        return ""
+    return (
+        " If the cluster authenticates by token (Ray's default for new clusters), set RAY_AUTH_MODE=token and give "
+        "the cluster's token in RAY_AUTH_TOKEN (or ~/.ray/auth_token)."
+    )
 
 
 def _import_ray() -> Any:
