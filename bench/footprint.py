@@ -33,28 +33,6 @@ def resident_mib(pid: int) -> float:
     return 0.0
 
 
-def parent_of(pid: int) -> int:
-    try:
-        stat = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return 0
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def descendants(root: int) -> list[int]:
-    """Every living process below ``root``."""
-    children: dict[int, list[int]] = {}
-    for entry in PROC.iterdir():
-        if entry.name.isdigit():
-            children.setdefault(parent_of(int(entry.name)), []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 class PeakSampler:
     """The largest resident size seen of each process that ``find()`` names, sampled every ``interval`` seconds
     from a thread between ``with`` and its end (processes that come and go are caught while they live)."""

@@ -31,12 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from footprint import PeakSampler, descendants, postgres_table_mib, ray_actors, sqlite_mib
+from footprint import PeakSampler, postgres_table_mib, ray_actors, sqlite_mib
 from probe_accuracy import FASHION, datasets_dir
 from server_latency import PASSWORD, fill_embeddings, percentile, run_phase, write_idx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.postgres import start_postgres, stop_postgres
+from tests.processes import descendants
 from tests.serving import start_serve
 from tetsuban import Project
 from tetsuban.active.loop import LabelLoop
@@ -166,13 +167,9 @@ def loop_cost(sizes: tuple[int, int] = (20_000, 100_000), classes: int = 10) -> 
     after the retrain, the difference between the two sizes over their difference in images."""
     held, seconds = [], []
     rng = np.random.default_rng(0)
-    for size in (1_000, *sizes):  # the first, untraced, imports what a retrain needs (its modules would count)
-        if size not in sizes:
-            warm = rng.standard_normal((size, 1280), dtype=np.float32)
-            LabelLoop(
-                warm, np.ones(size, bool), strategy_named(DEFAULT_STRATEGY), labels=[f"c{i % 2}" for i in range(size)]
-            ).retrain()
-            continue
+    warm = rng.standard_normal((1_000, 1280), dtype=np.float32)  # untraced: imports what a retrain needs
+    LabelLoop(warm, np.ones(1_000, bool), strategy_named(DEFAULT_STRATEGY), labels=["a", "b"] * 500).retrain()
+    for size in sizes:
         tracemalloc.start()
         embeddings = rng.standard_normal((size, 1280), dtype=np.float32)
         labels: list[str | None] = [f"class{i % classes}" if i < 500 else None for i in range(size)]
@@ -208,16 +205,21 @@ def app_rows(base: Path, work: Path, labels: int, images: int) -> list[str]:
         f"p99 on PostgreSQL with 2 workers over SQLite with 1: next image **{ratio['next']:.2f}x**, "
         f"label **{ratio['label']:.2f}x**.",
         "",
-        *footprint_rows(images, sqlite_mib(work / "sqlite"), tables, sqlite_app, postgres_app),
+        *footprint_rows(images, sqlite_mib(work / "sqlite"), tables, sqlite_app, postgres_app, *loop_cost()),
     ]
     return rows
 
 
 def footprint_rows(
-    images: int, sqlite_file: float, tables: dict[str, float], sqlite_app: list[float], postgres_app: list[float]
+    images: int,
+    sqlite_file: float,
+    tables: dict[str, float],
+    sqlite_app: list[float],
+    postgres_app: list[float],
+    per_image: float,
+    retrain_seconds: list[float],
 ) -> list[str]:
     """The stored size per image, the app processes' memory and the loop's bytes per image and retrain time."""
-    per_image, retrain_seconds = loop_cost()
     largest = sorted((mib, name) for name, mib in tables.items() if name != "(database)")[::-1][:4]
     database = tables["(database)"]
     project = sum(mib for name, mib in tables.items() if name != "(database)")
