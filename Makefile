@@ -8,6 +8,12 @@ SHARED_DATASETS := $(abspath ../shared/datasets)
 DATASETS ?= $(if $(wildcard $(SHARED_DATASETS)/emoji-google/64),$(SHARED_DATASETS),$(CACHE)/datasets)
 
 export TETSUBAN_DATASETS := $(DATASETS)
+# Caches that outlive a clone, each checked before use: mypy's (it rechecks what changed: 85 s cold, 2-6 s warm from
+# another clone), and the tests' exported default backbone (30 s of a core on every run otherwise), kept under a key
+# of the code and the pins that make it, so that a change to either exports it anew.
+export MYPY_CACHE_DIR := $(CACHE)/mypy
+EXPORT_KEY := $(shell cat constraints.txt src/tetsuban/backbones/*.py 2>/dev/null | sha256sum | cut -c1-16)
+export TETSUBAN_TEST_CACHE ?= $(CACHE)/test-cache/$(EXPORT_KEY)
 export OMP_WAIT_POLICY := PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Test processes (pytest-xdist); each test file runs whole in one of them. On 2 cores two took the suite from
@@ -16,12 +22,10 @@ TEST_WORKERS ?= 2
 
 .PHONY: install datasets lint test test-fast demo bench mutation screenshots clean
 
-# pip compiles every installed module to bytecode: keep it so. These machines set PYTHONDONTWRITEBYTECODE=1, so a
-# module pip did not compile is compiled again by every process that imports it (installed with --no-compile, the
-# suite took 1,496 s against 1,150 s: torch's modules were compiled again in every test process and command).
-$(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+# scripts/install.py installs with uv (80 s here against pip's 265 s), with pip's own settings (indexes,
+# find-links, constraints) handed over, and falls back to pip; either compiles every module to bytecode.
+$(VENV)/.installed: pyproject.toml constraints.txt scripts/install.py
+	$(PYTHON) scripts/install.py $(VENV) dev
 	touch $@
 
 install: $(VENV)/.installed
@@ -49,7 +53,7 @@ test-fast: install datasets
 # bench/results/mutation.md and fails while a surviving change is neither killed by a test nor explained in
 # bench/mutation_triage.toml.
 mutation: install datasets
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,mutation]'
+	$(PYTHON) scripts/install.py $(VENV) dev,mutation
 	$(VENV)/bin/python bench/mutation.py
 
 # The labeling page's pictures in docs/, taken by the browser tests (which otherwise write them to a temp folder).
@@ -60,7 +64,7 @@ demo: install
 	scripts/demo.sh
 
 bench: install datasets
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(PYTHON) scripts/install.py $(VENV) dev,bench
 	$(VENV)/bin/python bench/import_speed.py
 	$(VENV)/bin/python -W ignore bench/augment_speed.py
 	$(VENV)/bin/python -W ignore bench/embed_speed.py
