@@ -40,6 +40,28 @@ def test_a_clean_power_law_is_recovered() -> None:
     assert float(fitted.accuracy(4000)) == pytest.approx(float(truth.accuracy(4000)), abs=0.005)
 
 
+def test_the_fit_has_the_least_squared_error_a_local_solver_finds_or_less() -> None:
+    """On noisy points of known laws, the fit's squared error is never above that of scipy's curve_fit started
+    inside the bounds (a general least-squares solver), and where both find the same optimum they agree."""
+    from scipy.optimize import curve_fit
+
+    rng = np.random.default_rng(5)
+    n = np.array([50, 56, 80, 113, 160, 226, 320], np.float64)
+    agree = 0
+    for _ in range(40):
+        truth = PowerLaw(rng.uniform(0.5, 1.0), rng.uniform(0.2, 5.0), rng.uniform(0.05, 1.5))
+        y = truth.accuracy(n) + rng.normal(0.0, 0.01, len(n))
+        fitted = fit_power_law(n, y)
+        (a, b, c), _ = curve_fit(
+            lambda x, a, b, c: a - b * np.power(x, -c), n, y, p0=(0.9, 1.0, 0.5), bounds=([0, 0, 0.05], [1, np.inf, 2])
+        )
+        solver = PowerLaw(a, b, c)
+        ours, theirs = ((fitted.accuracy(n) - y) ** 2).sum(), ((solver.accuracy(n) - y) ** 2).sum()
+        assert ours <= theirs * (1 + 1e-6) + 1e-15
+        agree += abs(float(fitted.accuracy(800)) - float(solver.accuracy(800))) < 1e-4
+    assert agree >= 36
+
+
 def test_the_fitted_exponent_stops_at_two() -> None:
     """The documented bounds hold where the points ask for more: points of a law with exponent 2.8 (a curve that
     levels off fast past 50 labels) are fitted with the exponent at its bound, 2."""
