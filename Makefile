@@ -8,7 +8,7 @@ SHARED_DATASETS := $(abspath ../shared/datasets)
 DATASETS ?= $(if $(wildcard $(SHARED_DATASETS)/emoji-google/64),$(SHARED_DATASETS),$(CACHE)/datasets)
 
 export TETSUBAN_DATASETS := $(DATASETS)
-# Caches that outlive a clone, each checked before use: mypy's (it rechecks what changed: 85 s cold, 2-6 s warm from
+# Caches that outlive a clone: mypy's (it rechecks what changed: 85 s cold, 2-6 s warm from
 # another clone), and the tests' exported default backbone (30 s of a core on every run otherwise), kept under a key
 # of the code and the pins that make it, so that a change to either exports it anew.
 export MYPY_CACHE_DIR := $(CACHE)/mypy

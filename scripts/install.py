@@ -82,6 +82,7 @@ def install_with_uv(python: Path, requirement: str) -> bool:
     if subprocess.run([str(python), "-m", "pip", "install", *quiet, "-c", str(CONSTRAINTS), "uv"]).returncode != 0:
         return False
     command = [str(python.parent / "uv"), "pip", "install", "--quiet", "--python", str(python), "--compile-bytecode"]
+    # pip takes the best release across all its indexes; uv, by default, only the first index that has the package
     command += ["--index-strategy", "unsafe-best-match", *arguments, "-c", str(CONSTRAINTS), "-e", requirement]
     if subprocess.run(command, cwd=ROOT, env=uv_environment(settings)).returncode == 0:
         return True
