@@ -205,14 +205,10 @@ def fit_power_laws(labels: Sequence[float] | np.ndarray, accuracies: np.ndarray)
             np.where(shrink_right, new_error, right_error),
             np.where(shrink_right, left_error, new_error),
         )
-    candidates = np.stack([low, high, np.where(left_error <= right_error, left, right)])  # the bounds may be best
-    fits = [_best_linear(n, y, c) for c in candidates]
-    chosen = np.stack([f[2] for f in fits]).argmin(axis=0)
-    rows = np.arange(len(y))
-    a = np.stack([f[0] for f in fits])[chosen, rows]
-    b = np.stack([f[1] for f in fits])[chosen, rows]
-    c = candidates[chosen, rows]
-    return [PowerLaw(float(a[i]), float(b[i]), float(c[i])) for i in rows]
+    exponents = [low, high, np.where(left_error <= right_error, left, right)]  # the bounds may be best
+    fits = [_best_linear(n, y, c) for c in exponents]
+    a, b, c = _lowest([error for _, _, error in fits], [f[0] for f in fits], [f[1] for f in fits], exponents)
+    return [PowerLaw(float(a[i]), float(b[i]), float(c[i])) for i in range(len(y))]
 
 
 def _best_linear(n: np.ndarray, y: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,14 +229,17 @@ def _best_linear(n: np.ndarray, y: np.ndarray, c: np.ndarray) -> tuple[np.ndarra
     for edge in (0.0, 1.0):
         edge_b = np.maximum(0.0, ((edge - y) * z).sum(axis=1) / squares)
         candidates.append((np.full_like(y_mean, edge), edge_b, np.ones_like(y_mean, bool)))
-    errors = np.stack(
-        [np.where(ok, ((a[:, None] - b[:, None] * z - y) ** 2).sum(axis=1), np.inf) for a, b, ok in candidates]
-    )
-    chosen = errors.argmin(axis=0)
-    rows = np.arange(len(y))
-    a = np.stack([a for a, _, _ in candidates])[chosen, rows]
-    b = np.stack([b for _, b, _ in candidates])[chosen, rows]
-    return a, b, errors[chosen, rows]
+    errors = [np.where(ok, ((a[:, None] - b[:, None] * z - y) ** 2).sum(axis=1), np.inf) for a, b, ok in candidates]
+    best_a, best_b, best_error = _lowest(errors, [a for a, _, _ in candidates], [b for _, b, _ in candidates], errors)
+    return best_a, best_b, best_error
+
+
+def _lowest(errors: list[np.ndarray], *values: list[np.ndarray]) -> list[np.ndarray]:
+    """Per row, each of ``values`` (lists of candidates, each an array over the rows) at the candidate whose entry in
+    ``errors`` is lowest (the first of equals)."""
+    chosen = np.stack(errors).argmin(axis=0)
+    rows = np.arange(len(chosen))
+    return [np.stack(candidates)[chosen, rows] for candidates in values]
 
 
 def label_counts(total: int, first: int = 10) -> list[int]:
