@@ -106,7 +106,7 @@ def build_project(folder: Path, source: Source, train: list[int], val: list[int]
             assigned.setdefault(ids[i], split)
     label = {ids[i]: source.labels[i] for i in train + val + [int(i) for i in source.test]}
     project.set_labels([(image_id, label[image_id]) for image_id in assigned], source="import")
-    with project._engine.begin() as conn:  # the bench fixes the splits exactly; users run tetsuban split
+    with project.workspace.engine.begin() as conn:  # the bench fixes the splits exactly; users run tetsuban split
         add_splits(conn, assigned, "bench", 0.2, 0.1, 0)
     return project
 
