@@ -6,7 +6,8 @@ size (short side 224 px), the severities 1 to 5 taking turns over the images, an
 clean reference, resized as the copies are). Per label draw, a project is trained both ways a user trains it,
 `tetsuban train` (the linear probe) and `tetsuban train --finetune`, on k labelled images per class with k/2 more
 for validation, and both models predict every copy through `tetsuban predict`'s own path. Reported: top-1 accuracy
-per family, the median over the draws with their range. Writes bench/results/shift.md.
+per family, the median over the draws with their range. fashion-mnist is grey, so its colour and greyscale copies
+are its "none" again. Writes bench/results/shift.md.
 
 Usage: python bench/shift.py [--shots 100] [--draws 3] [--datasets emoji fashion]
 """
@@ -133,7 +134,8 @@ def write_table(runs: list[Run], args: argparse.Namespace) -> None:
         f"{datetime.now(UTC):%Y-%m-%d}, Python {platform.python_version()}, {os.cpu_count()} CPU cores, no GPU. "
         f"{args.shots} labels per class (and half as many for validation) per draw; both models trained on the "
         "data as it is, tested on copies of the same test images, each copy corrupted by one family (bench/"
-        "corruptions.py) at severities 1-5 in turn, at 224 px. Top-1 accuracy: the median over the draws (range).",
+        "corruptions.py) at severities 1-5 in turn, at 224 px. Top-1 accuracy: the median over the draws (range). "
+        "fashion-mnist is grey: its colour and greyscale copies are its clean ones.",
         "",
         "| dataset | family | linear probe | fine-tuning | difference |",
         "|---|---|---:|---:|---:|",
