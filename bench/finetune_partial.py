@@ -1,0 +1,251 @@
+"""Partial fine-tuning on cached features: what training only the network's upper blocks buys over the probe.
+
+The question behind issue 20's recipe. EfficientNet-Lite0's lower blocks (the stem to block ``cut - 1``) cost most
+of a forward pass on a CPU and change least in fine-tuning, so they run once per image and augmentation draw, their
+outputs kept in memory (bfloat16), and only the upper blocks and the classifier train, over the cached draws:
+- the classifier starts from the linear probe fitted on the network's own pooled features (LP-FT, Kumar et al.
+  2022), with C chosen on the validation images;
+- batch-norm statistics and parameters stay as pretrained; AdamW under a one-cycle schedule, label smoothing 0.1,
+  batch 32, bfloat16 autocast and channels-last on the CPU;
+- each configuration (cut, peak learning rate) trains from the same cached draws; test accuracy is reported after
+  every epoch beside validation accuracy, so that the epoch validation would keep can be read off.
+Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to validate, the same test images).
+Writes bench/results/finetune_partial.md (or --out).
+
+Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
+       [--draws 6] [--epochs 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from finetune import Source, draw, emoji_source, fashion_source
+from sklearn.linear_model import LogisticRegression
+
+from tetsuban.backbones.registry import build_torch
+from tetsuban.imaging.decode import decode
+from tetsuban.pipeline.inputs import to_batch
+from tetsuban.pipeline.spec import Pipeline, default_pipeline
+
+RESULTS = Path(__file__).resolve().parent / "results" / "finetune_partial.md"
+BATCH = 32
+PROBE_CS = (0.03, 0.1, 0.3, 1.0)
+
+
+@dataclass
+class Cached:
+    """The lower blocks' outputs: ``draws`` augmented copies of the training images, and the plain train, val and
+    test images."""
+
+    draws: list[torch.Tensor]
+    train: torch.Tensor
+    val: torch.Tensor
+    test: torch.Tensor
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Epoch:
+    cut: int
+    lr: float
+    epoch: int
+    loss: float
+    val: float
+    test: float
+    seconds: float
+
+
+def lower_and_upper(cut: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The pretrained network cut before block ``cut``: (stem and blocks below it, the rest up to the pooling)."""
+    net: Any = build_torch("efficientnet_lite0").to(memory_format=torch.channels_last)
+    lower = torch.nn.Sequential(net.conv_stem, net.bn1, *net.blocks[:cut]).eval()
+    upper = torch.nn.Sequential(*net.blocks[cut:], net.conv_head, net.bn2, net.global_pool)
+    return lower, upper
+
+
+def batch_of(images: list[np.ndarray], pipeline: Pipeline, rng: np.random.Generator | None) -> torch.Tensor:
+    """The network's input for ``images``: augmented by ``rng`` as training draws it, or as prediction sees them."""
+    out = []
+    for img in images:
+        pixels, _ = pipeline.pixels(img, rng, None, train=rng is not None)
+        out.append(pipeline.finish(pixels))
+    return torch.from_numpy(to_batch(out)).contiguous(memory_format=torch.channels_last)
+
+
+@torch.inference_mode()
+def run_lower(lower: torch.nn.Module, images: list[np.ndarray], rng: np.random.Generator | None) -> torch.Tensor:
+    pipeline = default_pipeline()
+    parts = []
+    for start in range(0, len(images), 64):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            parts.append(lower(batch_of(images[start : start + 64], pipeline, rng)).to(torch.bfloat16))
+    return torch.cat(parts)
+
+
+def cache(lower: torch.nn.Module, images: dict[str, list[np.ndarray]], draws: int, seed: int) -> Cached:
+    started = time.perf_counter()
+    augmented = [run_lower(lower, images["train"], np.random.default_rng([seed, d])) for d in range(draws)]
+    plain = {name: run_lower(lower, images[name], None) for name in ("train", "val", "test")}
+    return Cached(augmented, plain["train"], plain["val"], plain["test"], time.perf_counter() - started)
+
+
+@torch.inference_mode()
+def outputs(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tensor) -> torch.Tensor:
+    """Pooled features (``head`` the identity) or logits, in float32, in batches."""
+    parts = []
+    for start in range(0, len(features), 128):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            parts.append(head(upper(features[start : start + 128])).float())
+    return torch.cat(parts)
+
+
+def probe_head(upper: torch.nn.Module, cached: Cached, y: dict[str, np.ndarray]) -> tuple[torch.nn.Linear, dict]:
+    """The linear probe on the pooled features (standardized, class-balanced, C chosen on val), folded into one
+    linear layer; and its figures."""
+    pooled = {
+        name: outputs(upper, torch.nn.Identity(), getattr(cached, name)).numpy() for name in ("train", "val", "test")
+    }
+    mean, scale = pooled["train"].mean(0), pooled["train"].std(0) + 1e-6
+    fits = []
+    for c in PROBE_CS:
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+        model.fit((pooled["train"] - mean) / scale, y["train"])
+        fits.append((model.score((pooled["val"] - mean) / scale, y["val"]), c, model))
+    val, c, model = max(fits, key=lambda fit: fit[0])
+    test = model.score((pooled["test"] - mean) / scale, y["test"])
+    layer = torch.nn.Linear(pooled["train"].shape[1], len(model.classes_))
+    weight = model.coef_ / scale
+    layer.weight.data = torch.tensor(weight, dtype=torch.float32)
+    layer.bias.data = torch.tensor(model.intercept_ - (weight * mean).sum(1), dtype=torch.float32)
+    return layer, {"C": c, "val": val, "test": test}
+
+
+def accuracy(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tensor, y: np.ndarray) -> float:
+    upper.eval()
+    return float((outputs(upper, head, features).argmax(1).numpy() == y).mean())
+
+
+def train(cut: int, lr: float, cached: Cached, y: dict[str, np.ndarray], epochs: int) -> list[Epoch]:
+    """Train the upper blocks and the probe-started classifier at peak rate ``lr``; one row per epoch."""
+    torch.manual_seed(0)
+    _, upper = lower_and_upper(cut)
+    head, _ = probe_head(upper, cached, y)
+    for module in upper.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.requires_grad_(False)
+    params = [p for p in [*upper.parameters(), *head.parameters()] if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    steps = epochs * -(-len(y["train"]) // BATCH)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    loss_of = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    targets = torch.from_numpy(y["train"])
+    rows = []
+    started = time.perf_counter()
+    for epoch in range(epochs):
+        upper.train()
+        for module in upper.modules():  # batch-norm statistics stay as pretrained
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+        features = cached.draws[epoch % len(cached.draws)]
+        order = torch.randperm(len(targets))
+        total = 0.0
+        for start in range(0, len(order), BATCH):
+            picked = order[start : start + BATCH]
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = loss_of(head(upper(features[picked])).float(), targets[picked])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += float(loss.detach()) * len(picked)
+        val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
+        rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, time.perf_counter() - started))
+        print(f"  cut {cut}, lr {lr:g}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion", choices=["emoji", "fashion"])
+    parser.add_argument("--shots", type=int, default=100)
+    parser.add_argument("--cuts", type=int, nargs="+", default=[3])
+    parser.add_argument("--lrs", type=float, nargs="+", default=[3e-4])
+    parser.add_argument("--draws", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="finetune-partial-") as tmp:
+        source = emoji_source(rng) if args.dataset == "emoji" else fashion_source(Path(tmp), rng)
+        images, y = split_images(source, args.shots, rng)
+    print(f"{source.name}: " + ", ".join(f"{k} {len(v)}" for k, v in y.items()), flush=True)
+    probes, caches, rows = {}, {}, []
+    for cut in args.cuts:
+        caches[cut] = cache(lower_and_upper(cut)[0], images, args.draws, seed=0)
+        probes[cut] = probe_head(lower_and_upper(cut)[1], caches[cut], y)[1]
+        print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
+        for lr in args.lrs:
+            rows += train(cut, lr, caches[cut], y, args.epochs)
+    write_table(args, source, y, probes, caches, rows)
+
+
+def split_images(source: Source, shots: int, rng: np.random.Generator) -> tuple[dict, dict[str, np.ndarray]]:
+    """Decoded train, val and test images and their class indices."""
+    train = draw(source, shots, rng, set())
+    val = draw(source, max(1, shots // 2), rng, set(train))
+    names = sorted(set(source.labels))
+    picked = {"train": train, "val": val, "test": [int(i) for i in source.test]}
+    images = {k: [decode(source.files[i]) for i in v] for k, v in picked.items()}
+    y = {k: np.array([names.index(source.labels[i]) for i in v]) for k, v in picked.items()}
+    return images, y
+
+
+def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict, caches: dict, rows: list) -> None:
+    command = " ".join(sys.argv[1:])
+    lines = [
+        "# Partial fine-tuning on cached features",
+        "",
+        f"`python bench/finetune_partial.py {command}` on {datetime.now(UTC):%Y-%m-%d}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPU cores, no GPU, torch {torch.__version__}. "
+        f"{source.name}: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test images, one draw of "
+        "the labels. EfficientNet-Lite0; the blocks below the cut run once per image and augmentation draw "
+        f"({args.draws} draws, the default pipeline's augmentation), the rest trains from a probe-started classifier.",
+        "",
+        "| cut | probe (C by val) | cached in |",
+        "|---:|---|---:|",
+    ]
+    for cut, probe in probes.items():
+        lines.append(
+            f"| {cut} | C {probe['C']:g}: val {probe['val']:.3f}, test {probe['test']:.3f} | "
+            f"{caches[cut].seconds:.0f} s |"
+        )
+    lines += [
+        "",
+        "| cut | peak lr | epoch | train loss | val | test | test - probe | training time |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.cut} | {r.lr:g} | {r.epoch} | {r.loss:.3f} | {r.val:.3f} | {r.test:.3f} | "
+            f"{r.test - probes[r.cut]['test']:+.3f} | {r.seconds:.0f} s |"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
