@@ -26,9 +26,13 @@ _BRIGHTNESS = (0.1, 0.2, 0.3, 0.4, 0.5)  # added to HSV value, on a 0-1 scale
 _CONTRAST = (0.6, 0.45, 0.3, 0.2, 0.12)  # share of the contrast around the mean kept
 
 
-def _level(table: tuple[float, ...], severity: int) -> float:
+def _check_severity(severity: int) -> None:
     if severity not in SEVERITIES:
         raise ValueError(f"A severity is 1 to 5. Got {severity!r}.")
+
+
+def _level(table: tuple[float, ...], severity: int) -> float:
+    _check_severity(severity)
     return table[severity - 1]
 
 
@@ -84,7 +88,7 @@ def contrast(img: np.ndarray, severity: int, rng: np.random.Generator) -> np.nda
 
 def greyscale(img: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
     """No colour at all (one severity: the others are the same)."""
-    _level(_BLUR, severity)  # checks the severity
+    _check_severity(severity)
     grey = cv2.cvtColor(_rgb(img), cv2.COLOR_RGB2GRAY)
     return np.repeat(grey[..., None], 3, axis=2)
 

@@ -3,8 +3,8 @@
 The question behind issue 20's recipe. EfficientNet-Lite0's lower blocks (the stem to block ``cut - 1``) cost most
 of a forward pass on a CPU and change least in fine-tuning, so they run once per image and augmentation draw, their
 outputs kept in memory (bfloat16), and only the upper blocks and the classifier train, over the cached draws:
-- the classifier starts from the linear probe fitted on the network's own pooled features (LP-FT, Kumar et al.
-  2022), with C chosen on the validation images;
+- the classifier starts from the project's linear probe fitted on the network's own pooled features (LP-FT, Kumar
+  et al. 2022), with C chosen on the validation images;
 - batch-norm statistics and parameters stay as pretrained; AdamW under a one-cycle schedule, label smoothing 0.1,
   batch 32, bfloat16 autocast and channels-last on the CPU;
 - each configuration (cut, peak learning rate) trains from the same cached draws; test accuracy is reported after
@@ -19,6 +19,7 @@ Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cut
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import sys
@@ -32,10 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 from finetune import Source, draw, emoji_source, fashion_source
-from sklearn.linear_model import LogisticRegression
 
 from tetsuban.backbones.registry import build_torch
 from tetsuban.imaging.decode import decode
+from tetsuban.learn.head import LinearHead, fit_linear_head
 from tetsuban.pipeline.inputs import to_batch
 from tetsuban.pipeline.spec import Pipeline, default_pipeline
 
@@ -112,24 +113,25 @@ def outputs(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tenso
 
 
 def probe_head(upper: torch.nn.Module, cached: Cached, y: dict[str, np.ndarray]) -> tuple[torch.nn.Linear, dict]:
-    """The linear probe on the pooled features (standardized, class-balanced, C chosen on val), folded into one
-    linear layer; and its figures."""
+    """The project's linear probe (``fit_linear_head``) on the pooled features, C chosen on val, as one torch linear
+    layer; and its figures."""
     pooled = {
         name: outputs(upper, torch.nn.Identity(), getattr(cached, name)).numpy() for name in ("train", "val", "test")
     }
-    mean, scale = pooled["train"].mean(0), pooled["train"].std(0) + 1e-6
+    names = [f"{k:04d}" for k in y["train"]]  # sorted as the class indices are, so row k of the head is class k
     fits = []
     for c in PROBE_CS:
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
-        model.fit((pooled["train"] - mean) / scale, y["train"])
-        fits.append((model.score((pooled["val"] - mean) / scale, y["val"]), c, model))
-    val, c, model = max(fits, key=lambda fit: fit[0])
-    test = model.score((pooled["test"] - mean) / scale, y["test"])
-    layer = torch.nn.Linear(pooled["train"].shape[1], len(model.classes_))
-    weight = model.coef_ / scale
-    layer.weight.data = torch.tensor(weight, dtype=torch.float32)
-    layer.bias.data = torch.tensor(model.intercept_ - (weight * mean).sum(1), dtype=torch.float32)
-    return layer, {"C": c, "val": val, "test": test}
+        fitted = fit_linear_head(pooled["train"], names, c, tol=1e-4)
+        fits.append((_probe_accuracy(fitted, pooled["val"], y["val"]), c, fitted))
+    val, c, fitted = max(fits, key=lambda fit: fit[0])
+    layer = torch.nn.Linear(pooled["train"].shape[1], len(fitted.classes))
+    layer.weight.data = torch.from_numpy(fitted.weight)
+    layer.bias.data = torch.from_numpy(fitted.bias)
+    return layer, {"C": c, "val": val, "test": _probe_accuracy(fitted, pooled["test"], y["test"])}
+
+
+def _probe_accuracy(head: LinearHead, x: np.ndarray, y: np.ndarray) -> float:
+    return float((head.probabilities(x).argmax(axis=1) == y).mean())
 
 
 def accuracy(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tensor, y: np.ndarray) -> float:
@@ -137,11 +139,13 @@ def accuracy(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tens
     return float((outputs(upper, head, features).argmax(1).numpy() == y).mean())
 
 
-def train(cut: int, lr: float, cached: Cached, y: dict[str, np.ndarray], epochs: int) -> list[Epoch]:
-    """Train the upper blocks and the probe-started classifier at peak rate ``lr``; one row per epoch."""
+def train(
+    cut: int, lr: float, cached: Cached, y: dict[str, np.ndarray], epochs: int, probe: torch.nn.Linear
+) -> list[Epoch]:
+    """Train fresh upper blocks and a copy of the ``probe`` classifier at peak rate ``lr``; one row per epoch."""
     torch.manual_seed(0)
     _, upper = lower_and_upper(cut)
-    head, _ = probe_head(upper, cached, y)
+    head = copy.deepcopy(probe)
     for module in upper.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.requires_grad_(False)
@@ -194,11 +198,12 @@ def main() -> None:
     print(f"{source.name}: " + ", ".join(f"{k} {len(v)}" for k, v in y.items()), flush=True)
     probes, caches, rows = {}, {}, []
     for cut in args.cuts:
-        caches[cut] = cache(lower_and_upper(cut)[0], images, args.draws, seed=0)
-        probes[cut] = probe_head(lower_and_upper(cut)[1], caches[cut], y)[1]
+        lower, upper = lower_and_upper(cut)
+        caches[cut] = cache(lower, images, args.draws, seed=0)
+        probe, probes[cut] = probe_head(upper, caches[cut], y)
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
-            rows += train(cut, lr, caches[cut], y, args.epochs)
+            rows += train(cut, lr, caches[cut], y, args.epochs, probe)
     write_table(args, source, y, probes, caches, rows)
 
 

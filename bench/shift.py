@@ -54,6 +54,8 @@ class Run:
 def shifted_copies(source: Source, folder: Path, seed: int) -> dict[str, list[Path]]:
     """Per family (and "none"), a PNG of every test image, in the order of ``source.test``."""
     copies: dict[str, list[Path]] = {name: [] for name in ("none", *FAMILIES)}
+    for name in copies:
+        (folder / name).mkdir(parents=True, exist_ok=True)
     for position, index in enumerate(source.test):
         img = resize_short_side(decode(source.files[int(index)]), SIDE)
         severity = SEVERITIES[position % len(SEVERITIES)]
@@ -61,7 +63,6 @@ def shifted_copies(source: Source, folder: Path, seed: int) -> dict[str, list[Pa
             rng = np.random.default_rng([seed, position])
             shifted = img if name == "none" else FAMILIES[name](img, severity, rng)
             files.append(folder / name / f"{position:05d}.png")
-            files[-1].parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(shifted).save(files[-1])
     return copies
 
