@@ -5,13 +5,15 @@ Two real datasets, two label budgets (20 and 100 labels per class), each in its 
   (grouped by emoji.json, so that no variant of a test emoji is trained on);
 - fashion-mnist: a 10,000-image subset (the t10k file) imported whole; 2,000 of it are the test set, the labelled
   images are drawn from the other 8,000.
-Per budget, k labelled training images per class and k/2 validation images per class are drawn from the pool, and
-both models are trained the way a user trains them: ``tetsuban train`` (the probe with its default C, embeddings of
-the labelled images included in its time) and ``tetsuban train --finetune`` (the recipe as it chooses, with early
-stopping on the validation images). Both are scored by ``tetsuban evaluate`` on the same test images.
+Per budget and label draw, k labelled training images per class and k/2 validation images per class are drawn from
+the pool (on emoji, validation images come from emoji none of whose variants is trained on, as the test images do),
+and both models are trained the way a user trains them: ``tetsuban train`` (the probe with its default C, embeddings
+of the labelled images included in its time) and ``tetsuban train --finetune`` (the recipe as it chooses, keeping
+the probe where it validates better). Both are scored by ``tetsuban evaluate`` on the same test images. The table
+gives each draw, then per budget the median over the draws with the range.
 Writes bench/results/finetune.md.
 
-Usage: python bench/finetune.py [--shots 20 100] [--datasets emoji fashion]
+Usage: python bench/finetune.py [--shots 20 100] [--datasets emoji fashion] [--draws 3]
 """
 
 from __future__ import annotations
@@ -49,12 +51,14 @@ class Source:
     labels: list[str]
     pool: np.ndarray
     test: np.ndarray
+    groups: np.ndarray | None = None  # images that must not be split apart (an emoji and its variants)
 
 
 @dataclass(frozen=True)
 class Row:
     dataset: str
     shots: int
+    draw: int
     train: int
     val: int
     test: int
@@ -68,7 +72,8 @@ class Row:
 def emoji_source(rng: np.random.Generator) -> Source:
     files, labels, groups = emoji_by_category()
     in_test = test_by_group(groups, rng)
-    return Source("emoji-google (9 categories)", files, labels, np.flatnonzero(~in_test), np.flatnonzero(in_test))
+    pool, test = np.flatnonzero(~in_test), np.flatnonzero(in_test)
+    return Source("emoji-google (9 categories)", files, labels, pool, test, np.asarray(groups))
 
 
 def fashion_source(work: Path, rng: np.random.Generator) -> Source:
@@ -92,6 +97,17 @@ def draw(source: Source, per_class: int, rng: np.random.Generator, exclude: set[
         members = [int(i) for i in source.pool[labels[source.pool] == name] if int(i) not in exclude]
         chosen += [int(i) for i in rng.choice(members, size=min(per_class, len(members)), replace=False)]
     return chosen
+
+
+def draw_split(source: Source, per_class: int, rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """``per_class`` training images per class, and half as many validation images per class from the rest of the
+    pool, none of them in a group (an emoji's variants) that a training image is in."""
+    train = draw(source, per_class, rng, set())
+    taken = set(train)
+    if source.groups is not None:
+        trained = set(source.groups[train].tolist())
+        taken = {int(i) for i in source.pool if source.groups[i] in trained}
+    return train, draw(source, max(1, per_class // 2), rng, taken)
 
 
 def build_project(folder: Path, source: Source, train: list[int], val: list[int]) -> Project:
@@ -125,10 +141,10 @@ def detail(report: TrainReport) -> str:
         return f"C = {head.C:g}"
     if not isinstance(head, FinetunedHeadCard):
         return head.kind
-    early = ", stopped early" if head.stopped_early else ""
+    stopped = "" if head.ended_by == "recipe" else f", stopped by the {head.ended_by}"
     return (
-        f"batch {head.recipe['batch_size']}, {head.head_epochs} + {head.body_epochs} of "
-        f"{head.planned_epochs} epochs{early}, kept {head.best_stage} epoch {head.best_epoch}"
+        f"blocks {head.recipe['cut']}+ trained, batch {head.recipe['batch_size']}, {head.epochs} of "
+        f"{head.planned_epochs} epochs{stopped}; kept {head.kept}"
     )
 
 
@@ -136,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=int, nargs="+", default=[20, 100])
     parser.add_argument("--datasets", nargs="+", default=["emoji", "fashion"], choices=["emoji", "fashion"])
+    parser.add_argument("--draws", type=int, default=3)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows: list[Row] = []
@@ -144,53 +161,85 @@ def main() -> None:
         for name in args.datasets:
             source = emoji_source(rng) if name == "emoji" else fashion_source(work, rng)
             for shots in args.shots:
-                train = draw(source, shots, rng, set())
-                val = draw(source, max(1, shots // 2), rng, set(train))
-                print(f"{source.name}, {shots}/class: {len(train)} train, {len(val)} val", flush=True)
-                with build_project(work / f"{name}-{shots}", source, train, val) as project:
-                    for method in ("linear probe", "fine-tuning"):
-                        report, seconds, accuracy, balanced = measure(project, method)
-                        row = Row(
-                            source.name,
-                            shots,
-                            len(train),
-                            len(val),
-                            len(source.test),
-                            method,
-                            accuracy,
-                            balanced,
-                            seconds,
-                            detail(report),
-                        )
-                        print(f"  {method}: accuracy {accuracy:.3f} in {seconds:.0f} s ({row.detail})", flush=True)
-                        rows.append(row)
+                for index in range(args.draws):
+                    rows += run_draw(source, shots, index, rng, work / f"{name}-{shots}-{index}")
     write_table(rows, args)
 
 
+def run_draw(source: Source, shots: int, index: int, rng: np.random.Generator, folder: Path) -> list[Row]:
+    """One draw of the labels: the probe and fine-tuning trained and evaluated in one project."""
+    train, val = draw_split(source, shots, rng)
+    print(f"{source.name}, {shots}/class, draw {index + 1}: {len(train)} train, {len(val)} val", flush=True)
+    rows = []
+    with build_project(folder, source, train, val) as project:
+        for method in ("linear probe", "fine-tuning"):
+            report, seconds, accuracy, balanced = measure(project, method)
+            counts = (len(train), len(val), len(source.test))
+            row = Row(source.name, shots, index, *counts, method, accuracy, balanced, seconds, detail(report))
+            print(f"  {method}: accuracy {accuracy:.3f} in {seconds:.0f} s ({row.detail})", flush=True)
+            rows.append(row)
+    return rows
+
+
 def write_table(rows: list[Row], args: argparse.Namespace) -> None:
+    command = f"--shots {' '.join(map(str, args.shots))} --datasets {' '.join(args.datasets)} --draws {args.draws}"
     lines = [
         "# Linear probe against fine-tuning",
         "",
-        f"`python bench/finetune.py --shots {' '.join(map(str, args.shots))} --datasets {' '.join(args.datasets)}` "
-        f"on {datetime.now(UTC):%Y-%m-%d}, Python {platform.python_version()}, {os.cpu_count()} CPU cores, no GPU. "
-        "EfficientNet-Lite0 (ImageNet weights), the project's default pipeline. Probe: `tetsuban train` (its time "
-        "includes embedding the labelled images). Fine-tuning: `tetsuban train --finetune` with the recipe's own "
-        "choices. Both scored by `tetsuban evaluate` on the same test images; one draw of the labels per row.",
+        f"`python bench/finetune.py {command}` on {datetime.now(UTC):%Y-%m-%d}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPU cores, no GPU. EfficientNet-Lite0 (ImageNet weights), the project's default pipeline. "
+        "Probe: `tetsuban train` (its time includes embedding the labelled images). Fine-tuning: `tetsuban train "
+        "--finetune` with the recipe's own choices (its time includes caching the lower blocks' outputs, and "
+        "validating the probe and the kept epoch at the end). Both scored by `tetsuban evaluate` on the same test "
+        "images.",
         "",
-        "| dataset | labels per class | train / val / test | method | test accuracy | balanced | train time | "
-        "time ratio | how |",
-        "|---|---:|---|---|---:|---:|---:|---:|---|",
+        "## Medians over the label draws (range in brackets)",
+        "",
+        "| dataset | labels per class | draws | probe | fine-tuning | fine-tuning - probe | fine-tuning time |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    probe_seconds = {(r.dataset, r.shots): r.seconds for r in rows if r.method == "linear probe"}
-    for r in rows:
-        ratio = r.seconds / probe_seconds[(r.dataset, r.shots)]
+    for (dataset, shots), pairs in _pairs(rows).items():
+        probe = [p.accuracy for p, _ in pairs]
+        tuned = [t.accuracy for _, t in pairs]
+        gain = [t.accuracy - p.accuracy for p, t in pairs]
+        seconds = [t.seconds for _, t in pairs]
         lines.append(
-            f"| {r.dataset} | {r.shots} | {r.train:,} / {r.val:,} / {r.test:,} | {r.method} | {r.accuracy:.3f} | "
-            f"{r.balanced:.3f} | {r.seconds:.0f} s | {ratio:.0f}x | {r.detail} |"
+            f"| {dataset} | {shots} | {len(pairs)} | {_spread(probe)} | {_spread(tuned)} | {_spread(gain, '+.3f')} "
+            f"| {_spread(seconds, '.0f')} s |"
+        )
+    lines += [
+        "",
+        "## Every draw",
+        "",
+        "| dataset | labels per class | draw | train / val / test | method | test accuracy | balanced | train time | "
+        "time ratio | how |",
+        "|---|---:|---:|---|---|---:|---:|---:|---:|---|",
+    ]
+    probe_seconds = {(r.dataset, r.shots, r.draw): r.seconds for r in rows if r.method == "linear probe"}
+    for r in rows:
+        ratio = r.seconds / probe_seconds[(r.dataset, r.shots, r.draw)]
+        lines.append(
+            f"| {r.dataset} | {r.shots} | {r.draw + 1} | {r.train:,} / {r.val:,} / {r.test:,} | {r.method} | "
+            f"{r.accuracy:.3f} | {r.balanced:.3f} | {r.seconds:.0f} s | {ratio:.0f}x | {r.detail} |"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}")
+
+
+def _pairs(rows: list[Row]) -> dict[tuple[str, int], list[tuple[Row, Row]]]:
+    """(probe, fine-tuning) rows of each draw, by dataset and budget."""
+    found: dict[tuple[str, int], list[tuple[Row, Row]]] = {}
+    by_draw = {(r.dataset, r.shots, r.draw, r.method): r for r in rows}
+    for (dataset, shots, index, method), row in by_draw.items():
+        if method == "linear probe":
+            tuned = by_draw[(dataset, shots, index, "fine-tuning")]
+            found.setdefault((dataset, shots), []).append((row, tuned))
+    return found
+
+
+def _spread(values: list[float], form: str = ".3f") -> str:
+    return f"{np.median(values):{form}} [{min(values):{form}}, {max(values):{form}}]"
 
 
 if __name__ == "__main__":

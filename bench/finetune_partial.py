@@ -13,7 +13,7 @@ Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to v
 Writes bench/results/finetune_partial.md (or --out).
 
 Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
-       [--draws 6] [--epochs 10]
+       [--draws 6] [--epochs 10] [--wise 0.5 0.75]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from finetune import Source, draw, emoji_source, fashion_source
+from finetune import Source, draw_split, emoji_source, fashion_source
 
 from tetsuban.backbones.registry import build_torch
 from tetsuban.imaging.decode import decode
@@ -66,6 +66,7 @@ class Epoch:
     val: float
     test: float
     seconds: float
+    wise: float = 1.0  # WiSE-FT: the share of the fine-tuned weights in a mix with the start (1: the last epoch)
 
 
 def lower_and_upper(cut: int) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -140,12 +141,20 @@ def accuracy(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tens
 
 
 def train(
-    cut: int, lr: float, cached: Cached, y: dict[str, np.ndarray], epochs: int, probe: torch.nn.Linear
+    cut: int,
+    lr: float,
+    cached: Cached,
+    y: dict[str, np.ndarray],
+    epochs: int,
+    probe: torch.nn.Linear,
+    wise: tuple[float, ...] = (),
 ) -> list[Epoch]:
-    """Train fresh upper blocks and a copy of the ``probe`` classifier at peak rate ``lr``; one row per epoch."""
+    """Train fresh upper blocks and a copy of the ``probe`` classifier at peak rate ``lr``; one row per epoch, then
+    one per ``wise`` share: the last epoch's weights mixed with the start's (WiSE-FT)."""
     torch.manual_seed(0)
     _, upper = lower_and_upper(cut)
     head = copy.deepcopy(probe)
+    start = copy.deepcopy((upper.state_dict(), head.state_dict()))
     for module in upper.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.requires_grad_(False)
@@ -177,7 +186,18 @@ def train(
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
         rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, time.perf_counter() - started))
         print(f"  cut {cut}, lr {lr:g}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}", flush=True)
+    end = copy.deepcopy((upper.state_dict(), head.state_dict()))
+    for share in wise:
+        for module, first, last in ((upper, start[0], end[0]), (head, start[1], end[1])):
+            module.load_state_dict({k: _mix(first[k], last[k], share) for k in first})
+        val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
+        rows.append(Epoch(cut, lr, epochs, rows[-1].loss, val, test, rows[-1].seconds, share))
+        print(f"  cut {cut}, lr {lr:g}, WiSE {share:g}: val {val:.3f}, test {test:.3f}", flush=True)
     return rows
+
+
+def _mix(first: torch.Tensor, last: torch.Tensor, share: float) -> torch.Tensor:
+    return last if not last.is_floating_point() else (1 - share) * first + share * last
 
 
 def main() -> None:
@@ -188,6 +208,7 @@ def main() -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=[3e-4])
     parser.add_argument("--draws", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--wise", type=float, nargs="*", default=[], help="WiSE-FT shares to try after the last epoch")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -203,14 +224,13 @@ def main() -> None:
         probe, probes[cut] = probe_head(upper, caches[cut], y)
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
-            rows += train(cut, lr, caches[cut], y, args.epochs, probe)
+            rows += train(cut, lr, caches[cut], y, args.epochs, probe, tuple(args.wise))
     write_table(args, source, y, probes, caches, rows)
 
 
 def split_images(source: Source, shots: int, rng: np.random.Generator) -> tuple[dict, dict[str, np.ndarray]]:
     """Decoded train, val and test images and their class indices."""
-    train = draw(source, shots, rng, set())
-    val = draw(source, max(1, shots // 2), rng, set(train))
+    train, val = draw_split(source, shots, rng)
     names = sorted(set(source.labels))
     picked = {"train": train, "val": val, "test": [int(i) for i in source.test]}
     images = {k: [decode(source.files[i]) for i in v] for k, v in picked.items()}
@@ -239,12 +259,12 @@ def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict,
         )
     lines += [
         "",
-        "| cut | peak lr | epoch | train loss | val | test | test - probe | training time |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cut | peak lr | epoch | WiSE share | train loss | val | test | test - probe | training time |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.cut} | {r.lr:g} | {r.epoch} | {r.loss:.3f} | {r.val:.3f} | {r.test:.3f} | "
+            f"| {r.cut} | {r.lr:g} | {r.epoch} | {r.wise:g} | {r.loss:.3f} | {r.val:.3f} | {r.test:.3f} | "
             f"{r.test - probes[r.cut]['test']:+.3f} | {r.seconds:.0f} s |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)

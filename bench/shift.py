@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from corruptions import FAMILIES, SEVERITIES
-from finetune import Source, build_project, detail, draw, emoji_source, fashion_source
+from finetune import Source, build_project, detail, draw_split, emoji_source, fashion_source
 from PIL import Image
 
 from tetsuban.imaging.decode import decode
@@ -81,8 +81,7 @@ def accuracies(model: Path, copies: dict[str, list[Path]], truth: list[str]) -> 
 def run_draw(source: Source, copies: dict[str, list[Path]], shots: int, index: int, work: Path) -> list[Run]:
     """Both methods on one draw of the labels."""
     rng = np.random.default_rng([1, index])
-    train = draw(source, shots, rng, set())
-    val = draw(source, max(1, shots // 2), rng, set(train))
+    train, val = draw_split(source, shots, rng)
     truth = [source.labels[int(i)] for i in source.test]
     runs = []
     with build_project(work / f"draw-{index}", source, train, val) as project:

@@ -51,7 +51,7 @@ PROJECT_SURFACE = {
     "evaluate": "(model, out, workers, on_progress)",
     "export_labels": "(out, history)",
     "export_survey": "(out)",
-    "finetune": "(seed, epochs, device, on_step)",
+    "finetune": "(seed, epochs, device, on_step, minutes)",
     "holdout_to_label": "(count, seed)",
     "image_path": "(record)",
     "images": "()",

@@ -242,13 +242,17 @@ def train(
         bool,
         typer.Option(
             "--finetune",
-            help="Fine-tune the whole backbone (torch) instead of a probe on its embeddings: slower, often better. "
-            "A killed run resumes when started again.",
+            help="Fine-tune the backbone's upper blocks (torch), starting from the probe, instead of a probe alone: "
+            "slower, usually better; the probe is kept where it validates better. A killed run resumes.",
         ),
     ] = False,
     epochs: Annotated[
         int | None,
-        typer.Option(help="With --finetune: cap the whole-network stage at this many epochs (default: by data size)."),
+        typer.Option(help="With --finetune: this many epochs (default: 3 to 10, by data size)."),
+    ] = None,
+    minutes: Annotated[
+        float | None,
+        typer.Option(help="With --finetune: a time budget; no epoch starts that would end past it. The best is kept."),
     ] = None,
     device: Annotated[
         str | None, typer.Option(help="With --finetune: cuda or cpu (default: cuda when there is one).")
@@ -256,7 +260,7 @@ def train(
 ) -> None:
     """Train a linear probe on the labelled images' embeddings, or fine-tune the backbone (--finetune); writes the
     model to <project>/models/<id>/."""
-    options = TrainOptions(c, search_c, seed, head, finetune, epochs, device)
+    options = TrainOptions(c, search_c, seed, head, finetune, epochs, device, minutes)
     try:
         with (
             Project.open(project) as opened,

@@ -149,8 +149,8 @@ def split_where_missing(
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """How to train: a probe (``c``, ``search_c``, ``head``) or fine-tuning (``finetune``, ``epochs``, ``device``);
-    the options of one do not go with the other."""
+    """How to train: a probe (``c``, ``search_c``, ``head``) or fine-tuning (``finetune``, ``epochs``, ``device``,
+    ``minutes``); the options of one do not go with the other."""
 
     c: float | None = None
     search_c: bool = False
@@ -159,10 +159,11 @@ class TrainOptions:
     finetune: bool = False
     epochs: int | None = None
     device: str | None = None
+    minutes: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.finetune and (self.epochs is not None or self.device is not None):
-            raise ConfigError("--epochs and --device are for --finetune.")
+        if not self.finetune and (self.epochs is not None or self.device is not None or self.minutes is not None):
+            raise ConfigError("--epochs, --minutes and --device are for --finetune.")
         if self.finetune and (self.c is not None or self.search_c or self.head != "logistic"):
             raise ConfigError("--finetune trains its own linear classifier; --c, --search-c and --head are for probes.")
 
@@ -172,7 +173,7 @@ def train_model(
 ) -> TrainReport:
     """Train a probe on the labelled train images' embeddings, or fine-tune the backbone, as ``options`` say."""
     if options.finetune:
-        return finetune_model(ws, options.seed, options.epochs, options.device, on_step)
+        return finetune_model(ws, options.seed, options.epochs, options.device, on_step, options.minutes)
     return train(ws, options.c, options.search_c, options.seed, on_progress, options.head)
 
 

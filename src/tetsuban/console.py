@@ -129,13 +129,14 @@ def finetune_progress() -> Iterator[StepFn]:
         if not bar.live.is_started:
             bar.start()
             if step.resumed:
-                bar.console.print(f"Resuming from the checkpoint: {step.stage} stage, epoch {step.epoch}.")
+                bar.console.print(f"Resuming from the checkpoint: epoch {step.epoch}.")
         name = (step.stage, step.epoch)
         if name not in tasks:
-            what = "head (body frozen)" if step.stage == "head" else "whole network"
-            tasks[name] = bar.add_task(f"{what} epoch {step.epoch}/{step.epochs}", total=step.steps, figures="")
+            what = "lower blocks, pass" if step.stage == "cache" else "fine-tuning epoch"
+            tasks[name] = bar.add_task(f"{what} {step.epoch}/{step.epochs}", total=step.steps, figures="")
         val = "" if step.val_accuracy is None else f", val accuracy {step.val_accuracy:.3f}"
-        bar.update(tasks[name], completed=step.step, figures=f"loss {step.loss:.3f}{val}")
+        figures = "" if step.stage == "cache" else f"loss {step.loss:.3f}{val}"
+        bar.update(tasks[name], completed=step.step, figures=figures)
 
     try:
         yield update
@@ -285,9 +286,9 @@ def head_summary(head: HeadCard) -> str:
         return f"k = {head.k}"
     if not isinstance(head, FinetunedHeadCard):
         return f"C = {head.C:g}"
-    early = ", stopped early" if head.stopped_early else ""
-    kept = f"kept {'head' if head.best_stage == 'head' else 'whole-network'} epoch {head.best_epoch}"
-    return f"{head.head_epochs} head + {head.body_epochs} whole-network epochs{early}, {kept}, on {head.device}"
+    stopped = "" if head.ended_by == "recipe" else f" (stopped by the {head.ended_by})"
+    kept = f"kept {head.kept}" if head.kept else f"kept {head.best_stage} epoch {head.best_epoch}"
+    return f"{head.epochs} of {head.planned_epochs} fine-tuning epochs{stopped} on {head.device}; {kept}"
 
 
 def show_queue(picks: Sequence[tuple[int, Path]]) -> None:

@@ -398,10 +398,11 @@ class Project:
         epochs: int | None = None,
         device: str | None = None,
         on_step: StepFn | None = None,
+        minutes: float | None = None,
     ) -> TrainReport:
         """Fine-tune the backbone into ``models/<id>/``, resumable when killed (:func:`finetune.stage.finetune_model`);
         test images are never used."""
-        return finetune_model(self.workspace, seed, epochs, device, on_step)
+        return finetune_model(self.workspace, seed, epochs, device, on_step, minutes)
 
     # -- evaluation (evaluate/stage.py, reports/written.py) -------------------------------------------------------
     def evaluate(

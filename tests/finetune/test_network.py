@@ -1,57 +1,53 @@
-"""The network's stages: what learns in each, and the learning rates of its parameter groups."""
+"""The network cut for fine-tuning: what the lower part is, what learns, and that the parts are the network."""
 
 from __future__ import annotations
 
 import pytest
+import timm
 import torch
 
-from tetsuban.finetune.network import body_groups, build_network, classifier_of, parameter_groups, set_stage
+from tetsuban.finetune.network import build_network
+from tetsuban.finetune.split import prepare_for_tuning, split_network, training_mode, usable_cut
 
 
 @pytest.fixture(scope="module")
 def network() -> torch.nn.Module:
-    return build_network("efficientnet_lite0", None, 3)
+    return build_network("efficientnet_lite0", None, 3).eval()
 
 
-def _step(network: torch.nn.Module, stage: str) -> dict[str, torch.Tensor]:
-    """One AdamW step on a random batch in ``stage``; returns the state before it."""
-    torch.manual_seed(0)
-    set_stage(network, stage)
+def test_the_two_parts_compute_the_networks_pooled_features(network: torch.nn.Module) -> None:
+    lower, upper = split_network(network, 3)
+    x = torch.randn(2, 3, 96, 96)
+    with torch.inference_mode():
+        whole = network.forward_head(network.forward_features(x), pre_logits=True)
+        assert torch.allclose(upper(lower(x)), whole, atol=1e-5)
+        assert lower(x).shape[1] == 40  # EfficientNet-Lite0's block 2 ends with 40 channels
+
+
+def test_a_model_that_cannot_be_cut_trains_whole() -> None:
+    other = timm.create_model("resnet18", pretrained=False, num_classes=3).eval()
+    assert usable_cut(other, 3) == 0 and usable_cut(build_network("efficientnet_lite0", None, 3), 9) == 0
+    lower, upper = split_network(other, 3)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        assert torch.equal(lower(x), x)
+        assert torch.allclose(upper(x), other.forward_head(other.forward_features(x), pre_logits=True))
+
+
+def test_one_step_moves_the_upper_part_and_classifier_but_not_the_lower_part_or_batch_norm(
+    network: torch.nn.Module,
+) -> None:
+    lower, _ = split_network(network, 3)
+    trained = prepare_for_tuning(network, lower)
+    training_mode(network)
     before = {k: v.detach().clone() for k, v in network.state_dict().items()}
-    optimizer = torch.optim.AdamW(parameter_groups(network, stage, 1e-2, (1e-3, 1e-3, 1e-3)))
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(trained, lr=1e-2)
     loss = torch.nn.functional.cross_entropy(network(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 2, 0]))
     loss.backward()
     optimizer.step()
-    return before
-
-
-def _changed(network: torch.nn.Module, before: dict[str, torch.Tensor]) -> set[str]:
-    return {k for k, v in network.state_dict().items() if not torch.equal(v, before[k])}
-
-
-def test_the_head_stage_moves_the_classifier_alone(network: torch.nn.Module) -> None:
-    before = _step(network, "head")
-    assert _changed(network, before) == {"classifier.weight", "classifier.bias"}
-
-
-def test_the_body_stage_moves_the_body_but_not_batch_norm_statistics(network: torch.nn.Module) -> None:
-    before = _step(network, "body")
-    changed = _changed(network, before)
-    assert "conv_stem.weight" in changed and "classifier.weight" in changed
-    assert not {k for k in changed if "running_" in k or "num_batches" in k}
-
-
-def test_body_groups_split_the_body_in_order(network: torch.nn.Module) -> None:
-    groups = body_groups(network, 3)
-    head = {id(p) for p in classifier_of(network).parameters()}
-    ordered = [p for p in network.parameters() if id(p) not in head]
-    assert [id(p) for group in groups for p in group] == [id(p) for p in ordered]
-    sizes = [sum(p.numel() for p in group) for group in groups]
-    assert len(groups) == 3 and max(sizes) < 2.5 * min(sizes)
-
-
-def test_the_head_gets_its_own_rate_after_the_body(network: torch.nn.Module) -> None:
-    groups = parameter_groups(network, "body", 1e-3, (1e-5, 5e-5, 2.5e-4))
-    assert [g["lr"] for g in groups] == [1e-5, 5e-5, 2.5e-4, 1e-3]
-    assert groups[-1]["params"] == list(classifier_of(network).parameters())
-    assert [g["lr"] for g in parameter_groups(network, "head", 3e-3, (1e-5,))] == [3e-3]
+    changed = {k for k, v in network.state_dict().items() if not torch.equal(v, before[k])}
+    assert {"classifier.weight", "blocks.3.0.conv_pw.weight", "conv_head.weight"} <= changed
+    assert not {k for k in changed if k.startswith(("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"))}
+    assert not {k for k in changed if "bn" in k.split(".")[-2]}  # no batch-norm statistic or affine parameter
+    assert all(not m.training for m in network.modules() if isinstance(m, torch.nn.BatchNorm2d))

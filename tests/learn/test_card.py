@@ -36,14 +36,14 @@ HEAD_CARDS: list[HeadCard] = [
         "linear",
         {"batch_size": 8, "body_lrs": [1e-4, 3e-4]},
         "cpu",
-        2,
         1,
-        4,
-        True,
-        "head",
-        2,
+        3,
+        "time budget",
+        "tune",
+        1,
         "validation",
-        ({"stage": "head", "epoch": 1, "val_loss": 0.7}, {"stage": "head", "epoch": 2, "val_loss": 0.5}),
+        "fine-tuned epoch 1: validation balanced accuracy 0.800 against the probe's 0.700",
+        ({"stage": "probe", "epoch": 0, "val_loss": 0.7}, {"stage": "tune", "epoch": 1, "val_loss": 0.5}),
         "network.safetensors",
     ),
 ]
@@ -111,14 +111,25 @@ def test_a_version_1_card_is_read_with_its_old_head_kind(old: str, kind: type) -
         parse_card(written)
 
 
+def test_a_version_2_finetuned_card_is_read_with_its_two_stages_as_epochs() -> None:
+    written = _written(_card(HEAD_CARDS[3]))
+    written["format"] = "tetsuban-model/2"
+    head = written["head"]
+    head["epochs"], head["stopped_early"] = {"head": 2, "body": 3, "planned": 8}, True
+    del head["ended_by"], head["best"]["kept"]
+    read = parse_card(written).head
+    assert isinstance(read, FinetunedHeadCard)
+    assert (read.epochs, read.planned_epochs, read.ended_by, read.kept) == (5, 8, "validation", "")
+
+
 LONG = "x" * 50  # longer than any message quotes
 
 
 @pytest.mark.parametrize(
     ("field", "value", "said"),
     [
-        ("format", "tetsuban-model/3", "its format is 'tetsuban-model/3', not 'tetsuban-model/2'"),
-        ("format", LONG, f"its format is {LONG[:40]!r}, not 'tetsuban-model/2'"),
+        ("format", "tetsuban-model/9", "its format is 'tetsuban-model/9', not 'tetsuban-model/3'"),
+        ("format", LONG, f"its format is {LONG[:40]!r}, not 'tetsuban-model/3'"),
         ("id", "", "'id' must be text of 1 to 200 characters"),
         ("created_at", "9" * 65, "'created_at' must be text of 1 to 64 characters"),
         ("preprocess_hash", "9" * 129, "'preprocess_hash' must be text of 1 to 128 characters"),
@@ -136,9 +147,10 @@ LONG = "x" * 50  # longer than any message quotes
             "'head.weights' must name a file in the model folder, not '../../../etc/passwd'",
         ),
         ("head.weights", "..", "'head.weights' must name a file in the model folder, not '..'"),
-        ("head.epochs.body", -1, "'head.epochs.body' must be a whole number, 0 or more"),
+        ("head.epochs.tuned", -1, "'head.epochs.tuned' must be a whole number, 0 or more"),
         ("head.history", [1, 2], "'head.history' must be a list of objects"),
-        ("head.stopped_early", "yes", "'head.stopped_early' must be true or false"),
+        ("head.ended_by", "", "'head.ended_by' must be text of 1 to 200 characters"),
+        ("head.best.kept", None, "'head.best.kept' must be text of 1 to 200 characters"),
         ("validation.accuracy", [0.9], "'validation.accuracy' must be a finite number"),
         ("validation.recall", {"cat": "all"}, "'validation.recall' holds a wrong value under 'cat'"),
         ("validation.note", 7, "'validation.note' must be text of 1 to 1000 characters"),

@@ -168,7 +168,7 @@ def test_a_damaged_or_foreign_artifact_is_refused_clearly(trained: TrainReport, 
     with pytest.raises(ProjectError, match="cannot be read as JSON"):
         load_artifact(copy)
     (copy / CARD_NAME).write_text(json.dumps({"format": "pickle"}), encoding="utf-8")
-    with pytest.raises(ProjectError, match="its format is 'pickle', not 'tetsuban-model/2'"):
+    with pytest.raises(ProjectError, match="its format is 'pickle', not 'tetsuban-model/3'"):
         load_artifact(copy)
     with pytest.raises(ProjectError, match="is not a model artifact"):
         load_artifact(tmp_path)

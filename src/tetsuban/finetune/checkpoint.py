@@ -22,7 +22,8 @@ CHECKPOINT_FORMAT = 1
 @dataclass
 class Progress:
     """Where a run stands: the stage, the epochs it has finished in it, the best validation result so far (its
-    score and the network's state then) and the epochs since it last improved."""
+    score and the network's state then), the epochs since it last improved, and the probe's classifier (weight and
+    bias) that the run started from."""
 
     stage: str = "head"
     epochs_done: int = 0
@@ -31,6 +32,7 @@ class Progress:
     best_state: dict[str, Any] | None = None
     bad_epochs: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    probe_head: dict[str, Any] | None = None
 
     def record(
         self, entry: dict[str, Any], score: tuple[float, float] | None, state: Callable[[], dict[str, Any]]

@@ -1,8 +1,9 @@
-"""Training images for torch: decoded and run through the project's pipeline on the fly, augmentation included,
-in DataLoader worker processes; nothing augmented is ever written to disk.
+"""Training images for torch: decoded and run through the project's pipeline, augmentation included, in DataLoader
+worker processes, for the network's frozen lower part to run on once per augmentation draw.
 
-Each image's random augmentation is drawn from a generator seeded by (seed, stage, epoch, index), so a run is the
-same whichever worker takes which image, and a resumed run sees the epochs it missed exactly as it would have.
+Each image's random augmentation in draw ``d`` comes from a generator seeded by (seed, d, index), so a draw is the
+same whichever worker takes which image, and a resumed run that computes a draw again gets it exactly as it was.
+Draw -1 is no augmentation: the image as prediction sees it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import torch
     from torch.utils.data import DataLoader
 
-STAGES = ("head", "body")
+PLAIN = -1  # the draw that is no augmentation
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,20 @@ class Example:
     label: str
 
 
-def draw(seed: int, stage: str, epoch: int, index: int) -> np.random.Generator:
-    """The generator of one image's augmentation in one epoch."""
-    return np.random.default_rng([seed, STAGES.index(stage), epoch, index])
+def draw(seed: int, number: int, index: int) -> np.random.Generator:
+    """The generator of one image's augmentation in draw ``number``."""
+    return np.random.default_rng([seed, number, index])
 
 
-def epoch_order(seed: int, stage: str, epoch: int, count: int) -> list[int]:
-    """The order the training images come in, one epoch: a permutation fixed by (seed, stage, epoch)."""
-    return [int(i) for i in np.random.default_rng([seed, STAGES.index(stage), epoch]).permutation(count)]
+def epoch_order(seed: int, epoch: int, count: int) -> list[int]:
+    """The order the training images come in, one epoch: a permutation fixed by (seed, epoch)."""
+    return [int(i) for i in np.random.default_rng([seed, 1_000_003, epoch]).permutation(count)]
 
 
 class AugmentedImages:
-    """A map-style dataset whose keys are ``(stage, epoch, index)``: the image at ``index`` augmented as that epoch
-    draws it. Picklable (files, a pipeline dict and a seed), so worker processes build their own."""
+    """A map-style dataset whose keys are ``(draw, index)``: the image at ``index`` augmented as that draw makes it
+    (:data:`PLAIN`: not augmented). Picklable (files, a pipeline dict and a seed), so worker processes build their
+    own."""
 
     def __init__(self, examples: Sequence[Example], pipeline: dict[str, Any], seed: int) -> None:
         self.examples = list(examples)
@@ -62,12 +64,15 @@ class AugmentedImages:
     def __len__(self) -> int:
         return len(self.examples)
 
-    def __getitem__(self, key: tuple[str, int, int]) -> tuple[np.ndarray, int]:
-        stage, epoch, index = key
+    def __getitem__(self, key: tuple[int, int]) -> tuple[np.ndarray, int]:
+        number, index = key
         example = self.examples[index]
         pipeline = self._pipeline or self._load()
         img = decode(example.path, min_side=pipeline.decode_side)
-        pixels, _ = pipeline.pixels(img, draw(self.seed, stage, epoch, index), example.label, train=True)
+        if number == PLAIN:
+            pixels, _ = pipeline.pixels(img)
+        else:
+            pixels, _ = pipeline.pixels(img, draw(self.seed, number, index), example.label, train=True)
         return to_batch([pipeline.finish(pixels)])[0], example.target
 
     def __getstate__(self) -> dict[str, Any]:
@@ -78,28 +83,27 @@ class AugmentedImages:
         return self._pipeline
 
 
-class EpochSampler:
-    """Yields the keys of one epoch of :class:`AugmentedImages`; :meth:`start` sets which epoch."""
+class DrawSampler:
+    """Yields the keys of one draw of :class:`AugmentedImages` over a run of its images, in order; :meth:`start`
+    sets which draw and which images."""
 
-    def __init__(self, count: int, seed: int) -> None:
-        self.count = count
-        self.seed = seed
-        self.stage = STAGES[0]
-        self.epoch = 0
+    def __init__(self) -> None:
+        self.number = PLAIN
+        self.indices = range(0)
 
-    def start(self, stage: str, epoch: int) -> None:
-        self.stage, self.epoch = stage, epoch
+    def start(self, number: int, indices: range) -> None:
+        self.number, self.indices = number, indices
 
-    def __iter__(self) -> Iterator[tuple[str, int, int]]:
-        for index in epoch_order(self.seed, self.stage, self.epoch, self.count):
-            yield (self.stage, self.epoch, index)
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for index in self.indices:
+            yield (self.number, index)
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.indices)
 
 
-def training_loader(
-    dataset: AugmentedImages, sampler: EpochSampler, batch_size: int, workers: int, pin: bool
+def draw_loader(
+    dataset: AugmentedImages, sampler: DrawSampler, batch_size: int, workers: int, pin: bool
 ) -> DataLoader[Any]:
     """Batches of (images (B, 3, S, S), targets (B,)) from ``workers`` processes (0: in this one). Workers come from a
     fork server, like every other pool here, and run one thread each."""

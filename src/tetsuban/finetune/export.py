@@ -13,13 +13,13 @@ import numpy as np
 
 from tetsuban.backbones.onnx_export import ExportedBackbone, export_graph, state_sha256
 from tetsuban.finetune.checkpoint import Progress
+from tetsuban.finetune.choice import Kept
 from tetsuban.finetune.network import classifier_of
 from tetsuban.finetune.recipe import Recipe
 from tetsuban.learn.artifact import Artifact, write_artifact
 from tetsuban.learn.card import FinetunedHeadCard
 from tetsuban.learn.head import LinearHead
 from tetsuban.learn.train import Labelled, model_card
-from tetsuban.learn.validate import Validation
 
 if TYPE_CHECKING:
     import torch
@@ -31,17 +31,19 @@ WEIGHTS_NAME = "network.safetensors"
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a finished run tells its card: classes, recipe, progress (history, best epoch), the final validation,
-    the data, the device and the seconds spent training."""
+    """What a finished run tells its card: classes, recipe, progress (every epoch's figures), the network kept and
+    its validation, the data, the device, the seconds spent training, and what ended it ("recipe": its last epoch;
+    "time budget")."""
 
     classes: tuple[str, ...]
     recipe: Recipe
     progress: Progress
-    validation: Validation
+    kept: Kept
     train: Labelled
     val: Labelled | None
     device: str
     seconds: float
+    ended_by: str = "recipe"
 
 
 def export_finetuned(network: torch.nn.Module, outcome: Outcome, setup: FinetuneSetup) -> Artifact:
@@ -64,12 +66,12 @@ def export_finetuned(network: torch.nn.Module, outcome: Outcome, setup: Finetune
         tuned = ExportedBackbone(
             setup.base.name, graph, state_sha256(body), setup.base.input_size, setup.base.mean, setup.base.std
         )
-        said = _head_card(outcome.recipe, outcome.progress, outcome.device)
+        said = _head_card(outcome)
         card = model_card(
             setup.models_dir,
             head,
             said,
-            outcome.validation,
+            outcome.kept.validation,
             outcome.train,
             outcome.val,
             tuned,
@@ -81,23 +83,21 @@ def export_finetuned(network: torch.nn.Module, outcome: Outcome, setup: Finetune
         return write_artifact(setup.models_dir / card.id, tuned, head, card, {WEIGHTS_NAME: weights})
 
 
-def _head_card(recipe: Recipe, progress: Progress, device: str) -> FinetunedHeadCard:
-    """The run's recipe and every epoch's figures, and the stage and epoch whose network was kept: the best on
-    validation, else the last."""
-    stages = [entry["stage"] for entry in progress.history]
-    kept = progress.history[(progress.best_epoch or len(progress.history)) - 1]
-    planned = recipe.head_epochs + recipe.body_epochs
+def _head_card(outcome: Outcome) -> FinetunedHeadCard:
+    """The run's recipe and every epoch's figures (the probe is epoch 0), and which was kept and why."""
+    history = outcome.progress.history
+    kept = outcome.kept
     return FinetunedHeadCard(
         classifier="linear",
-        recipe=recipe.to_dict(),
-        device=device,
-        head_epochs=stages.count("head"),
-        body_epochs=stages.count("body"),
-        planned_epochs=planned,
-        stopped_early=len(stages) < planned,
-        best_stage=kept["stage"],
-        best_epoch=kept["epoch"],
-        chosen_by="validation" if progress.best_epoch else "last",
-        history=tuple(progress.history),
+        recipe=outcome.recipe.to_dict(),
+        device=outcome.device,
+        epochs=sum(entry["stage"] == "tune" for entry in history),
+        planned_epochs=outcome.recipe.epochs,
+        ended_by=outcome.ended_by,
+        best_stage=kept.candidate.stage,
+        best_epoch=kept.candidate.epoch,
+        chosen_by=kept.chosen_by,
+        kept=kept.because,
+        history=tuple(history),
         weights=WEIGHTS_NAME,
     )

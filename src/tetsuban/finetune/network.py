@@ -1,5 +1,5 @@
-"""The network being fine-tuned: a timm backbone with its pretrained weights and a new linear classifier, split into
-parameter groups from the input side to the output side for discriminative learning rates."""
+"""The network being fine-tuned: a timm backbone with its pretrained weights and a linear classifier; and a
+fine-tuned model's network read back from its folder (for Grad-CAM and the doctor's checks)."""
 
 from __future__ import annotations
 
@@ -34,45 +34,6 @@ def classifier_of(network: torch.nn.Module) -> torch.nn.Linear:
     if not isinstance(layer, torch.nn.Linear):
         raise TypeError(f"Fine-tuning needs a linear classifier; this model's is {type(layer).__name__}.")
     return layer
-
-
-def body_groups(network: torch.nn.Module, groups: int) -> list[list[torch.nn.Parameter]]:
-    """The parameters outside the classifier, in the order the modules are registered (input side first), cut into
-    ``groups`` runs of about equal size."""
-    head = {id(p) for p in classifier_of(network).parameters()}
-    body = [p for p in network.parameters() if id(p) not in head]
-    total = sum(p.numel() for p in body)
-    cut: list[list[torch.nn.Parameter]] = [[] for _ in range(groups)]
-    seen = 0
-    for parameter in body:
-        cut[min(groups - 1, seen * groups // total)].append(parameter)
-        seen += parameter.numel()
-    return [group for group in cut if group]
-
-
-def set_stage(network: torch.nn.Module, stage: str) -> None:
-    """ "head": only the classifier learns; "body": everything does. Either way batch-norm layers keep their
-    pretrained statistics (evaluation mode), and dropout is on."""
-    import torch
-
-    head = {id(p) for p in classifier_of(network).parameters()}
-    for parameter in network.parameters():
-        parameter.requires_grad_(stage == "body" or id(parameter) in head)
-    network.train()
-    for module in network.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.eval()
-
-
-def parameter_groups(
-    network: torch.nn.Module, stage: str, head_lr: float, body_lrs: Sequence[float]
-) -> list[dict[str, object]]:
-    """Optimizer groups: the classifier at ``head_lr``, and in the "body" stage the body's groups at ``body_lrs``."""
-    head = {"params": list(classifier_of(network).parameters()), "lr": head_lr}
-    if stage == "head":
-        return [head]
-    body = body_groups(network, len(body_lrs))
-    return [{"params": params, "lr": lr} for params, lr in zip(body, body_lrs, strict=True)] + [head]
 
 
 def network_weights(artifact: Artifact) -> Path | None:

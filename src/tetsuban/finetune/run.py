@@ -1,12 +1,14 @@
-"""A fine-tuning run: the recipe's two stages over the labelled training images, early stopping on the validation
-images, a checkpoint after every epoch, and the best network exported as the same artifact the linear probe makes.
+"""A fine-tuning run: the lower part's outputs cached per augmentation draw, the classifier started as the probe,
+the upper part and classifier trained epoch by epoch under a time budget, the probe and every epoch compared on the
+validation images, a checkpoint after every epoch, and the best network exported as the same artifact the probe makes.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,30 +17,27 @@ import numpy as np
 from tetsuban.backbones.onnx_export import ExportedBackbone
 from tetsuban.errors import ConfigError
 from tetsuban.finetune.checkpoint import Checkpoint, Progress, load_checkpoint, run_key, save_checkpoint
-from tetsuban.finetune.data import (
-    STAGES,
-    AugmentedImages,
-    EpochSampler,
-    Example,
-    finished_batch,
-    training_loader,
-    validation_inputs,
-)
+from tetsuban.finetune.choice import Candidate, ValData, classifier_state, keep_better
+from tetsuban.finetune.data import AugmentedImages, Example, epoch_order
 from tetsuban.finetune.export import Outcome, export_finetuned
-from tetsuban.finetune.network import build_network, parameter_groups, set_stage
-from tetsuban.finetune.recipe import Recipe, recipe_for
-from tetsuban.learn.head import class_index
+from tetsuban.finetune.network import build_network, classifier_of
+from tetsuban.finetune.probe import mean_log_loss, probe_start
+from tetsuban.finetune.recipe import LITE0_CUT, Recipe, recipe_for
+from tetsuban.learn.head import class_index, softmax
 from tetsuban.learn.train import TrainReport, labels_sha256
-from tetsuban.learn.validate import Validation, held_out_validation
-from tetsuban.params import check_choice
+from tetsuban.learn.validate import held_out_validation
+from tetsuban.params import check_choice, check_float
 from tetsuban.pipeline.inputs import check_model_input
 from tetsuban.pipeline.spec import Pipeline
 
 if TYPE_CHECKING:
     import torch
 
+    from tetsuban.finetune.cache import LowerOutputs
+
 VAL_BATCH = 64
 DEVICES = ("cuda", "cpu")
+CACHE, PROBE, TUNE = "cache", "probe", "tune"  # what a Step is part of; the probe is epoch 0 of the history
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,9 @@ class LabelledFiles:
 
 @dataclass(frozen=True)
 class Step:
-    """Where a run is, for a progress bar: the stage, its epoch (from 1) and step within the epoch, the running
-    training loss, and the last validation accuracy (None before the first)."""
+    """Where a run is, for a progress bar: the stage ("cache": the lower part's pass ``epoch`` of ``epochs``;
+    "tune": a training epoch, from 1), the step within it, the running training loss, and the last validation
+    accuracy (None before the first)."""
 
     stage: str
     epoch: int
@@ -71,7 +71,8 @@ StepFn = Callable[[Step], None]
 @dataclass(frozen=True)
 class FinetuneSetup:
     """What a run needs besides its data: the backbone (name, weights file, its exported graph), the pipeline, where
-    models and checkpoints go, the seed, a cap on the epochs, loader workers and the device ("cuda" or "cpu")."""
+    models and checkpoints go, the seed, the epochs (None: the recipe's), a time budget in minutes (None: none),
+    loader workers and the device ("cuda" or "cpu")."""
 
     models_dir: Path
     checkpoints: Path
@@ -81,6 +82,7 @@ class FinetuneSetup:
     pipeline: Pipeline
     seed: int = 0
     epochs: int | None = None
+    minutes: float | None = None
     workers: int = 1
     device: str | None = None
 
@@ -88,16 +90,73 @@ class FinetuneSetup:
 def finetune(
     setup: FinetuneSetup, train: LabelledFiles, val: LabelledFiles | None, on_step: StepFn | None = None
 ) -> TrainReport:
-    """Fine-tune ``setup.backbone`` on ``train``, stop early on ``val``, write the artifact; resume a killed run."""
+    """Fine-tune ``setup.backbone`` on ``train``, choose on ``val``, write the artifact; resume a killed run."""
     import torch
 
+    from tetsuban.finetune.split import split_network, usable_cut
+
     started = time.perf_counter()
+    if setup.minutes is not None:
+        check_float("minutes", setup.minutes, 0.0, 10_000.0)
     classes, targets = class_index(train.labels)
-    recipe = recipe_for(len(train.paths), setup.epochs)
-    data_hash = labels_sha256(train.shas, train.labels)
-    key = run_key(
+    check_model_input(setup.pipeline, setup.base.input_size, setup.base.mean, setup.base.std)
+    device = torch.device(chosen_device(setup.device))
+    torch.manual_seed(setup.seed)
+    network = build_network(setup.backbone, setup.weights, len(classes))
+    recipe = replace(recipe_for(len(train.paths), setup.epochs), cut=usable_cut(network, LITE0_CUT))
+    key = _run_key(setup, train, val, recipe)
+    network = network.to(device).to(memory_format=torch.channels_last)
+    lower, upper = split_network(network, recipe.cut)
+    features = _cached_outputs(setup, key, lower, device, train, val, targets, recipe.draws, on_step)
+    checkpoint_path = setup.checkpoints / f"{key}.pt"
+    saved = load_checkpoint(checkpoint_path, key)
+    tuner = _Tuner(network, (lower, upper), recipe, classes, targets, features, val, device, on_step, setup.seed)
+    if saved is None:
+        progress = Progress(stage=TUNE)
+        tuner.start_from_probe(progress, list(train.labels))
+        save_checkpoint(checkpoint_path, key, progress, network.state_dict(), {}, {})
+    else:
+        progress = saved.progress
+        network.load_state_dict(saved.model)
+    deadline = None if setup.minutes is None else started + setup.minutes * 60
+    ended_by = tuner.run(progress, saved, checkpoint_path, key, deadline)
+    data = ValData(classes, val, setup.pipeline, device)
+    kept = keep_better(_tuned(network, progress), _probe(setup, progress, len(classes), device), data)
+    outcome = Outcome(classes, recipe, progress, kept, train, val, device.type, time.perf_counter() - started, ended_by)
+    artifact = export_finetuned(kept.candidate.network, outcome, setup)
+    checkpoint_path.unlink(missing_ok=True)
+    shutil.rmtree(setup.checkpoints / key, ignore_errors=True)
+    c = float(progress.history[0]["C"])
+    return TrainReport(artifact, c, kept.validation, time.perf_counter() - started)
+
+
+def _tuned(network: torch.nn.Module, progress: Progress) -> Candidate | None:
+    """The fine-tuned candidate: the epoch that validated best during training (the last without validation
+    images), or None when no epoch ran."""
+    import torch
+
+    if not any(entry["stage"] == TUNE for entry in progress.history):
+        return None
+    epoch = progress.history[-1]["epoch"]
+    if progress.best_state is not None:
+        network.load_state_dict(progress.best_state)
+        epoch = progress.history[progress.best_epoch - 1]["epoch"]
+    return Candidate(network.to(memory_format=torch.contiguous_format), TUNE, epoch)
+
+
+def _probe(setup: FinetuneSetup, progress: Progress, classes: int, device: torch.device) -> Candidate:
+    """The probe the run started from: the pretrained network with the probe's classifier."""
+    assert progress.probe_head is not None
+    network = build_network(setup.backbone, setup.weights, classes)
+    classifier_of(network).load_state_dict(progress.probe_head)
+    return Candidate(network.to(device), PROBE, 0)
+
+
+def _run_key(setup: FinetuneSetup, train: LabelledFiles, val: LabelledFiles | None, recipe: Recipe) -> str:
+    """The run's name: everything that shapes it (not the time budget: a run resumed with another one goes on)."""
+    return run_key(
         {
-            "data": data_hash,
+            "data": labels_sha256(train.shas, train.labels),
             "val": None if val is None else labels_sha256(val.shas, val.labels),
             "backbone": setup.base.key,
             "pipeline": setup.pipeline.to_dict(),
@@ -105,31 +164,34 @@ def finetune(
             "seed": setup.seed,
         }
     )
-    checkpoint_path = setup.checkpoints / f"{key}.pt"
-    check_model_input(setup.pipeline, setup.base.input_size, setup.base.mean, setup.base.std)
-    device = torch.device(chosen_device(setup.device))
-    torch.manual_seed(setup.seed)
-    network = build_network(setup.backbone, setup.weights, len(classes)).to(device)
-    saved = load_checkpoint(checkpoint_path, key)
-    progress = Progress() if saved is None else saved.progress
-    if saved is not None:
-        network.load_state_dict(saved.model)
+
+
+def _cached_outputs(
+    setup: FinetuneSetup,
+    key: str,
+    lower: torch.nn.Module,
+    device: torch.device,
+    train: LabelledFiles,
+    val: LabelledFiles | None,
+    targets: np.ndarray,
+    draws: int,
+    on_step: StepFn | None,
+) -> LowerOutputs:
+    """The lower part's outputs for every draw and the plain train and val images, from the run's cache folder."""
+    from tetsuban.finetune.cache import LowerRun, lower_outputs
+    from tetsuban.finetune.split import bfloat16_is_fast
+
     examples = [Example(p, int(t), name) for p, t, name in zip(train.paths, targets, train.labels, strict=True)]
-    trainer = _Trainer(network, recipe, classes, examples, val, setup, device, on_step)
-    for stage in STAGES[STAGES.index(progress.stage) :]:
-        resume = saved if saved is not None and saved.progress.stage == stage and progress.epochs_done > 0 else None
-        trainer.run_stage(stage, progress, resume, checkpoint_path, key)
-        saved = None
-        if stage != STAGES[-1]:
-            progress.stage, progress.epochs_done, progress.bad_epochs = STAGES[STAGES.index(stage) + 1], 0, 0
-            save_checkpoint(checkpoint_path, key, progress, network.state_dict(), {}, {})
-    if progress.best_state is not None:
-        network.load_state_dict(progress.best_state)
-    validation = trainer.validation()
-    outcome = Outcome(classes, recipe, progress, validation, train, val, device.type, time.perf_counter() - started)
-    artifact = export_finetuned(network, outcome, setup)
-    checkpoint_path.unlink(missing_ok=True)
-    return TrainReport(artifact, float("nan"), validation, time.perf_counter() - started)
+    if val is not None:
+        examples += [Example(p, -1, name) for p, name in zip(val.paths, val.labels, strict=True)]
+    images = AugmentedImages(examples, setup.pipeline.to_dict(), setup.seed)
+    run = LowerRun(lower, device, bfloat16_is_fast(device), setup.workers)
+
+    def on_pass(number: int, passes: int, batch: int, batches: int) -> None:
+        if on_step is not None:
+            on_step(Step(CACHE, number, passes, batch, batches, float("nan"), None))
+
+    return lower_outputs(setup.checkpoints / key, run, images, len(train.paths), draws, on_pass)
 
 
 def chosen_device(asked: str | None) -> str:
@@ -144,128 +206,161 @@ def chosen_device(asked: str | None) -> str:
     return asked
 
 
-class _Trainer:
-    """One network trained stage by stage; holds the loader, the validation images and the loss."""
+class _Tuner:
+    """The upper part and the classifier trained over the cached draws; scores each epoch on the cached val."""
 
     def __init__(
         self,
         network: torch.nn.Module,
+        parts: tuple[torch.nn.Module, torch.nn.Module],
         recipe: Recipe,
         classes: tuple[str, ...],
-        examples: list[Example],
+        targets: np.ndarray,
+        features: LowerOutputs,
         val: LabelledFiles | None,
-        setup: FinetuneSetup,
         device: torch.device,
         on_step: StepFn | None,
+        seed: int,
     ) -> None:
         import torch
 
-        self.network, self.recipe, self.classes, self.setup = network, recipe, classes, setup
-        self.device, self.on_step = device, on_step
-        counts = np.bincount([e.target for e in examples], minlength=len(classes))
-        balanced = len(examples) / (len(classes) * np.maximum(counts, 1))
+        from tetsuban.finetune.split import bfloat16_is_fast
+
+        self.network, (self.lower, self.upper), self.recipe, self.classes = network, parts, recipe, classes
+        self.features, self.device, self.on_step, self.seed = features, device, on_step, seed
+        self.targets = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+        counts = np.bincount(targets, minlength=len(classes))
+        balanced = len(targets) / (len(classes) * np.maximum(counts, 1))
         self.loss = torch.nn.CrossEntropyLoss(
             weight=torch.tensor(balanced, dtype=torch.float32, device=device), label_smoothing=recipe.label_smoothing
         )
-        self.sampler = EpochSampler(len(examples), setup.seed)
-        dataset = AugmentedImages(examples, setup.pipeline.to_dict(), setup.seed)
-        self.loader = training_loader(dataset, self.sampler, recipe.batch_size, setup.workers, device.type == "cuda")
+        self.bfloat16 = bfloat16_is_fast(device)
         self.val_labels = list(val.labels) if val is not None else []
-        self.val_pixels = validation_inputs(val.paths, setup.pipeline) if val is not None and val.paths else None
         self.last_val: float | None = None
 
-    def run_stage(
-        self, stage: str, progress: Progress, resume: Checkpoint | None, checkpoint_path: Path, key: str
-    ) -> None:
-        """Train ``stage`` from ``progress.epochs_done`` to its end or an early stop, checkpointing every epoch."""
+    def start_from_probe(self, progress: Progress, train_labels: list[str]) -> None:
+        """Set the classifier to the probe fitted on the pooled plain training images (C chosen on val), and record
+        it as epoch 0 of ``progress`` (its classifier kept there: the run's other candidate)."""
         import torch
 
-        epochs = self.recipe.head_epochs if stage == "head" else self.recipe.body_epochs
-        if progress.epochs_done >= epochs or (stage == "body" and progress.bad_epochs >= self.recipe.patience):
-            return
-        set_stage(self.network, stage)
-        lrs = [self.recipe.head_stage_lr] if stage == "head" else [*self.recipe.body_lrs, self.recipe.head_lr]
-        groups = parameter_groups(self.network, stage, lrs[-1], lrs[:-1])
-        optimizer = torch.optim.AdamW(groups, weight_decay=self.recipe.weight_decay)
-        steps = len(self.loader)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=lrs, total_steps=epochs * steps, pct_start=self.recipe.warmup_share
+        start = probe_start(
+            self._pooled(self.features.train), train_labels, self._pooled(self.features.val), self.val_labels
         )
-        if resume is not None and resume.optimizer:
+        layer = classifier_of(self.network)
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(start.head.weight).float())
+            layer.bias.copy_(torch.from_numpy(start.head.bias).float())
+        progress.probe_head = classifier_state(self.network)
+        entry = {"stage": PROBE, "epoch": 0, "C": start.c, "C_from": start.c_from, **self._validate()}
+        progress.record(entry, None, self._state)  # epochs compete among themselves; the probe at the end
+
+    def run(
+        self, progress: Progress, resume: Checkpoint | None, checkpoint_path: Path, key: str, deadline: float | None
+    ) -> str:
+        """Train from ``progress.epochs_done`` to the recipe's end or the ``deadline`` (a perf_counter time),
+        checkpointing every epoch; returns what ended it ("recipe" or "time budget")."""
+        import torch
+
+        from tetsuban.finetune.split import prepare_for_tuning, training_mode
+
+        trained = prepare_for_tuning(self.network, self.lower)
+        optimizer = torch.optim.AdamW(trained, lr=self.recipe.lr, weight_decay=self.recipe.weight_decay)
+        steps = -(-len(self.targets) // self.recipe.batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.recipe.lr, total_steps=self.recipe.epochs * steps, pct_start=self.recipe.warmup_share
+        )
+        resumed = resume is not None and progress.epochs_done > 0
+        if resume is not None and resumed and resume.optimizer:
             optimizer.load_state_dict(resume.optimizer)
             schedule.load_state_dict(resume.schedule)
-        for epoch in range(progress.epochs_done, epochs):
-            self.sampler.start(stage, epoch)
-            loss = self._epoch(stage, epoch, epochs, optimizer, schedule, resumed=resume is not None)
+        durations: list[float] = []
+        for epoch in range(progress.epochs_done, self.recipe.epochs):
+            if deadline is not None and time.perf_counter() + (np.mean(durations) if durations else 0.0) > deadline:
+                return "time budget"
+            began = time.perf_counter()
+            training_mode(self.network)
+            loss = self._epoch(epoch, steps, optimizer, schedule, resumed)
             score = self._validate()
-            set_stage(self.network, stage)  # validating put the network in evaluation mode
             if self.on_step is not None and score:  # the epoch's bar shows the validation it ended with
-                self.on_step(Step(stage, epoch + 1, epochs, steps, steps, loss, self.last_val, resume is not None))
-            measured = None if not score else (score["val_balanced_accuracy"], -score["val_loss"])
-            progress.record({"stage": stage, "epoch": epoch + 1, "train_loss": loss, **score}, measured, self._state)
+                self.on_step(Step(TUNE, epoch + 1, self.recipe.epochs, steps, steps, loss, self.last_val, resumed))
+            entry = {"stage": TUNE, "epoch": epoch + 1, "train_loss": loss, **score}
+            progress.record(entry, _measured(score), self._state)
             save_checkpoint(
                 checkpoint_path, key, progress, self.network.state_dict(), optimizer.state_dict(), schedule.state_dict()
             )
-            if stage == "body" and progress.bad_epochs >= self.recipe.patience:
-                break
+            durations.append(time.perf_counter() - began)
+        return "recipe"
 
-    def _state(self) -> dict[str, Any]:
-        return {k: v.detach().cpu().clone() for k, v in self.network.state_dict().items()}
-
-    def _epoch(self, stage: str, epoch: int, epochs: int, optimizer: Any, schedule: Any, resumed: bool) -> float:
-        """One epoch of training; returns its mean training loss."""
+    def _epoch(self, epoch: int, steps: int, optimizer: Any, schedule: Any, resumed: bool) -> float:
+        """One epoch over the cached draw ``epoch`` (modulo the draws), in an order fixed by the seed and the epoch;
+        returns the mean training loss."""
         import torch
 
-        steps, total, seen = len(self.loader), 0.0, 0
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
-        for step, (images, targets) in enumerate(self.loader, start=1):
-            images = images.to(self.device, non_blocking=True)
-            targets = targets.to(self.device, non_blocking=True)
-            with autocast:
-                logits = self.network(images)
+        features = self.features.draws[epoch % len(self.features.draws)]
+        order = torch.tensor(epoch_order(self.seed, epoch, len(self.targets)))
+        total, seen = 0.0, 0
+        for step in range(steps):
+            picked = order[step * self.recipe.batch_size : (step + 1) * self.recipe.batch_size]
+            x = features[picked].to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            targets = self.targets[picked].to(self.device, non_blocking=True)
+            with self._autocast():
+                logits = self._logits(x.float() if not self.bfloat16 else x)
             loss = self.loss(logits.float(), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            total += float(loss.detach()) * len(targets)
-            seen += len(targets)
+            total += float(loss.detach()) * len(picked)
+            seen += len(picked)
             if self.on_step is not None:
-                self.on_step(Step(stage, epoch + 1, epochs, step, steps, total / seen, self.last_val, resumed))
+                self.on_step(
+                    Step(TUNE, epoch + 1, self.recipe.epochs, step + 1, steps, total / seen, self.last_val, resumed)
+                )
         return total / max(seen, 1)
 
-    def probabilities(self) -> np.ndarray:
-        """(N, K) probabilities of the validation images under the network as it is now."""
+    def _autocast(self) -> Any:
         import torch
 
-        assert self.val_pixels is not None
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        return classifier_of(self.network)(self.upper(x))
+
+    def _outputs(self, features: torch.Tensor, logits: bool) -> np.ndarray:
+        """Pooled features or logits (float32, N rows) of cached lower outputs, in evaluation mode."""
+        import torch
+
         self.network.eval()
         rows = []
-        with torch.inference_mode():
-            for start in range(0, len(self.val_pixels), VAL_BATCH):
-                batch = finished_batch(self.val_pixels[start : start + VAL_BATCH], self.setup.pipeline)
-                rows.append(torch.softmax(self.network(batch.to(self.device)).float(), dim=1).cpu().numpy())
-        return np.concatenate(rows)
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, len(features), VAL_BATCH):
+                x = features[start : start + VAL_BATCH].to(self.device).contiguous(memory_format=torch.channels_last)
+                x = x if self.bfloat16 else x.float()
+                rows.append((self._logits(x) if logits else self.upper(x)).float().cpu().numpy())
+        width = len(self.classes) if logits else classifier_of(self.network).in_features
+        return np.concatenate(rows) if rows else np.zeros((0, width), np.float32)
+
+    def _pooled(self, features: torch.Tensor) -> np.ndarray:
+        return self._outputs(features, logits=False)
 
     def _validate(self) -> dict[str, float]:
         """Accuracy, balanced accuracy and loss on the validation images (empty without them)."""
-        if self.val_pixels is None:
+        if not self.val_labels:
             return {}
-        probabilities = self.probabilities()
+        logits = self._outputs(self.features.val, logits=True)
+        probabilities = softmax(logits.astype(np.float64))
         found = held_out_validation(self.classes, probabilities, self.val_labels)
-        column = {name: k for k, name in enumerate(self.classes)}
-        known = [(n, column[label]) for n, label in enumerate(self.val_labels) if label in column]
-        loss = float(np.mean([-np.log(max(probabilities[n, k], 1e-12)) for n, k in known])) if known else 0.0
         self.last_val = found.accuracy
         return {
             "val_accuracy": float(found.accuracy or 0.0),
             "val_balanced_accuracy": float(found.balanced_accuracy or 0.0),
-            "val_loss": loss,
+            "val_loss": mean_log_loss(self.classes, probabilities, self.val_labels),
         }
 
-    def validation(self) -> Validation:
-        """The final network's validation (after the best state is restored)."""
-        if self.val_pixels is None:
-            note = "no validation split (tetsuban split makes one): no early stopping, the last epoch is kept"
-            return Validation("none", 0, 0, None, None, {}, note)
-        return held_out_validation(self.classes, self.probabilities(), self.val_labels)
+    def _state(self) -> dict[str, Any]:
+        return {k: v.detach().cpu().clone() for k, v in self.network.state_dict().items()}
+
+
+def _measured(score: dict[str, float]) -> tuple[float, float] | None:
+    """What chooses the kept epoch: (balanced accuracy, -loss) on val; None without validation images."""
+    return None if not score else (score["val_balanced_accuracy"], -score["val_loss"])

@@ -1,5 +1,5 @@
-"""The fine-tuning stage: the backbone and a head trained end to end on the labelled train images, stopped early on
-the val images (test images are never used), resumable from a checkpoint, saved as a model folder."""
+"""The fine-tuning stage: the backbone's upper blocks and a probe-started head trained on the labelled train images,
+chosen on the val images (test images are never used), resumable from a checkpoint, saved as a model folder."""
 
 from __future__ import annotations
 
@@ -22,10 +22,11 @@ def finetune_model(
     epochs: int | None = None,
     device: str | None = None,
     on_step: StepFn | None = None,
+    minutes: float | None = None,
 ) -> TrainReport:
     """Fine-tune the backbone on the labelled train images, stopping early on the val images, into
     ``models/<id>/``. A killed run resumes from its checkpoint when started again with the same labels and
-    settings. ``epochs`` caps the whole-network stage (the recipe chooses otherwise)."""
+    settings. ``epochs`` overrides the recipe's; ``minutes`` is a time budget (the best epoch so far is kept)."""
     labels = ws.labelled()
     train_ids, val_ids = train_and_val(ws, labels)
     by_id = {r.id: r for r in ws.images()}
@@ -51,6 +52,7 @@ def finetune_model(
         pipeline=ws.pipeline(),
         seed=seed,
         epochs=epochs,
+        minutes=minutes,
         workers=max(0, min(8, worker_count(ws.config.model.workers) - 1)),
         device=device,
     )

@@ -1,9 +1,10 @@
 """The model card: a typed, frozen record of what a model is and how it was made, read and written here alone.
 
-``card.json`` holds it as JSON under a versioned format. Version 2 spells each head kind as ``--head`` does
-(``logistic``, ``svm``, ``knn``, and ``finetuned``); version 1 cards (``logistic_regression``, ``linear_svm``) are
-still read. A card made by someone else is hostile: every field is checked for its type and limits while it is read
-(so that ``input_size = 100000`` cannot ask for 42 GiB), and the first problem is named.
+``card.json`` holds it as JSON under a versioned format. Version 3 records a fine-tuned head as a probe (epoch 0)
+and fine-tuning epochs, with the one kept and why; version 2 cards (a head stage and a whole-network stage) and
+version 1 cards (head kinds spelt ``logistic_regression``, ``linear_svm``) are still read. A card made by someone
+else is hostile: every field is checked for its type and limits while it is read (so that ``input_size = 100000``
+cannot ask for 42 GiB), and the first problem is named.
 
 Over 400 lines, for a reason: the records, their JSON and the checks of each field are one format, and keeping them
 in one module is what makes a change of the card one change (with its version) rather than three that can disagree.
@@ -27,8 +28,11 @@ from tetsuban.files import read_bounded
 from tetsuban.learn.validate import Validation
 from tetsuban.pipeline.spec import Pipeline
 
-CARD_FORMAT = "tetsuban-model/2"
-_OLDER_FORMATS = {"tetsuban-model/1": {"logistic_regression": "logistic", "linear_svm": "svm"}}  # head kinds renamed
+CARD_FORMAT = "tetsuban-model/3"
+_OLDER_FORMATS = {  # the head kinds each renamed
+    "tetsuban-model/1": {"logistic_regression": "logistic", "linear_svm": "svm"},
+    "tetsuban-model/2": {},
+}
 MAX_CARD_BYTES = 64 * 1024 * 1024  # a kNN or SVM card lists content hashes; far below this
 MAX_CLASSES = 10_000
 INPUT_SIZES = (16, 1024)
@@ -79,19 +83,20 @@ class KnnHeadCard:
 
 @dataclass(frozen=True)
 class FinetunedHeadCard:
-    """A network fine-tuned end to end: its recipe and every epoch's figures as recorded, which epoch was kept."""
+    """A fine-tuned network: its recipe, every epoch's figures as recorded (the probe it started from is epoch 0),
+    which was kept and why."""
 
     kind: ClassVar[HeadKind] = "finetuned"
     classifier: str
     recipe: Mapping[str, Any]
     device: str
-    head_epochs: int
-    body_epochs: int
+    epochs: int  # fine-tuning epochs run
     planned_epochs: int
-    stopped_early: bool
-    best_stage: str
+    ended_by: str  # "recipe" when every planned epoch ran, "time budget", or (format 2) "validation": stopped early
+    best_stage: str  # "probe" or "tune" (format 2: "head" or "body")
     best_epoch: int
     chosen_by: str  # "validation", or "last" when there was none
+    kept: str  # a sentence: the network kept and the validation that decided
     history: tuple[Mapping[str, Any], ...]
     weights: str  # the network's weights file, beside the graph
 
@@ -196,7 +201,7 @@ def parse_card(parsed: object) -> ModelCard:
         id=card.text("id"),
         created_at=card.text("created_at", 64),
         classes=_classes(card.raw("classes")),
-        head=_head(card.section("head"), renamed),
+        head=_head(card.section("head"), renamed, card_format),
         validation=_validation(card.section("validation")),
         label_counts=card.mapping("label_counts", _count),
         data=_data(card.section("data")),
@@ -367,7 +372,7 @@ def _validation(validation: _Fields) -> Validation:
     )
 
 
-def _head(head: _Fields, renamed: Mapping[str, str]) -> HeadCard:
+def _head(head: _Fields, renamed: Mapping[str, str], card_format: str) -> HeadCard:
     kind = head.raw("kind")
     kind = renamed.get(kind, kind) if isinstance(kind, str) else kind
     if kind == "logistic":
@@ -384,26 +389,31 @@ def _head(head: _Fields, renamed: Mapping[str, str]) -> HeadCard:
     if kind == "knn":
         return KnnHeadCard(head.count("k"), head.text("metric"), head.text("weights"), head.count("neighbours"))
     if kind == "finetuned":
-        return _finetuned(head)
+        return _finetuned(head, card_format)
     raise CardError(f"'head.kind' must be one of logistic, svm, knn, finetuned; it is {str(kind)[:40]!r}")
 
 
-def _finetuned(head: _Fields) -> FinetunedHeadCard:
+def _finetuned(head: _Fields, card_format: str) -> FinetunedHeadCard:
     epochs, best = head.section("epochs"), head.section("best")
     history = head.raw("history")
     if not isinstance(history, list) or not all(isinstance(entry, dict) for entry in history):
         raise CardError("'head.history' must be a list of objects")
+    if card_format == CARD_FORMAT:
+        run, ended_by, kept = epochs.count("tuned"), head.text("ended_by"), best.text("kept")
+    else:  # format 2: a head stage, then a whole-network one stopped early or not
+        run, kept = epochs.count("head") + epochs.count("body"), ""
+        ended_by = "validation" if head.flag("stopped_early") else "recipe"
     return FinetunedHeadCard(
         head.text("classifier"),
         head.section("recipe").value,
         head.text("device"),
-        epochs.count("head"),
-        epochs.count("body"),
+        run,
         epochs.count("planned"),
-        head.flag("stopped_early"),
+        ended_by,
         best.text("stage"),
         best.count("epoch"),
         best.text("chosen_by"),
+        kept,
         tuple(history),
         _file_name(head.text("weights")),
     )
@@ -457,9 +467,9 @@ def _head_json(head: HeadCard) -> dict[str, Any]:
         "classifier": head.classifier,
         "recipe": _plain(head.recipe),
         "device": head.device,
-        "epochs": {"head": head.head_epochs, "body": head.body_epochs, "planned": head.planned_epochs},
-        "stopped_early": head.stopped_early,
-        "best": {"stage": head.best_stage, "epoch": head.best_epoch, "chosen_by": head.chosen_by},
+        "epochs": {"tuned": head.epochs, "planned": head.planned_epochs},
+        "ended_by": head.ended_by,
+        "best": {"stage": head.best_stage, "epoch": head.best_epoch, "chosen_by": head.chosen_by, "kept": head.kept},
         "history": _plain(head.history),
         "weights": head.weights,
     }

@@ -1,0 +1,89 @@
+"""The run's last decision: the fine-tuned network or the probe, whichever validates better in float32."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import write_fashion_images
+from tetsuban import Project
+from tetsuban.finetune.choice import Candidate, ValData, keep_better
+from tetsuban.finetune.network import build_network, classifier_of
+from tetsuban.finetune.run import LabelledFiles
+from tetsuban.learn.card import FinetunedHeadCard
+from tetsuban.learn.head import fit_linear_head
+from tetsuban.pipeline.inputs import model_input, to_batch
+from tetsuban.pipeline.spec import default_pipeline
+
+
+@pytest.fixture(scope="module")
+def val(tmp_path_factory: pytest.TempPathFactory, fashion_dir: Path) -> LabelledFiles:
+    folder = write_fashion_images(fashion_dir, tmp_path_factory.mktemp("choice"), 12)
+    paths = sorted(folder.rglob("*.png"))
+    return LabelledFiles(paths, ["0" * 64] * len(paths), [path.parent.name for path in paths])
+
+
+def _classes(val: LabelledFiles) -> tuple[str, ...]:
+    return tuple(sorted(set(val.labels)))
+
+
+def _fitted(val: LabelledFiles) -> torch.nn.Module:
+    """A network whose classifier was fitted on these very images: it validates (nearly) perfectly on them."""
+    network = build_network("efficientnet_lite0", None, len(_classes(val))).eval()
+    batch = torch.from_numpy(to_batch([model_input(path, default_pipeline()) for path in val.paths]))
+    with torch.inference_mode():
+        pooled = network.forward_head(network.forward_features(batch), pre_logits=True).numpy()
+    head = fit_linear_head(pooled, val.labels, 1.0)
+    with torch.no_grad():
+        classifier_of(network).weight.copy_(torch.from_numpy(head.weight))
+        classifier_of(network).bias.copy_(torch.from_numpy(head.bias))
+    return network
+
+
+def _one_class(val: LabelledFiles) -> torch.nn.Module:
+    """A network that says the first class whatever it sees."""
+    network = build_network("efficientnet_lite0", None, len(_classes(val))).eval()
+    with torch.no_grad():
+        classifier_of(network).weight.zero_()
+        classifier_of(network).bias.copy_(torch.arange(len(_classes(val)), 0, -1, dtype=torch.float32))
+    return network
+
+
+def test_the_probe_is_kept_where_fine_tuning_validates_worse(val: LabelledFiles) -> None:
+    data = ValData(_classes(val), val, default_pipeline(), torch.device("cpu"))
+    kept = keep_better(Candidate(_one_class(val), "tune", 4), Candidate(_fitted(val), "probe", 0), data)
+    assert (kept.candidate.stage, kept.candidate.epoch, kept.chosen_by) == ("probe", 0, "validation")
+    assert kept.validation.balanced_accuracy is not None and kept.validation.balanced_accuracy > 0.9
+    assert kept.because.startswith("the probe: validation balanced accuracy")
+    assert f"fine-tuned epoch 4's {1 / len(_classes(val)):.3f}" in kept.because
+
+
+def test_the_fine_tuned_network_is_kept_where_it_validates_better(val: LabelledFiles) -> None:
+    data = ValData(_classes(val), val, default_pipeline(), torch.device("cpu"))
+    kept = keep_better(Candidate(_fitted(val), "tune", 7), Candidate(_one_class(val), "probe", 0), data)
+    assert (kept.candidate.stage, kept.candidate.epoch) == ("tune", 7)
+    assert kept.because.startswith(
+        f"fine-tuned epoch 7: validation balanced accuracy {kept.validation.balanced_accuracy:.3f}"
+    )
+
+
+def test_without_validation_the_last_epoch_is_kept_else_the_probe(val: LabelledFiles) -> None:
+    data = ValData(_classes(val), None, default_pipeline(), torch.device("cpu"))
+    tuned, probe = Candidate(_one_class(val), "tune", 3), Candidate(_fitted(val), "probe", 0)
+    kept = keep_better(tuned, probe, data)
+    assert kept.candidate is tuned and kept.chosen_by == "last" and kept.validation.accuracy is None
+    assert keep_better(None, probe, data).candidate is probe
+
+
+def test_a_time_budget_spent_before_any_epoch_ships_the_probe(tmp_path: Path, fashion_dir: Path) -> None:
+    with Project.init(tmp_path / "project") as project:
+        project.import_folder(write_fashion_images(fashion_dir, tmp_path / "fashion", 40, start=200))
+        project.split(test=0.25, val=0.25)
+        report = project.finetune(epochs=3, minutes=0.0)
+    head = report.artifact.card.head
+    assert isinstance(head, FinetunedHeadCard)
+    assert (head.epochs, head.planned_epochs, head.ended_by, head.best_stage) == (0, 3, "time budget", "probe")
+    assert [e["stage"] for e in head.history] == ["probe"]
+    assert head.kept == "the probe: no fine-tuning epoch ran within the time budget"
