@@ -113,7 +113,9 @@ def outputs(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tenso
     return torch.cat(parts)
 
 
-def probe_head(upper: torch.nn.Module, cached: Cached, y: dict[str, np.ndarray]) -> tuple[torch.nn.Linear, dict]:
+def probe_head(
+    upper: torch.nn.Module, cached: Cached, y: dict[str, np.ndarray], cs: tuple[float, ...] = PROBE_CS
+) -> tuple[torch.nn.Linear, dict]:
     """The project's linear probe (``fit_linear_head``) on the pooled features, C chosen on val, as one torch linear
     layer; and its figures."""
     pooled = {
@@ -121,7 +123,7 @@ def probe_head(upper: torch.nn.Module, cached: Cached, y: dict[str, np.ndarray])
     }
     names = [f"{k:04d}" for k in y["train"]]  # sorted as the class indices are, so row k of the head is class k
     fits = []
-    for c in PROBE_CS:
+    for c in cs:
         fitted = fit_linear_head(pooled["train"], names, c, tol=1e-4)
         fits.append((_probe_accuracy(fitted, pooled["val"], y["val"]), c, fitted))
     val, c, fitted = max(fits, key=lambda fit: fit[0])
@@ -154,7 +156,7 @@ def train(
     torch.manual_seed(0)
     _, upper = lower_and_upper(cut)
     head = copy.deepcopy(probe)
-    start = copy.deepcopy((upper.state_dict(), head.state_dict()))
+    initial = copy.deepcopy((upper.state_dict(), head.state_dict()))
     for module in upper.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.requires_grad_(False)
@@ -188,7 +190,7 @@ def train(
         print(f"  cut {cut}, lr {lr:g}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}", flush=True)
     end = copy.deepcopy((upper.state_dict(), head.state_dict()))
     for share in wise:
-        for module, first, last in ((upper, start[0], end[0]), (head, start[1], end[1])):
+        for module, first, last in ((upper, initial[0], end[0]), (head, initial[1], end[1])):
             module.load_state_dict({k: _mix(first[k], last[k], share) for k in first})
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
         rows.append(Epoch(cut, lr, epochs, rows[-1].loss, val, test, rows[-1].seconds, share))
@@ -208,6 +210,7 @@ def main() -> None:
     parser.add_argument("--lrs", type=float, nargs="+", default=[3e-4])
     parser.add_argument("--draws", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--start-c", type=float, help="start fine-tuning from the probe of this C, not val's")
     parser.add_argument("--wise", type=float, nargs="*", default=[], help="WiSE-FT shares to try after the last epoch")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -222,6 +225,8 @@ def main() -> None:
         lower, upper = lower_and_upper(cut)
         caches[cut] = cache(lower, images, args.draws, seed=0)
         probe, probes[cut] = probe_head(upper, caches[cut], y)
+        if args.start_c is not None:  # the fine-tuning starts from a probe of this C instead (the table's is by val)
+            probe, _ = probe_head(upper, caches[cut], y, (args.start_c,))
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
             rows += train(cut, lr, caches[cut], y, args.epochs, probe, tuple(args.wise))

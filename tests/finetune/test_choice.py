@@ -57,7 +57,7 @@ def test_the_probe_is_kept_where_fine_tuning_validates_worse(val: LabelledFiles)
     assert (kept.candidate.stage, kept.candidate.epoch, kept.chosen_by) == ("probe", 0, "validation")
     assert kept.validation.balanced_accuracy is not None and kept.validation.balanced_accuracy > 0.9
     assert kept.because.startswith("the probe: validation balanced accuracy")
-    assert f"fine-tuned epoch 4's {1 / len(_classes(val)):.3f}" in kept.because
+    assert f"against {1 / len(_classes(val)):.3f} for fine-tuned epoch 4" in kept.because
 
 
 def test_the_fine_tuned_network_is_kept_where_it_validates_better(val: LabelledFiles) -> None:

@@ -25,11 +25,20 @@ NO_VALIDATION = "no validation split (tetsuban split makes one): the last epoch 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A network that could be shipped: the probe (epoch 0) or a fine-tuned epoch."""
+    """A network that could be shipped: the probe (epoch 0) or a fine-tuned epoch, whose weights may be mixed with
+    the probe's (``share``: the fine-tuned weights' share of the mix, 1 unmixed)."""
 
     network: torch.nn.Module
     stage: str  # "probe" or "tune"
     epoch: int
+    share: float = 1.0
+
+    def name(self) -> str:
+        """How the card names it: "the probe", "fine-tuned epoch 7", "fine-tuned epoch 7 mixed 0.5 with the probe"."""
+        if self.stage != "tune":
+            return "the probe"
+        mixed = "" if self.share == 1.0 else f" mixed {self.share:g} with the probe (WiSE-FT)"
+        return f"fine-tuned epoch {self.epoch}{mixed}"
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ def keep_better(tuned: Candidate | None, probe: Candidate, data: ValData) -> Kep
     log loss (the probe on a full tie: it is the simpler model). Without val: ``tuned``, else the probe."""
     if data.val is None or not data.val.paths:
         kept = tuned or probe
-        what = "the last fine-tuned epoch" if tuned is not None else "the probe (no fine-tuning epoch ran)"
+        what = tuned.name() if tuned is not None else "the probe (no fine-tuning epoch ran)"
         return Kept(kept, Validation("none", 0, 0, None, None, {}, NO_VALIDATION), "last", f"{what}: {NO_VALIDATION}")
     pixels = validation_inputs(data.val.paths, data.pipeline)
     probe_val, probe_loss = _validate(probe.network, pixels, data)
@@ -67,9 +76,9 @@ def keep_better(tuned: Candidate | None, probe: Candidate, data: ValData) -> Kep
     tuned_val, tuned_loss = _validate(tuned.network, pixels, data)
     p, t = probe_val.balanced_accuracy or 0.0, tuned_val.balanced_accuracy or 0.0
     if (t, -tuned_loss) > (p, -probe_loss):
-        said = f"fine-tuned epoch {tuned.epoch}: validation balanced accuracy {t:.3f} against the probe's {p:.3f}"
+        said = f"{tuned.name()}: validation balanced accuracy {t:.3f} against the probe's {p:.3f}"
         return Kept(tuned, tuned_val, "validation", said + _tie(t, p, tuned_loss, probe_loss))
-    said = f"the probe: validation balanced accuracy {p:.3f} against fine-tuned epoch {tuned.epoch}'s {t:.3f}"
+    said = f"the probe: validation balanced accuracy {p:.3f} against {t:.3f} for {tuned.name()}"
     return Kept(probe, probe_val, "validation", said + _tie(t, p, tuned_loss, probe_loss))
 
 
@@ -91,6 +100,15 @@ def _validate(network: torch.nn.Module, pixels: np.ndarray, data: ValData) -> tu
     probabilities = np.concatenate(rows).astype(np.float64)
     labels = list(data.val.labels)
     return held_out_validation(data.classes, probabilities, labels), mean_log_loss(data.classes, probabilities, labels)
+
+
+def mixed_state(probe: dict[str, Any], tuned: dict[str, Any], share: float) -> dict[str, Any]:
+    """WiSE-FT: ``share`` of each fine-tuned floating-point tensor plus the rest of the probe network's; counters
+    (integer tensors) as fine-tuned."""
+    return {
+        k: (1 - share) * probe[k].to(v.device) + share * v if v.is_floating_point() and share != 1.0 else v
+        for k, v in tuned.items()
+    }
 
 
 def classifier_state(network: torch.nn.Module) -> dict[str, Any]:

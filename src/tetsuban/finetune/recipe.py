@@ -8,8 +8,10 @@ the number of epochs from the data size. There is no hyperparameter hunt.
 - The classifier starts as the linear probe fitted on the network's own pooled features (LP-FT): training starts
   from the probe's accuracy instead of tearing the features apart to fit a random head.
 - Batch-norm statistics and parameters stay as pretrained; AdamW with a one-cycle schedule (short warm-up), label
-  smoothing and class-balanced loss weights; the epoch that validates best is kept, and the probe itself counts as
-  epoch 0, so fine-tuning never ships a model that validated worse than the probe.
+  smoothing and class-balanced loss weights; the epoch that validates best is kept.
+- The kept epoch's weights are mixed with the probe's (WiSE-FT, Wortsman et al. 2022) at the share of the
+  fine-tuned weights that validates best (1: no mix); then that network and the probe itself are validated again
+  and the better is shipped, so fine-tuning never ships a model that validated worse than the probe.
 """
 
 from __future__ import annotations
@@ -37,10 +39,10 @@ class Recipe:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     warmup_share: float = 0.1
-    patience: int = 4
+    wise_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # tried besides 1 (the fine-tuned weights unmixed)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "wise_shares": list(self.wise_shares)}
 
 
 def recipe_for(train_images: int, epochs: int | None = None) -> Recipe:

@@ -17,7 +17,7 @@ import numpy as np
 from tetsuban.backbones.onnx_export import ExportedBackbone
 from tetsuban.errors import ConfigError
 from tetsuban.finetune.checkpoint import Checkpoint, Progress, load_checkpoint, run_key, save_checkpoint
-from tetsuban.finetune.choice import Candidate, ValData, classifier_state, keep_better
+from tetsuban.finetune.choice import Candidate, ValData, classifier_state, keep_better, mixed_state
 from tetsuban.finetune.data import AugmentedImages, Example, epoch_order
 from tetsuban.finetune.export import Outcome, export_finetuned
 from tetsuban.finetune.network import build_network, classifier_of
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 VAL_BATCH = 64
 DEVICES = ("cuda", "cpu")
-CACHE, PROBE, TUNE = "cache", "probe", "tune"  # what a Step is part of; the probe is epoch 0 of the history
+CACHE, PROBE, TUNE, MIX = "cache", "probe", "tune", "mix"  # stages; the probe is epoch 0 of the history
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,10 @@ def finetune(
     deadline = None if setup.minutes is None else started + setup.minutes * 60
     ended_by = tuner.run(progress, saved, checkpoint_path, key, deadline)
     data = ValData(classes, val, setup.pipeline, device)
-    kept = keep_better(_tuned(network, progress), _probe(setup, progress, len(classes), device), data)
+    probe, tuned = _probe(setup, progress, len(classes), device), _tuned(network, progress)
+    if tuned is not None and val is not None and val.paths:
+        tuned = replace(tuned, share=tuner.mix_with_probe(progress, probe.network.state_dict(), tuned.epoch))
+    kept = keep_better(tuned, probe, data)
     outcome = Outcome(classes, recipe, progress, kept, train, val, device.type, time.perf_counter() - started, ended_by)
     artifact = export_finetuned(kept.candidate.network, outcome, setup)
     checkpoint_path.unlink(missing_ok=True)
@@ -290,6 +293,22 @@ class _Tuner:
             )
             durations.append(time.perf_counter() - began)
         return "recipe"
+
+    def mix_with_probe(self, progress: Progress, probe: dict[str, Any], epoch: int) -> float:
+        """WiSE-FT: mix the network (the kept epoch) with the ``probe`` network's weights at each of the recipe's
+        shares, score each mix on val and record it in ``progress.history`` (stage "mix"); leave the network at the
+        best share (1: unmixed, on a tie too) and return it."""
+        tuned = self._state()
+        best_share, best = 1.0, _measured(self._validate())
+        for share in self.recipe.wise_shares:
+            self.network.load_state_dict(mixed_state(probe, tuned, share))
+            score = self._validate()
+            progress.history.append({"stage": MIX, "epoch": epoch, "share": share, **score})
+            measured = _measured(score)
+            if measured is not None and best is not None and measured > best:
+                best_share, best = share, measured
+        self.network.load_state_dict(mixed_state(probe, tuned, best_share))
+        return best_share
 
     def _epoch(self, epoch: int, steps: int, optimizer: Any, schedule: Any, resumed: bool) -> float:
         """One epoch over the cached draw ``epoch`` (modulo the draws), in an order fixed by the seed and the epoch;
