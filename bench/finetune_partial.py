@@ -114,14 +114,21 @@ def outputs(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tenso
 
 
 def probe_head(
-    upper: torch.nn.Module, cached: Cached, y: dict[str, np.ndarray], cs: tuple[float, ...] = PROBE_CS
+    upper: torch.nn.Module,
+    cached: Cached,
+    y: dict[str, np.ndarray],
+    cs: tuple[float, ...] = PROBE_CS,
+    augmented: bool = False,
 ) -> tuple[torch.nn.Linear, dict]:
     """The project's linear probe (``fit_linear_head``) on the pooled features, C chosen on val, as one torch linear
-    layer; and its figures."""
+    layer; and its figures. ``augmented``: fitted on the first augmentation draw's features besides the plain ones."""
     pooled = {
         name: outputs(upper, torch.nn.Identity(), getattr(cached, name)).numpy() for name in ("train", "val", "test")
     }
     names = [f"{k:04d}" for k in y["train"]]  # sorted as the class indices are, so row k of the head is class k
+    if augmented:
+        drawn = outputs(upper, torch.nn.Identity(), cached.draws[0]).numpy()
+        pooled["train"], names = np.concatenate([pooled["train"], drawn]), names + names
     fits = []
     for c in cs:
         fitted = fit_linear_head(pooled["train"], names, c, tol=1e-4)
@@ -211,6 +218,7 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--start-c", type=float, help="start fine-tuning from the probe of this C, not val's")
+    parser.add_argument("--start-augmented", action="store_true", help="fit the start probe on a draw as well")
     parser.add_argument("--wise", type=float, nargs="*", default=[], help="WiSE-FT shares to try after the last epoch")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -225,8 +233,10 @@ def main() -> None:
         lower, upper = lower_and_upper(cut)
         caches[cut] = cache(lower, images, args.draws, seed=0)
         probe, probes[cut] = probe_head(upper, caches[cut], y)
-        if args.start_c is not None:  # the fine-tuning starts from a probe of this C instead (the table's is by val)
-            probe, _ = probe_head(upper, caches[cut], y, (args.start_c,))
+        if args.start_c is not None or args.start_augmented:  # fine-tuning starts from another probe than the table's
+            cs = PROBE_CS if args.start_c is None else (args.start_c,)
+            probe, start = probe_head(upper, caches[cut], y, cs, args.start_augmented)
+            print(f"  fine-tuning starts from: {start}", flush=True)
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
             rows += train(cut, lr, caches[cut], y, args.epochs, probe, tuple(args.wise))
