@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from torch.utils.data import DataLoader
 
 PLAIN = -1  # the draw that is no augmentation
+_ORDERS = 1_000_003  # the generator stream of epoch orders, apart from every augmentation draw's
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def draw(seed: int, number: int, index: int) -> np.random.Generator:
 
 def epoch_order(seed: int, epoch: int, count: int) -> list[int]:
     """The order the training images come in, one epoch: a permutation fixed by (seed, epoch)."""
-    return [int(i) for i in np.random.default_rng([seed, 1_000_003, epoch]).permutation(count)]
+    return [int(i) for i in np.random.default_rng([seed, _ORDERS, epoch]).permutation(count)]
 
 
 class AugmentedImages:
