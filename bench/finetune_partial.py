@@ -28,13 +28,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from finetune import Source, draw_split, emoji_source, fashion_source
 
 from tetsuban.backbones.registry import build_torch
+from tetsuban.finetune.split import split_network
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.head import LinearHead, fit_linear_head
 from tetsuban.pipeline.inputs import to_batch
@@ -71,10 +71,8 @@ class Epoch:
 
 def lower_and_upper(cut: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     """The pretrained network cut before block ``cut``: (stem and blocks below it, the rest up to the pooling)."""
-    net: Any = build_torch("efficientnet_lite0").to(memory_format=torch.channels_last)
-    lower = torch.nn.Sequential(net.conv_stem, net.bn1, *net.blocks[:cut]).eval()
-    upper = torch.nn.Sequential(*net.blocks[cut:], net.conv_head, net.bn2, net.global_pool)
-    return lower, upper
+    lower, upper = split_network(build_torch("efficientnet_lite0").to(memory_format=torch.channels_last), cut)
+    return lower.eval(), upper
 
 
 def batch_of(images: list[np.ndarray], pipeline: Pipeline, rng: np.random.Generator | None) -> torch.Tensor:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tetsuban.finetune.data import finished_batch, validation_inputs
-from tetsuban.finetune.probe import mean_log_loss
-from tetsuban.learn.validate import Validation, held_out_validation
+from tetsuban.finetune.probe import scored
+from tetsuban.learn.validate import Validation
 from tetsuban.pipeline.spec import Pipeline
 
 if TYPE_CHECKING:
@@ -98,8 +98,7 @@ def _validate(network: torch.nn.Module, pixels: np.ndarray, data: ValData) -> tu
             batch = finished_batch(pixels[start : start + VAL_BATCH], data.pipeline).to(data.device)
             rows.append(torch.softmax(network(batch).float(), dim=1).cpu().numpy())
     probabilities = np.concatenate(rows).astype(np.float64)
-    labels = list(data.val.labels)
-    return held_out_validation(data.classes, probabilities, labels), mean_log_loss(data.classes, probabilities, labels)
+    return scored(data.classes, probabilities, list(data.val.labels))
 
 
 def mixed_state(probe: dict[str, Any], tuned: dict[str, Any], share: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tetsuban.learn.head import DEFAULT_C, LinearHead, fit_linear_head
-from tetsuban.learn.validate import held_out_validation
+from tetsuban.learn.validate import Validation, held_out_validation
 
 START_CS = (0.03, 0.1, 0.3, 1.0)
 
@@ -35,12 +35,15 @@ def probe_start(
     fits = []
     for c in START_CS:
         head = fit_linear_head(train, train_labels, c, tol=1e-4)
-        probabilities = head.probabilities(val)
-        found = held_out_validation(head.classes, probabilities, val_labels)
-        loss = mean_log_loss(head.classes, probabilities, val_labels)
+        found, loss = scored(head.classes, head.probabilities(val), val_labels)
         fits.append(((found.balanced_accuracy or 0.0, -loss, -c), head))
     (_, _, neg_c), head = max(fits, key=lambda fit: fit[0])
     return ProbeStart(head, -neg_c, "validation")
+
+
+def scored(classes: Sequence[str], probabilities: np.ndarray, labels: Sequence[str]) -> tuple[Validation, float]:
+    """The validation of ``probabilities`` for held-out images labelled ``labels``, and its mean log loss."""
+    return held_out_validation(classes, probabilities, labels), mean_log_loss(classes, probabilities, labels)
 
 
 def mean_log_loss(classes: Sequence[str], probabilities: np.ndarray, labels: Sequence[str]) -> float:

@@ -21,11 +21,10 @@ from tetsuban.finetune.choice import Candidate, ValData, classifier_state, keep_
 from tetsuban.finetune.data import AugmentedImages, Example, epoch_order
 from tetsuban.finetune.export import Outcome, export_finetuned
 from tetsuban.finetune.network import build_network, classifier_of
-from tetsuban.finetune.probe import mean_log_loss, probe_start
+from tetsuban.finetune.probe import probe_start, scored
 from tetsuban.finetune.recipe import LITE0_CUT, Recipe, recipe_for
 from tetsuban.learn.head import class_index, softmax
 from tetsuban.learn.train import TrainReport, labels_sha256
-from tetsuban.learn.validate import held_out_validation
 from tetsuban.params import check_choice, check_float
 from tetsuban.pipeline.inputs import check_model_input
 from tetsuban.pipeline.spec import Pipeline
@@ -367,13 +366,12 @@ class _Tuner:
         if not self.val_labels:
             return {}
         logits = self._outputs(self.features.val, logits=True)
-        probabilities = softmax(logits.astype(np.float64))
-        found = held_out_validation(self.classes, probabilities, self.val_labels)
+        found, loss = scored(self.classes, softmax(logits.astype(np.float64)), self.val_labels)
         self.last_val = found.accuracy
         return {
             "val_accuracy": float(found.accuracy or 0.0),
             "val_balanced_accuracy": float(found.balanced_accuracy or 0.0),
-            "val_loss": mean_log_loss(self.classes, probabilities, self.val_labels),
+            "val_loss": loss,
         }
 
     def _state(self) -> dict[str, Any]:
