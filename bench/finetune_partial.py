@@ -13,7 +13,7 @@ Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to v
 Writes bench/results/finetune_partial.md (or --out).
 
 Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
-       [--draws 6] [--epochs 10] [--wise 0.5 0.75]
+       [--draws 6] [--epochs 10] [--wise 0.5 0.75] [--warmup 0.3] [--layer-decay 0.5] [--crop-area 0.7]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from tetsuban.imaging.decode import decode
 from tetsuban.learn.head import LinearHead, fit_linear_head
 from tetsuban.pipeline.inputs import to_batch
 from tetsuban.pipeline.spec import Pipeline, default_pipeline
+from tetsuban.pipeline.transforms import RandomResizedCrop
 
 RESULTS = Path(__file__).resolve().parent / "results" / "finetune_partial.md"
 BATCH = 32
@@ -55,6 +56,15 @@ class Cached:
     val: torch.Tensor
     test: torch.Tensor
     seconds: float
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one run trains besides its cut and peak rate: the one-cycle warm-up's share of the steps, and the rate's
+    factor per block below the top one (1: every block at the peak rate)."""
+
+    warmup: float = 0.1
+    layer_decay: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,16 @@ def lower_and_upper(cut: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     return lower.eval(), upper
 
 
+def bench_pipeline(crop_area: float | None) -> Pipeline:
+    """The default pipeline, its random crop keeping at least ``crop_area`` of the image where given."""
+    pipeline = default_pipeline()
+    if crop_area is None:
+        return pipeline
+    crop = RandomResizedCrop(224, crop_area)
+    augment = tuple(crop if isinstance(t, RandomResizedCrop) else t for t in pipeline.augment)
+    return Pipeline(preprocess=pipeline.preprocess, augment=augment)
+
+
 def batch_of(images: list[np.ndarray], pipeline: Pipeline, rng: np.random.Generator | None) -> torch.Tensor:
     """The network's input for ``images``: augmented by ``rng`` as training draws it, or as prediction sees them."""
     out = []
@@ -85,8 +105,9 @@ def batch_of(images: list[np.ndarray], pipeline: Pipeline, rng: np.random.Genera
 
 
 @torch.inference_mode()
-def run_lower(lower: torch.nn.Module, images: list[np.ndarray], rng: np.random.Generator | None) -> torch.Tensor:
-    pipeline = default_pipeline()
+def run_lower(
+    lower: torch.nn.Module, images: list[np.ndarray], rng: np.random.Generator | None, pipeline: Pipeline
+) -> torch.Tensor:
     parts = []
     for start in range(0, len(images), 64):
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -94,10 +115,12 @@ def run_lower(lower: torch.nn.Module, images: list[np.ndarray], rng: np.random.G
     return torch.cat(parts)
 
 
-def cache(lower: torch.nn.Module, images: dict[str, list[np.ndarray]], draws: int, seed: int) -> Cached:
+def cache(
+    lower: torch.nn.Module, images: dict[str, list[np.ndarray]], draws: int, seed: int, pipeline: Pipeline
+) -> Cached:
     started = time.perf_counter()
-    augmented = [run_lower(lower, images["train"], np.random.default_rng([seed, d])) for d in range(draws)]
-    plain = {name: run_lower(lower, images[name], None) for name in ("train", "val", "test")}
+    augmented = [run_lower(lower, images["train"], np.random.default_rng([seed, d]), pipeline) for d in range(draws)]
+    plain = {name: run_lower(lower, images[name], None, pipeline) for name in ("train", "val", "test")}
     return Cached(augmented, plain["train"], plain["val"], plain["test"], time.perf_counter() - started)
 
 
@@ -155,6 +178,7 @@ def train(
     epochs: int,
     probe: torch.nn.Linear,
     wise: tuple[float, ...] = (),
+    setting: Setting = Setting(),
 ) -> list[Epoch]:
     """Train fresh upper blocks and a copy of the ``probe`` classifier at peak rate ``lr``; one row per epoch, then
     one per ``wise`` share: the last epoch's weights mixed with the start's (WiSE-FT)."""
@@ -165,10 +189,12 @@ def train(
     for module in upper.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.requires_grad_(False)
-    params = [p for p in [*upper.parameters(), *head.parameters()] if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    groups = rate_groups(upper, head, lr, setting.layer_decay)
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01)
     steps = epochs * -(-len(y["train"]) // BATCH)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[g["lr"] for g in groups], total_steps=steps, pct_start=setting.warmup
+    )
     loss_of = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     targets = torch.from_numpy(y["train"])
     rows = []
@@ -203,6 +229,19 @@ def train(
     return rows
 
 
+def rate_groups(upper: torch.nn.Module, head: torch.nn.Module, lr: float, decay: float) -> list[dict]:
+    """Optimizer groups: the classifier, the head convolution and the top block at ``lr``, each block below at
+    ``decay`` times the one above it."""
+    blocks = [m for m in upper.children() if isinstance(m, torch.nn.Sequential)]
+    groups = [
+        {"params": [p for p in block.parameters() if p.requires_grad], "lr": lr * decay ** (len(blocks) - 1 - i)}
+        for i, block in enumerate(blocks)
+    ]
+    in_blocks = {id(p) for block in blocks for p in block.parameters()}
+    rest = [p for p in [*upper.parameters(), *head.parameters()] if p.requires_grad and id(p) not in in_blocks]
+    return [g for g in [*groups, {"params": rest, "lr": lr}] if g["params"]]
+
+
 def _mix(first: torch.Tensor, last: torch.Tensor, share: float) -> torch.Tensor:
     return last if not last.is_floating_point() else (1 - share) * first + share * last
 
@@ -218,6 +257,9 @@ def main() -> None:
     parser.add_argument("--start-c", type=float, help="start fine-tuning from the probe of this C, not val's")
     parser.add_argument("--start-augmented", action="store_true", help="fit the start probe on a draw as well")
     parser.add_argument("--wise", type=float, nargs="*", default=[], help="WiSE-FT shares to try after the last epoch")
+    parser.add_argument("--warmup", type=float, default=0.1, help="the one-cycle warm-up's share of the steps")
+    parser.add_argument("--layer-decay", type=float, default=1.0, help="the rate's factor per block downwards")
+    parser.add_argument("--crop-area", type=float, help="the random crop's least area (the default pipeline's else)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -229,7 +271,7 @@ def main() -> None:
     probes, caches, rows = {}, {}, []
     for cut in args.cuts:
         lower, upper = lower_and_upper(cut)
-        caches[cut] = cache(lower, images, args.draws, seed=0)
+        caches[cut] = cache(lower, images, args.draws, seed=0, pipeline=bench_pipeline(args.crop_area))
         probe, probes[cut] = probe_head(upper, caches[cut], y)
         if args.start_c is not None or args.start_augmented:  # fine-tuning starts from another probe than the table's
             cs = PROBE_CS if args.start_c is None else (args.start_c,)
@@ -237,7 +279,8 @@ def main() -> None:
             print(f"  fine-tuning starts from: {start}", flush=True)
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
-            rows += train(cut, lr, caches[cut], y, args.epochs, probe, tuple(args.wise))
+            setting = Setting(args.warmup, args.layer_decay)
+            rows += train(cut, lr, caches[cut], y, args.epochs, probe, tuple(args.wise), setting)
     write_table(args, source, y, probes, caches, rows)
 
 
