@@ -7,8 +7,8 @@ the number of epochs from the data size. There is no hyperparameter hunt.
   whole-network one.
 - The classifier starts as the linear probe fitted on the network's own pooled features (LP-FT): training starts
   from the probe's accuracy instead of tearing the features apart to fit a random head.
-- Batch-norm statistics and parameters stay as pretrained; AdamW with a one-cycle schedule (short warm-up), label
-  smoothing and class-balanced loss weights; the epoch that validates best is kept.
+- Batch-norm statistics and parameters stay as pretrained; AdamW with a one-cycle schedule (peak 6e-4, reached
+  after 30% of the steps), label smoothing and class-balanced loss weights; the epoch that validates best is kept.
 - The kept epoch's weights are mixed with the probe's (WiSE-FT, Wortsman et al. 2022) at the share of the
   fine-tuned weights that validates best (1: no mix); then that network and the probe itself are validated again
   and the better is shipped, so fine-tuning never ships a model that validated worse than the probe.
@@ -35,10 +35,10 @@ class Recipe:
     epochs: int
     draws: int
     cut: int = LITE0_CUT
-    lr: float = 3e-4
+    lr: float = 6e-4
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
-    warmup_share: float = 0.1
+    warmup_share: float = 0.3
     wise_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # tried besides 1 (the fine-tuned weights unmixed)
 
     def to_dict(self) -> dict[str, object]:

@@ -165,10 +165,12 @@ class Pipeline:
 
 
 def default_pipeline() -> Pipeline:
-    """The default for the default backbone (224 px, mean = std = 0.5): mild, safe augmentation."""
+    """The default for the default backbone (224 px, mean = std = 0.5): mild, safe augmentation. The random crop
+    keeps at least 70% of the image: fine-tuning on crops down to 35% lost what tells small centred objects apart
+    (fashion-mnist's garments: bench/finetune_partial.py, +0.016 over the probe at 70% against +0.001)."""
     return Pipeline(
         preprocess=(Resize(256), CenterCrop(224), Normalize()),
-        augment=(RandomResizedCrop(224, 0.35), HFlip(0.5), BrightnessContrast(0.2, 0.2)),
+        augment=(RandomResizedCrop(224, 0.7), HFlip(0.5), BrightnessContrast(0.2, 0.2)),
     )
 
 

@@ -152,7 +152,7 @@ class RandomResizedCrop(Transform):
 
     name: ClassVar[str] = "random_resized_crop"
     size: int = 224
-    min_area: float = 0.35
+    min_area: float = 0.7
     ratio: tuple[float, float] = (3 / 4, 4 / 3)
 
     def __post_init__(self) -> None:
