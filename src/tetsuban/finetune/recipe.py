@@ -8,8 +8,9 @@ the number of epochs from the data size. There is no hyperparameter hunt.
 - The classifier starts as the linear probe fitted on the network's own pooled features (LP-FT): training starts
   from the probe's accuracy instead of tearing the features apart to fit a random head.
 - Batch-norm statistics and parameters stay as pretrained; AdamW with a one-cycle schedule (peak 6e-4, reached
-  after 30% of the steps), label smoothing and class-balanced loss weights; the epoch that validates best is kept.
-- The kept epoch's weights are mixed with the probe's (WiSE-FT, Wortsman et al. 2022) at the share of the
+  after 30% of the steps), label smoothing and class-balanced loss weights; the last epoch is kept (the best
+  validating one where a time budget ends the run early).
+- That epoch's weights are mixed with the probe's (WiSE-FT, Wortsman et al. 2022) at the share of the
   fine-tuned weights that validates best (1: no mix); then that network and the probe itself are validated again
   and the better is shipped, so fine-tuning never ships a model that validated worse than the probe.
 """
