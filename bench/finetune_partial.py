@@ -294,6 +294,10 @@ def split_images(source: Source, shots: int, rng: np.random.Generator) -> tuple[
     return images, y
 
 
+def _crop_note(crop_area: float | None) -> str:
+    return "" if crop_area is None else f" with random crops of at least {crop_area:g} of the image"
+
+
 def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict, caches: dict, rows: list) -> None:
     command = " ".join(sys.argv[1:])
     lines = [
@@ -303,7 +307,8 @@ def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict,
         f"{platform.python_version()}, {os.cpu_count()} CPU cores, no GPU, torch {torch.__version__}. "
         f"{source.name}: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test images, one draw of "
         "the labels. EfficientNet-Lite0; the blocks below the cut run once per image and augmentation draw "
-        f"({args.draws} draws, the default pipeline's augmentation), the rest trains from a probe-started classifier.",
+        f"({args.draws} draws, the default pipeline's augmentation{_crop_note(args.crop_area)}), the rest trains "
+        "from a probe-started classifier.",
         "",
         "| cut | probe (C by val) | cached in |",
         "|---:|---|---:|",
