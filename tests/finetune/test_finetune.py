@@ -55,7 +55,7 @@ def test_the_better_of_the_probe_and_the_last_epoch_is_kept(tuned: tuple[Project
     epochs = [e for e in head.history if e["stage"] == "tune"]
     scores = [(e["val_balanced_accuracy"], -e["val_loss"]) for e in epochs]
     best = epochs[-1]  # the run ended with the recipe: its last epoch competes, however the others validated
-    assert head.history[0]["stage"] == "probe" and head.history[0]["C_from"] == "validation"
+    assert head.history[0]["stage"] == "probe" and head.history[0]["C_from"] == "default"
     assert head.chosen_by == "validation" and f"{tuned[1].validation.balanced_accuracy:.3f}" in head.kept
     mixes = [e for e in head.history if e["stage"] == "mix"]  # WiSE-FT: the last epoch mixed with the probe
     assert [(e["epoch"], e["share"]) for e in mixes] == [(best["epoch"], share) for share in (0.25, 0.5, 0.75)]

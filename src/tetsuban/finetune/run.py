@@ -23,7 +23,7 @@ from tetsuban.finetune.export import Outcome, export_finetuned
 from tetsuban.finetune.network import build_network, classifier_of
 from tetsuban.finetune.probe import probe_start, scored
 from tetsuban.finetune.recipe import LITE0_CUT, Recipe, recipe_for
-from tetsuban.learn.head import class_index, softmax
+from tetsuban.learn.head import DEFAULT_C, class_index, softmax
 from tetsuban.learn.train import TrainReport, labels_sha256
 from tetsuban.params import check_choice, check_float
 from tetsuban.pipeline.inputs import check_model_input
@@ -245,19 +245,18 @@ class _Tuner:
         self.last_val: float | None = None
 
     def start_from_probe(self, progress: Progress, train_labels: list[str]) -> None:
-        """Set the classifier to the probe fitted on the pooled plain training images (C chosen on val), and record
-        it as epoch 0 of ``progress`` (its classifier kept there: the run's other candidate)."""
+        """Set the classifier to the probe fitted on the pooled plain training images (the default C, as ``tetsuban
+        train`` fits it), and record it as epoch 0 of ``progress`` (its classifier kept there: the run's other
+        candidate)."""
         import torch
 
-        start = probe_start(
-            self._pooled(self.features.train), train_labels, self._pooled(self.features.val), self.val_labels
-        )
+        head = probe_start(self._pooled(self.features.train), train_labels)
         layer = classifier_of(self.network)
         with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(start.head.weight).float())
-            layer.bias.copy_(torch.from_numpy(start.head.bias).float())
+            layer.weight.copy_(torch.from_numpy(head.weight).float())
+            layer.bias.copy_(torch.from_numpy(head.bias).float())
         progress.probe_head = classifier_state(self.network)
-        entry = {"stage": PROBE, "epoch": 0, "C": start.c, "C_from": start.c_from, **self._validate()}
+        entry = {"stage": PROBE, "epoch": 0, "C": DEFAULT_C, "C_from": "default", **self._validate()}
         progress.record(entry, None, self._state)  # epochs compete among themselves; the probe at the end
 
     def run(

@@ -102,3 +102,34 @@ def choose_c(x: np.ndarray, labels: Sequence[str], grid: Sequence[float] = C_GRI
     """The C of ``grid`` with the best cross-validated balanced accuracy (the smaller C on a tie)."""
     scored = [(validate(x, labels, c, seed).balanced_accuracy or 0.0, -c) for c in sorted(grid)]
     return -max(scored)[1]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """How much better one model's balanced accuracy is than another's on the same held-out images (negative:
+    worse), and the standard error of that difference."""
+
+    difference: float
+    standard_error: float
+
+
+def balanced_accuracy_gap(classes: Sequence[str], first: np.ndarray, second: np.ndarray, labels: Sequence[str]) -> Gap:
+    """``first``'s balanced accuracy minus ``second``'s, both (N, K) probabilities over ``classes`` for the same
+    images labelled ``labels``, with the paired standard error: per class, the variance of the per-image difference
+    in correctness over the class's images (a class of one image counts its difference as wholly uncertain).
+
+    Paired, because both models see the same images: an image both get right or both get wrong says nothing about
+    which is better, so the error is far smaller than two separate accuracies' errors would suggest."""
+    truth = np.asarray(labels)
+    names = np.asarray(classes)
+    right_first = names[first.argmax(axis=1)] == truth
+    right_second = names[second.argmax(axis=1)] == truth
+    means, variances = [], []
+    for name in sorted(set(labels)):
+        rows = truth == name
+        d = right_first[rows].astype(float) - right_second[rows].astype(float)
+        means.append(float(d.mean()))
+        variances.append(float(d.var(ddof=1)) / len(d) if len(d) > 1 else float(d[0] ** 2))
+    if not means:
+        return Gap(0.0, 0.0)
+    return Gap(float(np.mean(means)), float(np.sqrt(np.sum(variances))) / len(means))
