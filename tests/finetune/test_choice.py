@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from tests.conftest import write_fashion_images
 from tetsuban import Project
-from tetsuban.finetune.choice import Candidate, ValData, keep_better
+from tetsuban.finetune.choice import Candidate, ValData, compared, keep_better
 from tetsuban.finetune.network import build_network, classifier_of
 from tetsuban.finetune.run import LabelledFiles
 from tetsuban.learn.card import FinetunedHeadCard
@@ -87,3 +88,42 @@ def test_a_time_budget_spent_before_any_epoch_ships_the_probe(tmp_path: Path, fa
     assert (head.epochs, head.planned_epochs, head.ended_by, head.best_stage) == (0, 3, "time budget", "probe")
     assert [e["stage"] for e in head.history] == ["probe"]
     assert head.kept == "the probe: no fine-tuning epoch ran within the time budget"
+
+
+def _answers(wrong: list[int], classes: int = 3, per_class: int = 10) -> tuple[np.ndarray, list[str]]:
+    """Probabilities of a model that is right on every image but those in ``wrong`` (it says the next class there),
+    and the labels: ``per_class`` images of each class, class by class."""
+    truth = np.repeat(np.arange(classes), per_class)
+    said = truth.copy()
+    said[wrong] = (truth[wrong] + 1) % classes
+    return np.eye(classes)[said], [f"c{k}" for k in truth]
+
+
+def _candidates() -> tuple[Candidate, Candidate]:
+    return Candidate(torch.nn.Identity(), "tune", 10), Candidate(torch.nn.Identity(), "probe", 0)
+
+
+def test_a_probe_lead_within_the_noise_keeps_the_fine_tuned_network() -> None:
+    """Per class, the probe misses one image and the fine-tuned network two others: the probe leads by a tenth in
+    each class's recall, less than the paired standard error (about 0.104) of ten images a class."""
+    tuned, probe = _candidates()
+    tuned_p, labels = _answers([1, 2, 11, 12, 21, 22])
+    probe_p, _ = _answers([0, 10, 20])
+    kept = compared(tuned, probe, (tuned_p, probe_p), ("c0", "c1", "c2"), labels)
+    assert kept.candidate is tuned and kept.validation.balanced_accuracy == pytest.approx(0.8)
+    assert kept.because == (
+        "fine-tuned epoch 10: validation balanced accuracy 0.800 against the probe's 0.900 (the probe's lead is "
+        "within one standard error of the paired difference (0.104))"
+    )
+
+
+def test_a_probe_lead_beyond_the_noise_keeps_the_probe() -> None:
+    """Per class, the probe misses one image and the fine-tuned network three others: a lead of 0.2 against a paired
+    standard error of sqrt(3 * 0.4 / 10) / 3 = 0.115."""
+    tuned, probe = _candidates()
+    tuned_p, labels = _answers([1, 2, 3, 11, 12, 13, 21, 22, 23])
+    probe_p, _ = _answers([0, 10, 20])
+    kept = compared(tuned, probe, (tuned_p, probe_p), ("c0", "c1", "c2"), labels)
+    assert kept.candidate is probe and kept.validation.balanced_accuracy == pytest.approx(0.9)
+    assert kept.because.startswith("the probe: validation balanced accuracy 0.900 against 0.700 for fine-tuned epoch")
+    assert kept.because.endswith("a lead beyond one standard error of the paired difference (0.115)")

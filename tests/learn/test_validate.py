@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tests.conftest import pooled_7x7
-from tetsuban.learn.validate import fold_count, out_of_fold, validate
+from tetsuban.learn.validate import balanced_accuracy_gap, fold_count, out_of_fold, validate
 
 Data = tuple[np.ndarray, list[str]]
 _SHARES = {"Shirt": 40, "T-shirt/top": 25, "Pullover": 4}  # classes that look alike, so the scores are not all 1
@@ -82,3 +82,54 @@ def test_a_class_with_one_image_means_no_validation_and_says_why() -> None:
     assert report.note == "no validation: a class has a single labelled image"
     with pytest.raises(ValueError, match="at least two images of every class"):
         out_of_fold(x, ["a", "a", "a", "a", "b"], 0.1)
+
+
+def _two_models(unequal: Data) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities of two probes of different C on the same real images: they disagree on some."""
+    x, labels = unequal
+    classes, strong = out_of_fold(x, labels, 10.0)
+    _, weak = out_of_fold(x, labels, 0.001)
+    return classes, strong, weak
+
+
+def test_the_balanced_accuracy_gap_is_the_difference_of_scikit_learns(unequal: Data) -> None:
+    _, labels = unequal
+    classes, strong, weak = _two_models(unequal)
+    names = np.asarray(classes)
+    gap = balanced_accuracy_gap(classes, strong, weak, labels)
+    expected = balanced_accuracy_score(labels, names[strong.argmax(1)]) - balanced_accuracy_score(
+        labels, names[weak.argmax(1)]
+    )
+    assert gap.difference == pytest.approx(expected, abs=1e-12) and gap.difference != 0
+    reverse = balanced_accuracy_gap(classes, weak, strong, labels)
+    assert (reverse.difference, reverse.standard_error) == pytest.approx((-gap.difference, gap.standard_error))
+
+
+def test_the_gaps_standard_error_is_the_spread_of_a_stratified_bootstrap(unequal: Data) -> None:
+    """Resampling each class's images (as a new val set of the same make-up would) spreads the difference as wide as
+    the standard error says, once each class's bootstrap variance is scaled by n / (n - 1): the bootstrap's own
+    shortfall on small classes (4 pullovers here)."""
+    _, labels = unequal
+    classes, strong, weak = _two_models(unequal)
+    names, truth = np.asarray(classes), np.asarray(labels)
+    right = (names[strong.argmax(1)] == truth).astype(float) - (names[weak.argmax(1)] == truth)
+    rng = np.random.default_rng(0)
+    rows = [np.flatnonzero(truth == name) for name in sorted(set(labels))]
+    spread = 0.0
+    for r in rows:  # each class's recall difference, resampled; classes are independent, so variances add
+        means = right[rng.choice(r, (4000, len(r)))].mean(axis=1)
+        spread += float(np.var(means)) * len(r) / (len(r) - 1)
+    gap = balanced_accuracy_gap(classes, strong, weak, labels)
+    assert gap.standard_error > 0.01
+    assert gap.standard_error == pytest.approx(np.sqrt(spread) / len(rows), rel=0.05)
+
+
+def test_a_class_of_one_image_counts_its_disagreement_as_wholly_uncertain() -> None:
+    classes = ("a", "b")
+    labels = ["a", "a", "a", "a", "b"]
+    first = np.array([[1.0, 0], [1, 0], [1, 0], [1, 0], [0, 1]])  # right on all five
+    second = np.array([[1.0, 0], [1, 0], [1, 0], [1, 0], [1, 0]])  # wrong on the one "b"
+    gap = balanced_accuracy_gap(classes, first, second, labels)
+    assert (gap.difference, gap.standard_error) == pytest.approx((0.5, 0.5))
+    same = balanced_accuracy_gap(classes, first, first, labels)
+    assert (same.difference, same.standard_error) == (0.0, 0.0)
