@@ -9,8 +9,8 @@ Per budget and label draw, k labelled training images per class and k/2 validati
 the pool (on emoji, validation images come from emoji none of whose variants is trained on, as the test images do),
 and both models are trained the way a user trains them: ``tetsuban train`` (the probe with its default C, embeddings
 of the labelled images included in its time) and ``tetsuban train --finetune`` (the recipe as it chooses, keeping
-the probe where it validates better). Both are scored by ``tetsuban evaluate`` on the same test images. The table
-gives each draw, then per budget the median over the draws with the range.
+the probe where it validates clearly better). Both are scored by ``tetsuban evaluate`` on the same test images. The
+table gives each draw, then per budget the median over the draws with the range.
 Writes bench/results/finetune.md.
 
 Usage: python bench/finetune.py [--shots 100] [--datasets emoji fashion] [--draws 3]

@@ -243,7 +243,7 @@ def train(
         typer.Option(
             "--finetune",
             help="Fine-tune the backbone's upper blocks (torch), starting from the probe, instead of a probe alone: "
-            "slower, usually better; the probe is kept where it validates better. A killed run resumes.",
+            "slower, usually better; the probe is kept where it validates clearly better. A killed run resumes.",
         ),
     ] = False,
     epochs: Annotated[

@@ -1,4 +1,5 @@
-"""The run's last decision: the fine-tuned network or the probe, whichever validates better in float32."""
+"""The run's last decision: the fine-tuned network, or the probe where it validates better (in float32) beyond the
+noise of the paired comparison."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ the number of epochs from the data size. There is no hyperparameter hunt.
   validating one where a time budget ends the run early).
 - That epoch's weights are mixed with the probe's (WiSE-FT, Wortsman et al. 2022) at the share of the
   fine-tuned weights that validates best (1: no mix); then that network and the probe itself are validated again
-  and the better is shipped, so fine-tuning never ships a model that validated worse than the probe.
+  on the same images, and the probe is shipped where it leads by more than the comparison's noise.
 """
 
 from __future__ import annotations
