@@ -45,9 +45,13 @@ def test_the_run_writes_the_probes_artifact_with_the_network_beside_it(tuned: tu
     assert not list((project.root / ".cache" / "finetune").iterdir())  # checkpoint and cache go once the model is out
 
 
-def test_training_lowers_the_loss(tuned: tuple[Project, TrainReport]) -> None:
-    losses = [e["train_loss"] for e in _finetuned(tuned[1]).history if e["stage"] == "tune"]
-    assert losses[-1] < losses[0] - 0.05
+def test_training_lowers_the_validation_loss_below_the_probes(tuned: tuple[Project, TrainReport]) -> None:
+    """Not the training loss: started from the probe, which fits 30 training images nearly perfectly, it has little
+    room to fall; what the run is for is the images it does not train on."""
+    history = _finetuned(tuned[1]).history
+    probe, last = history[0], [e for e in history if e["stage"] == "tune"][-1]
+    assert probe["stage"] == "probe" and last["val_loss"] < probe["val_loss"] - 0.1
+    assert np.isfinite(last["train_loss"]) and last["train_loss"] < np.log(len(tuned[1].artifact.card.classes))
 
 
 def test_the_better_of_the_probe_and_the_last_epoch_is_kept(tuned: tuple[Project, TrainReport]) -> None:

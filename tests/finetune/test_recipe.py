@@ -3,16 +3,17 @@ from __future__ import annotations
 import pytest
 
 from tetsuban.errors import ConfigError
-from tetsuban.finetune.recipe import MAX_DRAWS, MAX_EPOCHS, MIN_EPOCHS, recipe_for
+from tetsuban.finetune.recipe import MAX_DRAWS, MAX_EPOCHS, MIN_EPOCHS, PEAK_LR, recipe_for
 
 
 @pytest.mark.parametrize(
     ("images", "batch", "epochs"),
     [(20, 8, MAX_EPOCHS), (63, 8, 10), (64, 16, 10), (320, 32, 10), (1000, 32, 10), (2000, 32, 5), (10**5, 32, 3)],
 )
-def test_batch_size_and_epochs_follow_the_data_size(images: int, batch: int, epochs: int) -> None:
+def test_batch_size_epochs_and_rate_follow_the_data_size(images: int, batch: int, epochs: int) -> None:
     recipe = recipe_for(images)
     assert (recipe.batch_size, recipe.epochs, recipe.draws) == (batch, epochs, min(epochs, MAX_DRAWS))
+    assert recipe.lr == pytest.approx(PEAK_LR * batch / 32)  # linear scaling: a smaller batch, a smaller step
     assert MIN_EPOCHS <= recipe.epochs <= MAX_EPOCHS
 
 
