@@ -146,14 +146,28 @@ def test_the_curve_prints_measured_points_and_a_forecast_that_follow_from_them(p
 
 def test_the_simulator_writes_its_report(project_dir: Path) -> None:
     printed = tetsuban(
-        "simulate", project_dir, "--strategies", "hybrid,random", "--budget", "100", "--step", "25", "--seeds", "1"
+        "simulate",
+        project_dir,
+        "--strategies",
+        "hybrid,random",
+        "--heads",
+        "spreading,probe",
+        "--budget",
+        "100",
+        "--step",
+        "25",
+        "--seeds",
+        "1",
     ).stdout
-    assert "labels to ≥" in printed and "hybrid" in printed and "random" in printed
+    runs = ("hybrid + spreading", "random + spreading", "hybrid + probe", "random + probe")
+    assert "labels to ≥" in printed and all(run in printed for run in runs)
     page = (project_dir / "simulation.html").read_text(encoding="utf-8")
     assert "Labels to reach an accuracy" in page and "data:image/png;base64," in page
-    bad = tetsuban("simulate", project_dir, "--strategies", "clever", check=False)
-    assert bad.returncode != 0 and "hybrid, hybrid_random10, random" in bad.stderr + bad.stdout
-    assert "Embedding" not in bad.stdout + bad.stderr  # a wrong name fails before any work
+    assert "the accuracy of random + probe (random picks)" in page and all(run in page for run in runs)
+    for option, names in (("--strategies", "hybrid, hybrid_random10, random"), ("--heads", "probe, spreading")):
+        bad = tetsuban("simulate", project_dir, option, "clever", check=False)
+        assert bad.returncode != 0 and names in bad.stderr + bad.stdout
+        assert "Embedding" not in bad.stdout + bad.stderr  # a wrong name fails before any work
 
 
 def test_the_simulators_accuracy_is_the_head_on_every_known_label_scored_on_the_test_split(project_dir: Path) -> None:
@@ -166,10 +180,21 @@ def test_the_simulators_accuracy_is_the_head_on_every_known_label_scored_on_the_
     known_x, known_y = np.vstack([train_x, val_x]), train_y + val_y
     budget = str(len(known_y))
     printed = tetsuban(
-        "simulate", project_dir, "--strategies", "random", "--budget", budget, "--step", budget, "--seeds", "1"
+        "simulate",
+        project_dir,
+        "--strategies",
+        "random",
+        "--heads",
+        "probe",
+        "--budget",
+        budget,
+        "--step",
+        budget,
+        "--seeds",
+        "1",
     ).stdout
     found = re.search(r"labels to ≥ (\d+\.\d+)", printed)
-    row = re.search(r"random\s+\W*([\d,]+)", printed)
+    row = re.search(r"random \+ probe\s+\W*([\d,]+)", printed)
     assert found is not None and row is not None and row.group(1).replace(",", "") == budget
     # the simulator's loop holds the labelled images only, and fits its probe (standardized over them) on all the
     # known ones at once; a cold fit stops elsewhere within the solver's tolerance, a test image or two apart
@@ -186,6 +211,7 @@ def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
     with Project.open(copy) as project:
         running = project.label_loop(retrain_every=5, queue_size=10, background=True, snapshot_seconds=0)
         loop, image_ids = running.loop, running.image_ids
+        loop.wait_for_head()  # spreading's graph, built in the background, makes a retrain of its own
         first = loop.snapshot.generation
         stored = project.suggestions()
         assert set(stored) == set(image_ids.tolist())  # the first head's suggestion for every embedded image

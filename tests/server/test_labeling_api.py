@@ -36,6 +36,7 @@ def copied(served: Path, tmp_path: Path) -> Path:
 @pytest.fixture()
 def client(copied: Path) -> Iterator[TestClient]:
     with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as opened:
+        opened.app.state.tetsuban.view.loop.wait_for_head()  # type: ignore[attr-defined]  # its retrain too
         yield with_csrf(opened)
 
 

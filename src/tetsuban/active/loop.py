@@ -13,8 +13,6 @@ the others ``adopt`` what it published, and learn of labels with ``note`` (a lab
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,19 +20,22 @@ from typing import Any
 
 import numpy as np
 
+from tetsuban.active.heads import DEFAULT_HEAD, LoopHead
 from tetsuban.active.strategies import Strategy
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import DEFAULT_C, LinearHead
 from tetsuban.params import check_int
+from tetsuban.threads import lower_priority
 
 _EPS = 1e-6
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one retrain published: its generation, the head (None before two classes, and in a snapshot adopted
-    from another process), every image's probabilities (N, K) in the order of ``classes``, the queue it computed,
-    and how many labels it learnt from."""
+    """What one retrain published: its generation, the probe (None before two classes, and in a snapshot adopted
+    from another process), every image's probabilities (N, K) in the order of ``classes`` as the loop's head gives
+    them (the probe's, or mixed with label spreading's), the queue it computed, and how many labels it learnt
+    from."""
 
     generation: int
     head: LinearHead | None
@@ -85,7 +86,8 @@ class WarmProbe:
 
 
 class LabelLoop:
-    """See the module docstring. ``eligible`` marks the images that may be queued (not the test split)."""
+    """See the module docstring. ``eligible`` marks the images that may be queued (not the test split); ``head``
+    names what gives the probabilities (:mod:`tetsuban.active.heads`)."""
 
     def __init__(
         self,
@@ -100,9 +102,11 @@ class LabelLoop:
         labels: Sequence[str | None] | None = None,
         on_publish: Callable[[Snapshot], None] | None = None,
         first_generation: int = 0,
+        head: str | LoopHead = DEFAULT_HEAD,
     ) -> None:
         """``first_generation``: the generation before this loop's first retrain (a restarted loop goes on
-        numbering from the last one recorded)."""
+        numbering from the last one recorded); ``head``: a head's name, or a head over these same embeddings
+        that other loops share (the simulator's runs build spreading's graph once)."""
         check_int("retrain_every", retrain_every, 1, 100_000)
         check_int("queue_size", queue_size, 1, 100_000)
         self.embeddings = np.asarray(embeddings, np.float32)
@@ -122,15 +126,24 @@ class LabelLoop:
         self._queue_size = queue_size
         self._rng = np.random.default_rng(seed)
         self._probe = WarmProbe(self.embeddings, c)
+        self._head = head if isinstance(head, LoopHead) else LoopHead(head, self.embeddings, background, self._ready)
         self._background = background
         self._lock = threading.Lock()
         self._training: threading.Thread | None = None
         self._since_retrain = 0
+        self._refresh = False  # a retrain is due although no label came: the head has its graph now
         self._on_publish = on_publish
-        self.failure: str | None = None  # why the last background retrain failed; None after one succeeds
+        self._retrain_failure: str | None = None  # why the last background retrain failed; None after one succeeds
+        self._head_failure: str | None = None  # why spreading's graph could not be built
         self.leading = True  # False: another process retrains; labels only count toward a retrain of this one's
         self._snapshot = Snapshot(first_generation, None, None, ())
         self.retrain()
+
+    @property
+    def failure(self) -> str | None:
+        """Why the last background retrain failed (None after one succeeds), else why the head could not build its
+        graph; None when all is well."""
+        return self._retrain_failure or self._head_failure
 
     @property
     def snapshot(self) -> Snapshot:
@@ -204,6 +217,7 @@ class LabelLoop:
         """Fit the head on the labels so far, compute probabilities and a new queue, and publish them."""
         with self._lock:
             self._since_retrain = 0
+            self._refresh = False
             labels = list(self.labels)
         labelled = np.array([label is not None for label in labels], bool)
         known = [label for label in labels if label is not None]
@@ -211,7 +225,8 @@ class LabelLoop:
         probabilities = None
         if len(set(known)) >= 2:
             head = self._probe.fit(self.embeddings[labelled], known)
-            probabilities = head.probabilities(self.embeddings)
+            probe = head.probabilities(self.embeddings)
+            probabilities = self._head.probabilities(probe, np.flatnonzero(labelled), known, head.classes)
         queue = self._strategy(self.embeddings, labelled, probabilities, self._queue_size, self._rng, self.eligible)
         with self._lock:
             queued = tuple(int(i) for i in queue)
@@ -228,31 +243,46 @@ class LabelLoop:
         if training is not None:
             training.join()
 
+    def wait_for_head(self) -> None:
+        """Block until the head's graph, built in the background, is done and the retrain it starts has
+        published."""
+        self._head.wait()
+        self.wait()
+
+    def _ready(self, failure: str | None) -> None:
+        """The head's graph is built: retrain with it now rather than at the next labels (when this loop is the one
+        that retrains); or it could not be, and the probe alone goes on, which ``failure`` says."""
+        if failure is not None:
+            self._head_failure = f"Label spreading's graph could not be built ({failure}); the probe alone goes on."
+            return
+        with self._lock:
+            self._refresh = True
+        if self.leading:
+            self._start_retrain()
+
     def _start_retrain(self) -> None:
         if not self._background:
             self.retrain()
             return
         with self._lock:
-            if self._training is not None and self._training.is_alive():
-                return  # the running retrain retrains again when it finds more labels due
-            self._training = threading.Thread(target=self._retrain_until_current, daemon=True)
-            self._training.start()
+            if self._training is not None:
+                return  # the running retrain looks for more labels due (or a new graph) before it ends
+            thread = threading.Thread(target=self._retrain_until_current, daemon=True)
+            thread.start()  # before it is published: wait() may join it at once; it cannot end before the lock is free
+            self._training = thread
 
     def _retrain_until_current(self) -> None:
-        _lower_priority()  # requests beside a background retrain are answered first
-        due = True
-        while due:  # labels that came in during a retrain may make another due
+        lower_priority()  # requests beside a background retrain are answered first
+        while True:  # labels that came in during a retrain may make another due
             try:
                 self.retrain()
             except Exception as error:  # a thread's exception would only be printed; keep it for the app to show
-                self.failure = f"{type(error).__name__}: {error}"
+                self._retrain_failure = f"{type(error).__name__}: {error}"
+                with self._lock:
+                    self._training = None
                 return
-            self.failure = None
-            with self._lock:
-                due = self._since_retrain >= self._retrain_every
-
-
-def _lower_priority(niceness: int = 10) -> None:
-    """Lower the CPU priority of the calling thread (Linux schedules threads one by one); elsewhere, nothing."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+            self._retrain_failure = None
+            with self._lock:  # what is due is decided under the lock _start_retrain takes: no change is missed
+                if self._since_retrain < self._retrain_every and not self._refresh:
+                    self._training = None
+                    return

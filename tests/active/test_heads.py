@@ -1,0 +1,136 @@
+"""The loop's heads: what the loop publishes, queues by and the simulator scores is the head's probabilities, the
+probe's alone or mixed with label spreading over every image of the loop (real fashion-mnist pixels as features)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import pooled_7x7
+from tetsuban.active.heads import PROBE_WEIGHT, LoopHead
+from tetsuban.active.loop import LabelLoop
+from tetsuban.active.registry import strategy_named
+from tetsuban.active.simulate import simulate
+from tetsuban.active.strategies import uncertainty_scores
+from tetsuban.errors import ConfigError
+from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels
+from tetsuban.reports.simulation_report import baseline_run
+
+Data = tuple[np.ndarray, np.ndarray]
+
+
+def _features(fashion_pixels: Data, count: int) -> Data:
+    return pooled_7x7(fashion_pixels[0][:count]), fashion_pixels[1][:count]
+
+
+def _labelled_loop(x: np.ndarray, y: np.ndarray, head: str) -> LabelLoop:
+    """A margin loop whose every fifth image is test, with the first 60 eligible images labelled."""
+    eligible = np.ones(len(x), bool)
+    eligible[::5] = False
+    loop = LabelLoop(x, eligible, strategy_named("margin"), retrain_every=60, queue_size=30, head=head)
+    for index in np.flatnonzero(eligible)[:60]:
+        loop.label(int(index), str(y[index]))
+    return loop
+
+
+def _spreading_mix(x: np.ndarray, probe: np.ndarray, rows: np.ndarray, labels: list[str], classes: tuple) -> np.ndarray:
+    spread = spread_labels(neighbour_graph(x), rows, np.array([classes.index(n) for n in labels]), len(classes))
+    return geometric_mix(probe, spread, PROBE_WEIGHT)
+
+
+def test_the_spreading_head_publishes_and_queues_by_the_probe_mixed_with_spreading(fashion_pixels: Data) -> None:
+    x, y = _features(fashion_pixels, 800)
+    loop = _labelled_loop(x, y, "spreading")
+    snapshot = loop.snapshot
+    assert snapshot.head is not None and snapshot.probabilities is not None and snapshot.labelled == 60
+    rows = np.flatnonzero(loop.labelled_mask())
+    probe = snapshot.head.probabilities(x)
+    expected = _spreading_mix(x, probe, rows, [str(y[i]) for i in rows], snapshot.head.classes)
+
+    assert np.abs(snapshot.probabilities - expected).max() < 1e-5
+    assert np.abs(snapshot.probabilities - probe).max() > 0.1  # the mix is not the probe
+    margins = uncertainty_scores(expected, "margin")
+    allowed = loop.eligible & ~loop.labelled_mask()
+    closest = np.flatnonzero(allowed)[np.argsort(-margins[allowed])][:30]
+    assert set(snapshot.queue) == {int(i) for i in closest}
+
+
+def test_the_probe_head_publishes_the_probes_probabilities(fashion_pixels: Data) -> None:
+    x, y = _features(fashion_pixels, 400)
+    snapshot = _labelled_loop(x, y, "probe").snapshot
+    assert snapshot.head is not None and snapshot.probabilities is not None
+    assert np.array_equal(snapshot.probabilities, snapshot.head.probabilities(x))
+
+
+def test_a_head_the_loop_does_not_have_is_refused_with_the_names(fashion_pixels: Data) -> None:
+    x, _ = _features(fashion_pixels, 50)
+    with pytest.raises(ConfigError, match="probe, spreading"):
+        LabelLoop(x, np.ones(50, bool), strategy_named("random"), head="clever")
+
+
+def test_the_simulator_scores_the_heads_predictions_with_the_test_images_in_the_graph(fashion_pixels: Data) -> None:
+    """One step as large as the pool labels all of it at once; the score is the mix of the probe and spreading
+    over every image (test images unlabelled in the graph), computed here, on the test images."""
+    x, y = _features(fashion_pixels, 600)
+    test = np.zeros(600, bool)
+    test[::4] = True
+    pool = int((~test).sum())
+
+    curve = simulate(x, list(y), test, "random", pool, pool, seed=0, head="spreading")
+
+    rows = np.flatnonzero(~test)
+    loop = LabelLoop(
+        x,
+        ~test,
+        strategy_named("random"),
+        head="probe",
+        labels=[None if t else v for v, t in zip(y, test, strict=True)],
+    )
+    assert loop.snapshot.head is not None
+    classes = loop.snapshot.head.classes
+    mixed = _spreading_mix(x, loop.snapshot.head.probabilities(x), rows, [str(y[i]) for i in rows], classes)
+    expected = float(np.mean(np.asarray(classes)[mixed[test].argmax(axis=1)] == y[test]))
+    assert curve.head == "spreading" and curve.run == "random + spreading" and curve.labels == (pool,)
+    assert curve.accuracy[0] == pytest.approx(expected, abs=1e-9)
+    plain = simulate(x, list(y), test, "random", pool, pool, seed=0, head="probe")
+    assert plain.accuracy[0] != curve.accuracy[0]
+
+
+def test_the_simulators_baseline_is_random_picks_with_the_probe_where_it_ran() -> None:
+    assert baseline_run(["hybrid + spreading", "random + spreading", "random + probe"]) == "random + probe"
+    assert baseline_run(["hybrid + spreading", "random + spreading"]) == "random + spreading"
+    assert baseline_run(["hybrid + spreading", "margin + probe"]) is None
+
+
+def test_in_the_background_the_probe_stands_in_until_the_graph_is_built_then_the_loop_retrains_with_it(
+    fashion_pixels: Data,
+) -> None:
+    """No label comes after the first retrain; the graph being ready is what starts the second."""
+    x, y = _features(fashion_pixels, 800)
+    known = [str(label) if index % 5 and index < 100 else None for index, label in enumerate(y)]
+    eligible = np.arange(800) % 5 > 0
+    loop = LabelLoop(
+        x, eligible, strategy_named("margin"), retrain_every=1000, head="spreading", background=True, labels=known
+    )
+    first = loop.snapshot
+    assert first.head is not None and first.probabilities is not None
+    assert np.array_equal(first.probabilities, first.head.probabilities(x))
+
+    loop.wait_for_head()
+
+    second = loop.snapshot
+    assert second.generation == first.generation + 1 and second.probabilities is not None
+    rows = np.flatnonzero(loop.labelled_mask())
+    expected = _spreading_mix(x, first.head.probabilities(x), rows, [str(y[i]) for i in rows], first.head.classes)
+    assert np.abs(second.probabilities - expected).max() < 1e-5 and loop.failure is None
+
+
+def test_a_graph_that_cannot_be_built_leaves_the_probe_and_says_why(fashion_pixels: Data) -> None:
+    heard: list[str | None] = []
+    head = LoopHead("spreading", _features(fashion_pixels, 1)[0], background=True, on_ready=heard.append)
+    probe = np.array([[0.3, 0.7]])
+    assert head.probabilities(probe, np.array([0]), ["b"], ("a", "b")) is probe
+    head.wait()
+    assert heard == ["ConfigError: A neighbour graph needs at least two images. Got 1."]
+    assert head.probabilities(probe, np.array([0]), ["b"], ("a", "b")) is probe  # and no second try
+    assert head.graph() is None
