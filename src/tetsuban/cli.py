@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from tetsuban import console
+from tetsuban.active.heads import DEFAULT_HEAD, HEADS, check_head
 from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES, check_strategies
 from tetsuban.active.stage import learning_curve
 from tetsuban.agreement import agreement as agreement_of
@@ -333,18 +334,22 @@ def simulate(
     budget: Annotated[int, typer.Option(help="Labels per run.")] = 2000,
     step: Annotated[int, typer.Option(help="Labels between retrains.")] = 50,
     seeds: Annotated[int, typer.Option(help="Runs per strategy.")] = 3,
+    heads: Annotated[str, typer.Option(help=f"Comma-separated heads of the loop: {', '.join(HEADS)}.")] = DEFAULT_HEAD,
     html: Annotated[
         Path | None, typer.Option(help="Where the report goes (default: <project>/simulation.html).")
     ] = None,
 ) -> None:
-    """On a fully labelled project: hide the labels, run the labelling loop with each strategy, and report test
-    accuracy against labels."""
+    """On a fully labelled project: hide the labels, run the labelling loop with each strategy and head, and report
+    test accuracy against labels."""
     names = [name.strip() for name in strategies.split(",") if name.strip()]
     check_strategies(names)  # before the embedding and the splits
+    head_names = [check_head(name.strip()) for name in heads.split(",") if name.strip()]
     bars = console.progress_bars("Embedding", "Surveying", "Simulating runs")
     with Project.open(project) as opened, bars as (embedding, surveying, simulating):
         console.show_made_splits(split_where_missing(opened.workspace, embedding, surveying))
-        curves, page = simulate_project(opened.workspace, names, budget, step, seeds, html, simulating, embedding)
+        curves, page = simulate_project(
+            opened.workspace, names, budget, step, seeds, html, simulating, embedding, head_names
+        )
     console.show_simulation(curves, page)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tetsuban.active import stage as loop
+from tetsuban.active.heads import DEFAULT_HEAD
 from tetsuban.active.label_issues import LabelIssue, LabelIssues
 from tetsuban.active.simulate import Curve
 from tetsuban.backbones.stage import embed, same_pictures
@@ -205,10 +206,11 @@ def simulate(
     html: str | Path | None = None,
     on_progress: ProgressFn | None = None,
     on_embed: ProgressFn | None = None,
+    heads: Sequence[str] = (DEFAULT_HEAD,),
 ) -> tuple[list[Curve], Path]:
-    """Simulate the loop with each strategy on the labels given, and write simulation.html (into the project
-    folder unless ``html`` says where)."""
-    simulation = loop.simulate(ws, strategies, budget, step, seeds, on_progress, on_embed)
+    """Simulate the loop with each strategy and head on the labels given, and write simulation.html (into the
+    project folder unless ``html`` says where)."""
+    simulation = loop.simulate(ws, strategies, budget, step, seeds, on_progress, on_embed, heads)
     return simulation.curves, simulation_report(ws, simulation, html)
 
 

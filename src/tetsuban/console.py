@@ -332,7 +332,7 @@ def show_curve(found: LearningCurve, target: float | None) -> None:
 
 def show_simulation(curves: Sequence[Curve], page: Path) -> None:
     targets, table = reach_table(curves)
-    summary = Table("strategy", *(f"labels to ≥ {t:.3f}" for t in targets))
+    summary = Table("strategy + head", *(f"labels to ≥ {t:.3f}" for t in targets))
     for name, row in table.items():
         summary.add_row(plain(name), *(f"{n:,}" if n is not None else "never" for n in row))
     out.print(summary)

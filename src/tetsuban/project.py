@@ -14,6 +14,7 @@ from tetsuban import commands
 from tetsuban.accounts import Accounts
 from tetsuban.active import labels, stage as loop
 from tetsuban.active.curve import LearningCurve
+from tetsuban.active.heads import DEFAULT_HEAD
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, LabelIssues
 from tetsuban.active.record import SNAPSHOT_SECONDS
 from tetsuban.active.registry import DEFAULT_STRATEGY
@@ -374,10 +375,12 @@ class Project:
         seeds: int = 3,
         out: str | Path | None = None,
         on_progress: ProgressFn | None = None,
+        heads: Sequence[str] = (DEFAULT_HEAD,),
     ) -> tuple[list[Curve], Path]:
-        """Simulate the loop's strategies on the labels given (:func:`active.stage.simulate`); write simulation.html
-        (into the project folder unless ``out`` says where)."""
-        return commands.simulate(self.workspace, strategies, budget, step, seeds, out, on_progress)
+        """Simulate the loop's strategies with each of its ``heads`` on the labels given
+        (:func:`active.stage.simulate`); write simulation.html (into the project folder unless ``out`` says
+        where)."""
+        return commands.simulate(self.workspace, strategies, budget, step, seeds, out, on_progress, heads=heads)
 
     # -- training (learn/stage.py, finetune/stage.py) -------------------------------------------------------------
     def train(

@@ -12,30 +12,41 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tetsuban.active.loop import LabelLoop
+from tetsuban.active.heads import DEFAULT_HEAD, LoopHead
+from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ConfigError
-from tetsuban.learn.head import DEFAULT_C, LinearHead
+from tetsuban.learn.head import DEFAULT_C
 from tetsuban.params import check_int
 from tetsuban.progress import ProgressFn
 
 
 @dataclass(frozen=True)
 class Curve:
-    """One run: test accuracy after each step of labels."""
+    """One run: test accuracy after each step of labels, picked by ``strategy`` with the loop's ``head``."""
 
     strategy: str
     seed: int
     labels: tuple[int, ...]
     accuracy: tuple[float, ...]
+    head: str = DEFAULT_HEAD
+
+    @property
+    def run(self) -> str:
+        """The name its strategy and head go by in tables: "hybrid + spreading"."""
+        return run_name(self.strategy, self.head)
 
 
-def accuracy_of(head: LinearHead | None, x: np.ndarray, truth: np.ndarray, fallback: str | None) -> float:
-    """Share of ``truth`` the head predicts from ``x``; without a head, the share of ``fallback`` (the one class
-    labelled so far), or 0 when nothing is labelled."""
-    if head is None:
+def run_name(strategy: str, head: str) -> str:
+    return f"{strategy} + {head}"
+
+
+def accuracy_of(snapshot: Snapshot, rows: np.ndarray, truth: np.ndarray, fallback: str | None) -> float:
+    """Share of ``truth`` the loop's probabilities at ``rows`` predict; before two classes, the share of
+    ``fallback`` (the one class labelled so far), or 0 when nothing is labelled."""
+    if snapshot.probabilities is None:
         return float(np.mean(truth == fallback)) if fallback is not None else 0.0
-    predicted = np.asarray(head.classes)[head.probabilities(x).argmax(axis=1)]
+    predicted = np.asarray(snapshot.classes)[snapshot.probabilities[rows].argmax(axis=1)]
     return float(np.mean(predicted == truth))
 
 
@@ -48,8 +59,11 @@ def simulate(
     step: int,
     seed: int,
     c: float = DEFAULT_C,
+    head: str | LoopHead = DEFAULT_HEAD,
 ) -> Curve:
-    """One run of ``strategy`` (a name in active.STRATEGIES) up to ``budget`` labels, ``step`` at a time."""
+    """One run of ``strategy`` (a name in active.STRATEGIES) with ``head`` (a name in active.HEADS, or a head over
+    ``embeddings`` that runs share) up to ``budget`` labels, ``step`` at a time. The test images are in the loop
+    (never queued, never labelled), so spreading's graph holds them as it would in a project."""
     check_int("budget", budget, 1, 10_000_000)
     check_int("step", step, 1, budget)
     truth = np.asarray(labels, dtype=object)
@@ -59,8 +73,8 @@ def simulate(
             f"Embeddings, labels and the test mask must have one row per image. Got {len(embeddings)}, "
             f"{len(truth)} and {len(test_mask)}."
         )
-    loop = LabelLoop(embeddings, ~test_mask, strategy_named(strategy), step, step, seed, c)
-    x_test, y_test = loop.embeddings[test_mask], truth[test_mask].astype(str)
+    loop = LabelLoop(embeddings, ~test_mask, strategy_named(strategy), step, step, seed, c, head=head)
+    test_rows, y_test = np.flatnonzero(test_mask), truth[test_mask].astype(str)
     counts: list[int] = []
     scores: list[float] = []
     done = 0
@@ -75,8 +89,9 @@ def simulate(
             loop.retrain()  # a last partial step
         fallback = next((label for label in loop.labels if label is not None), None)
         counts.append(done)
-        scores.append(accuracy_of(loop.snapshot.head, x_test, y_test, fallback))
-    return Curve(strategy, seed, tuple(counts), tuple(scores))
+        scores.append(accuracy_of(loop.snapshot, test_rows, y_test, fallback))
+    name = head.name if isinstance(head, LoopHead) else head
+    return Curve(strategy, seed, tuple(counts), tuple(scores), name)
 
 
 def simulate_all(
@@ -88,25 +103,28 @@ def simulate_all(
     step: int,
     seeds: int,
     on_progress: ProgressFn | None = None,
+    heads: Sequence[str] = (DEFAULT_HEAD,),
 ) -> list[Curve]:
-    """Every strategy with seeds 0 .. seeds-1, reporting (runs done, runs) as it goes."""
+    """Every strategy with every head, with seeds 0 .. seeds-1, reporting (runs done, runs) as it goes."""
     check_int("seeds", seeds, 1, 100)
-    runs = [(name, seed) for seed in range(seeds) for name in strategies]
+    shared = {name: LoopHead(name, np.asarray(embeddings, np.float32)) for name in heads}  # one graph for all runs
+    runs = [(name, head, seed) for seed in range(seeds) for head in heads for name in strategies]
     curves = []
-    for done, (name, seed) in enumerate(runs):
+    for done, (name, head, seed) in enumerate(runs):
         if on_progress is not None:
             on_progress(done, len(runs))
-        curves.append(simulate(embeddings, labels, test, name, budget, step, seed))
+        curves.append(simulate(embeddings, labels, test, name, budget, step, seed, head=shared[head]))
     if on_progress is not None:
         on_progress(len(runs), len(runs))
     return curves
 
 
 def mean_curves(curves: Sequence[Curve]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per strategy: label counts, mean accuracy over seeds and its standard deviation (runs cut to the shortest)."""
+    """Per run name (strategy + head): label counts, mean accuracy over seeds and its standard deviation (runs cut
+    to the shortest)."""
     grouped: dict[str, list[Curve]] = {}
     for curve in curves:
-        grouped.setdefault(curve.strategy, []).append(curve)
+        grouped.setdefault(curve.run, []).append(curve)
     out = {}
     for name, runs in grouped.items():
         length = min(len(r.accuracy) for r in runs)

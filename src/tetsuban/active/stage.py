@@ -11,13 +11,14 @@ import numpy as np
 
 from tetsuban.active.curve import LearningCurve
 from tetsuban.active.data import ActiveData, curve_of, label_issues, loop_for, next_images, simulation_inputs
+from tetsuban.active.heads import DEFAULT_HEAD, HEADS, check_head
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, LabelIssues
 from tetsuban.active.loop import LabelLoop
 from tetsuban.active.record import SNAPSHOT_SECONDS, LoopRecorder
 from tetsuban.active.registry import DEFAULT_STRATEGY, check_strategies, strategy_named
 from tetsuban.active.simulate import Curve, simulate_all
 from tetsuban.backbones.stage import backbone, embed, embeddings
-from tetsuban.errors import ProjectError
+from tetsuban.errors import ConfigError, ProjectError
 from tetsuban.params import check_int
 from tetsuban.progress import ProgressFn
 from tetsuban.store.labels import label_history
@@ -174,12 +175,17 @@ def simulate(
     seeds: int,
     on_progress: ProgressFn | None = None,
     on_embed: ProgressFn | None = None,
+    heads: Sequence[str] = (DEFAULT_HEAD,),
 ) -> Simulation:
-    """Run the labelling loop against the known labels of the labelled images, per strategy and seed, scoring on
-    the test split."""
+    """Run the labelling loop against the known labels of the labelled images, per strategy, head and seed,
+    scoring on the test split."""
     check_strategies(strategies)  # a wrong name fails before any work
+    if not heads:
+        raise ConfigError(f"Name at least one head of the loop to simulate: {', '.join(HEADS)}.")
+    for head in heads:
+        check_head(head)
     x, labels, test = simulation_inputs(active_data(ws, on_embed))
     budget = min(budget, int((~test).sum()))
-    curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress)
+    curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress, heads)
     setup = {"step": step, "seeds": seeds, "test_images": int(test.sum()), "pool_images": int((~test).sum())}
     return Simulation(curves, setup)

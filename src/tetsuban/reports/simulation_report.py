@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tetsuban.active.simulate import Curve, labels_to_reach, mean_curves
+from tetsuban.active.simulate import Curve, labels_to_reach, mean_curves, run_name
 from tetsuban.files import write_atomic
 from tetsuban.reports.inline import curves_uri
 from tetsuban.templating import report_templates
@@ -14,12 +14,22 @@ from tetsuban.templating import report_templates
 BASELINE = "random"
 
 
+def baseline_run(names: Sequence[str]) -> str | None:
+    """The run the others are measured against: random picks with the probe alone (labelling without a loop),
+    else random picks with whichever head ran first; None without random picks."""
+    plain = run_name(BASELINE, "probe")
+    if plain in names:
+        return plain
+    return next((name for name in names if name.startswith(run_name(BASELINE, ""))), None)
+
+
 def reach_table(curves: Sequence[Curve]) -> tuple[list[float], dict[str, list[int | None]]]:
-    """Targets (the baseline's mean accuracy at a few of its label counts, else fixed steps) and, per strategy,
-    the fewest labels at which its mean curve reaches each."""
+    """Targets (the baseline's mean accuracy at a few of its label counts, else fixed steps) and, per strategy and
+    head, the fewest labels at which its mean curve reaches each."""
     means = mean_curves(curves)
-    if BASELINE in means:
-        counts, accuracy, _ = means[BASELINE]
+    baseline = baseline_run(list(means))
+    if baseline is not None:
+        counts, accuracy, _ = means[baseline]
         picks = sorted({len(counts) - 1, (len(counts) - 1) // 2, (len(counts) - 1) // 4})
         targets = [float(accuracy[i]) for i in picks]
     else:
@@ -51,7 +61,7 @@ def write_simulation_report(out: Path, project_name: str, curves: Sequence[Curve
         spreads={name: [float(s) for s in m[2]] for name, m in means.items()},
         targets=targets,
         table=table,
-        baseline=BASELINE,
+        baseline=baseline_run(list(means)),
     )
     write_atomic(out, html.encode("utf-8"))
     return out
