@@ -23,7 +23,6 @@ FOUNDATION = {
     "props",
     "cluster",
     "interrupts",
-    "threads",
 }
 """Modules that every layer may use and that use nothing but each other."""
 

@@ -5,8 +5,7 @@ The public API is what ``__all__`` lists; everything else is internal and may ch
 The code is in layers; each imports only from its own and the layers below it (tests/test_layers.py checks this
 on the source):
 
-1. Foundation: errors, params, files, progress, classnames, csvcells, cache, parallel, runtime, templating, props,
-   threads.
+1. Foundation: errors, params, files, progress, classnames, csvcells, cache, parallel, runtime, templating, props.
 2. Base: imaging (decoding), store (the database), pipeline (transforms), infer (the ONNX runner), config.
 3. The workspace (workspace.py): a project's folder, configuration and store, and the reads every stage shares.
 4. The stages, in the order of the data flow; a stage takes a workspace and uses only the stages before it:

@@ -41,6 +41,7 @@ from tetsuban.learn.predict import predict as predict_images
 from tetsuban.project import Project
 from tetsuban.splits.assign import SplitPlan
 
+HEAD_HELP = f"The loop's head: {', '.join(HEADS)} (probe: no neighbour graph to build)."
 app = typer.Typer(
     help="tetsuban: from a folder of images to a trained, honestly evaluated image classifier.",
     no_args_is_help=True,
@@ -283,6 +284,7 @@ def queue(
     count: Annotated[int, typer.Option(help="How many images to list.")] = 20,
     strategy: Annotated[str, typer.Option(help=f"Query strategy: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
     seed: Annotated[int, typer.Option(help="Seed for the strategy's random choices.")] = 0,
+    head: Annotated[str, typer.Option(help=HEAD_HELP)] = DEFAULT_HEAD,
     holdout: Annotated[
         bool,
         typer.Option(
@@ -293,9 +295,10 @@ def queue(
     """List the unlabelled train images to label next (val and test images are never queued; --holdout lists
     those, at random, so that validation and the test set stay samples of the data)."""
     check_strategies([strategy])  # before the embedding and the splits
+    check_head(head)
     with Project.open(project) as opened, console.progress_bars("Embedding", "Surveying") as (embedding, surveying):
         console.show_made_splits(split_where_missing(opened.workspace, embedding, surveying))
-        picks = to_label(opened.workspace, count, strategy, seed, holdout, embedding)
+        picks = to_label(opened.workspace, count, strategy, seed, holdout, embedding, head)
     console.show_queue(picks)
 
 
@@ -362,6 +365,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     strategy: Annotated[str, typer.Option(help=f"Query strategy: {', '.join(STRATEGIES)}.")] = DEFAULT_STRATEGY,
     retrain_every: Annotated[int, typer.Option(help="Labels between retrains of the model.")] = 20,
+    head: Annotated[str, typer.Option(help=HEAD_HELP)] = DEFAULT_HEAD,
     workers: Annotated[
         int, typer.Option(help="App processes (a PostgreSQL project only): for many annotators at once.")
     ] = 1,
@@ -376,7 +380,7 @@ def serve(
             console.show_made_splits,
             lambda logins: console.show_serving(project, host, port, logins),
         )
-        serve_project(project, host, port, strategy, retrain_every, hooks, workers)
+        serve_project(project, host, port, strategy, retrain_every, hooks, workers, head)
 
 
 @users_app.command("add")

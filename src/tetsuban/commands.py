@@ -179,11 +179,20 @@ def train_model(
 
 
 def to_label(
-    ws: Workspace, count: int, strategy: str, seed: int, holdout: bool, on_embed: ProgressFn | None = None
+    ws: Workspace,
+    count: int,
+    strategy: str,
+    seed: int,
+    holdout: bool,
+    on_embed: ProgressFn | None = None,
+    head: str = DEFAULT_HEAD,
 ) -> list[tuple[int, Path]]:
-    """(image id, file) of the images to label next: by ``strategy`` among the unlabelled train images, or with
-    ``holdout`` the unlabelled val and test images at random (the loop never queues those)."""
-    ids = loop.holdout_to_label(ws, count, seed) if holdout else loop.next_to_label(ws, count, strategy, seed, on_embed)
+    """(image id, file) of the images to label next: by ``strategy`` with the loop's ``head`` among the unlabelled
+    train images, or with ``holdout`` the unlabelled val and test images at random (the loop never queues those)."""
+    if holdout:
+        ids = loop.holdout_to_label(ws, count, seed)
+    else:
+        ids = loop.next_to_label(ws, count, strategy, seed, on_embed, head)
     paths = {r.id: ws.image_path(r) for r in ws.images()}
     return [(i, paths[i]) for i in ids]
 

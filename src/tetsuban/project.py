@@ -324,9 +324,12 @@ class Project:
         """Every embedded image (embedding those missing) with its label, split and first label's time."""
         return loop.active_data(self.workspace, on_progress)
 
-    def next_to_label(self, count: int = 20, strategy: str = DEFAULT_STRATEGY, seed: int = 0) -> list[int]:
-        """Image ids to label next, by ``strategy``, from the unlabelled train images (never val or test)."""
-        return loop.next_to_label(self.workspace, count, strategy, seed)
+    def next_to_label(
+        self, count: int = 20, strategy: str = DEFAULT_STRATEGY, seed: int = 0, head: str = DEFAULT_HEAD
+    ) -> list[int]:
+        """Image ids to label next, by ``strategy`` with the loop's ``head``, from the unlabelled train images
+        (never val or test)."""
+        return loop.next_to_label(self.workspace, count, strategy, seed, head=head)
 
     def holdout_to_label(self, count: int = 20, seed: int = 0) -> list[int]:
         """Up to ``count`` unlabelled val and test images, in a random order fixed by ``seed``."""
@@ -340,10 +343,11 @@ class Project:
         background: bool = True,
         snapshot_seconds: float = SNAPSHOT_SECONDS,
         recording: bool = True,
+        head: str = DEFAULT_HEAD,
     ) -> loop.RunningLoop:
         """A running labelling loop (:func:`active.stage.label_loop`); tell it labels after they are stored."""
         return loop.label_loop(
-            self.workspace, strategy, retrain_every, queue_size, background, snapshot_seconds, recording
+            self.workspace, strategy, retrain_every, queue_size, background, snapshot_seconds, recording, head
         )
 
     def suggestions(self) -> dict[int, tuple[str, float]]:

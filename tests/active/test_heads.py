@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import pooled_7x7
-from tetsuban.active.heads import PROBE_WEIGHT, LoopHead
+from tetsuban.active.heads import PROBE_WEIGHT
 from tetsuban.active.loop import LabelLoop
 from tetsuban.active.registry import strategy_named
 from tetsuban.active.simulate import simulate
@@ -100,37 +100,3 @@ def test_the_simulators_baseline_is_random_picks_with_the_probe_where_it_ran() -
     assert baseline_run(["hybrid + spreading", "random + spreading", "random + probe"]) == "random + probe"
     assert baseline_run(["hybrid + spreading", "random + spreading"]) == "random + spreading"
     assert baseline_run(["hybrid + spreading", "margin + probe"]) is None
-
-
-def test_in_the_background_the_probe_stands_in_until_the_graph_is_built_then_the_loop_retrains_with_it(
-    fashion_pixels: Data,
-) -> None:
-    """No label comes after the first retrain; the graph being ready is what starts the second."""
-    x, y = _features(fashion_pixels, 800)
-    known = [str(label) if index % 5 and index < 100 else None for index, label in enumerate(y)]
-    eligible = np.arange(800) % 5 > 0
-    loop = LabelLoop(
-        x, eligible, strategy_named("margin"), retrain_every=1000, head="spreading", background=True, labels=known
-    )
-    first = loop.snapshot
-    assert first.head is not None and first.probabilities is not None
-    assert np.array_equal(first.probabilities, first.head.probabilities(x))
-
-    loop.wait_for_head()
-
-    second = loop.snapshot
-    assert second.generation == first.generation + 1 and second.probabilities is not None
-    rows = np.flatnonzero(loop.labelled_mask())
-    expected = _spreading_mix(x, first.head.probabilities(x), rows, [str(y[i]) for i in rows], first.head.classes)
-    assert np.abs(second.probabilities - expected).max() < 1e-5 and loop.failure is None
-
-
-def test_a_graph_that_cannot_be_built_leaves_the_probe_and_says_why(fashion_pixels: Data) -> None:
-    heard: list[str | None] = []
-    head = LoopHead("spreading", _features(fashion_pixels, 1)[0], background=True, on_ready=heard.append)
-    probe = np.array([[0.3, 0.7]])
-    assert head.probabilities(probe, np.array([0]), ["b"], ("a", "b")) is probe
-    head.wait()
-    assert heard == ["ConfigError: A neighbour graph needs at least two images. Got 1."]
-    assert head.probabilities(probe, np.array([0]), ["b"], ("a", "b")) is probe  # and no second try
-    assert head.graph() is None

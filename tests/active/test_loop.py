@@ -24,7 +24,6 @@ def _loop(data: Data, **options: object) -> tuple[LabelLoop, np.ndarray]:
     x, _ = data
     eligible = np.ones(len(x), bool)
     eligible[::5] = False  # every fifth image is test
-    options.setdefault("head", "probe")  # generations counted here are the labels' retrains only
     return LabelLoop(x, eligible, strategy_named("margin"), **options), eligible  # type: ignore[arg-type]
 
 
@@ -227,7 +226,7 @@ def test_a_background_loop_retrains_again_for_labels_given_during_a_retrain() ->
             release.wait(timeout=30)
         return strategy_named("random")(*args)  # type: ignore[arg-type]
 
-    loop = LabelLoop(x, np.ones(len(x), bool), held_strategy, retrain_every=5, background=True, head="probe")
+    loop = LabelLoop(x, np.ones(len(x), bool), held_strategy, retrain_every=5, background=True)
     for row in (0, 1, 30, 31, 2):
         loop.label(row, names[row])
     assert entered.wait(timeout=30)

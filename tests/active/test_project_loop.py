@@ -46,6 +46,17 @@ def test_the_queue_lists_only_unlabelled_train_images(project_dir: Path) -> None
         assert ids == project.next_to_label(12)  # the same seed, the same queue
 
 
+def test_the_queue_asks_what_the_head_it_is_given_is_least_sure_of(project_dir: Path) -> None:
+    printed = tetsuban("queue", project_dir, "--count", "12", "--strategy", "margin", "--head", "probe").stdout
+    ids = [int(line.split("\t")[0]) for line in printed.strip().splitlines()]
+    with Project.open(project_dir) as project:
+        assert ids == project.next_to_label(12, "margin", head="probe")
+        assert ids != project.next_to_label(12, "margin", head="spreading")
+    bad = tetsuban("queue", project_dir, "--head", "clever", check=False)
+    assert bad.returncode != 0 and "probe, spreading" in bad.stderr + bad.stdout
+    assert "Embedding" not in bad.stdout + bad.stderr  # a wrong name fails before any work
+
+
 def test_the_queue_and_the_loop_learn_from_train_labels_only(project_dir: Path, tmp_path: Path) -> None:
     """Relabelling every val and test image (to a class no train image has) changes neither the queue nor the
     loop's head: both learn from the labelled train images only."""
@@ -211,7 +222,6 @@ def test_the_running_loop_stores_each_retrain_so_suggestions_survive_a_restart(
     with Project.open(copy) as project:
         running = project.label_loop(retrain_every=5, queue_size=10, background=True, snapshot_seconds=0)
         loop, image_ids = running.loop, running.image_ids
-        loop.wait_for_head()  # spreading's graph, built in the background, makes a retrain of its own
         first = loop.snapshot.generation
         stored = project.suggestions()
         assert set(stored) == set(image_ids.tolist())  # the first head's suggestion for every embedded image

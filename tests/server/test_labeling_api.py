@@ -36,7 +36,6 @@ def copied(served: Path, tmp_path: Path) -> Path:
 @pytest.fixture()
 def client(copied: Path) -> Iterator[TestClient]:
     with TestClient(create_app(copied, retrain_every=10), base_url=LOCAL) as opened:
-        opened.app.state.tetsuban.view.loop.wait_for_head()  # type: ignore[attr-defined]  # its retrain too
         yield with_csrf(opened)
 
 
@@ -56,6 +55,17 @@ def _retrain(client: TestClient, label_of: Callable[[int], str]) -> None:
     for image_id in _ids(client, "hybrid", 10):
         client.post("/api/labels", json={"image_id": image_id, "label": label_of(image_id)})
     _state(client).view.loop.wait()
+
+
+@pytest.mark.parametrize("head", ["probe", "spreading"])
+def test_the_app_suggests_from_the_head_it_was_started_with(copied: Path, head: str) -> None:
+    """serve --head probe: the suggestions are the probe's own probabilities; the default mixes in spreading."""
+    with TestClient(create_app(copied, retrain_every=10, head=head), base_url=LOCAL) as opened:
+        loop = _state(opened).view.loop
+        snapshot = loop.snapshot
+        assert snapshot.head is not None and snapshot.probabilities is not None
+        probe = snapshot.head.probabilities(loop.embeddings)
+        assert np.array_equal(snapshot.probabilities, probe) == (head == "probe")
 
 
 def test_each_queue_orders_the_unlabelled_images_as_it_says(client: TestClient, copied: Path) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tetsuban.active.curve import LearningCurve, learning_curve
+from tetsuban.active.heads import DEFAULT_HEAD
 from tetsuban.active.label_issues import DEFAULT_FOLDS, LabelIssue, LabelIssues, find_label_issues
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.registry import strategy_named
@@ -35,11 +36,11 @@ class ActiveData:
         return np.array([label is not None for label in self.labels], bool)
 
 
-def next_images(data: ActiveData, strategy: str, count: int, seed: int = 0) -> list[int]:
+def next_images(data: ActiveData, strategy: str, count: int, seed: int = 0, head: str = DEFAULT_HEAD) -> list[int]:
     """Image ids to label next: chosen by ``strategy`` among the unlabelled images of the train split, with the head
     fitted on the labelled train images. Val and test images are never queued: they are labelled in random order,
     so that they stay samples of the data."""
-    loop = loop_for(data, strategy, retrain_every=count, queue_size=count, background=False, seed=seed)
+    loop = loop_for(data, strategy, retrain_every=count, queue_size=count, background=False, seed=seed, head=head)
     return [int(data.image_ids[i]) for i in loop.next_images(count)]
 
 
@@ -52,8 +53,10 @@ def loop_for(
     on_publish: Callable[[Snapshot], None] | None = None,
     seed: int = 0,
     first_generation: int = 0,
+    head: str = DEFAULT_HEAD,
 ) -> LabelLoop:
-    """A loop over ``data`` that queues unlabelled train images and learns from the labelled train images."""
+    """A loop over ``data`` that queues unlabelled train images and learns from the labelled train images, with
+    ``head`` (a name in active.heads.HEADS)."""
     train = data.mask("train")
     if not train.any():
         raise ProjectError("No image is in the train split. Make the splits first: tetsuban split")
@@ -69,6 +72,7 @@ def loop_for(
         labels=known,
         on_publish=on_publish,
         first_generation=first_generation,
+        head=head,
     )
 
 

@@ -13,14 +13,13 @@ for new images, so it trains the probe; the loop's head only decides what is sho
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from tetsuban.errors import ConfigError
 from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels
-from tetsuban.threads import lower_priority
 
 HEADS = ("probe", "spreading")
 DEFAULT_HEAD = "spreading"
@@ -35,68 +34,30 @@ def check_head(name: str) -> str:
 
 
 class LoopHead:
-    """One loop's head over its images (``embeddings``, N x D). Spreading's graph is built at the first use and
-    kept, as the images do not change during a loop. With ``background`` the build runs in a thread of its own
-    (minutes at 100,000 images), the probe's probabilities stand in until it is done, and ``on_ready`` hears when
-    it is (None), so that the loop can retrain with it, or why it failed (the probe then stands in for good)."""
+    """One loop's head over its images (``embeddings``, N x D). Spreading's graph is built at the first use, in
+    the thread that retrains (the app's background retrain; its first retrain at start), and kept, as the images
+    do not change during a loop."""
 
-    def __init__(
-        self,
-        name: str,
-        embeddings: np.ndarray,
-        background: bool = False,
-        on_ready: Callable[[str | None], None] | None = None,
-    ) -> None:
+    def __init__(self, name: str, embeddings: np.ndarray) -> None:
         self.name = check_head(name)
         self._embeddings = embeddings
-        self._background = background
-        self._on_ready = on_ready
         self._graph: sp.csr_matrix | None = None
-        self._building: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def probabilities(
         self, probe: np.ndarray, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
     ) -> np.ndarray:
         """Every image's probabilities (N, K), from the probe's ``probe`` (N, K, in the order of ``classes``) and
-        the ``labels`` of the images at rows ``labelled``; the probe's alone while the graph is being built."""
+        the ``labels`` of the images at rows ``labelled``."""
         if self.name == "probe":
             return probe
-        graph = self.graph()
-        if graph is None:
-            return probe
         index = {name: k for k, name in enumerate(classes)}
-        spread = spread_labels(graph, labelled, np.array([index[n] for n in labels]), len(classes))
+        spread = spread_labels(self.graph(), labelled, np.array([index[n] for n in labels]), len(classes))
         return geometric_mix(probe, spread, PROBE_WEIGHT)
 
-    def graph(self) -> sp.csr_matrix | None:
-        """The neighbour graph of the loop's images: built here, or (``background``) None until the thread that
-        builds it is done."""
+    def graph(self) -> sp.csr_matrix:
+        """The neighbour graph of the loop's images, built once."""
         with self._lock:
-            if self._graph is not None or not self._background:
-                if self._graph is None:
-                    self._graph = neighbour_graph(self._embeddings)
-                return self._graph
-            if self._building is None:
-                self._building = threading.Thread(target=self._build, daemon=True)
-                self._building.start()
-            return None
-
-    def wait(self) -> None:
-        """Block until a graph being built in the background is done."""
-        building = self._building
-        if building is not None:
-            building.join()
-
-    def _build(self) -> None:
-        lower_priority()  # labels coming in are answered first
-        try:
-            graph = neighbour_graph(self._embeddings)
-        except Exception as error:  # a thread's exception would only be printed; the loop shows it
-            if self._on_ready is not None:
-                self._on_ready(f"{type(error).__name__}: {error}")
-            return
-        with self._lock:
-            self._graph = graph
-        if self._on_ready is not None:
-            self._on_ready(None)
+            if self._graph is None:
+                self._graph = neighbour_graph(self._embeddings)
+            return self._graph

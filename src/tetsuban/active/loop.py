@@ -13,6 +13,8 @@ the others ``adopt`` what it published, and learn of labels with ``note`` (a lab
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +27,6 @@ from tetsuban.active.strategies import Strategy
 from tetsuban.errors import ConfigError
 from tetsuban.learn.head import DEFAULT_C, LinearHead
 from tetsuban.params import check_int
-from tetsuban.threads import lower_priority
 
 _EPS = 1e-6
 
@@ -126,24 +127,16 @@ class LabelLoop:
         self._queue_size = queue_size
         self._rng = np.random.default_rng(seed)
         self._probe = WarmProbe(self.embeddings, c)
-        self._head = head if isinstance(head, LoopHead) else LoopHead(head, self.embeddings, background, self._ready)
+        self._head = head if isinstance(head, LoopHead) else LoopHead(head, self.embeddings)
         self._background = background
         self._lock = threading.Lock()
         self._training: threading.Thread | None = None
         self._since_retrain = 0
-        self._refresh = False  # a retrain is due although no label came: the head has its graph now
         self._on_publish = on_publish
-        self._retrain_failure: str | None = None  # why the last background retrain failed; None after one succeeds
-        self._head_failure: str | None = None  # why spreading's graph could not be built
+        self.failure: str | None = None  # why the last background retrain failed; None after one succeeds
         self.leading = True  # False: another process retrains; labels only count toward a retrain of this one's
         self._snapshot = Snapshot(first_generation, None, None, ())
         self.retrain()
-
-    @property
-    def failure(self) -> str | None:
-        """Why the last background retrain failed (None after one succeeds), else why the head could not build its
-        graph; None when all is well."""
-        return self._retrain_failure or self._head_failure
 
     @property
     def snapshot(self) -> Snapshot:
@@ -217,7 +210,6 @@ class LabelLoop:
         """Fit the head on the labels so far, compute probabilities and a new queue, and publish them."""
         with self._lock:
             self._since_retrain = 0
-            self._refresh = False
             labels = list(self.labels)
         labelled = np.array([label is not None for label in labels], bool)
         known = [label for label in labels if label is not None]
@@ -243,46 +235,35 @@ class LabelLoop:
         if training is not None:
             training.join()
 
-    def wait_for_head(self) -> None:
-        """Block until the head's graph, built in the background, is done and the retrain it starts has
-        published."""
-        self._head.wait()
-        self.wait()
-
-    def _ready(self, failure: str | None) -> None:
-        """The head's graph is built: retrain with it now rather than at the next labels (when this loop is the one
-        that retrains); or it could not be, and the probe alone goes on, which ``failure`` says."""
-        if failure is not None:
-            self._head_failure = f"Label spreading's graph could not be built ({failure}); the probe alone goes on."
-            return
-        with self._lock:
-            self._refresh = True
-        if self.leading:
-            self._start_retrain()
-
     def _start_retrain(self) -> None:
         if not self._background:
             self.retrain()
             return
         with self._lock:
             if self._training is not None:
-                return  # the running retrain looks for more labels due (or a new graph) before it ends
+                return  # the running retrain looks for more labels due before it ends
             thread = threading.Thread(target=self._retrain_until_current, daemon=True)
             thread.start()  # before it is published: wait() may join it at once; it cannot end before the lock is free
             self._training = thread
 
     def _retrain_until_current(self) -> None:
-        lower_priority()  # requests beside a background retrain are answered first
+        _lower_priority()  # requests beside a background retrain are answered first
         while True:  # labels that came in during a retrain may make another due
             try:
                 self.retrain()
             except Exception as error:  # a thread's exception would only be printed; keep it for the app to show
-                self._retrain_failure = f"{type(error).__name__}: {error}"
+                self.failure = f"{type(error).__name__}: {error}"
                 with self._lock:
                     self._training = None
                 return
-            self._retrain_failure = None
-            with self._lock:  # what is due is decided under the lock _start_retrain takes: no change is missed
-                if self._since_retrain < self._retrain_every and not self._refresh:
+            self.failure = None
+            with self._lock:  # what is due is decided under the lock _start_retrain takes: no label is missed
+                if self._since_retrain < self._retrain_every:
                     self._training = None
                     return
+
+
+def _lower_priority(niceness: int = 10) -> None:
+    """Lower the CPU priority of the calling thread (Linux schedules threads one by one); elsewhere, nothing."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)

@@ -83,11 +83,14 @@ def next_to_label(
     strategy: str = DEFAULT_STRATEGY,
     seed: int = 0,
     on_embed: ProgressFn | None = None,
+    head: str = DEFAULT_HEAD,
 ) -> list[int]:
-    """Image ids to label next, by ``strategy``, from the unlabelled train images (never val or test)."""
+    """Image ids to label next, by ``strategy`` with the loop's ``head``, from the unlabelled train images (never
+    val or test)."""
     check_int("count", count, 1, 100_000)
     strategy_named(strategy)  # a wrong name fails before any work
-    return next_images(active_data(ws, on_embed), strategy, count, seed)
+    check_head(head)
+    return next_images(active_data(ws, on_embed), strategy, count, seed, head)
 
 
 def holdout_to_label(ws: Workspace, count: int = 20, seed: int = 0) -> list[int]:
@@ -108,6 +111,7 @@ def label_loop(
     background: bool = True,
     snapshot_seconds: float = SNAPSHOT_SECONDS,
     recording: bool = True,
+    head: str = DEFAULT_HEAD,
 ) -> RunningLoop:
     """A running labelling loop over the workspace's embedded images, with the image id of each of its rows.
 
@@ -123,7 +127,7 @@ def label_loop(
     recorder.active = recording
     recorded = retrains(ws)  # a restarted loop goes on numbering its retrains
     last = recorded[-1].generation if recorded else 0
-    loop = loop_for(data, strategy, retrain_every, queue_size, background, recorder, first_generation=last)
+    loop = loop_for(data, strategy, retrain_every, queue_size, background, recorder, first_generation=last, head=head)
     return RunningLoop(loop, data.image_ids, recorder)
 
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
+from tetsuban.active.heads import DEFAULT_HEAD, check_head
 from tetsuban.active.registry import strategy_named
 from tetsuban.commands import SplitRun, split_where_missing
 from tetsuban.errors import ProjectError
@@ -33,7 +34,11 @@ MAX_BODY = 64 * 1024  # bytes in one API request; labels are small
 
 
 def create_app(
-    project_dir: Path, strategy: str = "hybrid", retrain_every: int = 20, binding: Binding | None = None
+    project_dir: Path,
+    strategy: str = "hybrid",
+    retrain_every: int = 20,
+    binding: Binding | None = None,
+    head: str = DEFAULT_HEAD,
 ) -> FastAPI:
     """The app for the project at ``project_dir``; the loop starts with the app and stops with it.
 
@@ -58,7 +63,7 @@ def create_app(
         # threads on two cores starve everything else).
         blas = threadpool_limits(limits=1, user_api="blas")
         try:
-            app.state.tetsuban = state = AppState(project, strategy, retrain_every)
+            app.state.tetsuban = state = AppState(project, strategy, retrain_every, head)
             # With other processes on the store a session is remembered for a second only: a logout in one of them
             # reaches the others within it.
             remember = SHARED_REMEMBER if state.team is not None else REMEMBER
@@ -107,12 +112,14 @@ def serve_project(
     retrain_every: int = 20,
     hooks: ServeHooks = ServeHooks(),
     workers: int = 1,
+    head: str = DEFAULT_HEAD,
 ) -> None:
     """Check the settings and the binding (off this machine only with users), take the port, embed the images not
     embedded yet (so that the first page is no long wait), give a split to every image without one (a newcomer's
     first serve comes right after import), then serve the app until Ctrl+C, in ``workers`` processes (a PostgreSQL
     project only). Every refusal comes before the app is announced."""
     strategy_named(strategy)
+    check_head(head)
     check_int("retrain_every", retrain_every, 1, 100_000)
     check_int("port", port, 1, 65_535)
     check_int("workers", workers, 1, MAX_WORKERS)
@@ -137,9 +144,9 @@ def serve_project(
     if hooks.on_ready is not None:
         hooks.on_ready(logins)
     if workers > 1:
-        serve_workers(spec_of(project_dir, strategy, retrain_every, binding), workers, sock)
+        serve_workers(spec_of(project_dir, strategy, retrain_every, binding, head), workers, sock)
     else:
-        serve_app(create_app(project_dir, strategy, retrain_every, binding), binding, sock)
+        serve_app(create_app(project_dir, strategy, retrain_every, binding, head), binding, sock)
 
 
 def check_workers(project: Project, workers: int) -> None:

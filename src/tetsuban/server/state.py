@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tetsuban.active.curve import CurveNotYet, LearningCurve, Reach
+from tetsuban.active.heads import DEFAULT_HEAD
 from tetsuban.active.label_issues import LabelIssue, LabelIssues, WrongLabels
 from tetsuban.active.loop import LabelLoop, Snapshot
 from tetsuban.active.record import SNAPSHOT_SECONDS
@@ -76,9 +77,10 @@ class LoopView:
 class AppState:
     """One project, its loop, and the leases that keep two annotators off one image."""
 
-    def __init__(self, project: Project, strategy: str, retrain_every: int) -> None:
+    def __init__(self, project: Project, strategy: str, retrain_every: int, head: str = DEFAULT_HEAD) -> None:
         self.project = project
         self.strategy = strategy
+        self.head = head
         self.retrain_every = retrain_every
         self.leases = leases_for(project.workspace.engine)
         self.team = TeamSync(project.workspace.engine) if is_shared(project.workspace.engine) else None
@@ -398,6 +400,7 @@ class AppState:
             queue_size=min(QUEUE_RETRAINS * self.retrain_every, MAX_QUEUE),
             snapshot_seconds=SNAPSHOT_SECONDS if self.team is None else 0.0,  # others adopt each retrain at once
             recording=leading,
+            head=self.head,
         )
         loop, ids = running.loop, running.image_ids
         loop.leading = leading

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+from tetsuban.active.heads import DEFAULT_HEAD
 from tetsuban.server.binding import Binding
 
 if TYPE_CHECKING:
@@ -36,13 +37,16 @@ class WorkerSpec:
     port: int | None
     names: tuple[str, ...]
     trusted_proxies: tuple[str, ...]
+    head: str = DEFAULT_HEAD
 
     @property
     def binding(self) -> Binding:
         return Binding(self.host, self.port, self.names, self.trusted_proxies)
 
 
-def spec_of(project_dir: Path, strategy: str, retrain_every: int, binding: Binding) -> WorkerSpec:
+def spec_of(
+    project_dir: Path, strategy: str, retrain_every: int, binding: Binding, head: str = DEFAULT_HEAD
+) -> WorkerSpec:
     return WorkerSpec(
         str(project_dir.resolve()),
         strategy,
@@ -51,6 +55,7 @@ def spec_of(project_dir: Path, strategy: str, retrain_every: int, binding: Bindi
         binding.port,
         binding.names,
         binding.trusted_proxies,
+        head,
     )
 
 
@@ -88,4 +93,4 @@ def worker_app() -> FastAPI:
     spec = WorkerSpec(
         **{**fields, "names": tuple(fields["names"]), "trusted_proxies": tuple(fields["trusted_proxies"])}
     )
-    return create_app(Path(spec.project_dir), spec.strategy, spec.retrain_every, spec.binding)
+    return create_app(Path(spec.project_dir), spec.strategy, spec.retrain_every, spec.binding, spec.head)
