@@ -77,9 +77,9 @@ def fashion_project(work: Path, rng: np.random.Generator) -> Project:
     return project
 
 
-def check_targets(curves: list[Curve], default: str) -> dict[str, object]:
+def check_targets(curves: list[Curve], default: str, head: str) -> dict[str, object]:
     """The targets against random picks with the probe (``random + probe``) and, where it ran, with the default's
-    own head."""
+    own ``head``."""
     means = mean_curves(curves)
     checks: dict[str, object] = {}
     at_target = int(np.flatnonzero(means[default][0] == TARGET_LABELS)[0])
@@ -87,7 +87,7 @@ def check_targets(curves: list[Curve], default: str) -> dict[str, object]:
     checks["gain_per_step"] = float((tail[-1] - tail[0]) / max(1, len(tail) - 1))
     checks["at_end"] = float(tail[-1])
     checks["at_target"] = float(means[default][1][at_target])
-    baselines = dict.fromkeys([run_name("random", "probe"), run_name("random", default.split(" + ")[1])])
+    baselines = dict.fromkeys([run_name("random", "probe"), run_name("random", head)])
     checks["baselines"] = {name: _against(means, default, name) for name in baselines if name in means}
     return checks
 
@@ -134,7 +134,7 @@ def main() -> None:
             seconds = time.perf_counter() - started
             name = project.config.name
             (RESULTS.parent / "_unused.html").rename(work / f"{name}-simulation.html")
-            results.append((name, curves, seconds, check_targets(curves, default)))
+            results.append((name, curves, seconds, check_targets(curves, default, DEFAULT_HEAD)))
             print(name, results[-1][3], f"{seconds:.0f} s", flush=True)
             project.close()
     write_table(results, args, names, default)
