@@ -8,12 +8,14 @@ outputs kept in memory (bfloat16), and only the upper blocks and the classifier 
 - batch-norm statistics and parameters stay as pretrained; AdamW under a one-cycle schedule, label smoothing 0.1,
   batch 32, bfloat16 autocast and channels-last on the CPU;
 - each configuration (cut, peak learning rate) trains from the same cached draws; test accuracy is reported after
-  every epoch beside validation accuracy, so that the epoch validation would keep can be read off.
+  every epoch beside validation accuracy, so that the epoch validation would keep can be read off; after the last
+  epoch, rows for the last epochs' weights mixed with the start's (WiSE-FT) or averaged among themselves.
 Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to validate, the same test images).
 Writes bench/results/finetune_partial.md (or --out).
 
 Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
-       [--draws 6] [--epochs 10] [--wise 0.5 0.75] [--warmup 0.3] [--layer-decay 0.5] [--crop-area 0.7]
+       [--draws 6] [--epochs 10 14] [--wise 0.5 0.75] [--tails 3 5] [--warmup 0.3] [--layer-decay 0.5]
+       [--crop-area 0.7]
 """
 
 from __future__ import annotations
@@ -61,10 +63,12 @@ class Cached:
 @dataclass(frozen=True)
 class Setting:
     """How one run trains besides its cut and peak rate: the one-cycle warm-up's share of the steps, and the rate's
-    factor per block below the top one (1: every block at the peak rate)."""
+    factor per block below the top one (1: every block at the peak rate), and the numbers of last epochs whose weights
+    are averaged (each a row)."""
 
     warmup: float = 0.1
     layer_decay: float = 1.0
+    tails: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Epoch:
     test: float
     seconds: float
     wise: float = 1.0  # WiSE-FT: the share of the fine-tuned weights in a mix with the start (1: the last epoch)
+    tail: int = 1  # how many last epochs' weights are averaged (1: the last epoch's alone)
 
 
 def lower_and_upper(cut: int) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -181,7 +186,8 @@ def train(
     setting: Setting = Setting(),
 ) -> list[Epoch]:
     """Train fresh upper blocks and a copy of the ``probe`` classifier at peak rate ``lr``; one row per epoch, then
-    one per ``wise`` share: the last epoch's weights mixed with the start's (WiSE-FT)."""
+    one per ``wise`` share (the last epoch's weights mixed with the start's, WiSE-FT) and one per tail length (the
+    last epochs' weights averaged)."""
     torch.manual_seed(0)
     _, upper = lower_and_upper(cut)
     head = copy.deepcopy(probe)
@@ -197,7 +203,7 @@ def train(
     )
     loss_of = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     targets = torch.from_numpy(y["train"])
-    rows = []
+    rows, states = [], []
     started = time.perf_counter()
     for epoch in range(epochs):
         upper.train()
@@ -219,14 +225,26 @@ def train(
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
         rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, time.perf_counter() - started))
         print(f"  cut {cut}, lr {lr:g}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}", flush=True)
-    end = copy.deepcopy((upper.state_dict(), head.state_dict()))
+        states.append(copy.deepcopy((upper.state_dict(), head.state_dict())))
+    end = states[-1]
     for share in wise:
         for module, first, last in ((upper, initial[0], end[0]), (head, initial[1], end[1])):
             module.load_state_dict({k: _mix(first[k], last[k], share) for k in first})
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
         rows.append(Epoch(cut, lr, epochs, rows[-1].loss, val, test, rows[-1].seconds, share))
         print(f"  cut {cut}, lr {lr:g}, WiSE {share:g}: val {val:.3f}, test {test:.3f}", flush=True)
+    for tail in setting.tails:
+        for part, module in enumerate((upper, head)):
+            module.load_state_dict(_averaged([state[part] for state in states[-tail:]]))
+        val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
+        rows.append(Epoch(cut, lr, epochs, rows[epochs - 1].loss, val, test, rows[-1].seconds, tail=tail))
+        print(f"  cut {cut}, lr {lr:g}, last {tail} epochs averaged: val {val:.3f}, test {test:.3f}", flush=True)
     return rows
+
+
+def _averaged(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The mean of several state dicts' floating-point tensors (the last one's others)."""
+    return {k: sum(s[k] for s in states) / len(states) if v.is_floating_point() else v for k, v in states[-1].items()}
 
 
 def rate_groups(upper: torch.nn.Module, head: torch.nn.Module, lr: float, decay: float) -> list[dict]:
@@ -253,12 +271,13 @@ def main() -> None:
     parser.add_argument("--cuts", type=int, nargs="+", default=[3])
     parser.add_argument("--lrs", type=float, nargs="+", default=[3e-4])
     parser.add_argument("--draws", type=int, default=6)
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, nargs="+", default=[10])
     parser.add_argument("--start-c", type=float, help="start fine-tuning from the probe of this C, not val's")
     parser.add_argument("--start-augmented", action="store_true", help="fit the start probe on a draw as well")
     parser.add_argument("--wise", type=float, nargs="*", default=[], help="WiSE-FT shares to try after the last epoch")
     parser.add_argument("--warmup", type=float, default=0.1, help="the one-cycle warm-up's share of the steps")
     parser.add_argument("--layer-decay", type=float, default=1.0, help="the rate's factor per block downwards")
+    parser.add_argument("--tails", type=int, nargs="*", default=[], help="numbers of last epochs to average")
     parser.add_argument("--crop-area", type=float, help="the random crop's least area (the default pipeline's else)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -279,8 +298,9 @@ def main() -> None:
             print(f"  fine-tuning starts from: {start}", flush=True)
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
-            setting = Setting(args.warmup, args.layer_decay)
-            rows += train(cut, lr, caches[cut], y, args.epochs, probe, tuple(args.wise), setting)
+            for epochs in args.epochs:
+                setting = Setting(args.warmup, args.layer_decay, tuple(args.tails))
+                rows += train(cut, lr, caches[cut], y, epochs, probe, tuple(args.wise), setting)
     write_table(args, source, y, probes, caches, rows)
 
 
@@ -320,12 +340,13 @@ def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict,
         )
     lines += [
         "",
-        "| cut | peak lr | epoch | WiSE share | train loss | val | test | test - probe | training time |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cut | peak lr | epoch | WiSE share | last epochs averaged | train loss | val | test | test - probe "
+        "| training time |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.cut} | {r.lr:g} | {r.epoch} | {r.wise:g} | {r.loss:.3f} | {r.val:.3f} | {r.test:.3f} | "
+            f"| {r.cut} | {r.lr:g} | {r.epoch} | {r.wise:g} | {r.tail} | {r.loss:.3f} | {r.val:.3f} | {r.test:.3f} | "
             f"{r.test - probes[r.cut]['test']:+.3f} | {r.seconds:.0f} s |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
