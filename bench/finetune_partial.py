@@ -9,13 +9,15 @@ outputs kept in memory (bfloat16), and only the upper blocks and the classifier 
   batch 32, bfloat16 autocast and channels-last on the CPU;
 - each configuration (cut, peak learning rate) trains from the same cached draws; test accuracy is reported after
   every epoch beside validation accuracy, so that the epoch validation would keep can be read off; after the last
-  epoch, rows for the last epochs' weights mixed with the start's (WiSE-FT) or averaged among themselves.
+  epoch, rows for the last epochs' weights mixed with the start's (WiSE-FT) or averaged among themselves;
+- with ``--taps``, the probe and the classifier read inner blocks' outputs averaged over space besides the pooled
+  features (as bench/taps.py measures for the probe).
 Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to validate, the same test images).
 Writes bench/results/finetune_partial.md (or --out).
 
 Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
        [--draws 6] [--epochs 10 14] [--wise 0.5 0.75] [--tails 3 5] [--warmup 0.3] [--layer-decay 0.5]
-       [--crop-area 0.7]
+       [--taps 5] [--crop-area 0.7]
 """
 
 from __future__ import annotations
@@ -63,12 +65,13 @@ class Cached:
 @dataclass(frozen=True)
 class Setting:
     """How one run trains besides its cut and peak rate: the one-cycle warm-up's share of the steps, and the rate's
-    factor per block below the top one (1: every block at the peak rate), and the numbers of last epochs whose weights
-    are averaged (each a row)."""
+    factor per block below the top one (1: every block at the peak rate), the numbers of last epochs whose weights
+    are averaged (each a row), and the blocks whose spatial means the classifier reads besides the pooled features."""
 
     warmup: float = 0.1
     layer_decay: float = 1.0
     tails: tuple[int, ...] = ()
+    taps: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,10 +87,32 @@ class Epoch:
     tail: int = 1  # how many last epochs' weights are averaged (1: the last epoch's alone)
 
 
-def lower_and_upper(cut: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The pretrained network cut before block ``cut``: (stem and blocks below it, the rest up to the pooling)."""
+def lower_and_upper(cut: int, taps: tuple[int, ...] = ()) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The pretrained network cut before block ``cut``: (stem and blocks below it, the rest up to the pooling); with
+    ``taps``, the rest also returns those blocks' outputs averaged over space, after the pooled features."""
     lower, upper = split_network(build_torch("efficientnet_lite0").to(memory_format=torch.channels_last), cut)
+    if taps:
+        if min(taps) < cut:
+            raise SystemExit(f"--taps {taps}: every tapped block must be at or above the cut ({cut}).")
+        upper = TappedUpper(list(upper.children()), tuple(t - cut for t in taps))
     return lower.eval(), upper
+
+
+class TappedUpper(torch.nn.Sequential):
+    """The upper part's modules in order (blocks, then the head convolution, its batch norm and the pooling), whose
+    output is the pooled features followed by the spatial mean of the children at ``taps`` (positions among them)."""
+
+    def __init__(self, modules: list[torch.nn.Module], taps: tuple[int, ...]) -> None:
+        super().__init__(*modules)
+        self.taps = taps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        inner = []
+        for position, module in enumerate(self):
+            x = module(x)
+            if position in self.taps:
+                inner.append(x.mean(dim=(2, 3)))
+        return torch.cat([x, *inner], dim=1)
 
 
 def bench_pipeline(crop_area: float | None) -> Pipeline:
@@ -189,7 +214,7 @@ def train(
     one per ``wise`` share (the last epoch's weights mixed with the start's, WiSE-FT) and one per tail length (the
     last epochs' weights averaged)."""
     torch.manual_seed(0)
-    _, upper = lower_and_upper(cut)
+    _, upper = lower_and_upper(cut, setting.taps)
     head = copy.deepcopy(probe)
     initial = copy.deepcopy((upper.state_dict(), head.state_dict()))
     for module in upper.modules():
@@ -278,6 +303,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=0.1, help="the one-cycle warm-up's share of the steps")
     parser.add_argument("--layer-decay", type=float, default=1.0, help="the rate's factor per block downwards")
     parser.add_argument("--tails", type=int, nargs="*", default=[], help="numbers of last epochs to average")
+    parser.add_argument("--taps", type=int, nargs="*", default=[], help="blocks the classifier also reads, pooled")
     parser.add_argument("--crop-area", type=float, help="the random crop's least area (the default pipeline's else)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -289,7 +315,7 @@ def main() -> None:
     print(f"{source.name}: " + ", ".join(f"{k} {len(v)}" for k, v in y.items()), flush=True)
     probes, caches, rows = {}, {}, []
     for cut in args.cuts:
-        lower, upper = lower_and_upper(cut)
+        lower, upper = lower_and_upper(cut, tuple(args.taps))
         caches[cut] = cache(lower, images, args.draws, seed=0, pipeline=bench_pipeline(args.crop_area))
         probe, probes[cut] = probe_head(upper, caches[cut], y)
         if args.start_c is not None or args.start_augmented:  # fine-tuning starts from another probe than the table's
@@ -299,7 +325,7 @@ def main() -> None:
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
             for epochs in args.epochs:
-                setting = Setting(args.warmup, args.layer_decay, tuple(args.tails))
+                setting = Setting(args.warmup, args.layer_decay, tuple(args.tails), tuple(args.taps))
                 rows += train(cut, lr, caches[cut], y, epochs, probe, tuple(args.wise), setting)
     write_table(args, source, y, probes, caches, rows)
 
@@ -312,6 +338,11 @@ def split_images(source: Source, shots: int, rng: np.random.Generator) -> tuple[
     images = {k: [decode(source.files[i]) for i in v] for k, v in picked.items()}
     y = {k: np.array([names.index(source.labels[i]) for i in v]) for k, v in picked.items()}
     return images, y
+
+
+def _taps_note(taps: list[int]) -> str:
+    blocks = " and ".join(str(t) for t in taps)
+    return "" if not taps else f" that reads the pooled features and block {blocks}'s outputs averaged over space"
 
 
 def _crop_note(crop_area: float | None) -> str:
@@ -328,7 +359,7 @@ def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict,
         f"{source.name}: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test images, one draw of "
         "the labels. EfficientNet-Lite0; the blocks below the cut run once per image and augmentation draw "
         f"({args.draws} draws, the default pipeline's augmentation{_crop_note(args.crop_area)}), the rest trains "
-        "from a probe-started classifier.",
+        f"from a probe-started classifier{_taps_note(args.taps)}.",
         "",
         "| cut | probe (C by val) | cached in |",
         "|---:|---|---:|",
