@@ -123,7 +123,7 @@ def test_embed_with_ray_address_on_the_command_line_joins_the_running_cluster(
     assert "40" in result.stdout, result.stdout
     with Project.open(tmp_path / "ray") as on_ray:
         assert _stored(on_ray) == expected
-    assert np.frombuffer(next(iter(expected.values())), np.float32).shape == (1280,)
+    assert np.frombuffer(next(iter(expected.values())), np.float32).shape == (1280 + 192,)
 
 
 def test_a_cluster_that_cannot_be_joined_is_told_about_ray_tokens_unless_in_token_mode(

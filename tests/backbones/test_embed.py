@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,14 @@ import pytest
 from tests.conftest import start_as_from_a_terminal, write_fashion_images
 from tetsuban import ConfigError, Project
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME, ExportedBackbone
+from tetsuban.backbones.stage import stored_embeddings
 from tetsuban.config import CONFIG_NAME, pipeline_toml
 from tetsuban.infer import InferenceJob, infer
 from tetsuban.pipeline.inputs import model_input
 from tetsuban.pipeline.spec import Pipeline, default_pipeline
 from tetsuban.pipeline.transforms import CenterCrop, Grey, Normalize, Resize
 from tetsuban.store.db import DB_NAME
+from tetsuban.store.embeddings import EmbeddingRow, store_embeddings
 
 
 def _set_pipeline(project: Project, pipeline: Pipeline) -> Project:
@@ -42,7 +45,7 @@ def test_embedding_again_costs_nothing(project: Project, emoji_sample: Path, lit
     vectors = project.embeddings([r.id for r in project.images()])
     assert len(vectors) == 40
     matrix = np.stack(list(vectors.values()))
-    assert matrix.shape == (40, 1280) and matrix.dtype == np.float32
+    assert matrix.shape == (40, 1280 + 192) and matrix.dtype == np.float32  # pooled features, block 5's mean
     assert len({v.tobytes() for v in matrix}) == 40  # forty different images, forty different vectors
 
 
@@ -174,3 +177,23 @@ def test_any_timm_backbone_from_a_weights_file(project: Project, emoji_sample: P
     project = _set_pipeline(project, default_pipeline())
     assert project.embed().computed == 40  # the default backbone's embeddings are kept apart
     project.close()
+
+
+def test_embeddings_from_before_taps_give_way_to_todays_once_both_are_stored(
+    project: Project, emoji_sample: Path, lite0_onnx: ExportedBackbone
+) -> None:
+    project.import_folder(emoji_sample)
+    records = project.images()
+    preprocess = project.workspace.pipeline().preprocess_hash()
+    old_key = replace(lite0_onnx, taps=()).key  # what a project embedded before block 5 was tapped
+    rows = [
+        EmbeddingRow(r.sha256, f"old-{r.sha256}", np.full(1280, n + 1.0, np.float32)) for n, r in enumerate(records)
+    ]
+    with project.workspace.engine.begin() as conn:
+        store_embeddings(conn, old_key, preprocess, rows)
+    assert {len(v) for v in stored_embeddings(project.workspace).values()} == {1280}  # all it has: still used
+    project.embed(image_ids=[records[0].id])
+    assert {len(v) for v in stored_embeddings(project.workspace).values()} == {1280}  # the old key has more images
+    project.embed()
+    today = stored_embeddings(project.workspace)
+    assert len(today) == len(records) and {len(v) for v in today.values()} == {1280 + 192}

@@ -96,6 +96,7 @@ def test_the_exported_graph_is_the_kept_network(tuned: tuple[Project, TrainRepor
     project.embed(image_ids=[i for i, _ in _val(project)][:6])
     base = project.embeddings([i for i, _ in _val(project)][:6])
     tuned_kept = _finetuned(report).best_stage == "tune"
+    assert report.artifact.card.backbone.taps == (5,) and onnx_side[0].shape == (1280 + 192,)  # block 5 read too
     for row, image_id in enumerate(i for i, _ in _val(project)[:6]):
         assert np.allclose(onnx_side[row], torch_side[row], atol=1e-3, rtol=1e-3)
         # a kept fine-tuned epoch moved the body (new embeddings); a kept probe left it as pretrained

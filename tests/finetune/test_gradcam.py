@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from tetsuban import Project
-from tetsuban.evaluate.gradcam import class_maps
-from tetsuban.finetune.network import load_network
+from tetsuban.evaluate.gradcam import class_maps, map_and_logits
+from tetsuban.finetune.network import build_network, load_network, network_logits
 from tetsuban.learn.train import TrainReport
 from tetsuban.pipeline.inputs import model_pixels, to_batch
 
@@ -36,7 +37,8 @@ def test_hiding_what_the_map_marks_costs_the_class_most(tuned: tuple[Project, Tr
 
     def logits_of(pixels: np.ndarray) -> torch.Tensor:
         with torch.inference_mode():
-            return network(torch.from_numpy(to_batch([pipeline.finish(pixels)])))[0]
+            batch = torch.from_numpy(to_batch([pipeline.finish(pixels)]))
+            return network_logits(network, report.artifact.card.backbone.taps, batch)[0]
 
     def hidden(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
         grey = pixels.copy()
@@ -64,3 +66,16 @@ def test_the_report_shows_maps_for_the_top_losses(tuned: tuple[Project, TrainRep
     assert misses > 0
     assert html.count('alt="Grad-CAM of') >= misses  # the predicted class's map at least, for each miss
     assert "Grad-CAM shows where" in html
+
+
+@pytest.mark.parametrize("taps", [(), (5,)], ids=["before taps", "block 5 tapped"])
+def test_the_map_is_the_last_convolutions_and_the_scores_are_the_networks(taps: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    network = build_network("efficientnet_lite0", None, 3, taps).eval()
+    batch = torch.randn(1, 3, 96, 96)
+    feature_map, logits = map_and_logits(network, taps, batch)
+    with torch.no_grad():
+        assert torch.allclose(feature_map, network.forward_features(batch), atol=1e-5)
+        assert torch.allclose(logits, network_logits(network, taps, batch), atol=1e-5)
+    (gradient,) = torch.autograd.grad(logits[0, 1], feature_map)
+    assert gradient.abs().sum() > 0  # the scores depend on the map Grad-CAM draws

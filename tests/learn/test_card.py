@@ -28,6 +28,7 @@ from tetsuban.learn.train import HEADS
 from tetsuban.learn.validate import Validation
 from tetsuban.pipeline.spec import default_pipeline
 
+TAPS_REFUSED = "'backbone.taps' must be a list of at most 8 block numbers (0 to 255), rising"
 HEAD_CARDS: list[HeadCard] = [
     LogisticHeadCard(0.1, "search on the validation split"),
     SvmHeadCard(1.0, "given", 2.5, "validation split", {"cat": 2, "dog": 3}, {"cat": ("d" * 64,), "dog": ()}),
@@ -177,6 +178,14 @@ LONG = "x" * 50  # longer than any message quotes
             "'backbone.input_size' must be a whole number of pixels in [16, 1024]; it is 1025",
         ),
         ("backbone.weights_sha256", "0" * 63, "'backbone.weights_sha256' must be 64 hex digits"),
+        ("backbone.taps", 5, TAPS_REFUSED),
+        ("backbone.taps", [5, 4], TAPS_REFUSED),
+        ("backbone.taps", [5, 5], TAPS_REFUSED),
+        ("backbone.taps", [-1], TAPS_REFUSED),
+        ("backbone.taps", [256], TAPS_REFUSED),
+        ("backbone.taps", [True], TAPS_REFUSED),
+        ("backbone.taps", ["5"], TAPS_REFUSED),
+        ("backbone.taps", list(range(9)), TAPS_REFUSED),
         (
             "pipeline",
             {"preprocess": [{"step": "no-such-step"}]},
@@ -201,6 +210,14 @@ def test_each_damaged_field_is_refused_by_its_name(field: str, value: object, sa
     with pytest.raises(CardError) as refused:
         parse_card(written)
     assert str(refused.value) == said
+
+
+def test_the_tapped_blocks_are_written_and_a_card_from_before_taps_reads_as_tapping_none() -> None:
+    card = _card(HEAD_CARDS[0])
+    written = _written(dataclasses.replace(card, backbone=dataclasses.replace(card.backbone, taps=(5,))))
+    assert written["backbone"]["taps"] == [5] and parse_card(written).backbone.taps == (5,)
+    del written["backbone"]["taps"]
+    assert parse_card(written).backbone.taps == ()
 
 
 def test_what_is_not_an_object_is_not_a_card() -> None:
@@ -231,6 +248,10 @@ def test_a_class_with_a_bad_name_is_quoted_short() -> None:
         ("validation.accuracy", None),
         ("validation.note", "no validation split"),
         ("backbone.finetuned_from", None),  # a probe on the published weights
+        ("backbone.taps", []),
+        ("backbone.taps", [5]),
+        ("backbone.taps", [0, 255]),
+        ("backbone.taps", list(range(8))),
         ("data.validation_labels_sha256", None),  # no validation labels
     ],
 )

@@ -1,7 +1,7 @@
 """Export a backbone once to ONNX, keyed by its weights' hash; torch builds and exports it, nothing else needs torch.
 
-The exported graph takes a float32 batch (N, 3, S, S), S being the backbone's input size, and returns its pooled
-embeddings (N, D) under the output name ``embedding``.
+The exported graph takes a float32 batch (N, 3, S, S), S being the backbone's input size, and returns its embeddings
+(N, D) under the output name ``embedding``: the pooled features, then the means of the blocks the backbone taps.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ OPSET = 18
 
 @dataclass(frozen=True)
 class ExportedBackbone:
-    """A backbone's ONNX graph on disk and what names it: the weights' sha256 and the input size."""
+    """A backbone's ONNX graph on disk and what names it: the weights' sha256, the input size and the tapped blocks."""
 
     name: str
     path: Path
@@ -34,11 +34,18 @@ class ExportedBackbone:
     input_size: int
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # the input convention the weights were trained with
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    taps: tuple[int, ...] = ()  # inner blocks whose means follow the pooled features
 
     @property
     def key(self) -> str:
-        """Names the embeddings this graph makes: backbone, weights and input size."""
-        return f"{self.name}@{self.weights_sha256[:16]}/{self.input_size}"
+        """Names the embeddings this graph makes: backbone, weights, input size and taps (none: no suffix, as
+        before taps existed, so embeddings and models made then keep their names)."""
+        return f"{self.name}@{self.weights_sha256[:16]}/{self.input_size}{taps_suffix(self.taps)}"
+
+
+def taps_suffix(taps: tuple[int, ...]) -> str:
+    """How keys and file names say which blocks are tapped: "" for none, "+b5" for block 5, "+b4.5" for 4 and 5."""
+    return f"+b{'.'.join(str(tap) for tap in taps)}" if taps else ""
 
 
 def export_backbone(name: str, weights: Path | None = None, cache: Path | None = None) -> ExportedBackbone:
@@ -52,10 +59,13 @@ def export_backbone(name: str, weights: Path | None = None, cache: Path | None =
         model = build_torch(name)
         digest = state_sha256(model)
     folder = (cache if cache is not None else cache_dir()) / "onnx"
-    path = folder / f"{spec.timm_name}-{spec.input_size}-{digest[:16]}.onnx"
+    path = folder / f"{spec.timm_name}-{spec.input_size}-{digest[:16]}{taps_suffix(spec.taps)}.onnx"
     if not path.is_file():
-        export_graph(model if model is not None else build_torch(name, weights), spec.input_size, path)
-    return ExportedBackbone(name, path, digest, spec.input_size, spec.mean, spec.std)
+        from tetsuban.backbones.taps import embedding_module
+
+        network = model if model is not None else build_torch(name, weights)
+        export_graph(embedding_module(network, spec.taps), spec.input_size, path)
+    return ExportedBackbone(name, path, digest, spec.input_size, spec.mean, spec.std, spec.taps)
 
 
 def state_sha256(model: torch.nn.Module) -> str:

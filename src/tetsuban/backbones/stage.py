@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from tetsuban.backbones.embedder import EmbedReport, embed_records
-from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone
+from tetsuban.backbones.onnx_export import ExportedBackbone, export_backbone, taps_suffix
+from tetsuban.backbones.registry import BACKBONES
 from tetsuban.config import weights_file
 from tetsuban.parallel import worker_count
 from tetsuban.params import check_float
@@ -69,16 +70,27 @@ def embeddings_with(
 
 def stored_embeddings(ws: Workspace) -> dict[int, np.ndarray]:
     """Each image's stored embedding under the project's backbone and preprocess, found without exporting the
-    backbone (when several weights have embeddings, those with the most images); empty when none are stored."""
+    backbone (when several keys have embeddings, those with the most images; on a tie, those that tap the blocks the
+    backbone taps today); empty when none are stored."""
     preprocess = ws.pipeline().preprocess_hash()
+    name = ws.config.model.backbone
     with ws.engine.connect() as conn:
         stored = embedded_backbones(conn, preprocess)
-        mine = {key: n for key, n in stored.items() if key.startswith(f"{ws.config.model.backbone}@")}
+        mine = {key: n for key, n in stored.items() if key.startswith(f"{name}@")}
         if not mine:
             return {}
         records = ws.images()
-        found = load_embeddings(conn, max(mine, key=lambda k: mine[k]), preprocess, [r.sha256 for r in records])
+        current = current_taps_suffix(name)
+        chosen = max(mine, key=lambda k: (mine[k], k.rpartition("/")[2].lstrip("0123456789") == current))
+        found = load_embeddings(conn, chosen, preprocess, [r.sha256 for r in records])
     return {r.id: found[r.sha256] for r in records if r.sha256 in found}
+
+
+def current_taps_suffix(name: str) -> str:
+    """How the keys of registered backbone ``name`` end after the input size today ("" for a timm model by name:
+    only registered backbones tap blocks)."""
+    spec = BACKBONES.get(name)
+    return taps_suffix(spec.taps) if spec is not None else ""
 
 
 def look_alikes(ws: Workspace, threshold: float = LOOK_ALIKE, mutual: bool = False) -> list[tuple[int, int, float]]:

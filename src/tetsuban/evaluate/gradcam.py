@@ -55,10 +55,9 @@ def class_maps(
     except (ImageError, OSError):
         return None
     batch = torch.from_numpy(to_batch([pipeline.finish(pixels)]))
-    features = network.forward_features(batch)  # type: ignore[operator]  # (1, C, h, w)
+    features, logits = map_and_logits(network, artifact.card.backbone.taps, batch)
     if features.ndim != 4:
         return None
-    logits = network.forward_head(features)  # type: ignore[operator]  # (1, K)
     column = {name: k for k, name in enumerate(artifact.classes)}
     wanted = [name for name in dict.fromkeys(class_names) if name in column]
     found = []
@@ -69,6 +68,20 @@ def class_maps(
         heat = _scaled(cam, pixels.shape[:2])
         found.append(ClassMap(name, heat, overlay(pixels, heat)))
     return found
+
+
+def map_and_logits(network: torch.nn.Module, taps: Sequence[int], batch: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The last convolution's feature map (1, C, h, w) and the class scores (1, K) computed from it; with ``taps``
+    the classifier also reads the tapped blocks' means, which reach it around the map (their evidence is not drawn)."""
+    if not taps:
+        features = network.forward_features(batch)  # type: ignore[operator]
+        return features, network.forward_head(features)  # type: ignore[operator]
+    from tetsuban.backbones.taps import TappedFeatures
+    from tetsuban.finetune.network import classifier_of
+
+    tapped = TappedFeatures(network, taps)
+    features, means = tapped.feature_map(batch)
+    return features, classifier_of(network)(tapped.joined(features, means))
 
 
 def overlay(pixels: np.ndarray, heat: np.ndarray) -> np.ndarray:

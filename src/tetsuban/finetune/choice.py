@@ -55,12 +55,14 @@ class Kept:
 
 @dataclass(frozen=True)
 class ValData:
-    """What validating needs: the classes, the val files (None: no validation split), the pipeline, the device."""
+    """What validating needs: the classes, the val files (None: no validation split), the pipeline, the device and
+    the blocks the embedding taps."""
 
     classes: tuple[str, ...]
     val: LabelledFiles | None
     pipeline: Pipeline
     device: torch.device
+    taps: tuple[int, ...] = ()
 
 
 def keep_better(tuned: Candidate | None, probe: Candidate, data: ValData) -> Kept:
@@ -121,12 +123,14 @@ def _probabilities(network: torch.nn.Module, pixels: np.ndarray, data: ValData) 
     """``network``'s class probabilities for the val ``pixels``, in float32 (returned as float64)."""
     import torch
 
+    from tetsuban.finetune.network import network_logits
+
     network.eval()
     rows = []
     with torch.inference_mode():
         for start in range(0, len(pixels), VAL_BATCH):
             batch = finished_batch(pixels[start : start + VAL_BATCH], data.pipeline).to(data.device)
-            rows.append(torch.softmax(network(batch).float(), dim=1).cpu().numpy())
+            rows.append(torch.softmax(network_logits(network, data.taps, batch).float(), dim=1).cpu().numpy())
     return np.concatenate(rows).astype(np.float64)
 
 

@@ -50,6 +50,8 @@ def export_finetuned(network: torch.nn.Module, outcome: Outcome, setup: Finetune
     """Write ``network`` (its best state) into ``setup.models_dir/<id>/``."""
     from safetensors.torch import save
 
+    from tetsuban.backbones.taps import embedding_module
+
     network = network.cpu().eval()
     layer = classifier_of(network)
     head = LinearHead(
@@ -60,12 +62,11 @@ def export_finetuned(network: torch.nn.Module, outcome: Outcome, setup: Finetune
     weights = save({k: v.contiguous() for k, v in network.state_dict().items()})
     body = copy.deepcopy(network)
     body.reset_classifier(0)  # type: ignore[operator]  # timm models have it
+    base = setup.base
     with tempfile.TemporaryDirectory(prefix="tetsuban-finetune-") as scratch:
         graph = Path(scratch) / "body.onnx"
-        export_graph(body, setup.base.input_size, graph)
-        tuned = ExportedBackbone(
-            setup.base.name, graph, state_sha256(body), setup.base.input_size, setup.base.mean, setup.base.std
-        )
+        export_graph(embedding_module(body, base.taps), base.input_size, graph)
+        tuned = ExportedBackbone(base.name, graph, state_sha256(body), base.input_size, base.mean, base.std, base.taps)
         said = _head_card(outcome)
         card = model_card(
             setup.models_dir,

@@ -19,10 +19,24 @@ if TYPE_CHECKING:
     import torch
 
 
-def build_network(backbone: str, weights: Path | None, classes: int) -> torch.nn.Module:
-    """The pretrained backbone (as the project's embeddings use it) with a fresh ``classes``-way classifier."""
-    network = build_torch(backbone, weights)
+def build_network(backbone: str, weights: Path | None, classes: int, taps: Sequence[int] = ()) -> torch.nn.Module:
+    """The pretrained backbone (as the project's embeddings use it) with a fresh ``classes``-way classifier that
+    reads its embedding: the pooled features and the ``taps`` blocks' means."""
+    return with_classifier(build_torch(backbone, weights), classes, taps)
+
+
+def with_classifier(network: torch.nn.Module, classes: int, taps: Sequence[int]) -> torch.nn.Module:
+    """``network`` with a fresh ``classes``-way linear classifier as wide as its embedding with ``taps``.
+
+    The classifier stays timm's (``get_classifier``, saved as ``classifier.*``), but with taps it reads the
+    embedding (backbones.taps), not the pooled features: call the network through that module, never whole."""
+    import torch
+
+    from tetsuban.backbones.taps import embedding_width
+
     network.reset_classifier(classes)  # type: ignore[operator]  # timm models have it
+    if taps:
+        network.classifier = torch.nn.Linear(embedding_width(network, taps), classes)
     return network
 
 
@@ -34,6 +48,14 @@ def classifier_of(network: torch.nn.Module) -> torch.nn.Linear:
     if not isinstance(layer, torch.nn.Linear):
         raise TypeError(f"Fine-tuning needs a linear classifier; this model's is {type(layer).__name__}.")
     return layer
+
+
+def network_logits(network: torch.nn.Module, taps: Sequence[int], batch: torch.Tensor) -> torch.Tensor:
+    """The class scores of ``network`` (built by :func:`with_classifier` with ``taps``) for ``batch``: its
+    classifier over its embedding."""
+    from tetsuban.backbones.taps import embedding_module
+
+    return classifier_of(network)(embedding_module(network, taps)(batch))
 
 
 def network_weights(artifact: Artifact) -> Path | None:
@@ -52,16 +74,20 @@ def load_network(artifact: Artifact) -> torch.nn.Module:
     if path is None:
         raise ValueError(f"{artifact.folder} keeps no network weights: only fine-tuned models have Grad-CAM.")
     spec = backbone_spec(artifact.card.backbone.name)
-    network = timm.create_model(spec.timm_name, pretrained=False, num_classes=len(artifact.classes))
+    network = timm.create_model(spec.timm_name, pretrained=False)
+    network = with_classifier(network, len(artifact.classes), artifact.card.backbone.taps)
     network.load_state_dict(load_file(str(path)))
     return network.eval()
 
 
 def network_embeddings(network: torch.nn.Module, artifact: Artifact, files: Sequence[Path]) -> dict[int, np.ndarray]:
-    """The pooled features (what the classifier reads) of each readable file, by position, computed in torch on the
+    """The embedding (what the classifier reads) of each readable file, by position, computed in torch on the
     prediction-time preprocessing: what the network computed while it was validated in training."""
     import torch
 
+    from tetsuban.backbones.taps import embedding_module
+
+    embedding = embedding_module(network, artifact.card.backbone.taps)
     found = {}
     with torch.inference_mode():
         for row, path in enumerate(files):
@@ -69,6 +95,5 @@ def network_embeddings(network: torch.nn.Module, artifact: Artifact, files: Sequ
                 batch = torch.from_numpy(to_batch([model_input(path, artifact.pipeline)]))
             except (ImageError, OSError):
                 continue
-            features = network.forward_head(network.forward_features(batch), pre_logits=True)  # type: ignore[operator]
-            found[row] = features[0].float().numpy()
+            found[row] = embedding(batch)[0].float().numpy()
     return found

@@ -1,5 +1,5 @@
 """The classifier fine-tuning starts from: the project's linear probe (class-balanced logistic regression on
-standardized features, folded into one linear layer) fitted on the network's own pooled features with the default C,
+standardized features, folded into one linear layer) fitted on the network's own embedding with the default C,
 as ``tetsuban train`` fits it. Starting there (LP-FT) keeps the first epochs from tearing the pretrained features
 apart to fit a random head, and it makes the probe a candidate the run can keep."""
 
@@ -14,7 +14,7 @@ from tetsuban.learn.validate import Validation, held_out_validation
 
 
 def probe_start(train: np.ndarray, train_labels: Sequence[str]) -> LinearHead:
-    """The probe ``tetsuban train`` would fit (its default C), on the network's pooled ``train`` features.
+    """The probe ``tetsuban train`` would fit (its default C), on the network's embedding of the ``train`` images.
 
     Not a C chosen on the val images: the probe is also the candidate those images judge at the end of the run, and
     choosing its C on them first makes it look better there than it is (on emoji, a C chosen among four validated

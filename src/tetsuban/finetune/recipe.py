@@ -5,7 +5,7 @@ the number of epochs from the data size. There is no hyperparameter hunt.
   what fine-tuning changes least) stays as pretrained and runs once per image and augmentation draw; its outputs are
   cached. Only the upper part and the classifier train, over the cached draws, so an epoch costs a fifth of a
   whole-network one.
-- The classifier starts as the linear probe fitted on the network's own pooled features (LP-FT): training starts
+- The classifier starts as the linear probe fitted on the network's own embedding (LP-FT): training starts
   from the probe's accuracy instead of tearing the features apart to fit a random head.
 - Batch-norm statistics and parameters stay as pretrained; AdamW with a one-cycle schedule (peak 6e-4 at batch
   32, less in proportion for smaller batches, reached after 30% of the steps), label smoothing and class-balanced

@@ -101,11 +101,11 @@ def finetune(
     check_model_input(setup.pipeline, setup.base.input_size, setup.base.mean, setup.base.std)
     device = torch.device(chosen_device(setup.device))
     torch.manual_seed(setup.seed)
-    network = build_network(setup.backbone, setup.weights, len(classes))
+    network = build_network(setup.backbone, setup.weights, len(classes), setup.base.taps)
     recipe = replace(recipe_for(len(train.paths), setup.epochs), cut=usable_cut(network, LITE0_CUT))
     key = _run_key(setup, train, val, recipe)
     network = network.to(device).to(memory_format=torch.channels_last)
-    lower, upper = split_network(network, recipe.cut)
+    lower, upper = split_network(network, recipe.cut, setup.base.taps)
     features = _cached_outputs(setup, key, lower, device, train, val, targets, recipe.draws, on_step)
     checkpoint_path = setup.checkpoints / f"{key}.pt"
     saved = load_checkpoint(checkpoint_path, key)
@@ -119,7 +119,7 @@ def finetune(
         network.load_state_dict(saved.model)
     deadline = None if setup.minutes is None else started + setup.minutes * 60
     ended_by = tuner.run(progress, saved, checkpoint_path, key, deadline)
-    data = ValData(classes, val, setup.pipeline, device)
+    data = ValData(classes, val, setup.pipeline, device, setup.base.taps)
     probe, tuned = _probe(setup, progress, len(classes), device), _tuned(network, progress, ended_by)
     if tuned is not None and val is not None and val.paths:
         tuned = replace(tuned, share=tuner.mix_with_probe(progress, probe.network.state_dict(), tuned.epoch))
@@ -153,7 +153,7 @@ def _tuned(network: torch.nn.Module, progress: Progress, ended_by: str) -> Candi
 def _probe(setup: FinetuneSetup, progress: Progress, classes: int, device: torch.device) -> Candidate:
     """The probe the run started from: the pretrained network with the probe's classifier."""
     assert progress.probe_head is not None
-    network = build_network(setup.backbone, setup.weights, classes)
+    network = build_network(setup.backbone, setup.weights, classes, setup.base.taps)
     classifier_of(network).load_state_dict(progress.probe_head)
     return Candidate(network.to(device), PROBE, 0)
 
@@ -245,12 +245,12 @@ class _Tuner:
         self.last_val: float | None = None
 
     def start_from_probe(self, progress: Progress, train_labels: list[str]) -> None:
-        """Set the classifier to the probe fitted on the pooled plain training images (the default C, as ``tetsuban
+        """Set the classifier to the probe fitted on the plain training images' embeddings (the default C, as ``tetsuban
         train`` fits it), and record it as epoch 0 of ``progress`` (its classifier kept there: the run's other
         candidate)."""
         import torch
 
-        head = probe_start(self._pooled(self.features.train), train_labels)
+        head = probe_start(self._embedded(self.features.train), train_labels)
         layer = classifier_of(self.network)
         with torch.no_grad():
             layer.weight.copy_(torch.from_numpy(head.weight).float())
@@ -348,7 +348,7 @@ class _Tuner:
         return classifier_of(self.network)(self.upper(x))
 
     def _outputs(self, features: torch.Tensor, logits: bool) -> np.ndarray:
-        """Pooled features or logits (float32, N rows) of cached lower outputs, in evaluation mode."""
+        """Embeddings or logits (float32, N rows) of cached lower outputs, in evaluation mode."""
         import torch
 
         self.network.eval()
@@ -361,7 +361,7 @@ class _Tuner:
         width = len(self.classes) if logits else classifier_of(self.network).in_features
         return np.concatenate(rows) if rows else np.zeros((0, width), np.float32)
 
-    def _pooled(self, features: torch.Tensor) -> np.ndarray:
+    def _embedded(self, features: torch.Tensor) -> np.ndarray:
         return self._outputs(features, logits=False)
 
     def _validate(self) -> dict[str, float]:

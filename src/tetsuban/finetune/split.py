@@ -3,41 +3,33 @@ trains. Imported only where torch is already needed (fine-tuning itself), so the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
-_EFFICIENTNET_PARTS = ("conv_stem", "bn1", "blocks", "conv_head", "bn2", "global_pool")
-
-
-class WholeFeatures(torch.nn.Module):
-    """The pooled features of a whole timm network, as one module (the upper part when nothing is cut off)."""
-
-    def __init__(self, network: torch.nn.Module) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network.forward_head(self.network.forward_features(x), pre_logits=True)  # type: ignore[operator]
+from tetsuban.backbones.taps import TappedFeatures, WholeFeatures, blocks_of, can_tap, parts_of
 
 
 def usable_cut(network: torch.nn.Module, cut: int) -> int:
     """``cut`` where ``network`` is an EfficientNet-style timm model (a stem, ``blocks``, a head convolution) with
     more than ``cut`` blocks; else 0, meaning the whole network trains."""
-    if cut <= 0 or not all(hasattr(network, name) for name in _EFFICIENTNET_PARTS):
+    if cut <= 0 or not can_tap(network):
         return 0
-    return cut if cut < len(network.blocks) else 0  # type: ignore[arg-type]
+    return cut if cut < len(blocks_of(network)) else 0
 
 
-def split_network(network: torch.nn.Module, cut: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """(lower, upper): the layers below block ``cut`` (see :func:`usable_cut`), and the rest up to the pooled
-    features that the classifier reads. Both share their modules with ``network``: training ``upper`` trains it."""
+def split_network(
+    network: torch.nn.Module, cut: int, taps: Sequence[int] = ()
+) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """(lower, upper): the layers below block ``cut`` (see :func:`usable_cut`), and the rest up to the embedding
+    that the classifier reads (the pooled features, then the ``taps`` blocks' means, each at ``cut`` or above). Both
+    share their modules with ``network``: training ``upper`` trains it."""
     cut = usable_cut(network, cut)
     if cut == 0:
-        return torch.nn.Identity(), WholeFeatures(network)
-    parts: dict[str, torch.nn.Module] = {name: getattr(network, name) for name in _EFFICIENTNET_PARTS}
-    blocks = list(parts["blocks"].children())
-    lower = torch.nn.Sequential(parts["conv_stem"], parts["bn1"], *blocks[:cut])
-    upper = torch.nn.Sequential(*blocks[cut:], parts["conv_head"], parts["bn2"], parts["global_pool"])
-    return lower, upper
+        return torch.nn.Identity(), TappedFeatures(network, taps) if taps else WholeFeatures(network)
+    parts = parts_of(network)
+    lower = torch.nn.Sequential(parts["conv_stem"], parts["bn1"], *blocks_of(network)[:cut])
+    return lower, TappedFeatures(network, taps, start=cut)
 
 
 def prepare_for_tuning(network: torch.nn.Module, lower: torch.nn.Module) -> list[torch.nn.Parameter]:

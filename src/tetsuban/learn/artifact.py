@@ -65,7 +65,7 @@ class Artifact:
         saved = self.card.backbone
         spec = backbone_spec(saved.name)
         built = ExportedBackbone(
-            saved.name, self.model_path, saved.weights_sha256, saved.input_size, spec.mean, spec.std
+            saved.name, self.model_path, saved.weights_sha256, saved.input_size, spec.mean, spec.std, saved.taps
         )
         if built.key != saved.key:
             raise ProjectError(f"{self.folder / CARD_NAME} names backbone key {saved.key!r}, not {built.key!r}.")

@@ -36,6 +36,7 @@ _OLDER_FORMATS = {  # the head kinds each renamed
 MAX_CARD_BYTES = 64 * 1024 * 1024  # a kNN or SVM card lists content hashes; far below this
 MAX_CLASSES = 10_000
 INPUT_SIZES = (16, 1024)
+MAX_TAPS, MAX_TAP_BLOCK = 8, 255  # a backbone taps a few of its inner blocks
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 HeadKind = Literal["logistic", "svm", "knn", "finetuned"]
 T = TypeVar("T")
@@ -116,6 +117,10 @@ class BackboneCard:
     weights_sha256: str
     input_size: int
     finetuned_from: str | None = None
+    taps: tuple[int, ...] = ()  # inner blocks whose means the embedding appends; cards made before taps have none
+
+    def __post_init__(self) -> None:
+        _freeze(self)
 
 
 @dataclass(frozen=True)
@@ -340,8 +345,25 @@ def _backbone(backbone: _Fields) -> BackboneCard:
             f"'backbone.input_size' must be a whole number of pixels in [{low}, {high}]; it is {str(raw)[:20]}"
         )
     return BackboneCard(
-        backbone.text("name"), backbone.text("key"), weights, size, backbone.optional_text("finetuned_from")
+        backbone.text("name"),
+        backbone.text("key"),
+        weights,
+        size,
+        backbone.optional_text("finetuned_from"),
+        _taps(backbone.raw("taps"), backbone.name("taps")),
     )
+
+
+def _taps(raw: object, name: str) -> tuple[int, ...]:
+    """The tapped blocks a card names: none where it says nothing (cards older than taps), else at most MAX_TAPS
+    block numbers in rising order."""
+    if raw is None:
+        return ()
+    numbers = [_count(value) for value in raw] if isinstance(raw, list) and len(raw) <= MAX_TAPS else [None]
+    blocks = [n for n in numbers if n is not None and n <= MAX_TAP_BLOCK]
+    if len(blocks) != len(numbers) or blocks != sorted(set(blocks)):
+        raise CardError(f"{name} must be a list of at most {MAX_TAPS} block numbers (0 to {MAX_TAP_BLOCK}), rising")
+    return tuple(blocks)
 
 
 def _pipeline(pipeline: _Fields) -> Pipeline:

@@ -139,7 +139,9 @@ def model_card(
             0 if held_out is None else len(held_out.shas),
             None if held_out is None else labels_sha256(held_out.shas, held_out.labels),
         ),
-        backbone=BackboneCard(backbone.name, backbone.key, backbone.weights_sha256, backbone.input_size),
+        backbone=BackboneCard(
+            backbone.name, backbone.key, backbone.weights_sha256, backbone.input_size, taps=backbone.taps
+        ),
         pipeline=pipeline,
         preprocess_hash=pipeline.preprocess_hash(),
         versions=_versions(),
