@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
+import json
+import shutil
+from pathlib import Path
 
-from tetsuban import Project
+import numpy as np
+import pytest
+
+from tetsuban import Project, ProjectError
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
 from tetsuban.finetune.network import load_network, network_embeddings
 from tetsuban.infer import InferenceJob, infer
+from tetsuban.learn.artifact import load_artifact
 from tetsuban.learn.card import FinetunedHeadCard
 from tetsuban.learn.predict import predict_files
 from tetsuban.learn.train import TrainReport, labels_sha256
@@ -108,3 +114,22 @@ def test_the_doctor_checks_a_finetuned_model_against_its_network(tuned: tuple[Pr
     findings = {f.check: f for f in project.doctor(model=report.artifact.folder)}
     assert findings["preprocessing"].status == "pass", findings["preprocessing"].message
     assert findings["overfit"].status == "pass"
+
+
+@pytest.mark.parametrize(
+    ("taps", "said"),
+    [([6], "size mismatch for classifier.weight"), ([200], "the network has blocks 0 to 6"), ([], "size mismatch")],
+    ids=["another block", "no such block", "none"],
+)
+def test_a_card_whose_taps_do_not_fit_the_weights_is_refused_in_words(
+    tuned: tuple[Project, TrainReport], tmp_path: Path, taps: list[int], said: str
+) -> None:
+    _, report = tuned
+    copy = tmp_path / "model"
+    shutil.copytree(report.artifact.folder, copy)
+    card = json.loads((copy / "card.json").read_text())
+    card["backbone"]["taps"] = taps
+    (copy / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ProjectError) as refused:
+        load_network(load_artifact(copy))
+    assert said in str(refused.value) and "The model folder is damaged" in str(refused.value)

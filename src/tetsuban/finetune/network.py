@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tetsuban.backbones.registry import backbone_spec, build_torch
-from tetsuban.errors import ImageError
+from tetsuban.errors import ImageError, ProjectError
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.card import FinetunedHeadCard
 from tetsuban.pipeline.inputs import model_input, to_batch
@@ -68,6 +68,7 @@ def network_weights(artifact: Artifact) -> Path | None:
 def load_network(artifact: Artifact) -> torch.nn.Module:
     """The artifact's fine-tuned network in torch, in evaluation mode; offline (no pretrained weights are fetched)."""
     import timm
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = network_weights(artifact)
@@ -75,8 +76,14 @@ def load_network(artifact: Artifact) -> torch.nn.Module:
         raise ValueError(f"{artifact.folder} keeps no network weights: only fine-tuned models have Grad-CAM.")
     spec = backbone_spec(artifact.card.backbone.name)
     network = timm.create_model(spec.timm_name, pretrained=False)
-    network = with_classifier(network, len(artifact.classes), artifact.card.backbone.taps)
-    network.load_state_dict(load_file(str(path)))
+    try:
+        network = with_classifier(network, len(artifact.classes), artifact.card.backbone.taps)
+        network.load_state_dict(load_file(str(path)))
+    except (ValueError, RuntimeError, SafetensorError, OSError) as exc:
+        raise ProjectError(
+            f"{path} does not fit the network {artifact.folder / 'card.json'} describes ({str(exc)[:300]}). "
+            "The model folder is damaged: train again, or restore it."
+        ) from None
     return network.eval()
 
 
