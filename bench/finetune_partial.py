@@ -11,13 +11,13 @@ outputs kept in memory (bfloat16), and only the upper blocks and the classifier 
   every epoch beside validation accuracy, so that the epoch validation would keep can be read off; after the last
   epoch, rows for the last epochs' weights mixed with the start's (WiSE-FT) or averaged among themselves;
 - with ``--taps``, the probe and the classifier read inner blocks' outputs averaged over space besides the pooled
-  features (as bench/taps.py measures for the probe).
+  features, through the product's own module (backbones.taps; scaled by its TAP_SCALE, or ``--tap-scale``).
 Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to validate, the same test images).
 Writes bench/results/finetune_partial.md (or --out).
 
 Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
        [--draws 6] [--epochs 10 14] [--wise 0.5 0.75] [--tails 3 5] [--warmup 0.3] [--layer-decay 0.5]
-       [--taps 5] [--crop-area 0.7]
+       [--taps 5] [--tap-scale 1.0] [--crop-area 0.7]
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ import numpy as np
 import torch
 from finetune import Source, draw_split, emoji_source, fashion_source
 
+from tetsuban.backbones import taps as product_taps
 from tetsuban.backbones.registry import build_torch
+from tetsuban.backbones.taps import TappedFeatures
 from tetsuban.finetune.split import split_network
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.head import LinearHead, fit_linear_head
@@ -88,31 +90,14 @@ class Epoch:
 
 
 def lower_and_upper(cut: int, taps: tuple[int, ...] = ()) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The pretrained network cut before block ``cut``: (stem and blocks below it, the rest up to the pooling); with
-    ``taps``, the rest also returns those blocks' outputs averaged over space, after the pooled features."""
-    lower, upper = split_network(build_torch("efficientnet_lite0").to(memory_format=torch.channels_last), cut)
-    if taps:
-        if min(taps) < cut:
-            raise SystemExit(f"--taps {taps}: every tapped block must be at or above the cut ({cut}).")
-        upper = TappedUpper(list(upper.children()), tuple(t - cut for t in taps))
+    """The pretrained network cut before block ``cut``: (stem and blocks below it, the rest up to the embedding), as
+    the product cuts it: with ``taps``, the rest also returns those blocks' outputs averaged over space (times the
+    product's TAP_SCALE), after the pooled features."""
+    if taps and min(taps) < cut:
+        raise SystemExit(f"--taps {taps}: every tapped block must be at or above the cut ({cut}).")
+    network = build_torch("efficientnet_lite0").to(memory_format=torch.channels_last)
+    lower, upper = split_network(network, cut, taps)
     return lower.eval(), upper
-
-
-class TappedUpper(torch.nn.Sequential):
-    """The upper part's modules in order (blocks, then the head convolution, its batch norm and the pooling), whose
-    output is the pooled features followed by the spatial mean of the children at ``taps`` (positions among them)."""
-
-    def __init__(self, modules: list[torch.nn.Module], taps: tuple[int, ...]) -> None:
-        super().__init__(*modules)
-        self.taps = taps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        inner = []
-        for position, module in enumerate(self):
-            x = module(x)
-            if position in self.taps:
-                inner.append(x.mean(dim=(2, 3)))
-        return torch.cat([x, *inner], dim=1)
 
 
 def bench_pipeline(crop_area: float | None) -> Pipeline:
@@ -275,7 +260,7 @@ def _averaged(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 def rate_groups(upper: torch.nn.Module, head: torch.nn.Module, lr: float, decay: float) -> list[dict]:
     """Optimizer groups: the classifier, the head convolution and the top block at ``lr``, each block below at
     ``decay`` times the one above it."""
-    blocks = [m for m in upper.children() if isinstance(m, torch.nn.Sequential)]
+    blocks = list(upper.blocks.children()) if isinstance(upper, TappedFeatures) else []
     groups = [
         {"params": [p for p in block.parameters() if p.requires_grad], "lr": lr * decay ** (len(blocks) - 1 - i)}
         for i, block in enumerate(blocks)
@@ -305,9 +290,12 @@ def main() -> None:
     parser.add_argument("--tails", type=int, nargs="*", default=[], help="numbers of last epochs to average")
     parser.add_argument("--taps", type=int, nargs="*", default=[], help="blocks the classifier also reads, pooled")
     parser.add_argument("--crop-area", type=float, help="the random crop's least area (the default pipeline's else)")
+    parser.add_argument("--tap-scale", type=float, help="what tapped means are multiplied by (the product's else)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
+    if args.tap_scale is not None:
+        product_taps.TAP_SCALE = args.tap_scale
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="finetune-partial-") as tmp:
         source = emoji_source(rng) if args.dataset == "emoji" else fashion_source(Path(tmp), rng)
@@ -342,7 +330,10 @@ def split_images(source: Source, shots: int, rng: np.random.Generator) -> tuple[
 
 def _taps_note(taps: list[int]) -> str:
     blocks = " and ".join(str(t) for t in taps)
-    return "" if not taps else f" that reads the pooled features and block {blocks}'s outputs averaged over space"
+    scale = f" times {product_taps.TAP_SCALE:g}"
+    return (
+        "" if not taps else f" that reads the pooled features and block {blocks}'s outputs averaged over space{scale}"
+    )
 
 
 def _crop_note(crop_area: float | None) -> str:
