@@ -11,25 +11,29 @@ outputs kept in memory (bfloat16), and only the upper blocks and the classifier 
   every epoch beside validation accuracy, so that the epoch validation would keep can be read off; after the last
   epoch, rows for the last epochs' weights mixed with the start's (WiSE-FT) or averaged among themselves;
 - with ``--taps``, the probe and the classifier read inner blocks' outputs averaged over space besides the pooled
-  features, through the product's own module (backbones.taps; scaled by its TAP_SCALE, or ``--tap-scale``).
+  features, through the product's own module (backbones.taps; scaled by its TAP_SCALE, or ``--tap-scale``);
+- regularizers the recipe does not use, each a list of values tried in turn: ``--erase`` (random erasing of a
+  rectangle of the cached feature maps, anew every step), ``--mixup`` (mixup of the cached feature maps and their
+  losses) and ``--clip`` (the gradient's norm clipped; every epoch's median norm before clipping is reported).
 Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to validate, the same test images).
 Writes bench/results/finetune_partial.md (or --out).
 
 Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
        [--draws 6] [--epochs 10 14] [--wise 0.5 0.75] [--tails 3 5] [--warmup 0.3] [--layer-decay 0.5]
-       [--taps 5] [--tap-scale 1.0] [--crop-area 0.7]
+       [--taps 5] [--tap-scale 1.0] [--crop-area 0.7] [--erase 0 0.5] [--mixup 0 0.2] [--clip 0 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import os
 import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,6 +78,9 @@ class Setting:
     layer_decay: float = 1.0
     tails: tuple[int, ...] = ()
     taps: tuple[int, ...] = ()
+    erase: float = 0.0  # the chance that a training example loses a random rectangle of the cached feature map
+    mixup: float = 0.0  # the Beta(a, a) parameter of mixup on the cached feature maps (0: none)
+    clip: float = 0.0  # the gradient's largest norm (0: not clipped)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,10 @@ class Epoch:
     seconds: float
     wise: float = 1.0  # WiSE-FT: the share of the fine-tuned weights in a mix with the start (1: the last epoch)
     tail: int = 1  # how many last epochs' weights are averaged (1: the last epoch's alone)
+    erase: float = 0.0
+    mixup: float = 0.0
+    clip: float = 0.0
+    norm: float = float("nan")  # the median gradient norm of the epoch's steps, before clipping
 
 
 def lower_and_upper(cut: int, taps: tuple[int, ...] = ()) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -206,6 +217,7 @@ def train(
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.requires_grad_(False)
     groups = rate_groups(upper, head, lr, setting.layer_decay)
+    trained = [p for g in groups for p in g["params"]]
     optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01)
     steps = epochs * -(-len(y["train"]) // BATCH)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -213,6 +225,7 @@ def train(
     )
     loss_of = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
     targets = torch.from_numpy(y["train"])
+    generator = torch.Generator().manual_seed(1)
     rows, states = [], []
     started = time.perf_counter()
     for epoch in range(epochs):
@@ -222,34 +235,72 @@ def train(
                 module.eval()
         features = cached.draws[epoch % len(cached.draws)]
         order = torch.randperm(len(targets))
-        total = 0.0
+        total, norms = 0.0, []
         for start in range(0, len(order), BATCH):
             picked = order[start : start + BATCH]
+            x = erased(features[picked], setting.erase, generator)
+            x, partner, share = mixed(x, setting.mixup, generator)
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = loss_of(head(upper(features[picked])).float(), targets[picked])
+                logits = head(upper(x)).float()
+            loss = share * loss_of(logits, targets[picked]) + (1 - share) * loss_of(logits, targets[picked][partner])
             optimizer.zero_grad()
             loss.backward()
+            norms.append(float(torch.nn.utils.clip_grad_norm_(trained, setting.clip or float("inf"))))
             optimizer.step()
             schedule.step()
             total += float(loss.detach()) * len(picked)
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
-        rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, time.perf_counter() - started))
-        print(f"  cut {cut}, lr {lr:g}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}", flush=True)
+        seconds = time.perf_counter() - started
+        rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, seconds, erase=setting.erase))
+        rows[-1] = replace(rows[-1], mixup=setting.mixup, clip=setting.clip, norm=float(np.median(norms)))
+        named = f"erase {setting.erase:g}, mixup {setting.mixup:g}, clip {setting.clip:g}, cut {cut}, lr {lr:g}"
+        spread = " / ".join(f"{q:.2f}" for q in np.percentile(norms, [50, 90, 100]))
+        print(f"  {named}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}; gradient norm {spread}", flush=True)
         states.append(copy.deepcopy((upper.state_dict(), head.state_dict())))
     end = states[-1]
     for share in wise:
         for module, first, last in ((upper, initial[0], end[0]), (head, initial[1], end[1])):
             module.load_state_dict({k: _mix(first[k], last[k], share) for k in first})
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
-        rows.append(Epoch(cut, lr, epochs, rows[-1].loss, val, test, rows[-1].seconds, share))
+        rows.append(replace(rows[epochs - 1], val=val, test=test, wise=share))
         print(f"  cut {cut}, lr {lr:g}, WiSE {share:g}: val {val:.3f}, test {test:.3f}", flush=True)
     for tail in setting.tails:
         for part, module in enumerate((upper, head)):
             module.load_state_dict(_averaged([state[part] for state in states[-tail:]]))
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
-        rows.append(Epoch(cut, lr, epochs, rows[epochs - 1].loss, val, test, rows[-1].seconds, tail=tail))
+        rows.append(replace(rows[epochs - 1], val=val, test=test, tail=tail))
         print(f"  cut {cut}, lr {lr:g}, last {tail} epochs averaged: val {val:.3f}, test {test:.3f}", flush=True)
     return rows
+
+
+def erased(x: torch.Tensor, chance: float, generator: torch.Generator) -> torch.Tensor:
+    """``x`` (N, C, H, W) with, in each example picked with ``chance``, one random rectangle of 2-33% of the map's
+    area (aspect 0.3-3.3) set to zero: random erasing (Zhong et al. 2020) on the cached feature maps, so every epoch
+    erases anew without new augmentation draws."""
+    if chance <= 0:
+        return x
+    n, _, h, w = x.shape
+    area = torch.empty(n).uniform_(0.02, 0.33, generator=generator) * h * w
+    aspect = torch.exp(torch.empty(n).uniform_(float(np.log(0.3)), float(np.log(3.3)), generator=generator))
+    heights = torch.sqrt(area * aspect).round().clamp(1, h)
+    widths = torch.sqrt(area / aspect).round().clamp(1, w)
+    tops = (torch.rand(n, generator=generator) * (h - heights + 1)).floor()
+    lefts = (torch.rand(n, generator=generator) * (w - widths + 1)).floor()
+    rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+    in_rows = (rows >= tops.view(n, 1, 1)) & (rows < (tops + heights).view(n, 1, 1))
+    in_cols = (cols >= lefts.view(n, 1, 1)) & (cols < (lefts + widths).view(n, 1, 1))
+    inside = in_rows & in_cols & (torch.rand(n, generator=generator) < chance).view(n, 1, 1)
+    return x.masked_fill(inside.unsqueeze(1), 0)
+
+
+def mixed(x: torch.Tensor, alpha: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup on the cached feature maps (manifold mixup at the cut): ``x`` mixed with a permutation of itself at a
+    share drawn from Beta(alpha, alpha), the permutation and the share (``x`` itself, share 1 when alpha is 0)."""
+    order = torch.randperm(len(x), generator=generator)
+    if alpha <= 0:
+        return x, order, 1.0
+    share = float(np.random.default_rng(int(torch.randint(2**31, (1,), generator=generator))).beta(alpha, alpha))
+    return (share * x.float() + (1 - share) * x[order].float()).to(x.dtype), order, share
 
 
 def _averaged(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -291,6 +342,9 @@ def main() -> None:
     parser.add_argument("--taps", type=int, nargs="*", default=[], help="blocks the classifier also reads, pooled")
     parser.add_argument("--crop-area", type=float, help="the random crop's least area (the default pipeline's else)")
     parser.add_argument("--tap-scale", type=float, help="what tapped means are multiplied by (the product's else)")
+    parser.add_argument("--erase", type=float, nargs="+", default=[0.0], help="chances of erasing a feature rectangle")
+    parser.add_argument("--mixup", type=float, nargs="+", default=[0.0], help="mixup's Beta parameters (0: none)")
+    parser.add_argument("--clip", type=float, nargs="+", default=[0.0], help="largest gradient norms (0: none)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -312,8 +366,10 @@ def main() -> None:
             print(f"  fine-tuning starts from: {start}", flush=True)
         print(f"cut {cut}: cached in {caches[cut].seconds:.0f} s; probe {probes[cut]}", flush=True)
         for lr in args.lrs:
-            for epochs in args.epochs:
-                setting = Setting(args.warmup, args.layer_decay, tuple(args.tails), tuple(args.taps))
+            for epochs, erase, mixup, clip in itertools.product(args.epochs, args.erase, args.mixup, args.clip):
+                setting = Setting(
+                    args.warmup, args.layer_decay, tuple(args.tails), tuple(args.taps), erase, mixup, clip
+                )
                 rows += train(cut, lr, caches[cut], y, epochs, probe, tuple(args.wise), setting)
     write_table(args, source, y, probes, caches, rows)
 
@@ -362,13 +418,15 @@ def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict,
         )
     lines += [
         "",
-        "| cut | peak lr | epoch | WiSE share | last epochs averaged | train loss | val | test | test - probe "
-        "| training time |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cut | peak lr | erase | mixup | clip | epoch | WiSE share | last epochs averaged | train loss "
+        "| gradient norm (median) | val | test | test - probe | training time |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.cut} | {r.lr:g} | {r.epoch} | {r.wise:g} | {r.tail} | {r.loss:.3f} | {r.val:.3f} | {r.test:.3f} | "
+            f"| {r.cut} | {r.lr:g} | {r.erase:g} | {r.mixup:g} | {r.clip:g} | {r.epoch} | {r.wise:g} | {r.tail} | "
+            f"{r.loss:.3f} | {r.norm:.1f} | "
+            f"{r.val:.3f} | {r.test:.3f} | "
             f"{r.test - probes[r.cut]['test']:+.3f} | {r.seconds:.0f} s |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
