@@ -60,6 +60,13 @@ def test_training_lowers_the_validation_loss_below_the_probes(tuned: tuple[Proje
     assert np.isfinite(last["train_loss"]) and last["train_loss"] < np.log(len(tuned[1].artifact.card.classes))
 
 
+def test_every_epoch_records_its_gradient_norm_before_clipping(tuned: tuple[Project, TrainReport]) -> None:
+    head = _finetuned(tuned[1])
+    norms = [e["gradient_norm"] for e in head.history if e["stage"] == "tune"]
+    assert norms and all(np.isfinite(n) and n > 0 for n in norms)
+    assert head.recipe["clip_norm"] == 1.0
+
+
 def test_the_better_of_the_probe_and_the_last_epoch_is_kept(tuned: tuple[Project, TrainReport]) -> None:
     head = _finetuned(tuned[1])
     epochs = [e for e in head.history if e["stage"] == "tune"]

@@ -9,6 +9,7 @@ import torch
 from tetsuban.backbones import BACKBONES
 from tetsuban.backbones.taps import check_taps, embedding_module
 from tetsuban.finetune.network import build_network, classifier_of, network_logits
+from tetsuban.finetune.run import clipped_gradient
 from tetsuban.finetune.split import prepare_for_tuning, split_network, training_mode, usable_cut
 
 TAPS = BACKBONES["efficientnet_lite0"].taps
@@ -69,3 +70,19 @@ def test_one_step_moves_the_upper_part_and_classifier_but_not_the_lower_part_or_
     assert not {k for k in changed if k.startswith(("conv_stem", "bn1", "blocks.0", "blocks.1", "blocks.2"))}
     assert not {k for k in changed if "bn" in k.split(".")[-2]}  # no batch-norm statistic or affine parameter
     assert all(not m.training for m in network.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_a_steps_gradient_is_clipped_to_the_recipes_norm_and_its_norm_before_reported(
+    network: torch.nn.Module,
+) -> None:
+    lower, _ = split_network(network, 3, TAPS)
+    trained = prepare_for_tuning(network, lower)
+    network.zero_grad()
+    logits = network_logits(network, TAPS, torch.randn(4, 3, 64, 64))
+    (100 * torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 0]))).backward()
+    before = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in trained]))
+    assert before > 2  # a loss scaled up a hundredfold: a step far past the bound
+    assert clipped_gradient(trained, 1.0) == pytest.approx(float(before), rel=1e-4)
+    after = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in trained]))
+    assert float(after) == pytest.approx(1.0, rel=1e-3)
+    network.zero_grad()

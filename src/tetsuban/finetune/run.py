@@ -284,11 +284,11 @@ class _Tuner:
                 return "time budget"
             began = time.perf_counter()
             training_mode(self.network)
-            loss = self._epoch(epoch, steps, optimizer, schedule, resumed)
+            loss, norm = self._epoch(epoch, steps, optimizer, schedule, resumed)
             score = self._validate()
             if self.on_step is not None and score:  # the epoch's bar shows the validation it ended with
                 self.on_step(Step(TUNE, epoch + 1, self.recipe.epochs, steps, steps, loss, self.last_val, resumed))
-            entry = {"stage": TUNE, "epoch": epoch + 1, "train_loss": loss, **score}
+            entry = {"stage": TUNE, "epoch": epoch + 1, "train_loss": loss, "gradient_norm": norm, **score}
             progress.record(entry, _measured(score), self._state)
             save_checkpoint(
                 checkpoint_path, key, progress, self.network.state_dict(), optimizer.state_dict(), schedule.state_dict()
@@ -312,14 +312,15 @@ class _Tuner:
         self.network.load_state_dict(mixed_state(probe, tuned, best_share))
         return best_share
 
-    def _epoch(self, epoch: int, steps: int, optimizer: Any, schedule: Any, resumed: bool) -> float:
+    def _epoch(self, epoch: int, steps: int, optimizer: Any, schedule: Any, resumed: bool) -> tuple[float, float]:
         """One epoch over the cached draw ``epoch`` (modulo the draws), in an order fixed by the seed and the epoch;
-        returns the mean training loss."""
+        returns the mean training loss and the steps' median gradient norm before clipping."""
         import torch
 
         features = self.features.draws[epoch % len(self.features.draws)]
         order = torch.tensor(epoch_order(self.seed, epoch, len(self.targets)))
-        total, seen = 0.0, 0
+        trained = [p for group in optimizer.param_groups for p in group["params"]]
+        total, seen, norms = 0.0, 0, []
         for step in range(steps):
             picked = order[step * self.recipe.batch_size : (step + 1) * self.recipe.batch_size]
             x = features[picked].to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
@@ -329,6 +330,7 @@ class _Tuner:
             loss = self.loss(logits.float(), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            norms.append(clipped_gradient(trained, self.recipe.clip_norm))
             optimizer.step()
             schedule.step()
             total += float(loss.detach()) * len(picked)
@@ -337,7 +339,7 @@ class _Tuner:
                 self.on_step(
                     Step(TUNE, epoch + 1, self.recipe.epochs, step + 1, steps, total / seen, self.last_val, resumed)
                 )
-        return total / max(seen, 1)
+        return total / max(seen, 1), float(np.median(norms)) if norms else 0.0
 
     def _autocast(self) -> Any:
         import torch
@@ -379,6 +381,14 @@ class _Tuner:
 
     def _state(self) -> dict[str, Any]:
         return {k: v.detach().cpu().clone() for k, v in self.network.state_dict().items()}
+
+
+def clipped_gradient(parameters: Sequence[torch.nn.Parameter], largest: float) -> float:
+    """Scale the gradients of ``parameters`` down so that their joint norm is at most ``largest``; returns the norm
+    before."""
+    import torch
+
+    return float(torch.nn.utils.clip_grad_norm_(parameters, largest))
 
 
 def _measured(score: dict[str, float]) -> tuple[float, float] | None:
