@@ -12,6 +12,7 @@ import pytest
 from tetsuban import Project, ProjectError
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
 from tetsuban.finetune.network import load_network, network_embeddings
+from tetsuban.finetune.recipe import recipe_for
 from tetsuban.infer import InferenceJob, infer
 from tetsuban.learn.artifact import load_artifact
 from tetsuban.learn.card import FinetunedHeadCard
@@ -64,7 +65,7 @@ def test_every_epoch_records_its_gradient_norm_before_clipping(tuned: tuple[Proj
     head = _finetuned(tuned[1])
     norms = [e["gradient_norm"] for e in head.history if e["stage"] == "tune"]
     assert norms and all(np.isfinite(n) and n > 0 for n in norms)
-    assert head.recipe["clip_norm"] == 1.0
+    assert head.recipe["clip_norm"] == recipe_for(30).clip_norm
 
 
 def test_the_better_of_the_probe_and_the_last_epoch_is_kept(tuned: tuple[Project, TrainReport]) -> None:
