@@ -44,6 +44,7 @@ from finetune import Source, draw_split, emoji_source, fashion_source
 from tetsuban.backbones import taps as product_taps
 from tetsuban.backbones.registry import build_torch
 from tetsuban.backbones.taps import TappedFeatures
+from tetsuban.finetune.run import clipped_gradient
 from tetsuban.finetune.split import split_network
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.head import LinearHead, fit_linear_head
@@ -242,17 +243,19 @@ def train(
             x, partner, share = mixed(x, setting.mixup, generator)
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = head(upper(x)).float()
-            loss = share * loss_of(logits, targets[picked]) + (1 - share) * loss_of(logits, targets[picked][partner])
+            loss = loss_of(logits, targets[picked])
+            if share < 1:  # mixup: the partners' labels weigh what their images do
+                loss = share * loss + (1 - share) * loss_of(logits, targets[picked][partner])
             optimizer.zero_grad()
             loss.backward()
-            norms.append(float(torch.nn.utils.clip_grad_norm_(trained, setting.clip or float("inf"))))
+            norms.append(clipped_gradient(trained, setting.clip or float("inf")))
             optimizer.step()
             schedule.step()
             total += float(loss.detach()) * len(picked)
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
         seconds = time.perf_counter() - started
-        rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, seconds, erase=setting.erase))
-        rows[-1] = replace(rows[-1], mixup=setting.mixup, clip=setting.clip, norm=float(np.median(norms)))
+        knobs = {"erase": setting.erase, "mixup": setting.mixup, "clip": setting.clip, "norm": float(np.median(norms))}
+        rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, seconds, **knobs))
         named = f"erase {setting.erase:g}, mixup {setting.mixup:g}, clip {setting.clip:g}, cut {cut}, lr {lr:g}"
         spread = " / ".join(f"{q:.2f}" for q in np.percentile(norms, [50, 90, 100]))
         print(f"  {named}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}; gradient norm {spread}", flush=True)
