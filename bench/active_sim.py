@@ -37,6 +37,7 @@ from tetsuban.active.heads import DEFAULT_HEAD, PROBE_WEIGHT
 from tetsuban.active.registry import DEFAULT_STRATEGY
 from tetsuban.active.simulate import Curve, labels_to_reach, mean_curves, run_name
 from tetsuban.ingest.idx import read_idx
+from tetsuban.learn.spreading import DEFAULT_NEIGHBOURS
 
 RESULTS = Path(__file__).resolve().parent / "results" / "active.md"
 TARGET_LABELS = 300
@@ -158,11 +159,11 @@ def write_table(
         f"{args.strategies} --heads {args.heads}` on {datetime.now(UTC):%Y-%m-%d}: Python "
         f"{platform.python_version()}, default backbone (EfficientNet-Lite0), retrained every {args.step} labels. "
         "Heads: `probe` is class-balanced logistic regression (C = 0.1, on embeddings standardized over all "
-        "images); `spreading` is the probe's probabilities and label spreading's (10-nearest-neighbour graph of "
-        "all the project's images, test images included, never their labels) mixed as a geometric mean (the "
-        f"probe weighing {PROBE_WEIGHT}). Mean test accuracy ± standard deviation over {args.seeds} seeds. "
-        f"Before the head exists (the first {args.step} labels) random picks at random and hybrid by TypiClust. "
-        f"The default is `{default}`.",
+        f"images); `spreading` is the probe's probabilities and label spreading's ({DEFAULT_NEIGHBOURS}-nearest-"
+        "neighbour graph of all the project's images, test images included, never their labels) mixed as a "
+        f"geometric mean (the probe weighing {PROBE_WEIGHT}). Mean test accuracy ± standard deviation over "
+        f"{args.seeds} seeds. Before the head exists (the first {args.step} labels) random picks at random and "
+        f"hybrid by TypiClust. The default is `{default}`.",
     ]
     for name, curves, seconds, checks in results:
         means = mean_curves(curves)
