@@ -40,6 +40,7 @@ STAGES = [
     "agreement",
     "accounts",
     "finetune",
+    "deploy",
     "evaluate",
     "export",
 ]

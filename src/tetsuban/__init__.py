@@ -10,7 +10,8 @@ on the source):
 3. The workspace (workspace.py): a project's folder, configuration and store, and the reads every stage shares.
 4. The stages, in the order of the data flow; a stage takes a workspace and uses only the stages before it:
    ingest (sources), status, survey (and the property sheet), splits, backbones (embeddings), learn (training),
-   active (the labelling loop and labels), agreement, accounts, finetune, evaluate (and the doctor), export.
+   active (the labelling loop and labels), agreement, accounts, finetune, deploy (files that run without
+   tetsuban), evaluate (and the doctor), export.
    A stage package's entry is ``<stage>/stage.py``.
 5. Above the stages: reports (the HTML reports and the contact sheet), commands (what a command does that spans
    stages, with its rules) and project.py (``Project``, the facade).

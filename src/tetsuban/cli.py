@@ -1,7 +1,7 @@
 """The command line: each command calls one library function (a method of ``Project`` or a function of
 ``tetsuban.commands``) and hands what it returns to ``tetsuban.console``, the one module that renders.
 
-Over 400 lines for a reason: it declares 26 commands with every option and its help text, as Typer reads them
+Over 400 lines for a reason: it declares 27 commands with every option and its help text, as Typer reads them
 from the signatures; there is no logic here to split off, and the commands are easiest to review side by side.
 """
 
@@ -35,6 +35,7 @@ from tetsuban.commands import (
     train_model,
 )
 from tetsuban.config import pipeline_toml
+from tetsuban.deploy.stage import FORMATS, export_model
 from tetsuban.errors import TetsubanError
 from tetsuban.export import write_label_issues
 from tetsuban.learn.predict import predict as predict_images
@@ -465,6 +466,23 @@ def predict(
     with on_cluster(ray), console.progress("Predicting") as progress:
         report = predict_images(model, source, output, k, workers, progress)
     console.show_prediction(report)
+
+
+@app.command("export")
+def export(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help=f"One of {', '.join(FORMATS)}. onnx-standalone: one ONNX graph from uint8 RGB images of any size "
+            "(batch, height, width, 3) to probabilities and labels, with the model's preprocessing inside.",
+        ),
+    ] = "onnx-standalone",
+) -> None:
+    """Write the model as a file that runs without tetsuban (see docs/deploy.md)."""
+    console.show_export(export_model(model, format, output))
 
 
 @props_app.command("add")

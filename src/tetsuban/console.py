@@ -31,6 +31,7 @@ from tetsuban.active.simulate import Curve
 from tetsuban.agreement import Agreement
 from tetsuban.backbones.embedder import EmbedReport
 from tetsuban.commands import SplitRun
+from tetsuban.deploy.stage import ExportReport
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.doctor import Finding
 from tetsuban.evaluate.run import Evaluation
@@ -377,6 +378,10 @@ def show_prediction(report: PredictReport) -> None:
         f"Wrote {report.output}: {report.predicted:,} predicted, {report.failed:,} could not be read "
         f"(see the error column); {report.seconds:.1f} s."
     )
+
+
+def show_export(report: ExportReport) -> None:
+    say(f"Wrote {report.output} ({report.format}, {report.bytes / 1e6:.1f} MB).")
 
 
 def show_properties(found: Sequence[tuple[Property, int]]) -> None:

@@ -1,0 +1,58 @@
+"""`tetsuban export --format onnx-standalone`: one ONNX file from uint8 RGB images to probabilities and labels, that
+predicts what `tetsuban predict` predicts, run by ONNX Runtime alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import write_fashion_images
+from tests.learn.conftest import copy_emoji
+from tests.run_cli import tetsuban
+from tetsuban.deploy.standalone import LABELS_NAME
+from tetsuban.imaging.decode import decode
+from tetsuban.learn.artifact import PROBABILITIES_NAME, Artifact
+from tetsuban.learn.predict import predict_files
+from tetsuban.runtime import open_session
+
+
+def test_the_graph_takes_uint8_images_of_any_size_and_names_its_classes(model: Artifact, standalone: Path) -> None:
+    import onnx
+
+    session = open_session(standalone)
+    (image,) = session.get_inputs()
+    assert image.type == "tensor(uint8)" and image.shape == ["batch", "height", "width", 3]
+    assert [o.name for o in session.get_outputs()] == [PROBABILITIES_NAME, LABELS_NAME]
+    props = {p.key: p.value for p in onnx.load(str(standalone)).metadata_props}
+    assert json.loads(props["classes"]) == list(model.classes)
+    for shape in [(1, 17, 300, 3), (2, 640, 480, 3)]:
+        probabilities, labels = session.run(None, {"image": np.full(shape, 200, np.uint8)})
+        assert probabilities.shape == (shape[0], len(model.classes))
+        assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+        assert list(labels) == [model.classes[i] for i in probabilities.argmax(axis=1)]
+
+
+def test_the_graph_predicts_what_predict_does_on_real_images(
+    model: Artifact, standalone: Path, tmp_path: Path, emoji_dir: Path, fashion_dir: Path
+) -> None:
+    files = sorted(copy_emoji(emoji_dir, tmp_path / "emoji").rglob("*.png"))
+    files += sorted(write_fashion_images(fashion_dir, tmp_path / "fashion", 40, start=500).rglob("*.png"))
+    expected = predict_files(model, files, k=len(model.classes))
+    session = open_session(standalone)
+    largest = 0.0
+    for path, prediction in zip(files, expected, strict=True):
+        probabilities, labels = session.run(None, {"image": decode(path)[None]})
+        assert labels[0] == prediction.top[0][0], path.name
+        theirs = dict(prediction.top)
+        largest = max(largest, max(abs(p - theirs[c]) for c, p in zip(model.classes, probabilities[0], strict=True)))
+    assert largest < 0.03  # resizing rounds a pixel one level the other way here and there (resize_graph)
+
+
+def test_an_unknown_format_or_a_folder_as_output_is_refused_in_words(model: Artifact, tmp_path: Path) -> None:
+    wrong = tetsuban("export", model.folder, "--format", "tflite", "-o", tmp_path / "m", check=False)
+    assert wrong.returncode != 0 and "must be one of onnx-standalone" in wrong.stderr and "tflite" in wrong.stderr
+    folder = tetsuban("export", model.folder, "-o", tmp_path, check=False)
+    assert folder.returncode != 0 and "is a folder" in folder.stderr
+    assert sorted(tmp_path.iterdir()) == []
