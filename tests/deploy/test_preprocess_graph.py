@@ -114,3 +114,15 @@ def test_a_step_without_a_graph_form_is_refused_by_name(step: object, words: str
     pipeline = Pipeline((step, Resize(256), CenterCrop(224), Normalize()))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=f"'{step.name}' step: .*{words}"):  # type: ignore[attr-defined]
         preprocessing_graph(pipeline, OUT, GraphParts("test_"))
+
+
+def test_every_step_that_claims_a_graph_form_has_one() -> None:
+    from tetsuban.pipeline.transforms import TRANSFORMS
+
+    fitted = Whiten().fit(np.arange(30, dtype=np.uint8).reshape(10, 3) * 8)
+    claimed = [fitted if kind is Whiten else kind() for kind in TRANSFORMS.values() if not kind.no_graph_form]
+    assert {type(step).__name__ for step in claimed} == {"Resize", "CenterCrop", "Grey", "Normalize", "Whiten"}
+    pixels = [step for step in claimed if step.stage == "pixels"]
+    tensors = [step for step in claimed if step.stage == "tensor"]
+    out = run_preprocessing(Pipeline((*pixels, *tensors)), np.full((1, 300, 260, 3), 90, np.uint8))
+    assert out.shape == (1, 224, 224, 3) and np.isfinite(out).all()

@@ -11,6 +11,7 @@ import numpy as np
 from tests.conftest import write_fashion_images
 from tests.learn.conftest import copy_emoji
 from tests.run_cli import tetsuban
+from tetsuban import Project
 from tetsuban.deploy.standalone import LABELS_NAME
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.artifact import PROBABILITIES_NAME, Artifact
@@ -56,3 +57,9 @@ def test_an_unknown_format_or_a_folder_as_output_is_refused_in_words(model: Arti
     folder = tetsuban("export", model.folder, "-o", tmp_path, check=False)
     assert folder.returncode != 0 and "is a folder" in folder.stderr
     assert sorted(tmp_path.iterdir()) == []
+
+
+def test_the_doctor_runs_the_exported_graph_against_the_model(labelled_project: Project, model: Artifact) -> None:
+    found = {f.check: f for f in labelled_project.doctor(model=model.folder)}["standalone graph"]
+    assert found.status == "pass", found.message
+    assert "the same class for 16 of 16 images" in found.message

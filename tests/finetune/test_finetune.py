@@ -122,6 +122,7 @@ def test_the_doctor_checks_a_finetuned_model_against_its_network(tuned: tuple[Pr
     findings = {f.check: f for f in project.doctor(model=report.artifact.folder)}
     assert findings["preprocessing"].status == "pass", findings["preprocessing"].message
     assert findings["overfit"].status == "pass"
+    assert findings["standalone graph"].status == "pass", findings["standalone graph"].message
 
 
 @pytest.mark.parametrize(

@@ -330,3 +330,14 @@ def test_a_card_damaged_anywhere_is_read_or_refused_in_words_never_crashes(data:
         assert str(refused)
     else:  # what was read is written and read again the same (the history keeps a NaN loss as it was recorded)
         assert card_bytes(parse_card(json.loads(card_bytes(card)))) == card_bytes(card)
+
+
+def test_the_card_says_which_exports_the_pipeline_allows_and_why_not() -> None:
+    from tetsuban.pipeline.spec import Pipeline
+    from tetsuban.pipeline.transforms import AlignEyes
+
+    card = _card(HEAD_CARDS[0])
+    assert _written(card)["exports"] == {"onnx-standalone": "yes"}
+    aligned = Pipeline((AlignEyes(), *card.pipeline.preprocess), card.pipeline.augment)
+    refused = _written(dataclasses.replace(card, pipeline=aligned))["exports"]["onnx-standalone"]
+    assert refused.startswith("no: the 'align_eyes' step: it finds faces with a detector")

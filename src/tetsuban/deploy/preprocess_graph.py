@@ -24,11 +24,6 @@ from tetsuban.pipeline.transforms import CenterCrop, Grey, Normalize, Resize, Tr
 
 IMAGE_INPUT = "image"  # the standalone graph's input: uint8 (N, H, W, 3), RGB
 _LUMA = (0.299, 0.587, 0.114)  # as tetsuban.pipeline.ops.grey
-_WHY_NOT: dict[str, str] = {
-    "align_eyes": "it finds faces with a detector, which is not a graph of ONNX operators",
-    "edges": "its graph form is not built yet",
-    "enhance_edges": "its graph form is not built yet",
-}
 
 
 @dataclass
@@ -41,20 +36,10 @@ class _Tensor:
     least_side: int | None = None
 
 
-def unsupported_steps(pipeline: Pipeline) -> list[str]:
-    """Why each preprocess step of ``pipeline`` that has no graph form has none, as sentences; empty when all do."""
-    reasons = []
-    for step in pipeline.preprocess:
-        if not isinstance(step, (Resize, CenterCrop, Grey, Normalize, Whiten)):
-            why = _WHY_NOT.get(step.name, "it is not a preprocessing step with a graph form")
-            reasons.append(f"the '{step.name}' step: {why}")
-    return reasons
-
-
 def preprocessing_graph(pipeline: Pipeline, output: str, parts: GraphParts) -> None:
     """Add to ``parts`` the nodes that turn :data:`IMAGE_INPUT` into ``output`` (float32 N, 3, S, S) as the
     preprocess part of ``pipeline`` does, or raise a ConfigError naming the steps that have no graph form."""
-    reasons = unsupported_steps(pipeline)
+    reasons = pipeline.graph_refusals()
     if reasons:
         raise ConfigError("This model's preprocessing cannot run inside an ONNX graph: " + "; ".join(reasons) + ".")
     tensor = _Tensor(parts.op("Cast", [IMAGE_INPUT], "as_float", to=FLOAT))
@@ -75,7 +60,7 @@ def _step(step: Transform, tensor: _Tensor, parts: GraphParts) -> _Tensor:
         return _normalize(tensor, step, parts)
     if isinstance(step, Whiten):
         return _whiten(tensor, step, parts)
-    raise ConfigError(f"The '{step.name}' step has no graph form.")  # unsupported_steps refused it before
+    raise ConfigError(f"The '{step.name}' step has no graph form.")  # graph_refusals names it before
 
 
 def _height_width(tensor: _Tensor, parts: GraphParts) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
+from tetsuban.deploy.agreement import graph_agreement
+from tetsuban.deploy.standalone import standalone_model
 from tetsuban.evaluate.doctor import Finding
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.head import fit_linear_head
@@ -96,4 +98,33 @@ def agreement_check(artifact: Artifact, files: Sequence[Path], cached: np.ndarra
         f"Prediction embeds the images differently from training: {numbers}.",
         "The pipeline changed since the embeddings were cached, or the model's card holds another pipeline: embed "
         "again and retrain.",
+    )
+
+
+def standalone_check(artifact: Artifact, files: Sequence[Path], workers: int = 1) -> Finding:
+    """The standalone graph (``tetsuban export --format onnx-standalone``) against the model itself on ``files``:
+    the same most probable class, but where the model's two most probable are a near tie."""
+    refusals = artifact.pipeline.graph_refusals()
+    if refusals:
+        return Finding(
+            "standalone graph",
+            "warn",
+            "The model cannot be exported as one ONNX graph: " + "; ".join(refusals) + ".",
+            "Only tetsuban can run it; to export it, train with a pipeline without those steps.",
+        )
+    found = graph_agreement(artifact, standalone_model(artifact).SerializeToString(), files, workers)
+    if not found.images:
+        return Finding("standalone graph", "warn", "None of the images checked could be read.")
+    numbers = (
+        f"the same class for {found.same} of {found.images} images"
+        + (f", the runner-up of a near tie for {found.near_ties}" if found.near_ties else "")
+        + f"; largest probability difference {found.largest_difference:.4f}"
+    )
+    if not found.different:
+        return Finding("standalone graph", "pass", f"The exported graph predicts as the model does: {numbers}.")
+    return Finding(
+        "standalone graph",
+        "fail",
+        f"The exported graph predicts otherwise than the model for {found.different} images: {numbers}.",
+        "Report it with the model's card.json: the graph's preprocessing should compute what the pipeline does.",
     )

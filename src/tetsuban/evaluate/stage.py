@@ -15,7 +15,7 @@ from tetsuban.evaluate.compare import Comparison, compare_evaluations
 from tetsuban.evaluate.doctor import Finding, diagnose
 from tetsuban.evaluate.models import model_before, test_images
 from tetsuban.evaluate.run import Evaluation, ScoredImage, evaluate_artifact
-from tetsuban.evaluate.sanity import agreement_check, overfit_check, shuffle_check
+from tetsuban.evaluate.sanity import agreement_check, overfit_check, shuffle_check, standalone_check
 from tetsuban.finetune.network import load_network, network_embeddings, network_weights
 from tetsuban.learn.artifact import Artifact, load_artifact
 from tetsuban.progress import ProgressFn
@@ -85,15 +85,16 @@ def model_folder(ws: Workspace, model: str | Path) -> Path:
     return path if path.is_absolute() or path.exists() else ws.root / path
 
 
-SANITY_STEPS = 4  # the embeddings, then the three checks
+SANITY_STEPS = 5  # the embeddings, then the four checks
 
 
 def model_sanity(
     ws: Workspace, artifact: Artifact, checked: int = 16, on_progress: ProgressFn | None = None
 ) -> list[Finding]:
     """The model's sanity checks (overfit 20 images, chance on shuffled labels, prediction embedding images as
-    training did) on the embeddings training used (its backbone and preprocess). A fine-tuned model's embeddings
-    are its own (computed here when missing), and prediction is checked against its network in torch."""
+    training did, the exported standalone graph predicting as the model does) on the embeddings training used (its
+    backbone and preprocess). A fine-tuned model's embeddings are its own (computed here when missing), and
+    prediction is checked against its network in torch."""
     step = on_progress or (lambda done, total: None)
     step(0, SANITY_STEPS)
     labels, splits = ws.labelled(), ws.splits()
@@ -121,7 +122,9 @@ def model_sanity(
     step(3, SANITY_STEPS)
     agreed = agreement_check(artifact, files, reference)
     step(4, SANITY_STEPS)
-    return [overfit, shuffled, agreed]
+    exported = standalone_check(artifact, files)
+    step(5, SANITY_STEPS)
+    return [overfit, shuffled, agreed, exported]
 
 
 def model_embeddings(

@@ -171,7 +171,13 @@ class ModelCard:
             "versions": dict(self.versions),
             "seed": self.seed,
             "train_seconds": self.train_seconds,
+            "exports": self.exports(),  # derived from the pipeline: written for readers, not read back
         }
+
+    def exports(self) -> dict[str, str]:
+        """Which formats ``tetsuban export`` can write this model in: "yes", or "no: " and why."""
+        refusals = self.pipeline.graph_refusals()
+        return {"onnx-standalone": "no: " + "; ".join(refusals) if refusals else "yes"}
 
 
 def card_bytes(card: ModelCard) -> bytes:

@@ -104,6 +104,11 @@ class Pipeline:
         first = self.pixel_steps[0] if self.pixel_steps else None
         return first.size if isinstance(first, Resize) else None
 
+    def graph_refusals(self) -> list[str]:
+        """Why each preprocess step that cannot run as ONNX operators cannot, one sentence a step; empty when the
+        whole preprocessing can go inside an exported graph (tetsuban.deploy)."""
+        return [f"the '{step.name}' step: {step.no_graph_form}" for step in self.preprocess if step.no_graph_form]
+
     @cached_property
     def pixel_steps(self) -> tuple[Transform, ...]:
         return tuple(t for t in self.preprocess if t.stage == "pixels")

@@ -29,6 +29,8 @@ class Transform(ABC):
     name: ClassVar[str] = ""
     stage: ClassVar[str] = "pixels"
     fitted: ClassVar[bool] = False
+    # why the step cannot run as ONNX operators inside an exported graph (tetsuban.deploy); empty when it can
+    no_graph_form: ClassVar[str] = "it is not a preprocessing step with a graph form"
 
     def sample(self, rng: np.random.Generator, img: np.ndarray, label: str | None) -> Params:
         """The parameters for ``img``: drawn from ``rng`` by random transforms, read off the image by alignment."""
@@ -48,6 +50,7 @@ class Resize(Transform):
     """Resize so that the shorter side is ``size`` pixels."""
 
     name: ClassVar[str] = "resize"
+    no_graph_form: ClassVar[str] = ""
     size: int = 256
 
     def __post_init__(self) -> None:
@@ -62,6 +65,7 @@ class CenterCrop(Transform):
     """Keep the central ``size`` x ``size`` square."""
 
     name: ClassVar[str] = "center_crop"
+    no_graph_form: ClassVar[str] = ""
     size: int = 224
 
     def __post_init__(self) -> None:
@@ -76,6 +80,7 @@ class Grey(Transform):
     """Drop colour: luma in all three channels."""
 
     name: ClassVar[str] = "grey"
+    no_graph_form: ClassVar[str] = ""
 
     def apply(self, img: np.ndarray, params: Params) -> np.ndarray:
         return ops.grey(img)
@@ -86,6 +91,7 @@ class EnhanceEdges(Transform):
     """Sharpen by unsharp masking."""
 
     name: ClassVar[str] = "enhance_edges"
+    no_graph_form: ClassVar[str] = "its graph form is not built yet"
     amount: float = 1.0
     sigma: float = 2.0
 
@@ -102,6 +108,7 @@ class Edges(Transform):
     """Replace the image by its edges (gradient magnitude of the luma)."""
 
     name: ClassVar[str] = "edges"
+    no_graph_form: ClassVar[str] = "its graph form is not built yet"
 
     def apply(self, img: np.ndarray, params: Params) -> np.ndarray:
         return ops.extract_edges(img)
@@ -115,6 +122,7 @@ class AlignEyes(Transform):
     """
 
     name: ClassVar[str] = "align_eyes"
+    no_graph_form: ClassVar[str] = "it finds faces with a detector, which is not a graph of ONNX operators"
 
     def sample(self, rng: np.random.Generator, img: np.ndarray, label: str | None) -> Params:
         eyes = find_eyes(img)
@@ -205,6 +213,7 @@ class Normalize(Transform):
 
     name: ClassVar[str] = "normalize"
     stage: ClassVar[str] = "tensor"
+    no_graph_form: ClassVar[str] = ""
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
@@ -225,6 +234,7 @@ class Whiten(Transform):
 
     name: ClassVar[str] = "whiten"
     stage: ClassVar[str] = "tensor"
+    no_graph_form: ClassVar[str] = ""
     fitted: ClassVar[bool] = True
     eps: float = 1e-4
     mean: tuple[float, ...] = ()
