@@ -25,6 +25,7 @@ from tetsuban.commands import (
     compare_folders,
     doubtful_labels,
     evaluate_folder,
+    export_folder,
     property_counts,
     set_property_from,
     simulate as simulate_project,
@@ -35,7 +36,7 @@ from tetsuban.commands import (
     train_model,
 )
 from tetsuban.config import pipeline_toml
-from tetsuban.deploy.stage import FORMATS, export_model
+from tetsuban.deploy.stage import FORMATS, QUANTIZATIONS
 from tetsuban.errors import TetsubanError
 from tetsuban.export import write_label_issues
 from tetsuban.learn.predict import predict as predict_images
@@ -480,9 +481,20 @@ def export(
             "(batch, height, width, 3) to probabilities and labels, with the model's preprocessing inside.",
         ),
     ] = "onnx-standalone",
+    quantize: Annotated[
+        str,
+        typer.Option(
+            help=f"One of {', '.join(QUANTIZATIONS)}. int8: the backbone's convolutions in int8, calibrated on the "
+            "project's training images (about a quarter of the size; see docs/deploy.md for what it costs)."
+        ),
+    ] = "none",
 ) -> None:
     """Write the model as a file that runs without tetsuban (see docs/deploy.md)."""
-    console.show_export(export_model(model, format, output))
+    with console.progress("Exporting") as progress:
+        progress(0, 1)
+        report = export_folder(model, format, output, quantize)
+        progress(1, 1)
+    console.show_export(report)
 
 
 @props_app.command("add")

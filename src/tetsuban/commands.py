@@ -18,6 +18,7 @@ from tetsuban.active.label_issues import LabelIssue, LabelIssues
 from tetsuban.active.simulate import Curve
 from tetsuban.backbones.stage import embed, same_pictures
 from tetsuban.config import CONFIG_NAME
+from tetsuban.deploy.stage import ExportReport, check_export, export_model
 from tetsuban.errors import ConfigError, ProjectError, TetsubanError
 from tetsuban.evaluate.compare import Comparison
 from tetsuban.evaluate.run import Evaluation
@@ -270,6 +271,32 @@ def evaluate_folder(
         return evaluate(ws, model, out, workers, on_progress, on_report)
     finally:
         ws.close()
+
+
+def export_folder(model: Path, format: str, output: Path, quantize: str = "none") -> ExportReport:
+    """Export the model in folder ``model``; int8 calibrates on the training images of the project it lies in."""
+    check_export(format, quantize)
+    if quantize == "none":
+        return export_model(model, format, output)
+    root = project_of(model)
+    if not (root / CONFIG_NAME).is_file():
+        raise ProjectError(
+            f"--quantize {quantize} calibrates on the training images of the project the model lies in, and "
+            f"{model} lies in none (a model folder is <project>/models/<id>). Export it from its project."
+        )
+    ws = open_workspace(root)
+    try:
+        return export_model(model, format, output, quantize, training_files(ws))
+    finally:
+        ws.close()
+
+
+def training_files(ws: Workspace) -> list[Path]:
+    """The files of the project's labelled training images (every image when none is labelled for training)."""
+    labels, splits = ws.labelled(), ws.splits()
+    records = ws.images()
+    chosen = [r for r in records if r.id in labels and splits.get(r.id, "train") == "train"] or records
+    return [ws.image_path(r) for r in chosen]
 
 
 def compare_folders(a: Path, b: Path, workers: int = 0) -> Comparison:

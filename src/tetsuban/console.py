@@ -381,7 +381,8 @@ def show_prediction(report: PredictReport) -> None:
 
 
 def show_export(report: ExportReport) -> None:
-    say(f"Wrote {report.output} ({report.format}, {report.bytes / 1e6:.1f} MB).")
+    kind = report.format if report.quantize == "none" else f"{report.format}, {report.quantize}"
+    say(f"Wrote {report.output} ({kind}, {report.bytes / 1e6:.1f} MB).")
 
 
 def show_properties(found: Sequence[tuple[Property, int]]) -> None:

@@ -4,6 +4,7 @@ predicts what `tetsuban predict` predicts, run by ONNX Runtime alone."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from tests.conftest import write_fashion_images
 from tests.learn.conftest import copy_emoji
 from tests.run_cli import tetsuban
 from tetsuban import Project
+from tetsuban.deploy.agreement import graph_agreement
 from tetsuban.deploy.standalone import LABELS_NAME
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.artifact import PROBABILITIES_NAME, Artifact
@@ -63,3 +65,28 @@ def test_the_doctor_runs_the_exported_graph_against_the_model(labelled_project: 
     found = {f.check: f for f in labelled_project.doctor(model=model.folder)}["standalone graph"]
     assert found.status == "pass", found.message
     assert "the same class for 16 of 16 images" in found.message
+
+
+def test_int8_shrinks_the_graph_and_keeps_most_predictions(
+    model: Artifact, standalone: Path, tmp_path: Path, emoji_dir: Path, fashion_dir: Path
+) -> None:
+    import onnx
+
+    out = tmp_path / "int8.onnx"
+    result = tetsuban("export", model.folder, "--quantize", "int8", "-o", out)
+    assert "(onnx-standalone, int8," in result.stdout
+    graph = onnx.load(str(out))
+    assert sum(n.op_type == "QuantizeLinear" for n in graph.graph.node) > 50
+    assert out.stat().st_size < standalone.stat().st_size / 2.5
+    files = sorted(copy_emoji(emoji_dir, tmp_path / "emoji").rglob("*.png"))
+    files += sorted(write_fashion_images(fashion_dir, tmp_path / "fashion", 40, start=500).rglob("*.png"))
+    found = graph_agreement(model, out, files)
+    assert found.images == len(files) and found.share > 0.8, found
+
+
+def test_int8_needs_the_model_inside_its_project(model: Artifact, tmp_path: Path) -> None:
+    moved = tmp_path / "moved"
+    shutil.copytree(model.folder, moved)
+    refused = tetsuban("export", moved, "--quantize", "int8", "-o", tmp_path / "m.onnx", check=False)
+    assert refused.returncode != 0 and "calibrates on the training images of the project" in refused.stderr
+    assert not (tmp_path / "m.onnx").exists()

@@ -27,13 +27,14 @@ INPUT_NOTE = (
 )
 
 
-def standalone_model(artifact: Artifact) -> Any:
-    """The artifact's graph behind its preprocessing, with ``probabilities`` and ``labels`` as its only outputs (an
-    onnx ModelProto, checked). Raises a ConfigError when a preprocessing step has no graph form."""
+def standalone_model(artifact: Artifact, inner: Any | None = None) -> Any:
+    """The artifact's graph (or ``inner``, a graph of it such as its int8 form) behind its preprocessing, with
+    ``probabilities`` and ``labels`` as its only outputs (an onnx ModelProto, checked). Raises a ConfigError when a
+    preprocessing step has no graph form."""
     import onnx
     from onnx import TensorProto, helper
 
-    model = onnx.load(str(artifact.model_path))
+    model = inner if inner is not None else onnx.load(str(artifact.model_path))
     graph = model.graph
     parts = GraphParts("preprocess_")
     preprocessing_graph(artifact.pipeline, graph.input[0].name, parts)
@@ -54,10 +55,10 @@ def standalone_model(artifact: Artifact) -> Any:
     return model
 
 
-def write_standalone(artifact: Artifact, output: Path) -> Path:
+def write_standalone(artifact: Artifact, output: Path, inner: Any | None = None) -> Path:
     """Write :func:`standalone_model` to ``output`` at once (a killed export leaves no half-written file)."""
     out = Path(output).expanduser()
-    write_atomic(out, standalone_model(artifact).SerializeToString())
+    write_atomic(out, standalone_model(artifact, inner).SerializeToString())
     return out
 
 
