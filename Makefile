@@ -28,7 +28,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt scripts/install.py
 	$(PYTHON) scripts/install.py $(VENV) dev
 	touch $@
 
+# The browser runtime the web export copies into every site (npm's onnxruntime-web), beside the environment.
 install: $(VENV)/.installed
+	scripts/fetch-onnxruntime-web.sh "$$($(VENV)/bin/python -c 'from tetsuban.deploy.web import runtime_folder; print(runtime_folder())')"
 
 datasets:
 	@test -d "$(DATASETS)/emoji-google/64" -a -d "$(DATASETS)/fashion-mnist" -a -d "$(DATASETS)/photos" \

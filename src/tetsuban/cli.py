@@ -472,13 +472,14 @@ def predict(
 @app.command("export")
 def export(
     model: ModelArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write (web: the folder).")],
     format: Annotated[
         str,
         typer.Option(
             "--format",
             help=f"One of {', '.join(FORMATS)}. onnx-standalone: one ONNX graph from uint8 RGB images of any size "
-            "(batch, height, width, 3) to probabilities and labels, with the model's preprocessing inside.",
+            "(batch, height, width, 3) to probabilities and labels, with the model's preprocessing inside. web: a "
+            "folder any static host serves, where a browser classifies images offline with that graph.",
         ),
     ] = "onnx-standalone",
     quantize: Annotated[

@@ -337,7 +337,7 @@ def test_the_card_says_which_exports_the_pipeline_allows_and_why_not() -> None:
     from tetsuban.pipeline.transforms import AlignEyes
 
     card = _card(HEAD_CARDS[0])
-    assert _written(card)["exports"] == {"onnx-standalone": "yes"}
+    assert _written(card)["exports"] == {"onnx-standalone": "yes", "web": "yes"}
     aligned = Pipeline((AlignEyes(), *card.pipeline.preprocess), card.pipeline.augment)
     refused = _written(dataclasses.replace(card, pipeline=aligned))["exports"]["onnx-standalone"]
     assert refused.startswith("no: the 'align_eyes' step: it finds faces with a detector")

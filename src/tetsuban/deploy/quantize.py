@@ -10,6 +10,8 @@ preprocessing in front: on a fashion-mnist probe (200 test images) int8 everywhe
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -36,7 +38,7 @@ def quantized_graph(artifact: Artifact, files: Sequence[Path]) -> Any:
     chosen = _spread(files, CALIBRATION_IMAGES)
     if not chosen:
         raise ConfigError("int8 needs images to calibrate on, and none was given.")
-    with tempfile.TemporaryDirectory(prefix="tetsuban-int8-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tetsuban-int8-") as tmp, _quiet():
         out = Path(tmp) / "model-int8.onnx"
         quantize_static(
             str(artifact.model_path),
@@ -50,6 +52,16 @@ def quantized_graph(artifact: Artifact, files: Sequence[Path]) -> Any:
             calibrate_method=CalibrationMethod.MinMax,
         )
         return onnx.load(str(out))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """ONNX Runtime's quantizer logs advice on the root logger; it is not the user's business."""
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _spread(files: Sequence[Path], count: int) -> list[Path]:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from tetsuban.deploy.quantize import quantized_graph
 from tetsuban.deploy.standalone import write_standalone
+from tetsuban.deploy.web import write_site
 from tetsuban.errors import ConfigError, ProjectError
 from tetsuban.learn.artifact import Artifact, load_artifact
 
-FORMATS = ("onnx-standalone",)
+FORMATS = ("onnx-standalone", "web")
 QUANTIZATIONS = ("none", "int8")
 
 
@@ -45,8 +46,11 @@ def export_model(
     check_export(format, quantize)
     artifact = model if isinstance(model, Artifact) else load_artifact(model)
     out = Path(output).expanduser()
-    if out.is_dir():
+    if format == "onnx-standalone" and out.is_dir():
         raise ProjectError(f"{out} is a folder; name the file to write, for example {out / 'model.onnx'}.")
     inner = quantized_graph(artifact, calibration) if quantize == "int8" else None
+    if format == "web":
+        site = write_site(artifact, out, inner)
+        return ExportReport(format, quantize, site, sum(f.stat().st_size for f in site.iterdir()))
     written = write_standalone(artifact, out, inner)
     return ExportReport(format, quantize, written, written.stat().st_size)

@@ -177,7 +177,8 @@ class ModelCard:
     def exports(self) -> dict[str, str]:
         """Which formats ``tetsuban export`` can write this model in: "yes", or "no: " and why."""
         refusals = self.pipeline.graph_refusals()
-        return {"onnx-standalone": "no: " + "; ".join(refusals) if refusals else "yes"}
+        answer = "no: " + "; ".join(refusals) if refusals else "yes"
+        return {"onnx-standalone": answer, "web": answer}  # the web page runs the standalone graph
 
 
 def card_bytes(card: ModelCard) -> bytes:

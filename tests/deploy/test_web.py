@@ -1,0 +1,131 @@
+"""`tetsuban export --format web`: a static folder where chromium, offline, classifies the files chosen on the page
+as `tetsuban predict` does, fetching nothing but the folder's own files."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from tests.conftest import write_fashion_images
+from tests.deploy.test_client import stored_turned, with_clear_background
+from tests.run_cli import tetsuban
+from tetsuban.deploy.agreement import NEAR_TIE
+from tetsuban.deploy.web import ORT_WEB_VERSION, RUNTIME_FILES
+from tetsuban.learn.artifact import Artifact
+from tetsuban.learn.predict import predict_files
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def site(model: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("web") / "site"
+    result = tetsuban("export", model.folder, "--format", "web", "-o", out)
+    assert f"Wrote {out} (web," in result.stdout
+    return out
+
+
+@pytest.fixture()
+def served(site: Path) -> Iterator[str]:
+    """The site on a static server of this machine, as any static host would serve it."""
+    handler = functools.partial(_Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    extensions_map: ClassVar[dict[str, str]] = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".mjs": "text/javascript",
+        ".wasm": "application/wasm",
+    }
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser.new_page()
+        browser.close()
+
+
+def test_the_site_holds_the_page_the_runtime_and_the_graph(site: Path) -> None:
+    names = {p.name for p in site.iterdir()}
+    assert {"index.html", "app.js", "style.css", "model.onnx", "model.json", *RUNTIME_FILES} == names
+    page = (site / "index.html").read_text(encoding="utf-8")
+    assert "default-src 'self'" in page and "http" not in page.replace("http-equiv", "")
+    script = (REPO / "scripts" / "fetch-onnxruntime-web.sh").read_text(encoding="utf-8")
+    assert f"version={ORT_WEB_VERSION}" in script
+    assert "innerHTML" not in (site / "app.js").read_text(encoding="utf-8")
+
+
+def test_the_page_classifies_chosen_files_as_predict_does_offline(
+    model: Artifact, served: str, page: Page, tmp_path: Path, emoji_dir: Path, fashion_dir: Path, photos_dir: Path
+) -> None:
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(f"{served}/index.html")
+    expect(page.locator("#status")).to_have_text(
+        "Ready.", timeout=60_000
+    )  # the page's CSP forbids eval: no waits by script
+    fashion = sorted(write_fashion_images(fashion_dir, tmp_path / "fashion", 4, start=900).rglob("*.png"))
+    files = [*sorted(emoji_dir.glob("1f60*.png"))[:4], photos_dir / "butterfly.jpg", *fashion]
+    files += [
+        stored_turned(fashion[0], tmp_path / "turned.jpg"),
+        with_clear_background(fashion[1], tmp_path / "clear.png"),
+    ]
+    (tmp_path / "notes.png").write_bytes(b"not an image at all")
+    page.set_input_files("#files", [str(f) for f in [*files, tmp_path / "notes.png"]])
+    results = page.locator("#results li")
+    expect(results).to_have_count(len(files) + 1, timeout=60_000)
+    rows = [
+        [results.nth(i).get_attribute(f"data-{key}") for key in ("name", "top", "probability", "error")]
+        for i in range(len(files) + 1)
+    ]
+    shown = {name: (top, probability, error) for name, top, probability, error in rows}
+    assert shown["notes.png"][2] == "This file is not an image the browser can read."
+    for path, prediction in zip(files, predict_files(model, files, k=2), strict=True):
+        top, probability, _ = shown[path.name]
+        (first, p1), (second, p2) = prediction.top
+        assert top == first or (top == second and p1 - p2 < NEAR_TIE), (path.name, top, prediction.top)
+        assert abs(float(probability) - (p1 if top == first else p2)) < 0.05, (path.name, probability, prediction.top)
+    assert asked and all(url.startswith(served) for url in asked), asked
+
+
+def test_a_missing_runtime_or_a_used_folder_is_refused_in_words(model: Artifact, tmp_path: Path) -> None:
+    empty = tmp_path / "no-runtime"
+    empty.mkdir()
+    refused = tetsuban(
+        "export",
+        model.folder,
+        "--format",
+        "web",
+        "-o",
+        tmp_path / "a",
+        check=False,
+        env={"TETSUBAN_ORT_WEB": str(empty)},
+    )
+    assert refused.returncode != 0 and "scripts/fetch-onnxruntime-web.sh" in refused.stderr
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "keep.txt").write_text("mine", encoding="utf-8")
+    refused = tetsuban("export", model.folder, "--format", "web", "-o", used, check=False)
+    assert refused.returncode != 0 and "not an empty folder" in refused.stderr
+    assert [p.name for p in used.iterdir()] == ["keep.txt"] and not (tmp_path / "a").exists()
