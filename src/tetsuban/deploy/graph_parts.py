@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-FLOAT, DOUBLE, INT64 = 1, 11, 7  # onnx.TensorProto's element types, without importing onnx at import time
+FLOAT, DOUBLE, INT32, INT64 = 1, 11, 6, 7  # onnx.TensorProto's element types, without importing onnx at import time
 
 
 @dataclass
