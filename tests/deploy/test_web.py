@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import write_fashion_images
 from tests.deploy.test_client import stored_turned, with_clear_background
@@ -21,16 +21,7 @@ from tetsuban.deploy.web import ORT_WEB_VERSION, RUNTIME_FILES
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.predict import predict_files
 
-CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def site(model: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("web") / "site"
-    result = tetsuban("export", model.folder, "--format", "web", "-o", out)
-    assert f"Wrote {out} (web," in result.stdout
-    return out
 
 
 @pytest.fixture()
@@ -56,14 +47,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture()
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser.new_page()
-        browser.close()
+def page(browser: Browser) -> Page:
+    return browser.new_page()
 
 
 def test_the_site_holds_the_page_the_runtime_and_the_graph(site: Path) -> None:
