@@ -92,6 +92,10 @@ else
 
   step "Check: tetsuban doctor $project --model $model"
   $tetsuban doctor "$project" --model "$model"
+
+  step "Deploy: tetsuban export $model --format web -o $demo/site   (a page that classifies offline; docs/deploy.md)"
+  rm -rf "$demo/site"
+  $tetsuban export "$model" --format web -o "$demo/site"
 fi
 
 $tetsuban labels export "$project" "$demo/labels.csv" > /dev/null
@@ -101,6 +105,7 @@ printf 'Survey report:    %s\n' "$project/survey.html"
 if [ -n "${report:-}" ]; then
   printf 'Model:            %s\n' "$model"
   printf 'Evaluation:       %s\n' "$report"
+  printf 'Web page:         %s   (python -m http.server -d %s, then open it)\n' "$demo/site" "$demo/site"
 fi
 printf 'Labels (CSV):     %s\n' "$demo/labels.csv"
 [ -f "$work/augment.png" ] && printf 'Augmentations:    %s\n' "$work/augment.png"

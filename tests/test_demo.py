@@ -66,7 +66,9 @@ def test_the_demo_runs_the_recipe_and_serves_the_app(tmp_path: Path, emoji_dir: 
     model = Path(_printed(text, "Model:"))
     report = Path(_printed(text, "Evaluation:"))
     assert (project_dir / "survey.html").is_file() and report.is_file() and report.parent == model
-    assert "PASS overfit" in text and "PASS preprocessing" in text
+    assert "PASS overfit" in text and "PASS preprocessing" in text and "PASS standalone graph" in text
+    site = Path(_printed(text, "Web page:").split()[0])
+    assert {"index.html", "model.onnx", "model.json"} <= {p.name for p in site.iterdir()}
     with Project.open(project_dir) as project:
         labels, splits = project.labelled(), project.splits()
     train = [i for i in labels if splits[i] == "train"]
