@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import write_fashion_images
 from tests.deploy.test_client import stored_turned, with_clear_background
 from tests.run_cli import tetsuban
+from tests.server.conftest import BROWSER_ARGS, CHROMIUM
 from tetsuban.deploy.agreement import NEAR_TIE
 from tetsuban.deploy.web import ORT_WEB_VERSION, RUNTIME_FILES
 from tetsuban.learn.artifact import Artifact
@@ -114,3 +115,28 @@ def test_a_missing_runtime_or_a_used_folder_is_refused_in_words(model: Artifact,
     refused = tetsuban("export", model.folder, "--format", "web", "-o", used, check=False)
     assert refused.returncode != 0 and "not an empty folder" in refused.stderr
     assert [p.name for p in used.iterdir()] == ["keep.txt"] and not (tmp_path / "a").exists()
+
+
+def test_a_picture_from_the_camera_is_classified(served: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                *BROWSER_ARGS,
+                "--use-fake-device-for-media-stream",  # chromium's test camera: a moving pattern
+                "--use-fake-ui-for-media-stream",
+            ],
+        )
+        page = browser.new_page()
+        page.goto(f"{served}/index.html")
+        expect(page.locator("#status")).to_have_text("Ready.", timeout=60_000)
+        page.click("#camera")
+        expect(page.locator("#viewer")).to_be_visible(timeout=20_000)
+        page.wait_for_timeout(500)  # the first frames
+        page.click("#take")
+        row = page.locator("#results li")
+        expect(row).to_have_count(1, timeout=60_000)
+        assert row.get_attribute("data-name") == "camera" and row.get_attribute("data-top")
+        page.click("#stop")
+        expect(page.locator("#viewer")).to_be_hidden()
+        browser.close()
