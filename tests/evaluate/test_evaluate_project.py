@@ -15,7 +15,9 @@ from tests.run_cli import tetsuban
 from tetsuban import Project
 from tetsuban.commands import evaluate_folder
 from tetsuban.evaluate.metrics import score
+from tetsuban.evaluate.stage import SANITY_STEPS
 from tetsuban.learn.predict import predict
+from tetsuban.reports.written import REPORT_STEPS
 
 
 @pytest.fixture(scope="module")
@@ -164,5 +166,5 @@ def test_the_report_and_the_model_checks_tell_their_progress_to_the_end(trained:
     evaluate_folder(first, None, 1, None, lambda d, t: report.append((d, t)))
     with Project.open(root) as project:
         project.doctor(first, lambda d, t: checks.append((d, t)))
-    for heard in (report, checks):
-        assert heard[0][0] == 0 and heard[-1][0] == heard[-1][1] == 4 and len(heard) == 5
+    for heard, steps in ((report, REPORT_STEPS), (checks, SANITY_STEPS)):
+        assert heard[0][0] == 0 and heard[-1][0] == heard[-1][1] == steps and len(heard) == steps + 1
