@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tetsuban.deploy.quantize import quantized_graph
 from tetsuban.deploy.standalone import write_standalone
-from tetsuban.deploy.web import write_site
+from tetsuban.deploy.web import check_runtime, runtime_folder, write_site
 from tetsuban.errors import ConfigError, ProjectError
 from tetsuban.learn.artifact import Artifact, load_artifact
 
@@ -48,6 +48,8 @@ def export_model(
     out = Path(output).expanduser()
     if format == "onnx-standalone" and out.is_dir():
         raise ProjectError(f"{out} is a folder; name the file to write, for example {out / 'model.onnx'}.")
+    if format == "web":
+        check_runtime(runtime_folder())  # before int8's calibration, not after it
     inner = quantized_graph(artifact, calibration) if quantize == "int8" else None
     if format == "web":
         site = write_site(artifact, out, inner)
