@@ -40,7 +40,7 @@ def test_by_group(groups: list[int], rng: np.random.Generator, share: float = 0.
     return np.array([g in chosen for g in groups])
 
 
-def write_pngs(images: np.ndarray, folder: Path) -> list[Path]:
+def write_pngs(images: np.ndarray | list[np.ndarray], folder: Path) -> list[Path]:
     """Each uint8 image of ``images`` as ``folder/00000.png``, ``00001.png``, ... (the folder is made)."""
     folder.mkdir(parents=True)
     files = []

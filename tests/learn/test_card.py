@@ -24,6 +24,7 @@ from tetsuban.learn.card import (
     card_bytes,
     parse_card,
 )
+from tetsuban.learn.head import SPREAD_FLOOR
 from tetsuban.learn.train import HEADS
 from tetsuban.learn.validate import Validation
 from tetsuban.pipeline.spec import default_pipeline
@@ -81,6 +82,7 @@ def test_every_head_kind_is_read_back_as_it_was_written(head: HeadCard) -> None:
     assert written["format"] == CARD_FORMAT and written["head"]["kind"] == head.kind
     if isinstance(head, LogisticHeadCard | SvmHeadCard):  # what a reader of the card learns of the linear heads
         assert written["head"]["class_weight"] == "balanced" and written["head"]["standardized"] is True
+        assert written["head"]["spread_floor"] == SPREAD_FLOOR
     assert parse_card(written) == card
     assert parse_card(json.loads(json.dumps(parse_card(written).to_json()))) == card
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import embedded_project
 from tests.run_cli import tetsuban
 from tetsuban import ConfigError, Project
-from tetsuban.learn.head import softmax
+from tetsuban.learn.head import SPREAD_FLOOR, softmax
 from tetsuban.learn.svm import _MARGIN_TOLERANCE, _support_vectors, fit_svm_head
 
 
@@ -31,7 +31,8 @@ def test_decisions_and_support_vectors_match_scikit_learn(classes: int) -> None:
 
     x, labels = _blobs(0, classes)
     fit = fit_svm_head(x, labels, c=0.05)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    spread = x.std(axis=0)
+    mean, scale = x.mean(axis=0), spread + SPREAD_FLOOR * np.median(spread) + 1e-6
     model = LinearSVC(C=0.05, class_weight="balanced", max_iter=20_000, random_state=0).fit((x - mean) / scale, labels)
     expected = model.predict((x - mean) / scale)
     assert [fit.head.classes[k] for k in fit.head.logits(x).argmax(axis=1)] == list(expected)

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from tetsuban.classnames import class_name_problem
 from tetsuban.errors import FileRefused, ProjectError, TetsubanError
 from tetsuban.files import read_bounded
+from tetsuban.learn.head import SPREAD_FLOOR
 from tetsuban.learn.validate import Validation
 from tetsuban.pipeline.spec import Pipeline
 
@@ -488,7 +489,8 @@ def _fields(record: Any) -> dict[str, Any]:
 
 def _head_json(head: HeadCard) -> dict[str, Any]:
     if isinstance(head, LogisticHeadCard | SvmHeadCard):
-        return {"kind": head.kind, **_fields(head), "class_weight": "balanced", "standardized": True}
+        fitted = {"class_weight": "balanced", "standardized": True, "spread_floor": SPREAD_FLOOR}
+        return {"kind": head.kind, **_fields(head), **fitted}
     if isinstance(head, KnnHeadCard):
         return {"kind": head.kind, **_fields(head)}
     return {
