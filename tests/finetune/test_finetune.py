@@ -52,7 +52,7 @@ def test_the_run_writes_the_probes_artifact_with_the_network_beside_it(tuned: tu
     assert not list((project.root / ".cache" / "finetune").iterdir())  # checkpoint and cache go once the model is out
 
 
-def test_training_gets_at_least_as_many_validation_images_right_as_the_probe(
+def test_training_raises_the_validation_balanced_accuracy_above_the_probes(
     tuned: tuple[Project, TrainReport],
 ) -> None:
     """What the run is for is the images it does not train on. Not their loss: with 3 labels per class the probe it

@@ -4,9 +4,9 @@ The standardization is folded into the weights, so the head is ``softmax(x @ wei
 the form that goes into the ONNX graph and that every other stage uses.
 
 Each dimension is divided by its spread over the training images plus a tenth of the median spread
-(``SPREAD_FLOOR``). Without that floor a dimension that hardly varies among a few labelled images (a spread of 0.001
-against a median of 0.2) is blown up to unit spread: its weight becomes hundreds of times any other, a one-level
-change in a pixel moves the probabilities by tenths, and with 5 labels per class the probe was 0.04-0.06 less
+(``SPREAD_FLOOR``). Without that floor a dimension that hardly varies among a few labelled images (a spread of
+0.0003 against a median of 0.2) is blown up to unit spread: its weight becomes hundreds of times any other, pixels
+one level off can move the probabilities by tenths, and with 5 labels per class the probe was 0.04-0.06 less
 accurate (bench/results/probe.md).
 """
 
