@@ -6,7 +6,8 @@ outputs kept in memory (bfloat16), and only the upper blocks and the classifier 
 - the classifier starts from the project's linear probe fitted on the network's own pooled features (LP-FT, Kumar
   et al. 2022), with C chosen on the validation images;
 - batch-norm statistics and parameters stay as pretrained; AdamW under a one-cycle schedule, label smoothing 0.1,
-  batch 32, bfloat16 autocast and channels-last on the CPU;
+  batch 32, channels-last, and bfloat16 autocast where the CPU has native bfloat16 (as the product decides:
+  emulated, it runs several times slower than float32); the cached outputs are kept in bfloat16 either way;
 - each configuration (cut, peak learning rate) trains from the same cached draws; test accuracy is reported after
   every epoch beside validation accuracy, so that the epoch validation would keep can be read off; after the last
   epoch, rows for the last epochs' weights mixed with the start's (WiSE-FT) or averaged among themselves;
@@ -14,13 +15,17 @@ outputs kept in memory (bfloat16), and only the upper blocks and the classifier 
   features, through the product's own module (backbones.taps; scaled by its TAP_SCALE, or ``--tap-scale``);
 - regularizers the recipe does not use, each a list of values tried in turn: ``--erase`` (random erasing of a
   rectangle of the cached feature maps, anew every step), ``--mixup`` (mixup of the cached feature maps and their
-  losses) and ``--clip`` (the gradient's norm clipped; every epoch's median norm before clipping is reported).
+  losses) and ``--clip`` (the gradient's norm clipped; every epoch's median norm before clipping is reported);
+- ``--refit``: after the last epoch, rows for the classifier replaced by the probe fitted on the fine-tuned
+  network's features (of the plain training images; of those and every draw); ``--bn-train``: the upper blocks'
+  batch norms train (batch statistics, running means, affine parameters) instead of staying as pretrained.
 Labels are drawn as bench/finetune.py draws them (k per class to train, k/2 to validate, the same test images).
 Writes bench/results/finetune_partial.md (or --out).
 
 Usage: python bench/finetune_partial.py [--dataset fashion] [--shots 100] [--cuts 3 4] [--lrs 3e-4 6e-4]
        [--draws 6] [--epochs 10 14] [--wise 0.5 0.75] [--tails 3 5] [--warmup 0.3] [--layer-decay 0.5]
-       [--taps 5] [--tap-scale 1.0] [--crop-area 0.7] [--erase 0 0.5] [--mixup 0 0.2] [--clip 0 1]
+       [--taps 5] [--tap-scale 1.0] [--crop-area 0.7] [--erase 0 0.5] [--mixup 0 0.2] [--clip 0 1] [--refit]
+       [--bn-train]
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from tetsuban.backbones import taps as product_taps
 from tetsuban.backbones.registry import build_torch
 from tetsuban.backbones.taps import TappedFeatures
 from tetsuban.finetune.run import clipped_gradient
-from tetsuban.finetune.split import split_network
+from tetsuban.finetune.split import bfloat16_is_fast, split_network
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.head import LinearHead, fit_linear_head
 from tetsuban.pipeline.inputs import to_batch
@@ -55,6 +60,7 @@ from tetsuban.pipeline.transforms import RandomResizedCrop
 RESULTS = Path(__file__).resolve().parent / "results" / "finetune_partial.md"
 BATCH = 32
 PROBE_CS = (0.03, 0.1, 0.3, 1.0)
+BFLOAT16 = bfloat16_is_fast(torch.device("cpu"))
 
 
 @dataclass
@@ -82,6 +88,8 @@ class Setting:
     erase: float = 0.0  # the chance that a training example loses a random rectangle of the cached feature map
     mixup: float = 0.0  # the Beta(a, a) parameter of mixup on the cached feature maps (0: none)
     clip: float = 0.0  # the gradient's largest norm (0: not clipped)
+    refit: bool = False  # after the last epoch, rows for the probe refitted on the fine-tuned network's features
+    bn_train: bool = False  # the upper blocks' batch norms train (batch statistics, running means, affine parameters)
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,8 @@ class Epoch:
     mixup: float = 0.0
     clip: float = 0.0
     norm: float = float("nan")  # the median gradient norm of the epoch's steps, before clipping
+    refit: str = ""  # "plain" / "draws": the classifier replaced by a probe fitted on the last epoch's features
+    bn: str = "frozen"  # the upper blocks' batch norms: "frozen" (as pretrained) or "trained"
 
 
 def lower_and_upper(cut: int, taps: tuple[int, ...] = ()) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -137,9 +147,19 @@ def run_lower(
 ) -> torch.Tensor:
     parts = []
     for start in range(0, len(images), 64):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with autocast():
             parts.append(lower(batch_of(images[start : start + 64], pipeline, rng)).to(torch.bfloat16))
     return torch.cat(parts)
+
+
+def autocast() -> torch.autocast:
+    """bfloat16 autocast on the CPU where it is native, else a context that changes nothing."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=BFLOAT16)
+
+
+def as_input(x: torch.Tensor) -> torch.Tensor:
+    """Cached bfloat16 outputs as the upper blocks take them: as they are under autocast, else in float32."""
+    return x if BFLOAT16 else x.float()
 
 
 def cache(
@@ -156,8 +176,8 @@ def outputs(upper: torch.nn.Module, head: torch.nn.Module, features: torch.Tenso
     """Pooled features (``head`` the identity) or logits, in float32, in batches."""
     parts = []
     for start in range(0, len(features), 128):
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            parts.append(head(upper(features[start : start + 128])).float())
+        with autocast():
+            parts.append(head(upper(as_input(features[start : start + 128]))).float())
     return torch.cat(parts)
 
 
@@ -215,7 +235,7 @@ def train(
     head = copy.deepcopy(probe)
     initial = copy.deepcopy((upper.state_dict(), head.state_dict()))
     for module in upper.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not setting.bn_train:
             module.requires_grad_(False)
     groups = rate_groups(upper, head, lr, setting.layer_decay)
     trained = [p for g in groups for p in g["params"]]
@@ -231,8 +251,8 @@ def train(
     started = time.perf_counter()
     for epoch in range(epochs):
         upper.train()
-        for module in upper.modules():  # batch-norm statistics stay as pretrained
-            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+        for module in upper.modules():  # batch-norm statistics stay as pretrained unless they train
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not setting.bn_train:
                 module.eval()
         features = cached.draws[epoch % len(cached.draws)]
         order = torch.randperm(len(targets))
@@ -241,8 +261,8 @@ def train(
             picked = order[start : start + BATCH]
             x = erased(features[picked], setting.erase, generator)
             x, partner, share = mixed(x, setting.mixup, generator)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                logits = head(upper(x)).float()
+            with autocast():
+                logits = head(upper(as_input(x))).float()
             loss = loss_of(logits, targets[picked])
             if share < 1:  # mixup: the partners' labels weigh what their images do
                 loss = share * loss + (1 - share) * loss_of(logits, targets[picked][partner])
@@ -255,12 +275,15 @@ def train(
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
         seconds = time.perf_counter() - started
         knobs = {"erase": setting.erase, "mixup": setting.mixup, "clip": setting.clip, "norm": float(np.median(norms))}
+        knobs["bn"] = "trained" if setting.bn_train else "frozen"
         rows.append(Epoch(cut, lr, epoch + 1, total / len(order), val, test, seconds, **knobs))
         named = f"erase {setting.erase:g}, mixup {setting.mixup:g}, clip {setting.clip:g}, cut {cut}, lr {lr:g}"
         spread = " / ".join(f"{q:.2f}" for q in np.percentile(norms, [50, 90, 100]))
         print(f"  {named}, epoch {epoch + 1}: val {val:.3f}, test {test:.3f}; gradient norm {spread}", flush=True)
         states.append(copy.deepcopy((upper.state_dict(), head.state_dict())))
     end = states[-1]
+    if setting.refit:
+        rows += refitted(upper, cached, y, rows[epochs - 1])
     for share in wise:
         for module, first, last in ((upper, initial[0], end[0]), (head, initial[1], end[1])):
             module.load_state_dict({k: _mix(first[k], last[k], share) for k in first})
@@ -273,6 +296,29 @@ def train(
         val, test = (accuracy(upper, head, getattr(cached, n), y[n]) for n in ("val", "test"))
         rows.append(replace(rows[epochs - 1], val=val, test=test, tail=tail))
         print(f"  cut {cut}, lr {lr:g}, last {tail} epochs averaged: val {val:.3f}, test {test:.3f}", flush=True)
+    return rows
+
+
+def refitted(upper: torch.nn.Module, cached: Cached, y: dict[str, np.ndarray], last: Epoch) -> list[Epoch]:
+    """Rows for the fine-tuned upper blocks with the classifier replaced by the project's probe (C chosen on val)
+    fitted on their pooled features: of the plain training images, then of those and every augmentation draw."""
+    upper.eval()
+    pooled = {n: outputs(upper, torch.nn.Identity(), getattr(cached, n)).numpy() for n in ("train", "val", "test")}
+    drawn = [outputs(upper, torch.nn.Identity(), d).numpy() for d in cached.draws]
+    names = [f"{k:04d}" for k in y["train"]]
+    rows = []
+    for kind, x, labels in (
+        ("plain", pooled["train"], names),
+        ("draws", np.concatenate([pooled["train"], *drawn]), names * (1 + len(drawn))),
+    ):
+        fits = [fit_linear_head(x, labels, c, tol=1e-4) for c in PROBE_CS]
+        val, c, fitted = max(
+            ((_probe_accuracy(f, pooled["val"], y["val"]), c, f) for c, f in zip(PROBE_CS, fits, strict=True)),
+            key=lambda fit: fit[0],
+        )
+        test = _probe_accuracy(fitted, pooled["test"], y["test"])
+        rows.append(replace(last, val=val, test=test, refit=f"{kind}, C {c:g}"))
+        print(f"  refitted on {kind} features, C {c:g}: val {val:.3f}, test {test:.3f}", flush=True)
     return rows
 
 
@@ -348,6 +394,8 @@ def main() -> None:
     parser.add_argument("--erase", type=float, nargs="+", default=[0.0], help="chances of erasing a feature rectangle")
     parser.add_argument("--mixup", type=float, nargs="+", default=[0.0], help="mixup's Beta parameters (0: none)")
     parser.add_argument("--clip", type=float, nargs="+", default=[0.0], help="largest gradient norms (0: none)")
+    parser.add_argument("--refit", action="store_true", help="rows for the probe refitted after the last epoch")
+    parser.add_argument("--bn-train", action="store_true", help="the upper blocks' batch norms train")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -371,7 +419,15 @@ def main() -> None:
         for lr in args.lrs:
             for epochs, erase, mixup, clip in itertools.product(args.epochs, args.erase, args.mixup, args.clip):
                 setting = Setting(
-                    args.warmup, args.layer_decay, tuple(args.tails), tuple(args.taps), erase, mixup, clip
+                    args.warmup,
+                    args.layer_decay,
+                    tuple(args.tails),
+                    tuple(args.taps),
+                    erase,
+                    mixup,
+                    clip,
+                    args.refit,
+                    args.bn_train,
                 )
                 rows += train(cut, lr, caches[cut], y, epochs, probe, tuple(args.wise), setting)
     write_table(args, source, y, probes, caches, rows)
@@ -405,7 +461,8 @@ def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict,
         "# Partial fine-tuning on cached features",
         "",
         f"`python bench/finetune_partial.py {command}` on {datetime.now(UTC):%Y-%m-%d}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPU cores, no GPU, torch {torch.__version__}. "
+        f"{platform.python_version()}, {os.cpu_count()} CPU cores ({'bfloat16' if BFLOAT16 else 'float32'}), no GPU, "
+        f"torch {torch.__version__}. "
         f"{source.name}: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test images, one draw of "
         "the labels. EfficientNet-Lite0; the blocks below the cut run once per image and augmentation draw "
         f"({args.draws} draws, the default pipeline's augmentation{_crop_note(args.crop_area)}), the rest trains "
@@ -421,14 +478,15 @@ def write_table(args: argparse.Namespace, source: Source, y: dict, probes: dict,
         )
     lines += [
         "",
-        "| cut | peak lr | erase | mixup | clip | epoch | WiSE share | last epochs averaged | train loss "
-        "| gradient norm (median) | val | test | test - probe | training time |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cut | peak lr | erase | mixup | clip | batch norm | epoch | WiSE share | last epochs averaged "
+        "| classifier refitted | train loss | gradient norm (median) | val | test | test - probe | training time |",
+        "|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.cut} | {r.lr:g} | {r.erase:g} | {r.mixup:g} | {r.clip:g} | {r.epoch} | {r.wise:g} | {r.tail} | "
-            f"{r.loss:.3f} | {r.norm:.1f} | "
+            f"| {r.cut} | {r.lr:g} | {r.erase:g} | {r.mixup:g} | {r.clip:g} | {r.bn} | {r.epoch} | {r.wise:g} | "
+            f"{r.tail} | "
+            f"{r.refit or 'no'} | {r.loss:.3f} | {r.norm:.1f} | "
             f"{r.val:.3f} | {r.test:.3f} | "
             f"{r.test - probes[r.cut]['test']:+.3f} | {r.seconds:.0f} s |"
         )
