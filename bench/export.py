@@ -7,7 +7,9 @@ of ../shared/datasets, through real projects:
 Each project's probe is exported twice (float and `--quantize int8`); on the test images both run as a client
 without tetsuban would (full decode, one image at a time), against the model run by `tetsuban predict`:
 top-1 agreement, the largest probability difference, test accuracy, file size and time per image (float and
-int8 alternated image by image on one thread, medians). Writes bench/results/export.md.
+int8 alternated image by image on one thread, medians). int8's weights side by side: the product's 7 bits against
+8, each graph run with ONNX Runtime's fused int8 kernels (what a client gets) and node by node (the graph's own
+arithmetic, which CPUs with VNNI and the browser's runtime compute). Writes bench/results/export.md.
 
 Usage: python bench/export.py
 """
@@ -28,10 +30,11 @@ from PIL import Image
 from probe_accuracy import datasets_dir
 
 from tetsuban import Project
-from tetsuban.commands import export_folder
+from tetsuban.commands import export_folder, training_files
 from tetsuban.deploy.agreement import GraphAgreement, graph_agreement
 from tetsuban.deploy.preprocess_graph import IMAGE_INPUT
-from tetsuban.deploy.standalone import LABELS_NAME
+from tetsuban.deploy.quantize import quantized_graph
+from tetsuban.deploy.standalone import LABELS_NAME, write_standalone
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.artifact import Artifact
 from tetsuban.learn.predict import predict_files
@@ -50,6 +53,15 @@ class Row:
     accuracy: tuple[float, float, float] | None  # predict, float graph, int8 graph
     megabytes: tuple[float, float]
     milliseconds: tuple[float, float]
+    weights: dict[tuple[int, bool], Kernels]  # (weight bits, fused kernels) -> what that int8 graph gave
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """An int8 graph run one way: its agreement with predict and its test accuracy (None without labels)."""
+
+    agreement: GraphAgreement
+    accuracy: float | None
 
 
 def faces_project(work: Path) -> Project:
@@ -70,8 +82,8 @@ def test_files(project: Project) -> tuple[list[Path], list[str]]:
     return [project.image_path(r) for r in records], [labels[r.id] for r in records]
 
 
-def graph_labels(graph: Path, files: list[Path]) -> list[str]:
-    session = open_session(graph)
+def graph_labels(graph: Path, files: list[Path], fused: bool = True) -> list[str]:
+    session = open_session(graph, fused=fused)
     return [str(session.run([LABELS_NAME], {IMAGE_INPUT: decode(f)[None]})[0][0]) for f in files]
 
 
@@ -94,11 +106,25 @@ def milliseconds(graphs: tuple[Path, Path], files: list[Path]) -> tuple[float, f
     return float(np.median(times[0][1:])), float(np.median(times[1][1:]))
 
 
+def kernels(model: Artifact, graph: Path, files: list[Path], truth: list[str] | None, fused: bool) -> Kernels:
+    agreement = graph_agreement(model, graph, files, fused=fused)
+    if truth is None:
+        return Kernels(agreement, None)
+    labels = graph_labels(graph, files, fused)
+    return Kernels(agreement, float(np.mean([a == b for a, b in zip(labels, truth, strict=True)])))
+
+
 def measure(name: str, project: Project, model: Artifact, files: list[Path], truth: list[str] | None) -> Row:
     out = Path(tempfile.mkdtemp(prefix=f"export-{name}-"))
     graphs = (out / "float.onnx", out / "int8.onnx")
     export_folder(model.folder, "onnx-standalone", graphs[0])
     export_folder(model.folder, "onnx-standalone", graphs[1], "int8")
+    full = write_standalone(model, out / "int8-8bit.onnx", quantized_graph(model, training_files(project.workspace), 8))
+    weights = {
+        (bits, fused): kernels(model, graph, files, truth, fused)
+        for bits, graph in ((7, graphs[1]), (8, full))
+        for fused in (True, False)
+    }
     row = Row(
         name,
         len(files),
@@ -107,6 +133,7 @@ def measure(name: str, project: Project, model: Artifact, files: list[Path], tru
         accuracies(model, graphs, files, truth) if truth is not None else None,
         (graphs[0].stat().st_size / 1e6, graphs[1].stat().st_size / 1e6),
         milliseconds(graphs, files),
+        weights,
     )
     print(row, flush=True)
     return row
@@ -155,6 +182,23 @@ def write_table(rows: list[Row]) -> None:
             f"{q.share:.1%} | {q.largest_difference:.4f} | {accuracy} | {row.megabytes[0]:.1f} / "
             f"{row.megabytes[1]:.1f} | {row.milliseconds[0]:.1f} / {row.milliseconds[1]:.1f} |"
         )
+    lines += [
+        "",
+        "int8's weights, 7 bits (the product's) against 8: agreement with predict (largest difference) and test "
+        "accuracy, each graph run with ONNX Runtime's fused int8 kernels on this CPU and node by node.",
+        "",
+        "| dataset | weights | fused kernels: agreement | largest difference | test accuracy | node by node: "
+        "agreement | largest difference | test accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        for bits in (7, 8):
+            cells = []
+            for fused in (True, False):
+                k = row.weights[(bits, fused)]
+                accuracy = "-" if k.accuracy is None else f"{k.accuracy:.3f}"
+                cells.append(f"{k.agreement.share:.1%} | {k.agreement.largest_difference:.4f} | {accuracy}")
+            lines.append(f"| {row.dataset} | {bits} bits | {cells[0]} | {cells[1]} |")
     RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

@@ -14,6 +14,7 @@ from tests.learn.conftest import copy_emoji
 from tests.run_cli import tetsuban
 from tetsuban import Project
 from tetsuban.deploy.agreement import graph_agreement
+from tetsuban.deploy.preprocess_graph import IMAGE_INPUT
 from tetsuban.deploy.standalone import LABELS_NAME
 from tetsuban.imaging.decode import decode
 from tetsuban.learn.artifact import PROBABILITIES_NAME, Artifact
@@ -82,6 +83,19 @@ def test_int8_shrinks_the_graph_and_keeps_most_predictions(
     files += sorted(write_fashion_images(fashion_dir, tmp_path / "fashion", 40, start=500).rglob("*.png"))
     found = graph_agreement(model, out, files)
     assert found.images == len(files) and found.share > 0.8, found
+
+
+def test_int8_kernels_compute_what_the_quantized_graph_says(model: Artifact, tmp_path: Path, emoji_dir: Path) -> None:
+    """ONNX Runtime fuses the graph's quantize-dequantize pairs into int8 kernels; on CPUs without VNNI (AVX2) those
+    add pairs of 8-bit products in 16 bits, which saturate with full 8-bit weights. The weights keep 7 bits so
+    that they cannot: the fused graph gives what its arithmetic, run step by step, gives."""
+    out = tmp_path / "int8.onnx"
+    tetsuban("export", model.folder, "--quantize", "int8", "-o", out)
+    fused, step_by_step = open_session(out), open_session(out, fused=False)
+    for path in sorted(emoji_dir.glob("1f60*.png"))[:6]:
+        feed = {IMAGE_INPUT: decode(path)[np.newaxis]}
+        found, exact = (session.run([PROBABILITIES_NAME], feed)[0][0] for session in (fused, step_by_step))
+        assert np.abs(found - exact).max() < 0.02, (path.name, found, exact)
 
 
 def test_int8_needs_the_model_inside_its_project(model: Artifact, tmp_path: Path) -> None:

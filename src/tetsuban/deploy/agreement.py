@@ -36,10 +36,12 @@ class GraphAgreement:
         return self.same / self.images if self.images else 0.0
 
 
-def graph_agreement(artifact: Artifact, graph: Path | bytes, files: Sequence[Path], workers: int = 1) -> GraphAgreement:
-    """Run ``graph`` (a standalone graph of ``artifact``) and the artifact on ``files`` and compare; files that
-    cannot be decoded are left out."""
-    session = open_session(graph)
+def graph_agreement(
+    artifact: Artifact, graph: Path | bytes, files: Sequence[Path], workers: int = 1, fused: bool = True
+) -> GraphAgreement:
+    """Run ``graph`` (a standalone graph of ``artifact``; ``fused``: see :func:`open_session`) and the artifact on
+    ``files`` and compare; files that cannot be decoded are left out."""
+    session = open_session(graph, fused=fused)
     same = ties = different = 0
     largest = 0.0
     for batch in run_model(artifact, files, (PROBABILITIES_NAME,), workers):
