@@ -128,9 +128,8 @@ def test_an_int8_site_runs_its_quantized_graph_in_the_page(
 def opened(page: Page, address: str) -> None:
     """The site's page at ``address``, once its model has loaded."""
     page.goto(f"{address}/index.html")
-    expect(page.locator("#status")).to_have_text(
-        "Ready.", timeout=60_000
-    )  # the page's CSP forbids eval: no waits by script
+    # the page's CSP forbids eval: no waits by script
+    expect(page.locator("#status")).to_have_text("Ready.", timeout=60_000)
 
 
 def chosen(page: Page, files: Sequence[Path]) -> dict[str, tuple[str | None, str | None, str | None]]:

@@ -46,7 +46,6 @@ def quantized_graph(artifact: Artifact, files: Sequence[Path], weight_bits: int 
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     check_int("weight_bits", weight_bits, 7, 8)
-
     chosen = _spread(files, CALIBRATION_IMAGES)
     if not chosen:
         raise ConfigError("int8 needs images to calibrate on, and none was given.")
