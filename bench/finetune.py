@@ -11,9 +11,10 @@ and both models are trained the way a user trains them: ``tetsuban train`` (the 
 of the labelled images included in its time) and ``tetsuban train --finetune`` (the recipe as it chooses, keeping
 the probe where it validates clearly better). Both are scored by ``tetsuban evaluate`` on the same test images. The
 table gives each draw, then per budget the median over the draws with the range.
-Writes bench/results/finetune.md.
+Writes bench/results/finetune.md (or --out). ``--train fashion`` trains only fashion-mnist's draws, the same ones a
+whole run trains (emoji's labels are still drawn, not trained on).
 
-Usage: python bench/finetune.py [--shots 100] [--datasets emoji fashion] [--draws 3]
+Usage: python bench/finetune.py [--shots 100] [--datasets emoji fashion] [--draws 3] [--train fashion] [--out F]
 """
 
 from __future__ import annotations
@@ -153,6 +154,14 @@ def main() -> None:
     parser.add_argument("--shots", type=int, nargs="+", default=[100])
     parser.add_argument("--datasets", nargs="+", default=["emoji", "fashion"], choices=["emoji", "fashion"])
     parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument(
+        "--train",
+        nargs="+",
+        choices=["emoji", "fashion"],
+        help="of --datasets, those trained (the others' labels "
+        "are drawn only, so that each dataset gets the draws of a whole run); all of them by default",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     rows: list[Row] = []
@@ -162,7 +171,10 @@ def main() -> None:
             source = emoji_source(rng) if name == "emoji" else fashion_source(work, rng)
             for shots in args.shots:
                 for index in range(args.draws):
-                    rows += run_draw(source, shots, index, rng, work / f"{name}-{shots}-{index}")
+                    if args.train is None or name in args.train:
+                        rows += run_draw(source, shots, index, rng, work / f"{name}-{shots}-{index}")
+                    else:
+                        draw_split(source, shots, rng)
     write_table(rows, args)
 
 
@@ -183,6 +195,7 @@ def run_draw(source: Source, shots: int, index: int, rng: np.random.Generator, f
 
 def write_table(rows: list[Row], args: argparse.Namespace) -> None:
     command = f"--shots {' '.join(map(str, args.shots))} --datasets {' '.join(args.datasets)} --draws {args.draws}"
+    command += "" if args.train is None else f" --train {' '.join(args.train)}"
     lines = [
         "# Linear probe against fine-tuning",
         "",
@@ -222,9 +235,9 @@ def write_table(rows: list[Row], args: argparse.Namespace) -> None:
             f"| {r.dataset} | {r.shots} | {r.draw + 1} | {r.train:,} / {r.val:,} / {r.test:,} | {r.method} | "
             f"{r.accuracy:.3f} | {r.balanced:.3f} | {r.seconds:.0f} s | {ratio:.0f}x | {r.detail} |"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
 
 
 def _pairs(rows: list[Row]) -> dict[tuple[str, int], list[tuple[Row, Row]]]:
