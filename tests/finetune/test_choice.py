@@ -11,9 +11,12 @@ import torch
 
 from tests.conftest import write_fashion_images
 from tetsuban import Project
-from tetsuban.finetune.choice import Candidate, ValData, compared, keep_better
+from tetsuban.finetune.choice import Candidate, ValData, _inputs, _probabilities, compared, keep_better
+from tetsuban.finetune.data import validation_inputs
+from tetsuban.finetune.lower_graph import graph_lower
 from tetsuban.finetune.network import build_network, classifier_of
 from tetsuban.finetune.run import LabelledFiles
+from tetsuban.finetune.split import split_network
 from tetsuban.learn.card import FinetunedHeadCard
 from tetsuban.learn.head import fit_linear_head
 from tetsuban.pipeline.inputs import model_input, to_batch
@@ -128,3 +131,20 @@ def test_a_probe_lead_beyond_the_noise_keeps_the_probe() -> None:
     assert kept.candidate is probe and kept.validation.balanced_accuracy == pytest.approx(0.9)
     assert kept.because.startswith("the probe: validation balanced accuracy 0.900 against 0.700 for fine-tuned epoch")
     assert kept.because.endswith("a lead beyond one standard error of the paired difference (0.115)")
+
+
+def test_candidates_validated_over_the_shared_lower_graph_get_the_whole_networks_probabilities(
+    val: LabelledFiles, tmp_path: Path
+) -> None:
+    network = _fitted(val)
+    whole = ValData(_classes(val), val, default_pipeline(), torch.device("cpu"))
+    lower = graph_lower(split_network(network, 3)[0], 224, tmp_path / "lower.onnx")
+    shared = ValData(_classes(val), val, default_pipeline(), torch.device("cpu"), lower=lower, cut=3)
+    pixels = validation_inputs(val.paths, default_pipeline())
+    expected = _probabilities(network, _inputs(pixels, whole), whole)
+    found = _probabilities(network, _inputs(pixels, shared), shared)
+    assert expected.shape == found.shape == (len(val.paths), len(_classes(val)))
+    assert np.abs(found - expected).max() < 1e-4 and expected.max(axis=1).min() < 0.99  # not all certain
+    kept = keep_better(Candidate(_one_class(val), "tune", 2), Candidate(network, "probe", 0), shared)
+    assert kept.candidate.stage == "probe" and kept.validation.balanced_accuracy is not None
+    assert kept.validation.balanced_accuracy > 0.9

@@ -77,9 +77,9 @@ def state_sha256(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def export_graph(model: torch.nn.Module, input_size: int, path: Path) -> None:
-    """Export ``model`` (images (N, 3, S, S) -> embeddings (N, D)) with a dynamic batch size into one self-contained
-    file, written atomically."""
+def export_graph(model: torch.nn.Module, input_size: int, path: Path, output_name: str = EMBEDDING_NAME) -> None:
+    """Export ``model`` (images (N, 3, S, S) -> its output, embeddings (N, D) by default, named ``output_name``) with
+    a dynamic batch size into one self-contained file, written atomically."""
     import contextlib
     import io
 
@@ -93,7 +93,7 @@ def export_graph(model: torch.nn.Module, input_size: int, path: Path) -> None:
             model,
             (example,),
             input_names=[INPUT_NAME],
-            output_names=[EMBEDDING_NAME],
+            output_names=[output_name],
             dynamic_shapes=({0: batch},),
             opset_version=OPSET,
             dynamo=True,

@@ -34,9 +34,10 @@ class LowerOutputs:
 
 @dataclass(frozen=True)
 class LowerRun:
-    """How to compute the outputs: the lower part, the device, whether under bfloat16 autocast, loader workers."""
+    """How to compute the outputs: the lower part (the torch module, or on a CPU its ONNX Runtime graph,
+    :mod:`tetsuban.finetune.lower_graph`), the device, whether under bfloat16 autocast, loader workers."""
 
-    lower: torch.nn.Module
+    lower: Callable[[torch.Tensor], torch.Tensor]
     device: torch.device
     bfloat16: bool
     workers: int

@@ -1,11 +1,11 @@
 """The end of a run: the fine-tuned network and the probe it started from, both validated in float32 from the files
 as prediction will see them on the same val images, and the probe kept only where it validates better by more than
 the comparison's noise. Epochs were compared during training on cached bfloat16 outputs; this comparison is the
-exact one."""
+exact one. The frozen lower part, the same in both, runs once for both (on a CPU in ONNX Runtime, float32)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,13 +56,16 @@ class Kept:
 @dataclass(frozen=True)
 class ValData:
     """What validating needs: the classes, the val files (None: no validation split), the pipeline, the device and
-    the blocks the embedding taps."""
+    the blocks the embedding taps; ``lower``: the frozen lower part below block ``cut`` that every candidate shares
+    (on a CPU its ONNX Runtime graph), run once for all of them (None: each network runs whole)."""
 
     classes: tuple[str, ...]
     val: LabelledFiles | None
     pipeline: Pipeline
     device: torch.device
     taps: tuple[int, ...] = ()
+    lower: Callable[[torch.Tensor], torch.Tensor] | None = None
+    cut: int = 0
 
 
 def keep_better(tuned: Candidate | None, probe: Candidate, data: ValData) -> Kept:
@@ -78,13 +81,13 @@ def keep_better(tuned: Candidate | None, probe: Candidate, data: ValData) -> Kep
         what = tuned.name() if tuned is not None else "the probe (no fine-tuning epoch ran)"
         return Kept(kept, Validation("none", 0, 0, None, None, {}, NO_VALIDATION), "last", f"{what}: {NO_VALIDATION}")
     labels = list(data.val.labels)
-    pixels = validation_inputs(data.val.paths, data.pipeline)
-    probe_probabilities = _probabilities(probe.network, pixels, data)
+    inputs = _inputs(validation_inputs(data.val.paths, data.pipeline), data)
+    probe_probabilities = _probabilities(probe.network, inputs, data)
     if tuned is None:
         probe_val = held_out_validation(data.classes, probe_probabilities, labels)
         return Kept(probe, probe_val, "validation", "the probe: no fine-tuning epoch ran within the time budget")
     return compared(
-        tuned, probe, (_probabilities(tuned.network, pixels, data), probe_probabilities), data.classes, labels
+        tuned, probe, (_probabilities(tuned.network, inputs, data), probe_probabilities), data.classes, labels
     )
 
 
@@ -119,18 +122,39 @@ def probe_leads(gap: Gap) -> bool:
     return gap.difference < -gap.standard_error
 
 
-def _probabilities(network: torch.nn.Module, pixels: np.ndarray, data: ValData) -> np.ndarray:
-    """``network``'s class probabilities for the val ``pixels``, in float32 (returned as float64)."""
+def _inputs(pixels: np.ndarray, data: ValData) -> list[Any]:
+    """The val ``pixels`` in batches, as :func:`_probabilities` takes them: the shared lower part's float32 outputs
+    where ``data`` has one (the pixels are not kept), else the uint8 pixels themselves, each batch finished when a
+    network takes it (a float copy of every val image at once would be 600 KB an image)."""
     import torch
 
-    from tetsuban.finetune.network import network_logits
+    chunks = [pixels[start : start + VAL_BATCH] for start in range(0, len(pixels), VAL_BATCH)]
+    if data.lower is None:
+        return chunks
+    if isinstance(data.lower, torch.nn.Module):
+        data.lower.eval()
+    with torch.inference_mode():
+        return [data.lower(finished_batch(chunk, data.pipeline).to(data.device)).float() for chunk in chunks]
+
+
+def _probabilities(network: torch.nn.Module, inputs: list[Any], data: ValData) -> np.ndarray:
+    """``network``'s class probabilities for the val ``inputs`` (:func:`_inputs`), in float32 (returned as
+    float64)."""
+    import torch
+
+    from tetsuban.finetune.network import classifier_of, network_logits
+    from tetsuban.finetune.split import split_network
 
     network.eval()
+    upper = None if data.lower is None else split_network(network, data.cut, data.taps)[1]
     rows = []
     with torch.inference_mode():
-        for start in range(0, len(pixels), VAL_BATCH):
-            batch = finished_batch(pixels[start : start + VAL_BATCH], data.pipeline).to(data.device)
-            rows.append(torch.softmax(network_logits(network, data.taps, batch).float(), dim=1).cpu().numpy())
+        for batch in inputs:
+            if upper is None:
+                logits = network_logits(network, data.taps, finished_batch(batch, data.pipeline).to(data.device))
+            else:
+                logits = classifier_of(network)(upper(batch.to(data.device)))
+            rows.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(rows).astype(np.float64)
 
 

@@ -2,9 +2,9 @@
 the number of epochs from the data size. There is no hyperparameter hunt.
 
 - The network is cut in two. The lower part (the stem and the first blocks: on a CPU most of a forward pass, and
-  what fine-tuning changes least) stays as pretrained and runs once per image and augmentation draw; its outputs are
-  cached. Only the upper part and the classifier train, over the cached draws, so an epoch costs a fifth of a
-  whole-network one.
+  what fine-tuning changes least) stays as pretrained and runs once per image and augmentation draw (on a CPU in
+  ONNX Runtime, :mod:`tetsuban.finetune.lower_graph`); its outputs are cached. Only the upper part and the
+  classifier train, over the cached draws, so an epoch costs a fifth of a whole-network one.
 - The classifier starts as the linear probe fitted on the network's own embedding (LP-FT): training starts
   from the probe's accuracy instead of tearing the features apart to fit a random head.
 - Batch-norm statistics and parameters stay as pretrained; AdamW with a one-cycle schedule (peak 6e-4 at batch
