@@ -11,6 +11,8 @@ import pytest
 
 from tetsuban import Project, ProjectError
 from tetsuban.backbones.onnx_export import EMBEDDING_NAME
+from tetsuban.backbones.stage import backbone
+from tetsuban.finetune.lower_graph import lower_graph_path
 from tetsuban.finetune.network import load_network, network_embeddings
 from tetsuban.finetune.recipe import recipe_for
 from tetsuban.infer import InferenceJob, infer
@@ -148,3 +150,14 @@ def test_a_card_whose_taps_do_not_fit_the_weights_is_refused_in_words(
     with pytest.raises(ProjectError) as refused:
         load_network(load_artifact(copy))
     assert said in str(refused.value) and "The model folder is damaged" in str(refused.value)
+
+
+def test_a_cpu_run_computes_its_frozen_blocks_in_the_graph_kept_beside_the_backbones(
+    tuned: tuple[Project, TrainReport],
+) -> None:
+    project, report = tuned
+    head = _finetuned(report)
+    assert head.recipe["cut"] == 3 and head.device == "cpu"
+    base = backbone(project.workspace).path
+    graph = lower_graph_path(base, 3)
+    assert graph.is_file() and graph.parent == base.parent and graph.stat().st_size > 100_000
