@@ -11,7 +11,9 @@ default and for each lever. A lever is `name=value`:
 - `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES);
 - `C=0.05`: the probe's C;
 - `variant=balanced`: margin candidates taken in equal shares from each predicted class, then clustered as the
-  hybrid does; `variant=typi100`: TypiClust's picks until 100 labels (the default: until the head exists).
+  hybrid does; `variant=typi100`: TypiClust's picks until 100 labels (the default: until the head exists);
+  `variant=ordered`: the hybrid's picks queued most uncertain first (it queues them by cluster);
+  `variant=typi50-ordered`: both.
 Writes bench/results/loop_levers.md (or --out).
 
 Usage: python bench/loop_levers.py [--dataset fashion] [--budget 300] [--seeds 5] [--levers w=0.7 cand=2 ...]
@@ -40,11 +42,22 @@ from tetsuban.learn import spreading
 from tetsuban.learn.head import DEFAULT_C
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loop_levers.md"
-STEP = 50
+STEP = 50  # bench/active_sim.py's; the app retrains every 20 labels (tetsuban serve --retrain-every)
 
 
-def embedded(name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """The dataset's embeddings, labels and test mask, from a project built as bench/active_sim.py builds it."""
+def embedded(name: str, cache: Path | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The dataset's embeddings, labels and test mask, from a project built as bench/active_sim.py builds it; kept
+    in (and read back from) ``cache`` when given."""
+    if cache is not None and cache.is_file():
+        with np.load(cache) as saved:
+            return saved["x"], [str(v) for v in saved["labels"]], saved["test"]
+    data = _embedded(name)
+    if cache is not None:
+        np.savez(cache, x=data[0], labels=np.asarray(data[1]), test=data[2])
+    return data
+
+
+def _embedded(name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="loop-levers-") as tmp:
         work = Path(tmp)
@@ -79,8 +92,8 @@ def balanced_picks(
     return hybrid.clustered_uncertain(embeddings, margins, candidates, batch, rng)
 
 
-def typiclust_until(labels: int) -> strategies.Strategy:
-    """TypiClust's picks until ``labels`` are given, then the hybrid's."""
+def typiclust_until(labels: int, then: strategies.Strategy = hybrid.hybrid) -> strategies.Strategy:
+    """TypiClust's picks until ``labels`` are given, then ``then``'s."""
 
     def picks(
         embeddings: np.ndarray,
@@ -92,7 +105,7 @@ def typiclust_until(labels: int) -> strategies.Strategy:
     ) -> np.ndarray:
         if labelled.sum() < labels:
             return strategies.typiclust(embeddings, labelled, None, batch, rng, eligible)
-        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+        return then(embeddings, labelled, probabilities, batch, rng, eligible)
 
     return picks
 
@@ -130,23 +143,51 @@ def lever(setting: str) -> Iterator[float]:
             setattr(owner, attribute, old)
 
 
+def ordered_picks(
+    embeddings: np.ndarray,
+    labelled: np.ndarray,
+    probabilities: np.ndarray | None,
+    batch: int,
+    rng: np.random.Generator,
+    eligible: np.ndarray | None = None,
+) -> np.ndarray:
+    """The hybrid's picks, the most uncertain first (the hybrid orders them by cluster): where the queue holds more
+    picks than are labelled before the next retrain, the labelled ones are the most uncertain of the spread-out."""
+    picks = hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+    if probabilities is None:
+        return picks
+    margins = strategies.uncertainty_scores(probabilities, "margin")
+    return picks[np.argsort(-margins[picks], kind="stable")]
+
+
 def _variant(name: str) -> strategies.Strategy:
     if name == "balanced":
         return balanced_picks
+    if name == "ordered":
+        return ordered_picks
     if name.startswith("typi"):
-        return typiclust_until(int(name[4:]))
-    raise SystemExit(f"unknown variant {name!r}: balanced or typiN")
+        count, _, then = name[4:].partition("-")
+        return typiclust_until(int(count), ordered_picks if then == "ordered" else hybrid.hybrid)
+    raise SystemExit(f"unknown variant {name!r}: balanced, ordered, typiN or typiN-ordered")
 
 
 def run(
-    setting: str, data: tuple[np.ndarray, list[str], np.ndarray], budget: int, seeds: int
+    setting: str,
+    data: tuple[np.ndarray, list[str], np.ndarray],
+    budget: int,
+    seeds: int,
+    step: int = STEP,
+    queue: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Label counts, mean and standard deviation of the default's test accuracy over ``seeds`` with ``setting``."""
     x, labels, test = data
     started = time.perf_counter()
     with lever(setting) as c:
         head = heads.LoopHead("spreading", x)  # built inside: the graph's levers must be in place
-        curves = [simulate(x, labels, test, "hybrid", budget, STEP, seed, c=c, head=head) for seed in range(seeds)]
+        curves = [
+            simulate(x, labels, test, "hybrid", budget, step, seed, c=c, head=head, queue=queue)
+            for seed in range(seeds)
+        ]
     scores = np.array([curve.accuracy for curve in curves])
     return np.asarray(curves[0].labels), scores.mean(axis=0), scores.std(axis=0), time.perf_counter() - started
 
@@ -157,12 +198,15 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--levers", nargs="+", default=["w=0.7", "cand=2", "variant=balanced"])
+    parser.add_argument("--step", type=int, default=STEP, help="labels between retrains")
+    parser.add_argument("--queue", type=int, help="picks queued at each retrain (the app: 4 x its retrain cadence)")
+    parser.add_argument("--cache", type=Path, help="an .npz keeping the embeddings between runs")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    data = embedded(args.dataset)
+    data = embedded(args.dataset, args.cache)
     rows = []
     for setting in ["default", *args.levers]:
-        counts, mean, spread, seconds = run(setting, data, args.budget, args.seeds)
+        counts, mean, spread, seconds = run(setting, data, args.budget, args.seeds, args.step, args.queue)
         rows.append((setting, counts, mean, spread, seconds))
         print(setting, " ".join(f"{m:.4f}" for m in mean), f"{seconds:.0f} s", flush=True)
     write_table(args, rows)
@@ -174,9 +218,12 @@ def write_table(args: argparse.Namespace, rows: list[tuple[str, np.ndarray, np.n
         "# Levers of the labelling loop, one at a time",
         "",
         f"`python bench/loop_levers.py --dataset {args.dataset} --budget {args.budget} --seeds {args.seeds} "
-        f"--levers {' '.join(args.levers)}` on {datetime.now(UTC):%Y-%m-%d}: Python {platform.python_version()}. "
+        f"--step {args.step}{'' if args.queue is None else f' --queue {args.queue}'} "
+        f"--levers {' '.join(args.levers)}` on {datetime.now(UTC):%Y-%m-%d}: "
+        f"Python {platform.python_version()}. "
         f"The default (`hybrid + spreading`) and each lever through the product's simulator on the embeddings of "
-        f"bench/active_sim.py's {args.dataset} project, retrained every {STEP} labels; mean test accuracy ± "
+        f"bench/active_sim.py's {args.dataset} project, retrained every {args.step} labels (each retrain queueing "
+        f"{args.queue or args.step} picks); mean test accuracy ± "
         f"standard deviation over {args.seeds} seeds, and the difference from the default at the last budget.",
         "",
         "| lever | " + " | ".join(str(n) for n in counts) + f" | against the default at {counts[-1]} | time |",

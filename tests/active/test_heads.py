@@ -10,7 +10,7 @@ from tests.conftest import pooled_7x7
 from tetsuban.active.heads import PROBE_WEIGHT
 from tetsuban.active.loop import LabelLoop
 from tetsuban.active.registry import strategy_named
-from tetsuban.active.simulate import simulate
+from tetsuban.active.simulate import accuracy_of, simulate
 from tetsuban.active.strategies import uncertainty_scores
 from tetsuban.errors import ConfigError
 from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels
@@ -100,3 +100,25 @@ def test_the_simulators_baseline_is_random_picks_with_the_probe_where_it_ran() -
     assert baseline_run(["hybrid + spreading", "random + spreading", "random + probe"]) == "random + probe"
     assert baseline_run(["hybrid + spreading", "random + spreading"]) == "random + spreading"
     assert baseline_run(["hybrid + spreading", "margin + probe"]) is None
+
+
+def test_the_simulator_labels_the_first_step_of_each_larger_queue_as_the_app_does(fashion_pixels: Data) -> None:
+    """``queue`` picks at each retrain, of which the first ``step`` are labelled before the next (the app queues
+    four retrains' worth): the curve is that of a loop run so by hand, and not that of a queue of ``step``."""
+    x, y = _features(fashion_pixels, 500)
+    test = np.zeros(500, bool)
+    test[::5] = True
+    curve = simulate(x, list(y), test, "hybrid", 60, 20, seed=3, head="probe", queue=80)
+
+    loop = LabelLoop(x, ~test, strategy_named("hybrid"), retrain_every=20, queue_size=80, seed=3, head="probe")
+    by_hand = []
+    for _ in range(3):
+        assert len(loop.snapshot.queue) == 80
+        for index in loop.next_images(20):
+            loop.label(index, str(y[index]))
+        by_hand.append(accuracy_of(loop.snapshot, np.flatnonzero(test), y[test].astype(str), None))
+    assert curve.labels == (20, 40, 60)
+    assert curve.accuracy == pytest.approx(tuple(by_hand), abs=1e-12)
+    assert simulate(x, list(y), test, "hybrid", 60, 20, seed=3, head="probe").accuracy != curve.accuracy
+    with pytest.raises(ConfigError, match="'queue'"):
+        simulate(x, list(y), test, "hybrid", 60, 20, seed=3, head="probe", queue=10)

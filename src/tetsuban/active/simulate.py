@@ -60,12 +60,15 @@ def simulate(
     seed: int,
     c: float = DEFAULT_C,
     head: str | LoopHead = DEFAULT_HEAD,
+    queue: int | None = None,
 ) -> Curve:
     """One run of ``strategy`` (a name in active.STRATEGIES) with ``head`` (a name in active.HEADS, or a head over
-    ``embeddings`` that runs share) up to ``budget`` labels, ``step`` at a time. The test images are in the loop
-    (never queued, never labelled), so spreading's graph holds them as it would in a project."""
+    ``embeddings`` that runs share) up to ``budget`` labels, ``step`` at a time: each retrain queues ``queue``
+    picks (None: ``step``), and the first ``step`` of them are labelled before the next. The test images are in the
+    loop (never queued, never labelled), so spreading's graph holds them as it would in a project."""
     check_int("budget", budget, 1, 10_000_000)
     check_int("step", step, 1, budget)
+    queued = step if queue is None else check_int("queue", queue, step, 1_000_000)
     truth = np.asarray(labels, dtype=object)
     test_mask = np.asarray(test, bool)
     if truth.shape != test_mask.shape or len(truth) != len(embeddings):
@@ -73,7 +76,7 @@ def simulate(
             f"Embeddings, labels and the test mask must have one row per image. Got {len(embeddings)}, "
             f"{len(truth)} and {len(test_mask)}."
         )
-    loop = LabelLoop(embeddings, ~test_mask, strategy_named(strategy), step, step, seed, c, head=head)
+    loop = LabelLoop(embeddings, ~test_mask, strategy_named(strategy), step, queued, seed, c, head=head)
     test_rows, y_test = np.flatnonzero(test_mask), truth[test_mask].astype(str)
     counts: list[int] = []
     scores: list[float] = []
