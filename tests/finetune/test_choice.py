@@ -11,7 +11,15 @@ import torch
 
 from tests.conftest import write_fashion_images
 from tetsuban import Project
-from tetsuban.finetune.choice import Candidate, ValData, _inputs, _probabilities, compared, keep_better
+from tetsuban.finetune.choice import (
+    Candidate,
+    ValData,
+    _inputs,
+    _probabilities,
+    compared,
+    keep_better,
+    widest_share,
+)
 from tetsuban.finetune.data import validation_inputs
 from tetsuban.finetune.lower_graph import graph_lower
 from tetsuban.finetune.network import build_network, classifier_of
@@ -148,3 +156,25 @@ def test_candidates_validated_over_the_shared_lower_graph_get_the_whole_networks
     kept = keep_better(Candidate(_one_class(val), "tune", 2), Candidate(network, "probe", 0), shared)
     assert kept.candidate.stage == "probe" and kept.validation.balanced_accuracy is not None
     assert kept.validation.balanced_accuracy > 0.9
+
+
+def test_the_largest_wise_share_within_the_noise_of_the_best_is_kept() -> None:
+    """The best share (0.5: one miss a class) leads the unmixed weights (three misses a class: 0.2, beyond the paired
+    standard error of 0.115) but not 0.75 (two misses a class: 0.1, within 0.104), so 0.75 is kept."""
+    labels = _answers([])[1]
+    found = {
+        1.0: _answers([1, 2, 3, 11, 12, 13, 21, 22, 23])[0],
+        0.75: _answers([1, 2, 11, 12, 21, 22])[0],
+        0.5: _answers([0, 10, 20])[0],
+        0.25: _answers([0, 10, 20, 4, 14, 24])[0],
+    }
+    assert widest_share(found, ("c0", "c1", "c2"), labels) == 0.75
+    assert widest_share({1.0: found[0.75], 0.5: found[0.5]}, ("c0", "c1", "c2"), labels) == 1.0
+
+
+def test_a_wise_share_leading_every_larger_one_beyond_the_noise_is_kept() -> None:
+    labels = _answers([])[1]
+    worse = _answers([1, 2, 3, 11, 12, 13, 21, 22, 23])[0]
+    better = _answers([0, 10, 20])[0]
+    found = {1.0: worse, 0.75: worse, 0.5: better, 0.25: better}  # 0.5 and 0.25 tie: the larger share wins
+    assert widest_share(found, ("c0", "c1", "c2"), labels) == 0.5

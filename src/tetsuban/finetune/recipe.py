@@ -14,9 +14,10 @@ the number of epochs from the data size. There is no hyperparameter hunt.
   the last, with single steps at 35-144; clipped, one label draw of each dataset ended 0.005-0.010 higher at the
   last epoch (bench/finetune_partial.py; three draws in bench/finetune.py). It does not remove the dip in
   validation accuracy around the peak rate.
-- That epoch's weights are mixed with the probe's (WiSE-FT, Wortsman et al. 2022) at the share of the
-  fine-tuned weights that validates best (1: no mix); then that network and the probe itself are validated again
-  on the same images, and the probe is shipped where it leads by more than the comparison's noise.
+- That epoch's weights are mixed with the probe's (WiSE-FT, Wortsman et al. 2022) at the largest share of the
+  fine-tuned weights that validates within the noise of the best share (1: no mix;
+  :func:`tetsuban.finetune.choice.widest_share`); then that network and the probe itself are validated again on
+  the same images, and the probe is shipped where it leads by more than the comparison's noise.
 """
 
 from __future__ import annotations

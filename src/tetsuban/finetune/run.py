@@ -17,7 +17,7 @@ import numpy as np
 from tetsuban.backbones.onnx_export import ExportedBackbone
 from tetsuban.errors import ConfigError
 from tetsuban.finetune.checkpoint import Checkpoint, Progress, load_checkpoint, run_key, save_checkpoint
-from tetsuban.finetune.choice import Candidate, ValData, classifier_state, keep_better, mixed_state
+from tetsuban.finetune.choice import Candidate, ValData, classifier_state, keep_better, mixed_state, widest_share
 from tetsuban.finetune.data import AugmentedImages, Example, epoch_order
 from tetsuban.finetune.export import Outcome, export_finetuned
 from tetsuban.finetune.network import build_network, classifier_of
@@ -316,18 +316,16 @@ class _Tuner:
     def mix_with_probe(self, progress: Progress, probe: dict[str, Any], epoch: int) -> float:
         """WiSE-FT: mix the network (the kept epoch) with the ``probe`` network's weights at each of the recipe's
         shares, score each mix on val and record it in ``progress.history`` (stage "mix"); leave the network at the
-        best share (1: unmixed, on a tie too) and return it."""
+        share :func:`widest_share` keeps and return it."""
         tuned = self._state()
-        best_share, best = 1.0, _measured(self._validate())
+        found = {1.0: self._val_probabilities()}
         for share in self.recipe.wise_shares:
             self.network.load_state_dict(mixed_state(probe, tuned, share))
-            score = self._validate()
-            progress.history.append({"stage": MIX, "epoch": epoch, "share": share, **score})
-            measured = _measured(score)
-            if measured is not None and best is not None and measured > best:
-                best_share, best = share, measured
-        self.network.load_state_dict(mixed_state(probe, tuned, best_share))
-        return best_share
+            found[share] = self._val_probabilities()
+            progress.history.append({"stage": MIX, "epoch": epoch, "share": share, **self._scores(found[share])})
+        kept = widest_share(found, self.classes, self.val_labels)
+        self.network.load_state_dict(mixed_state(probe, tuned, kept))
+        return kept
 
     def _epoch(self, epoch: int, steps: int, optimizer: Any, schedule: Any, resumed: bool) -> tuple[float, float]:
         """One epoch over the cached draw ``epoch`` (modulo the draws), in an order fixed by the seed and the epoch;
@@ -385,10 +383,14 @@ class _Tuner:
 
     def _validate(self) -> dict[str, float]:
         """Accuracy, balanced accuracy and loss on the validation images (empty without them)."""
-        if not self.val_labels:
-            return {}
-        logits = self._outputs(self.features.val, logits=True)
-        found, loss = scored(self.classes, softmax(logits.astype(np.float64)), self.val_labels)
+        return self._scores(self._val_probabilities()) if self.val_labels else {}
+
+    def _val_probabilities(self) -> np.ndarray:
+        """The network's class probabilities (float64) for the validation images."""
+        return softmax(self._outputs(self.features.val, logits=True).astype(np.float64))
+
+    def _scores(self, probabilities: np.ndarray) -> dict[str, float]:
+        found, loss = scored(self.classes, probabilities, self.val_labels)
         self.last_val = found.accuracy
         return {
             "val_accuracy": float(found.accuracy or 0.0),
