@@ -14,9 +14,12 @@ default and for each lever. A lever is `name=value`:
   hybrid does; `variant=typi100`: TypiClust's picks until 100 labels (the default: until the head exists);
   `variant=ordered`: the hybrid's picks queued most uncertain first (it queues them by cluster);
   `variant=typi50-ordered`: both.
-Writes bench/results/loop_levers.md (or --out).
+Writes bench/results/loop_levers.md (or --out). Beside other jobs on two cores run it with one BLAS thread
+(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1): with two, a run took 13x as long. `--step 20 --queue 80` is the app's
+cadence.
 
-Usage: python bench/loop_levers.py [--dataset fashion] [--budget 300] [--seeds 5] [--levers w=0.7 cand=2 ...]
+Usage: python bench/loop_levers.py [--dataset fashion] [--budget 300] [--seeds 5] [--step 50] [--queue 80]
+       [--cache F.npz] [--levers w=0.7 cand=2 ...]
 """
 
 from __future__ import annotations
