@@ -33,10 +33,12 @@ from finetune import Source, build_project, draw_split, emoji_source, fashion_so
 
 from tetsuban.finetune import choice, run
 from tetsuban.finetune.data import validation_inputs
+from tetsuban.finetune.probe import mean_log_loss
 from tetsuban.learn.validate import held_out_validation
 
 RESULTS = Path(__file__).resolve().parent / "results" / "finetune_ends.md"
 SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+TUNED = SHARES[1:]  # the shares a rule chooses among: 0 is the probe network, which keep_better weighs apart
 
 
 @dataclass(frozen=True)
@@ -129,29 +131,20 @@ def balanced(probabilities: np.ndarray, labels: list[str], classes: tuple[str, .
     return held_out_validation(classes, probabilities, labels).balanced_accuracy or 0.0
 
 
-def log_loss(probabilities: np.ndarray, labels: list[str], classes: tuple[str, ...]) -> float:
-    index = {name: k for k, name in enumerate(classes)}
-    rows = np.arange(len(labels))
-    return float(-np.log(np.maximum(probabilities[rows, [index[n] for n in labels]], 1e-12)).mean())
-
-
-def tuned_shares(_: Scored) -> list[float]:
-    return [s for s in SHARES if s > 0]
-
-
 def by_val_accuracy(scored: Scored) -> float:
-    """The recipe's rule: the best val balanced accuracy, 1 on a tie (then the lower loss)."""
-    key = {s: (balanced(scored.val[s], scored.val_labels, scored.classes), s == 1.0) for s in tuned_shares(scored)}
+    """The recipe's rule until this bench: the best val balanced accuracy; a tie goes to 1, else to the smaller share
+    (the recipe broke ties by the lower loss)."""
+    key = {s: (balanced(scored.val[s], scored.val_labels, scored.classes), s == 1.0) for s in TUNED}
     return max(key, key=lambda s: key[s])
 
 
 def by_val_loss(scored: Scored) -> float:
-    return min(tuned_shares(scored), key=lambda s: log_loss(scored.val[s], scored.val_labels, scored.classes))
+    return min(TUNED, key=lambda s: mean_log_loss(scored.classes, scored.val[s], scored.val_labels))
 
 
 def widest(scored: Scored) -> float:
     """The recipe's rule since this bench: :func:`tetsuban.finetune.choice.widest_share`."""
-    return choice.widest_share({s: scored.val[s] for s in tuned_shares(scored)}, scored.classes, scored.val_labels)
+    return choice.widest_share({s: scored.val[s] for s in TUNED}, scored.classes, scored.val_labels)
 
 
 def fixed(share: float) -> Callable[[Scored], float]:

@@ -172,11 +172,8 @@ def widest_share(probabilities: dict[float, np.ndarray], classes: Sequence[str],
         raise ValueError("widest_share needs at least one share's probabilities")
     found = {share: scored(classes, p, labels) for share, p in probabilities.items()}
     best = max(found, key=lambda s: (found[s][0].balanced_accuracy or 0.0, -found[s][1], s))
-    for share in sorted(probabilities, reverse=True):
-        gap = balanced_accuracy_gap(classes, probabilities[share], probabilities[best], labels)
-        if share == best or gap.difference >= -gap.standard_error:
-            return share
-    return best
+    gaps = {share: balanced_accuracy_gap(classes, p, probabilities[best], labels) for share, p in probabilities.items()}
+    return max(share for share, gap in gaps.items() if gap.difference >= -gap.standard_error)  # best's gap is 0
 
 
 def mixed_state(probe: dict[str, Any], tuned: dict[str, Any], share: float) -> dict[str, Any]:
