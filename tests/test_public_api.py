@@ -84,7 +84,7 @@ PROJECT_SURFACE = {
     "set_labels": "(assignments, source, author, seconds_on_screen)",
     "set_property": "(name, values, author)",
     "set_property_by_path": "(name, values, author)",
-    "simulate": "(strategies, budget, step, seeds, out, on_progress, heads)",
+    "simulate": "(strategies, budget, step, seeds, out, on_progress, heads, queue)",
     "split": "(test, val, seed, groups, author, by)",
     "split_history": "()",
     "splits": "()",

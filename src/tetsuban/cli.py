@@ -16,6 +16,7 @@ import typer
 
 from tetsuban import console
 from tetsuban.active.heads import DEFAULT_HEAD, HEADS, check_head
+from tetsuban.active.loop import QUEUE_RETRAINS
 from tetsuban.active.registry import DEFAULT_STRATEGY, STRATEGIES, check_strategies
 from tetsuban.active.stage import learning_curve
 from tetsuban.agreement import agreement as agreement_of
@@ -338,6 +339,13 @@ def simulate(
     strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "hybrid,margin,random",
     budget: Annotated[int, typer.Option(help="Labels per run.")] = 2000,
     step: Annotated[int, typer.Option(help="Labels between retrains.")] = 50,
+    queue: Annotated[
+        int | None,
+        typer.Option(
+            help="Images each retrain queues, the first --step of them labelled (default: --step). The app queues "
+            f"{QUEUE_RETRAINS} times its --retrain-every."
+        ),
+    ] = None,
     seeds: Annotated[int, typer.Option(help="Runs per strategy.")] = 3,
     heads: Annotated[str, typer.Option(help=f"Comma-separated heads of the loop: {', '.join(HEADS)}.")] = DEFAULT_HEAD,
     html: Annotated[
@@ -353,7 +361,7 @@ def simulate(
     with Project.open(project) as opened, bars as (embedding, surveying, simulating):
         console.show_made_splits(split_where_missing(opened.workspace, embedding, surveying))
         curves, page = simulate_project(
-            opened.workspace, names, budget, step, seeds, html, simulating, embedding, head_names
+            opened.workspace, names, budget, step, seeds, html, simulating, embedding, head_names, queue
         )
     console.show_simulation(curves, page)
 

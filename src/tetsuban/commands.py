@@ -217,10 +217,12 @@ def simulate(
     on_progress: ProgressFn | None = None,
     on_embed: ProgressFn | None = None,
     heads: Sequence[str] = (DEFAULT_HEAD,),
+    queue: int | None = None,
 ) -> tuple[list[Curve], Path]:
-    """Simulate the loop with each strategy and head on the labels given, and write simulation.html (into the
-    project folder unless ``html`` says where)."""
-    simulation = loop.simulate(ws, strategies, budget, step, seeds, on_progress, on_embed, heads)
+    """Simulate the loop with each strategy and head on the labels given, ``step`` labels per retrain out of a
+    queue of ``queue`` (None: ``step``), and write simulation.html (into the project folder unless ``html`` says
+    where)."""
+    simulation = loop.simulate(ws, strategies, budget, step, seeds, on_progress, on_embed, heads, queue)
     return simulation.curves, simulation_report(ws, simulation, html)
 
 

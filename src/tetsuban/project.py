@@ -380,11 +380,15 @@ class Project:
         out: str | Path | None = None,
         on_progress: ProgressFn | None = None,
         heads: Sequence[str] = (DEFAULT_HEAD,),
+        queue: int | None = None,
     ) -> tuple[list[Curve], Path]:
-        """Simulate the loop's strategies with each of its ``heads`` on the labels given
+        """Simulate the loop's strategies with each of its ``heads`` on the labels given, ``step`` labels per
+        retrain out of a queue of ``queue`` (None: ``step``; the app queues ``active.loop.app_queue(step)``)
         (:func:`active.stage.simulate`); write simulation.html (into the project folder unless ``out`` says
         where)."""
-        return commands.simulate(self.workspace, strategies, budget, step, seeds, out, on_progress, heads=heads)
+        return commands.simulate(
+            self.workspace, strategies, budget, step, seeds, out, on_progress, heads=heads, queue=queue
+        )
 
     # -- training (learn/stage.py, finetune/stage.py) -------------------------------------------------------------
     def train(

@@ -14,9 +14,11 @@ from tests.clock import ManualClock
 from tests.conftest import write_fashion_images, write_unlabelled_fashion_images
 from tests.run_cli import tetsuban
 from tetsuban import Project
-from tetsuban.active.data import loop_for
+from tetsuban.active.data import loop_for, simulation_inputs
 from tetsuban.active.loop import WarmProbe
 from tetsuban.active.record import LoopRecorder
+from tetsuban.active.simulate import simulate
+from tetsuban.active.stage import active_data
 from tetsuban.learn.head import LinearHead, fit_linear_head
 from tetsuban.store.loop_state import load_snapshot
 
@@ -179,6 +181,26 @@ def test_the_simulator_writes_its_report(project_dir: Path) -> None:
         bad = tetsuban("simulate", project_dir, option, "clever", check=False)
         assert bad.returncode != 0 and names in bad.stderr + bad.stdout
         assert "Embedding" not in bad.stdout + bad.stderr  # a wrong name fails before any work
+
+
+def test_the_simulator_queues_as_many_picks_per_retrain_as_it_is_told(project_dir: Path, tmp_path: Path) -> None:
+    """--queue reaches the loop: the report's curve is the simulator's run with that queue (not with a queue of
+    one step), and the report says so; a queue shorter than a step fails before any work."""
+    page = tmp_path / "queued.html"
+    options = ("--strategies", "hybrid", "--heads", "probe", "--budget", "100", "--step", "25", "--seeds", "1")
+    tetsuban("simulate", project_dir, *options, "--queue", "100", "--html", page)
+    html = page.read_text(encoding="utf-8")
+    shown = [float(a) for a in re.findall(r"<td>(\d\.\d{3}) <span", html)]
+    with Project.open(project_dir) as project:
+        x, labels, test = simulation_inputs(active_data(project.workspace))
+    queued = simulate(x, labels, test, "hybrid", 100, 25, 0, head="probe", queue=100)
+    stepwise = simulate(x, labels, test, "hybrid", 100, 25, 0, head="probe")
+    assert queued.accuracy != stepwise.accuracy  # else this test could not tell them apart
+    assert shown == pytest.approx(queued.accuracy, abs=5e-4)
+    assert "25 images at a time (the first of the 100 each retrain queued" in html
+    bad = tetsuban("simulate", project_dir, *options, "--queue", "10", check=False)
+    assert bad.returncode != 0 and "'queue' parameter must be an int in [25," in bad.stderr + bad.stdout
+    assert "Embedding" not in bad.stdout + bad.stderr
 
 
 def test_the_simulators_accuracy_is_the_head_on_every_known_label_scored_on_the_test_split(project_dir: Path) -> None:

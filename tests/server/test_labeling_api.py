@@ -18,8 +18,9 @@ from tests.conftest import embedded_project, fashion_class_folder, write_unlabel
 from tests.server.conftest import LOCAL, with_csrf
 from tetsuban import Project
 from tetsuban.active.curve import LearningCurve
+from tetsuban.active.loop import QUEUE_RETRAINS
 from tetsuban.server.app import create_app
-from tetsuban.server.state import QUEUE_RETRAINS, AppState, LoopView, Viewer, reach_fields
+from tetsuban.server.state import AppState, LoopView, Viewer, reach_fields
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,15 @@ from tetsuban.learn.head import DEFAULT_C, LinearHead
 from tetsuban.params import check_int
 
 _EPS = 1e-6
+# The app's queue holds the strategy's picks for this many retrains' worth of labels, so that several annotators
+# labelling at once still get picks (not the random filler behind them) until the next retrain replaces the queue.
+QUEUE_RETRAINS = 4
+MAX_QUEUE = 2_000
+
+
+def app_queue(retrain_every: int) -> int:
+    """The picks the app queues per retrain when it retrains every ``retrain_every`` labels."""
+    return min(QUEUE_RETRAINS * retrain_every, MAX_QUEUE)
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,10 @@ def simulate_all(
     seeds: int,
     on_progress: ProgressFn | None = None,
     heads: Sequence[str] = (DEFAULT_HEAD,),
+    queue: int | None = None,
 ) -> list[Curve]:
-    """Every strategy with every head, with seeds 0 .. seeds-1, reporting (runs done, runs) as it goes."""
+    """Every strategy with every head, with seeds 0 .. seeds-1, each retrain queueing ``queue`` picks (None:
+    ``step``), reporting (runs done, runs) as it goes."""
     check_int("seeds", seeds, 1, 100)
     shared = {name: LoopHead(name, np.asarray(embeddings, np.float32)) for name in heads}  # one graph for all runs
     runs = [(name, head, seed) for seed in range(seeds) for head in heads for name in strategies]
@@ -116,7 +118,7 @@ def simulate_all(
     for done, (name, head, seed) in enumerate(runs):
         if on_progress is not None:
             on_progress(done, len(runs))
-        curves.append(simulate(embeddings, labels, test, name, budget, step, seed, head=shared[head]))
+        curves.append(simulate(embeddings, labels, test, name, budget, step, seed, head=shared[head], queue=queue))
     if on_progress is not None:
         on_progress(len(runs), len(runs))
     return curves

@@ -180,16 +180,21 @@ def simulate(
     on_progress: ProgressFn | None = None,
     on_embed: ProgressFn | None = None,
     heads: Sequence[str] = (DEFAULT_HEAD,),
+    queue: int | None = None,
 ) -> Simulation:
     """Run the labelling loop against the known labels of the labelled images, per strategy, head and seed,
-    scoring on the test split."""
+    ``step`` labels per retrain out of a queue of ``queue`` (None: ``step``), scoring on the test split."""
     check_strategies(strategies)  # a wrong name fails before any work
     if not heads:
         raise ConfigError(f"Name at least one head of the loop to simulate: {', '.join(HEADS)}.")
     for head in heads:
         check_head(head)
+    if queue is not None:
+        check_int("queue", queue, step, 1_000_000)  # before the embedding
     x, labels, test = simulation_inputs(active_data(ws, on_embed))
     budget = min(budget, int((~test).sum()))
-    curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress, heads)
-    setup = {"step": step, "seeds": seeds, "test_images": int(test.sum()), "pool_images": int((~test).sum())}
+    curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress, heads, queue)
+    queued = step if queue is None else queue
+    pool, tested = int((~test).sum()), int(test.sum())
+    setup = {"step": step, "queue": queued, "seeds": seeds, "test_images": tested, "pool_images": pool}
     return Simulation(curves, setup)

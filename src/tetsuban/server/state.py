@@ -18,7 +18,7 @@ import numpy as np
 from tetsuban.active.curve import CurveNotYet, LearningCurve, Reach
 from tetsuban.active.heads import DEFAULT_HEAD
 from tetsuban.active.label_issues import LabelIssue, LabelIssues, WrongLabels
-from tetsuban.active.loop import LabelLoop, Snapshot
+from tetsuban.active.loop import LabelLoop, Snapshot, app_queue
 from tetsuban.active.record import SNAPSHOT_SECONDS
 from tetsuban.active.stage import RunningLoop
 from tetsuban.agreement import latest_by_person
@@ -35,10 +35,6 @@ from tetsuban.store.loop_state import StoredSnapshot
 
 MAX_LABEL_LENGTH = MAX_CLASS_NAME
 UNSURE = "unsure"  # the bool property that U sets
-# The hybrid queue holds the strategy's picks for this many retrains' worth of labels, so that several annotators
-# labelling at once still get picks (not the random filler behind them) until the next retrain replaces the queue.
-QUEUE_RETRAINS = 4
-MAX_QUEUE = 2_000
 
 
 @dataclass(frozen=True)
@@ -397,7 +393,7 @@ class AppState:
         running = self.project.label_loop(
             self.strategy,
             self.retrain_every,
-            queue_size=min(QUEUE_RETRAINS * self.retrain_every, MAX_QUEUE),
+            queue_size=app_queue(self.retrain_every),
             snapshot_seconds=SNAPSHOT_SECONDS if self.team is None else 0.0,  # others adopt each retrain at once
             recording=leading,
             head=self.head,
