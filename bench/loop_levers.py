@@ -10,16 +10,22 @@ default and for each lever. A lever is `name=value`:
 - `alpha=0.9`, `k=6`, `power=2`: label spreading's alpha, the graph's neighbours and the similarity's power;
 - `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES);
 - `C=0.05`: the probe's C;
+- `floor=0.1`: the loop's probe divides each dimension by its spread over every image plus this share of the
+  median spread (`tetsuban train`'s probe floors the spread over its labelled images so; the loop's does not);
+- `selftrain=0.1`: the spreading head's probe refitted on the labelled images and every unlabelled one, pseudo-
+  labelled with the head's most probable class and weighing this much (self-training), then mixed again;
 - `variant=balanced`: margin candidates taken in equal shares from each predicted class, then clustered as the
   hybrid does; `variant=typi100`: TypiClust's picks until 100 labels (the default: until the head exists);
   `variant=ordered`: the hybrid's picks queued most uncertain first (it queues them by cluster);
   `variant=typi50-ordered`: both.
+`--random 1000` adds random picks with the probe at 1,000 labels under each lever, at the same cadence (issue 20's
+target; a lever of the probe moves it too; the probe warm-started at every step ends elsewhere than one fit).
 Writes bench/results/loop_levers.md (or --out). Beside other jobs on two cores run it with one BLAS thread
-(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1): with two, a run took 13x as long. `--step 20 --queue 80` is the app's
-cadence.
+(OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1): with two, a run took 13x as long.
+`--step 20 --queue 80` is the app's cadence.
 
 Usage: python bench/loop_levers.py [--dataset fashion] [--budget 300] [--seeds 5] [--step 50] [--queue 80]
-       [--cache F.npz] [--levers w=0.7 cand=2 ...]
+       [--cache F.npz] [--random 1000] [--levers w=0.7 cand=2 ...]
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from active_sim import emoji_project, fashion_project
 
-from tetsuban.active import heads, hybrid, registry, strategies
+from tetsuban.active import heads, hybrid, loop, registry, strategies
 from tetsuban.active.simulate import simulate
 from tetsuban.active.stage import active_data, simulation_inputs
 from tetsuban.learn import spreading
@@ -114,8 +120,9 @@ def typiclust_until(labels: int, then: strategies.Strategy = hybrid.hybrid) -> s
 
 
 @contextmanager
-def lever(setting: str) -> Iterator[float]:
-    """The product changed as ``setting`` says while the block runs; yields the probe's C to simulate with."""
+def lever(setting: str, x: np.ndarray) -> Iterator[float]:
+    """The product changed as ``setting`` says while the block runs, over embeddings ``x``; yields the probe's C to
+    simulate with."""
     name, _, value = setting.partition("=")
     saved: list[tuple[object, str, object]] = []
 
@@ -130,6 +137,8 @@ def lever(setting: str) -> Iterator[float]:
         "k": lambda: patch(heads, "neighbour_graph", functools.partial(spreading.neighbour_graph, k=int(value))),
         "power": lambda: patch(spreading, "SIMILARITY_POWER", float(value)),
         "cand": lambda: patch(hybrid, "CANDIDATES", int(value)),
+        "floor": lambda: patch(loop, "WarmProbe", floored_probe(float(value))),
+        "selftrain": lambda: patch(heads.LoopHead, "probabilities", self_trained(float(value), x)),
         "variant": lambda: patch(registry, "STRATEGIES", {**registry.STRATEGIES, "hybrid": _variant(value)}),
         "C": lambda: None,
         "default": lambda: None,
@@ -163,6 +172,47 @@ def ordered_picks(
     return picks[np.argsort(-margins[picks], kind="stable")]
 
 
+def floored_probe(share: float) -> type[loop.WarmProbe]:
+    """The loop's probe with each dimension's spread (over every image) floored at ``share`` of the median."""
+
+    class FlooredProbe(loop.WarmProbe):
+        def __init__(self, embeddings: np.ndarray, c: float = DEFAULT_C) -> None:
+            super().__init__(embeddings, c)
+            spread = np.asarray(embeddings, np.float32).std(axis=0)
+            self._scale = spread + share * float(np.median(spread)) + 1e-6
+
+    return FlooredProbe
+
+
+def self_trained(weight: float, x: np.ndarray) -> Callable[..., np.ndarray]:
+    """LoopHead.probabilities over embeddings ``x`` with the probe refitted on the labelled images and every other
+    image, pseudo-labelled with the mixed head's most probable class and weighing ``weight`` each, then mixed with
+    spreading again."""
+    from sklearn.linear_model import LogisticRegression
+
+    z = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+
+    def probabilities(
+        head: heads.LoopHead, probe: np.ndarray, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
+    ) -> np.ndarray:
+        if head.name == "probe":
+            return probe
+        index = {name: k for k, name in enumerate(classes)}
+        known = np.array([index[name] for name in labels])
+        spread = spreading.spread_labels(head.graph(), labelled, known, len(classes))
+        mixed = spreading.geometric_mix(probe, spread, heads.PROBE_WEIGHT)
+        others = np.setdiff1d(np.arange(len(z)), labelled)
+        rows, targets = np.concatenate([labelled, others]), np.concatenate([known, mixed[others].argmax(axis=1)])
+        weights = np.concatenate([np.ones(len(labelled)), np.full(len(others), weight)])
+        model = LogisticRegression(C=DEFAULT_C, class_weight="balanced", max_iter=5000, tol=1e-3)
+        model.fit(z[rows], targets, sample_weight=weights)
+        refitted = np.full((len(z), len(classes)), 1e-9)
+        refitted[:, model.classes_] = model.predict_proba(z)
+        return spreading.geometric_mix(refitted, spread, heads.PROBE_WEIGHT)
+
+    return probabilities
+
+
 def _variant(name: str) -> strategies.Strategy:
     if name == "balanced":
         return balanced_picks
@@ -181,18 +231,28 @@ def run(
     seeds: int,
     step: int = STEP,
     queue: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Label counts, mean and standard deviation of the default's test accuracy over ``seeds`` with ``setting``."""
+    random: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float | None]:
+    """Label counts, mean and standard deviation of the default's test accuracy over ``seeds`` with ``setting``,
+    its time, and with ``random`` the mean accuracy of random picks with the probe at that many labels."""
     x, labels, test = data
     started = time.perf_counter()
-    with lever(setting) as c:
+    with lever(setting, x) as c:
         head = heads.LoopHead("spreading", x)  # built inside: the graph's levers must be in place
         curves = [
             simulate(x, labels, test, "hybrid", budget, step, seed, c=c, head=head, queue=queue)
             for seed in range(seeds)
         ]
+        seconds = time.perf_counter() - started
+        target = None
+        if random is not None:
+            picked = [
+                simulate(x, labels, test, "random", random, step, seed, c=c, head="probe", queue=queue)
+                for seed in range(seeds)
+            ]
+            target = float(np.mean([curve.accuracy[-1] for curve in picked]))
     scores = np.array([curve.accuracy for curve in curves])
-    return np.asarray(curves[0].labels), scores.mean(axis=0), scores.std(axis=0), time.perf_counter() - started
+    return np.asarray(curves[0].labels), scores.mean(axis=0), scores.std(axis=0), seconds, target
 
 
 def main() -> None:
@@ -204,38 +264,46 @@ def main() -> None:
     parser.add_argument("--step", type=int, default=STEP, help="labels between retrains")
     parser.add_argument("--queue", type=int, help="picks queued at each retrain (the app: 4 x its retrain cadence)")
     parser.add_argument("--cache", type=Path, help="an .npz keeping the embeddings between runs")
+    parser.add_argument("--random", type=int, help="also random picks with the probe at this many labels")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     data = embedded(args.dataset, args.cache)
     rows = []
     for setting in ["default", *args.levers]:
-        counts, mean, spread, seconds = run(setting, data, args.budget, args.seeds, args.step, args.queue)
-        rows.append((setting, counts, mean, spread, seconds))
-        print(setting, " ".join(f"{m:.4f}" for m in mean), f"{seconds:.0f} s", flush=True)
+        row = run(setting, data, args.budget, args.seeds, args.step, args.queue, args.random)
+        rows.append((setting, *row))
+        print(setting, " ".join(f"{m:.4f}" for m in row[1]), f"{row[3]:.0f} s", row[4], flush=True)
     write_table(args, rows)
 
 
-def write_table(args: argparse.Namespace, rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float]]) -> None:
+Row = tuple[str, np.ndarray, np.ndarray, np.ndarray, float, float | None]
+
+
+def write_table(args: argparse.Namespace, rows: list[Row]) -> None:
     counts = rows[0][1]
+    target = f" | random + probe at {args.random} | against it at {counts[-1]}" if args.random else ""
     lines = [
         "# Levers of the labelling loop, one at a time",
         "",
         f"`python bench/loop_levers.py --dataset {args.dataset} --budget {args.budget} --seeds {args.seeds} "
-        f"--step {args.step}{'' if args.queue is None else f' --queue {args.queue}'} "
+        f"--step {args.step}{'' if args.queue is None else f' --queue {args.queue}'}"
+        f"{'' if args.random is None else f' --random {args.random}'} "
         f"--levers {' '.join(args.levers)}` on {datetime.now(UTC):%Y-%m-%d}: "
         f"Python {platform.python_version()}. "
         f"The default (`hybrid + spreading`) and each lever through the product's simulator on the embeddings of "
         f"bench/active_sim.py's {args.dataset} project, retrained every {args.step} labels (each retrain queueing "
         f"{args.queue or args.step} picks); mean test accuracy ± "
-        f"standard deviation over {args.seeds} seeds, and the difference from the default at the last budget.",
+        f"standard deviation over {args.seeds} seeds, and the difference from the default at the last budget"
+        f"{'' if args.random is None else ', and from random picks with the probe (the same lever, same seeds)'}.",
         "",
-        "| lever | " + " | ".join(str(n) for n in counts) + f" | against the default at {counts[-1]} | time |",
-        "|---|" + "---:|" * (len(counts) + 2),
+        "| lever | " + " | ".join(str(n) for n in counts) + f" | against the default at {counts[-1]}{target} | time |",
+        "|---|" + "---:|" * (len(counts) + (4 if args.random else 2)),
     ]
     base = rows[0][2][-1]
-    for setting, _, mean, spread, seconds in rows:
+    for setting, _, mean, spread, seconds, random in rows:
         cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(mean, spread, strict=True))
-        lines.append(f"| {setting} | {cells} | {mean[-1] - base:+.4f} | {seconds:.0f} s |")
+        versus = f" | {random:.3f} | {mean[-1] - random:+.4f}" if random is not None else ""
+        lines.append(f"| {setting} | {cells} | {mean[-1] - base:+.4f}{versus} | {seconds:.0f} s |")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
