@@ -232,9 +232,9 @@ def run(
     step: int = STEP,
     queue: int | None = None,
     random: int | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, tuple[float, float] | None]:
     """Label counts, mean and standard deviation of the default's test accuracy over ``seeds`` with ``setting``,
-    its time, and with ``random`` the mean accuracy of random picks with the probe at that many labels."""
+    its time, and with ``random`` the mean and standard deviation of random picks with the probe at that many labels."""
     x, labels, test = data
     started = time.perf_counter()
     with lever(setting, x) as c:
@@ -250,7 +250,8 @@ def run(
                 simulate(x, labels, test, "random", random, step, seed, c=c, head="probe", queue=queue)
                 for seed in range(seeds)
             ]
-            target = float(np.mean([curve.accuracy[-1] for curve in picked]))
+            ends = [curve.accuracy[-1] for curve in picked]
+            target = (float(np.mean(ends)), float(np.std(ends)))
     scores = np.array([curve.accuracy for curve in curves])
     return np.asarray(curves[0].labels), scores.mean(axis=0), scores.std(axis=0), seconds, target
 
@@ -260,7 +261,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=["emoji", "fashion"], default="fashion")
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--levers", nargs="+", default=["w=0.7", "cand=2", "variant=balanced"])
+    parser.add_argument("--levers", nargs="*", default=["w=0.7", "cand=2", "variant=balanced"])
     parser.add_argument("--step", type=int, default=STEP, help="labels between retrains")
     parser.add_argument("--queue", type=int, help="picks queued at each retrain (the app: 4 x its retrain cadence)")
     parser.add_argument("--cache", type=Path, help="an .npz keeping the embeddings between runs")
@@ -276,7 +277,7 @@ def main() -> None:
     write_table(args, rows)
 
 
-Row = tuple[str, np.ndarray, np.ndarray, np.ndarray, float, float | None]
+Row = tuple[str, np.ndarray, np.ndarray, np.ndarray, float, tuple[float, float] | None]
 
 
 def write_table(args: argparse.Namespace, rows: list[Row]) -> None:
@@ -302,7 +303,7 @@ def write_table(args: argparse.Namespace, rows: list[Row]) -> None:
     base = rows[0][2][-1]
     for setting, _, mean, spread, seconds, random in rows:
         cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(mean, spread, strict=True))
-        versus = f" | {random:.3f} | {mean[-1] - random:+.4f}" if random is not None else ""
+        versus = f" | {random[0]:.3f} ± {random[1]:.3f} | {mean[-1] - random[0]:+.4f}" if random is not None else ""
         lines.append(f"| {setting} | {cells} | {mean[-1] - base:+.4f}{versus} | {seconds:.0f} s |")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
