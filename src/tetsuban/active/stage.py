@@ -189,12 +189,10 @@ def simulate(
         raise ConfigError(f"Name at least one head of the loop to simulate: {', '.join(HEADS)}.")
     for head in heads:
         check_head(head)
-    if queue is not None:
-        check_int("queue", queue, step, 1_000_000)  # before the embedding
+    queued = step if queue is None else check_int("queue", queue, step, 1_000_000)  # before the embedding
     x, labels, test = simulation_inputs(active_data(ws, on_embed))
     budget = min(budget, int((~test).sum()))
-    curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress, heads, queue)
-    queued = step if queue is None else queue
+    curves = simulate_all(x, labels, test, strategies, budget, step, seeds, on_progress, heads, queued)
     pool, tested = int((~test).sum()), int(test.sum())
     setup = {"step": step, "queue": queued, "seeds": seeds, "test_images": tested, "pool_images": pool}
     return Simulation(curves, setup)
