@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +166,7 @@ def _label_validation_images_until_the_chart_is_drawn(comer: Newcomer, page: Pag
     """Point 6: the chart asks for validation labels and is drawn from them without a retrain, its latest point
     with its number; point 2: what it says of 95% is what `tetsuban curve` says, from the same curve."""
     page.goto(comer.url + "/?queue=holdout")
+    _wait_for_a_due_retrain_to_start(comer)
     stats = panel_stats(comer.url)
     labelled, countdown = stats["labelled"], stats["next_retrain_in"]
     missing = stats["curve_missing"]
@@ -174,7 +176,7 @@ def _label_validation_images_until_the_chart_is_drawn(comer: Newcomer, page: Pag
         _label_shown(comer, page, labelled)
         labelled += 1
         stats = panel_stats(comer.url)
-    assert stats["next_retrain_in"] == countdown  # holdout labels bring no retrain nearer (one due may still run)
+    assert stats["next_retrain_in"] == countdown  # holdout labels bring no retrain nearer
     points = stats["curve"]["points"]
     expect(page.locator("#chart circle")).to_have_count(len(points))
     expect(page.locator("#chart text.latest")).to_have_text(f"{round(points[-1]['accuracy'] * 100)}%")
@@ -186,6 +188,15 @@ def _label_validation_images_until_the_chart_is_drawn(comer: Newcomer, page: Pag
     printed = tetsuban("curve", comer.project, "--target", "0.95").stdout
     assert reach.sentence in " ".join(printed.split())
     page.screenshot(path=str(screenshots / "first-curve.png"))
+
+
+def _wait_for_a_due_retrain_to_start(comer: Newcomer) -> None:
+    """The last train label may have made a retrain due (0 labels to go); once it starts, the count is back at
+    the full step, and holdout labels must leave it there."""
+    deadline = time.monotonic() + 60
+    while comer.stats()["next_retrain_in"] == 0:
+        assert time.monotonic() < deadline, "a due retrain never started"
+        time.sleep(0.1)
 
 
 def _label_a_selection_on_the_grid(comer: Newcomer, page: Page) -> None:
