@@ -6,26 +6,33 @@ bench asks a narrower question in minutes: does one change lift the default (`hy
 where issue 20's target is judged (300 labels)? It builds the project as bench/active_sim.py does (same images,
 same test split, same seeds), embeds it once, then runs the product's `simulate()` on those embeddings for the
 default and for each lever. A lever is `name=value`:
-- `w=0.7`: the probe's weight in the geometric mix (tetsuban.active.heads.PROBE_WEIGHT);
-- `alpha=0.9`, `k=6`, `power=2`: label spreading's alpha, the graph's neighbours and the similarity's power;
+- `w=0.7`: the probe's weight in the geometric mix (tetsuban.active.heads.PROBE_WEIGHT); `w=auto` chooses it at
+  each retrain from 0.2-0.8 by the log-likelihood of the previous retrain's mixes on the images labelled since
+  (`w=auto-accuracy`: accuracy first); `w=val100` by the mixes' accuracy on 100 random images outside the test
+  split, whose labels serve nothing else (a project's labelled val images);
+- `alpha=0.9`, `iters=100`, `k=6`, `power=2`: label spreading's alpha and iterations, the graph's neighbours and
+  the similarity's power;
 - `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES);
 - `C=0.05`: the probe's C;
 - `floor=0.1`: the loop's probe divides each dimension by its spread over every image plus this share of the
   median spread (`tetsuban train`'s probe floors the spread over its labelled images so; the loop's does not);
+- `lda=0`: the loop's probe as linear discriminant analysis (class means, one covariance shrunk by this much
+  toward its diagonal; 0: Ledoit-Wolf's own choice), still a linear head;
 - `selftrain=0.1`: the spreading head's probe refitted on the labelled images and every unlabelled one, pseudo-
   labelled with the head's most probable class and weighing this much (self-training), then mixed again;
 - `variant=balanced`: margin candidates taken in equal shares from each predicted class, then clustered as the
   hybrid does; `variant=typi100`: TypiClust's picks until 100 labels (the default: until the head exists);
   `variant=ordered`: the hybrid's picks queued most uncertain first (it queues them by cluster);
-  `variant=typi50-ordered`: both.
+  `variant=typi50-ordered`: both; `variant=std`: the hybrid over embeddings standardized per dimension.
 `--random 1000` adds random picks with the probe at 1,000 labels under each lever, at the same cadence (issue 20's
 target; a lever of the probe moves it too; the probe warm-started at every step ends elsewhere than one fit).
 Writes bench/results/loop_levers.md (or --out). Beside other jobs on two cores run it with one BLAS thread
 (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1): with two, a run took 13x as long.
-`--step 20 --queue 80` is the app's cadence.
+`--step 20 --queue 80` is the app's cadence; `--first-seed 30` runs fresh seeds (30, 31, ...) to confirm a lever
+chosen on the first ones.
 
 Usage: python bench/loop_levers.py [--dataset fashion] [--budget 300] [--seeds 5] [--step 50] [--queue 80]
-       [--cache F.npz] [--random 1000] [--levers w=0.7 cand=2 ...]
+       [--cache F.npz] [--random 1000] [--first-seed 30] [--levers w=0.7 cand=2 ...]
 """
 
 from __future__ import annotations
@@ -120,7 +127,7 @@ def typiclust_until(labels: int, then: strategies.Strategy = hybrid.hybrid) -> s
 
 
 @contextmanager
-def lever(setting: str, x: np.ndarray) -> Iterator[float]:
+def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndarray | None = None) -> Iterator[float]:
     """The product changed as ``setting`` says while the block runs, over embeddings ``x``; yields the probe's C to
     simulate with."""
     name, _, value = setting.partition("=")
@@ -132,12 +139,22 @@ def lever(setting: str, x: np.ndarray) -> Iterator[float]:
 
     c = DEFAULT_C
     changes: dict[str, Callable[[], None]] = {
-        "w": lambda: patch(heads, "PROBE_WEIGHT", float(value)),
+        "w": lambda: (
+            patch(heads.LoopHead, "probabilities", prequential_weight(value == "auto-accuracy"))
+            if value.startswith("auto")
+            else patch(heads.LoopHead, "probabilities", val_weight(int(value[3:]), labels, test))
+            if value.startswith("val")
+            else patch(heads, "PROBE_WEIGHT", float(value))
+        ),
         "alpha": lambda: patch(heads, "spread_labels", functools.partial(spreading.spread_labels, alpha=float(value))),
+        "iters": lambda: patch(
+            heads, "spread_labels", functools.partial(spreading.spread_labels, iterations=int(value))
+        ),
         "k": lambda: patch(heads, "neighbour_graph", functools.partial(spreading.neighbour_graph, k=int(value))),
         "power": lambda: patch(spreading, "SIMILARITY_POWER", float(value)),
         "cand": lambda: patch(hybrid, "CANDIDATES", int(value)),
         "floor": lambda: patch(loop, "WarmProbe", floored_probe(float(value))),
+        "lda": lambda: patch(loop, "WarmProbe", discriminant_probe(float(value))),
         "selftrain": lambda: patch(heads.LoopHead, "probabilities", self_trained(float(value), x)),
         "variant": lambda: patch(registry, "STRATEGIES", {**registry.STRATEGIES, "hybrid": _variant(value)}),
         "C": lambda: None,
@@ -184,6 +201,100 @@ def floored_probe(share: float) -> type[loop.WarmProbe]:
     return FlooredProbe
 
 
+def spread_over(
+    head: heads.LoopHead, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(class index of each label, label spreading's probabilities over the head's graph), as the head computes."""
+    known = np.array([classes.index(name) for name in labels])
+    return known, spreading.spread_labels(head.graph(), labelled, known, len(classes))
+
+
+WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+def prequential_weight(by_accuracy: bool = False, least: int = 20) -> Callable[..., np.ndarray]:
+    """LoopHead.probabilities with the probe's weight in the mix chosen at each retrain: the weight whose mix of
+    the previous retrain's probe and spreading gave the images labelled since then (and before, back to the run's
+    first head) the highest mean log-likelihood (``by_accuracy``: the highest accuracy, then log-likelihood); the
+    default weight until ``least`` such images are known."""
+
+    def probabilities(
+        head: heads.LoopHead, probe: np.ndarray, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
+    ) -> np.ndarray:
+        if head.name == "probe":
+            return probe
+        known, spread = spread_over(head, labelled, labels, classes)
+        state = head.__dict__.setdefault("_prequential", {})
+        before = state.get("labelled")
+        if before is None or state["classes"] != classes or not np.isin(before, labelled).all():
+            state["history"] = []  # a new run (the simulator shares one head) or a new class
+        else:
+            fresh = np.isin(labelled, before, invert=True)
+            rows = labelled[fresh]
+            state["history"].append((state["probe"][rows], state["spread"][rows], known[fresh]))
+        state.update(labelled=np.array(labelled), classes=classes, probe=probe, spread=spread)
+        weight = heads.PROBE_WEIGHT
+        if sum(len(h[2]) for h in state["history"]) >= least:
+            p = np.concatenate([h[0] for h in state["history"]])
+            q = np.concatenate([h[1] for h in state["history"]])
+            y = np.concatenate([h[2] for h in state["history"]])
+            mixes = [spreading.geometric_mix(p, q, w) for w in WEIGHTS]
+            scores = [(np.mean(m.argmax(axis=1) == y), np.mean(np.log(m[np.arange(len(y)), y] + 1e-9))) for m in mixes]
+            weight = WEIGHTS[max(range(len(WEIGHTS)), key=lambda i: scores[i] if by_accuracy else scores[i][::-1])]
+        return spreading.geometric_mix(probe, spread, weight)
+
+    return probabilities
+
+
+def val_weight(count: int, truth: Sequence[str], test: np.ndarray | None) -> Callable[..., np.ndarray]:
+    """LoopHead.probabilities with the probe's weight in the mix chosen at each retrain on ``count`` validation
+    images: random images outside the test split whose labels only score the mixes (the highest accuracy, then
+    log-likelihood), as a project's labelled val images would; one set for every run. Rows the run labelled itself
+    are left out."""
+    outside = np.flatnonzero(~test) if test is not None else np.arange(len(truth))
+    val = np.random.default_rng(12345).choice(outside, count, replace=False)
+    names = np.asarray(truth)
+
+    def probabilities(
+        head: heads.LoopHead, probe: np.ndarray, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
+    ) -> np.ndarray:
+        if head.name == "probe":
+            return probe
+        _, spread = spread_over(head, labelled, labels, classes)
+        rows = val[np.isin(val, labelled, invert=True) & np.isin(names[val], classes)]
+        y = np.array([classes.index(name) for name in names[rows]])
+        mixes = [spreading.geometric_mix(probe[rows], spread[rows], w) for w in WEIGHTS]
+        scores = [(np.mean(m.argmax(axis=1) == y), np.mean(np.log(m[np.arange(len(y)), y] + 1e-9))) for m in mixes]
+        weight = WEIGHTS[max(range(len(WEIGHTS)), key=lambda i: scores[i])] if len(rows) else heads.PROBE_WEIGHT
+        return spreading.geometric_mix(probe, spread, weight)
+
+    return probabilities
+
+
+def discriminant_probe(shrinkage: float) -> type[loop.WarmProbe]:
+    """The loop's probe as linear discriminant analysis over the standardized embeddings: class means and one
+    covariance shrunk toward its diagonal by ``shrinkage`` (0: Ledoit-Wolf's own choice), still a linear head."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    class DiscriminantProbe(loop.WarmProbe):
+        def fit(self, x: np.ndarray, labels: Sequence[str]) -> loop.LinearHead:
+            classes = tuple(sorted(set(labels)))
+            index = {name: i for i, name in enumerate(classes)}
+            model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage or "auto", priors=None)
+            z = (np.asarray(x, np.float32) - self._mean) / self._scale
+            model.fit(z, [index[n] for n in labels])
+            model.priors_ = np.full(len(classes), 1.0 / len(classes))  # balanced, as the probe's class weights
+            model.intercept_ = -0.5 * np.sum(model.coef_ * model.means_, axis=1) + np.log(model.priors_)
+            if len(classes) == 2:
+                raise SystemExit("the lda lever is for three classes or more")
+            coef, intercept = np.asarray(model.coef_, np.float64), np.asarray(model.intercept_, np.float64)
+            weight = coef / self._scale
+            bias = intercept - weight @ self._mean
+            return loop.LinearHead(classes, weight.astype(np.float32), bias.astype(np.float32))
+
+    return DiscriminantProbe
+
+
 def self_trained(weight: float, x: np.ndarray) -> Callable[..., np.ndarray]:
     """LoopHead.probabilities over embeddings ``x`` with the probe refitted on the labelled images and every other
     image, pseudo-labelled with the mixed head's most probable class and weighing ``weight`` each, then mixed with
@@ -197,9 +308,7 @@ def self_trained(weight: float, x: np.ndarray) -> Callable[..., np.ndarray]:
     ) -> np.ndarray:
         if head.name == "probe":
             return probe
-        index = {name: k for k, name in enumerate(classes)}
-        known = np.array([index[name] for name in labels])
-        spread = spreading.spread_labels(head.graph(), labelled, known, len(classes))
+        known, spread = spread_over(head, labelled, labels, classes)
         mixed = spreading.geometric_mix(probe, spread, heads.PROBE_WEIGHT)
         others = np.setdiff1d(np.arange(len(z)), labelled)
         rows, targets = np.concatenate([labelled, others]), np.concatenate([known, mixed[others].argmax(axis=1)])
@@ -213,7 +322,31 @@ def self_trained(weight: float, x: np.ndarray) -> Callable[..., np.ndarray]:
     return probabilities
 
 
+def standardized(then: strategies.Strategy) -> strategies.Strategy:
+    """``then``'s picks over the embeddings standardized per dimension over every image (the hybrid clusters the
+    raw embeddings, where block 5's larger values weigh most; spreading's graph standardizes)."""
+    kept: dict[int, np.ndarray] = {}
+
+    def picks(
+        embeddings: np.ndarray,
+        labelled: np.ndarray,
+        probabilities: np.ndarray | None,
+        batch: int,
+        rng: np.random.Generator,
+        eligible: np.ndarray | None = None,
+    ) -> np.ndarray:
+        if id(embeddings) not in kept:
+            kept.clear()
+            x = np.asarray(embeddings, np.float32)
+            kept[id(embeddings)] = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
+        return then(kept[id(embeddings)], labelled, probabilities, batch, rng, eligible)
+
+    return picks
+
+
 def _variant(name: str) -> strategies.Strategy:
+    if name == "std":
+        return standardized(hybrid.hybrid)
     if name == "balanced":
         return balanced_picks
     if name == "ordered":
@@ -232,23 +365,24 @@ def run(
     step: int = STEP,
     queue: int | None = None,
     random: int | None = None,
+    first_seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, tuple[float, float] | None]:
     """Label counts, mean and standard deviation of the default's test accuracy over ``seeds`` with ``setting``,
     its time, and with ``random`` the mean and standard deviation of random picks with the probe at that many labels."""
     x, labels, test = data
     started = time.perf_counter()
-    with lever(setting, x) as c:
+    with lever(setting, x, labels, test) as c:
         head = heads.LoopHead("spreading", x)  # built inside: the graph's levers must be in place
         curves = [
             simulate(x, labels, test, "hybrid", budget, step, seed, c=c, head=head, queue=queue)
-            for seed in range(seeds)
+            for seed in range(first_seed, first_seed + seeds)
         ]
         seconds = time.perf_counter() - started
         target = None
         if random is not None:
             picked = [
                 simulate(x, labels, test, "random", random, step, seed, c=c, head="probe", queue=queue)
-                for seed in range(seeds)
+                for seed in range(first_seed, first_seed + seeds)
             ]
             ends = [curve.accuracy[-1] for curve in picked]
             target = (float(np.mean(ends)), float(np.std(ends)))
@@ -261,6 +395,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=["emoji", "fashion"], default="fashion")
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
     parser.add_argument("--levers", nargs="*", default=["w=0.7", "cand=2", "variant=balanced"])
     parser.add_argument("--step", type=int, default=STEP, help="labels between retrains")
     parser.add_argument("--queue", type=int, help="picks queued at each retrain (the app: 4 x its retrain cadence)")
@@ -271,7 +406,7 @@ def main() -> None:
     data = embedded(args.dataset, args.cache)
     rows = []
     for setting in ["default", *args.levers]:
-        row = run(setting, data, args.budget, args.seeds, args.step, args.queue, args.random)
+        row = run(setting, data, args.budget, args.seeds, args.step, args.queue, args.random, args.first_seed)
         rows.append((setting, *row))
         print(setting, " ".join(f"{m:.4f}" for m in row[1]), f"{row[3]:.0f} s", row[4], flush=True)
     write_table(args, rows)
@@ -287,6 +422,7 @@ def write_table(args: argparse.Namespace, rows: list[Row]) -> None:
         "# Levers of the labelling loop, one at a time",
         "",
         f"`python bench/loop_levers.py --dataset {args.dataset} --budget {args.budget} --seeds {args.seeds} "
+        f"{'' if not args.first_seed else f'--first-seed {args.first_seed} '}"
         f"--step {args.step}{'' if args.queue is None else f' --queue {args.queue}'}"
         f"{'' if args.random is None else f' --random {args.random}'} "
         f"--levers {' '.join(args.levers)}` on {datetime.now(UTC):%Y-%m-%d}: "
