@@ -10,6 +10,7 @@ default and for each lever. A lever is `name=value`:
   each retrain from 0.2-0.8 by the log-likelihood of the previous retrain's mixes on the images labelled since
   (`w=auto-accuracy`: accuracy first); `w=val100` by the mixes' accuracy on 100 random images outside the test
   split, whose labels serve nothing else (a project's labelled val images);
+- `scaled=1`: each model's log-probabilities divided by their spread over classes before the geometric mix;
 - `alpha=0.9`, `iters=100`, `k=6`, `power=2`: label spreading's alpha and iterations, the graph's neighbours and
   the similarity's power;
 - `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES);
@@ -146,6 +147,7 @@ def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndar
             if value.startswith("val")
             else patch(heads, "PROBE_WEIGHT", float(value))
         ),
+        "scaled": lambda: patch(heads, "geometric_mix", scaled_mix),
         "alpha": lambda: patch(heads, "spread_labels", functools.partial(spreading.spread_labels, alpha=float(value))),
         "iters": lambda: patch(
             heads, "spread_labels", functools.partial(spreading.spread_labels, iterations=int(value))
@@ -199,6 +201,17 @@ def floored_probe(share: float) -> type[loop.WarmProbe]:
             self._scale = spread + share * float(np.median(spread)) + 1e-6
 
     return FlooredProbe
+
+
+def scaled_mix(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
+    """The geometric mix with each model's log-probabilities first divided by their spread over classes (mean over
+    images), so that the weight, not how sure each model is on the whole, says which counts more."""
+    floor = 1e-9
+    logs = [np.log(np.maximum(p, floor)) for p in (first, second)]
+    scales = [max(float(np.mean(np.std(log, axis=1))), 1e-6) for log in logs]
+    log = weight * logs[0] / scales[0] + (1.0 - weight) * logs[1] / scales[1]
+    mixed = np.exp(log - log.max(axis=1, keepdims=True))
+    return mixed / mixed.sum(axis=1, keepdims=True)
 
 
 def spread_over(
