@@ -141,11 +141,9 @@ def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndar
     c = DEFAULT_C
     changes: dict[str, Callable[[], None]] = {
         "w": lambda: (
-            patch(heads.LoopHead, "probabilities", prequential_weight(value == "auto-accuracy"))
-            if value.startswith("auto")
-            else patch(heads.LoopHead, "probabilities", val_weight(int(value[3:]), labels, test))
-            if value.startswith("val")
-            else patch(heads, "PROBE_WEIGHT", float(value))
+            patch(heads, "PROBE_WEIGHT", float(value))
+            if value[:1].isdigit()
+            else patch(heads.LoopHead, "probabilities", chosen_weight(value, labels, test))
         ),
         "scaled": lambda: patch(heads, "geometric_mix", scaled_mix),
         "alpha": lambda: patch(heads, "spread_labels", functools.partial(spreading.spread_labels, alpha=float(value))),
@@ -225,6 +223,15 @@ def spread_over(
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
+def chosen_weight(rule: str, truth: Sequence[str], test: np.ndarray | None) -> Callable[..., np.ndarray]:
+    """The `w=` lever's rules that choose the weight as the loop runs: auto, auto-accuracy, valN."""
+    if rule in ("auto", "auto-accuracy"):
+        return prequential_weight(rule == "auto-accuracy")
+    if rule.startswith("val") and rule[3:].isdigit():
+        return val_weight(int(rule[3:]), truth, test)
+    raise SystemExit(f"unknown weight rule {rule!r}: a number, auto, auto-accuracy or valN")
+
+
 def prequential_weight(by_accuracy: bool = False, least: int = 20) -> Callable[..., np.ndarray]:
     """LoopHead.probabilities with the probe's weight in the mix chosen at each retrain: the weight whose mix of
     the previous retrain's probe and spreading gave the images labelled since then (and before, back to the run's
@@ -292,14 +299,14 @@ def discriminant_probe(shrinkage: float) -> type[loop.WarmProbe]:
     class DiscriminantProbe(loop.WarmProbe):
         def fit(self, x: np.ndarray, labels: Sequence[str]) -> loop.LinearHead:
             classes = tuple(sorted(set(labels)))
+            if len(classes) == 2:
+                raise SystemExit("the lda lever is for three classes or more")
             index = {name: i for i, name in enumerate(classes)}
-            model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage or "auto", priors=None)
+            model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage or "auto")
             z = (np.asarray(x, np.float32) - self._mean) / self._scale
             model.fit(z, [index[n] for n in labels])
             model.priors_ = np.full(len(classes), 1.0 / len(classes))  # balanced, as the probe's class weights
             model.intercept_ = -0.5 * np.sum(model.coef_ * model.means_, axis=1) + np.log(model.priors_)
-            if len(classes) == 2:
-                raise SystemExit("the lda lever is for three classes or more")
             coef, intercept = np.asarray(model.coef_, np.float64), np.asarray(model.intercept_, np.float64)
             weight = coef / self._scale
             bias = intercept - weight @ self._mean
@@ -337,7 +344,7 @@ def self_trained(weight: float, x: np.ndarray) -> Callable[..., np.ndarray]:
 
 def standardized(then: strategies.Strategy) -> strategies.Strategy:
     """``then``'s picks over the embeddings standardized per dimension over every image (the hybrid clusters the
-    raw embeddings, where block 5's larger values weigh most; spreading's graph standardizes)."""
+    raw embeddings, where the pooled features' spread outweighs block 5's 20 to 1; spreading's graph standardizes)."""
     kept: dict[int, np.ndarray] = {}
 
     def picks(
