@@ -11,6 +11,8 @@ default and for each lever. A lever is `name=value`:
   (`w=auto-accuracy`: accuracy first); `w=val100` by the mixes' accuracy on 100 random images outside the test
   split, whose labels serve nothing else (a project's labelled val images);
 - `scaled=1`: each model's log-probabilities divided by their spread over classes before the geometric mix;
+- `smooth=0.5`: spreading's scores plus this share of the median image's label mass, evenly over the classes,
+  before each row is normalised (an image the labels barely reach leans on the probe);
 - `alpha=0.9`, `iters=100`, `k=6`, `power=2`: label spreading's alpha and iterations, the graph's neighbours and
   the similarity's power;
 - `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES);
@@ -48,6 +50,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from active_sim import emoji_project, fashion_project
@@ -146,6 +149,7 @@ def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndar
             else patch(heads.LoopHead, "probabilities", chosen_weight(value, labels, test))
         ),
         "scaled": lambda: patch(heads, "geometric_mix", scaled_mix),
+        "smooth": lambda: patch(heads, "spread_labels", smoothed_spread(float(value))),
         "alpha": lambda: patch(heads, "spread_labels", functools.partial(spreading.spread_labels, alpha=float(value))),
         "iters": lambda: patch(
             heads, "spread_labels", functools.partial(spreading.spread_labels, iterations=int(value))
@@ -210,6 +214,26 @@ def scaled_mix(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarr
     log = weight * logs[0] / scales[0] + (1.0 - weight) * logs[1] / scales[1]
     mixed = np.exp(log - log.max(axis=1, keepdims=True))
     return mixed / mixed.sum(axis=1, keepdims=True)
+
+
+def smoothed_spread(share: float) -> Callable[..., np.ndarray]:
+    """Label spreading whose scores keep how much label mass reached each image: before the rows are normalised,
+    each gets ``share`` of the median row's mass spread evenly over the classes, so that an image the labels barely
+    reach is near uniform and the probe decides it in the mix (spreading normalises every row alike)."""
+
+    def spread(graph: Any, labelled: np.ndarray, class_of: np.ndarray, classes: int) -> np.ndarray:
+        seeds = np.zeros((graph.shape[0], classes))
+        seeds[np.asarray(labelled, np.int64), np.asarray(class_of, np.int64)] = 1.0
+        seeds /= np.maximum(seeds.sum(axis=0, keepdims=True), 1.0)
+        scores = seeds.copy()
+        for _ in range(spreading.DEFAULT_ITERATIONS):
+            scores = spreading.DEFAULT_ALPHA * (graph @ scores) + (1.0 - spreading.DEFAULT_ALPHA) * seeds
+        scores = np.maximum(scores, 0.0)
+        mass = scores.sum(axis=1, keepdims=True)
+        scores += share * float(np.median(mass)) / classes
+        return scores / np.maximum(scores.sum(axis=1, keepdims=True), 1e-300)
+
+    return spread
 
 
 def spread_over(
