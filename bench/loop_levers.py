@@ -247,6 +247,18 @@ def spread_over(
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
+def best_weight(probe: np.ndarray, spread: np.ndarray, truth: np.ndarray, accuracy_first: bool) -> float:
+    """The weight of WEIGHTS whose mix of ``probe`` and ``spread`` scores the class indices ``truth`` best: by mean
+    log-likelihood, then accuracy (``accuracy_first``: the other way round)."""
+    rows = np.arange(len(truth))
+    scores = []
+    for weight in WEIGHTS:
+        mixed = spreading.geometric_mix(probe, spread, weight)
+        accuracy, likelihood = np.mean(mixed.argmax(axis=1) == truth), np.mean(np.log(mixed[rows, truth] + 1e-9))
+        scores.append((accuracy, likelihood) if accuracy_first else (likelihood, accuracy))
+    return WEIGHTS[max(range(len(WEIGHTS)), key=scores.__getitem__)]
+
+
 def chosen_weight(rule: str, truth: Sequence[str], test: np.ndarray | None) -> Callable[..., np.ndarray]:
     """The `w=` lever's rules that choose the weight as the loop runs: auto, auto-accuracy, valN."""
     if rule in ("auto", "auto-accuracy"):
@@ -282,9 +294,7 @@ def prequential_weight(by_accuracy: bool = False, least: int = 20) -> Callable[.
             p = np.concatenate([h[0] for h in state["history"]])
             q = np.concatenate([h[1] for h in state["history"]])
             y = np.concatenate([h[2] for h in state["history"]])
-            mixes = [spreading.geometric_mix(p, q, w) for w in WEIGHTS]
-            scores = [(np.mean(m.argmax(axis=1) == y), np.mean(np.log(m[np.arange(len(y)), y] + 1e-9))) for m in mixes]
-            weight = WEIGHTS[max(range(len(WEIGHTS)), key=lambda i: scores[i] if by_accuracy else scores[i][::-1])]
+            weight = best_weight(p, q, y, by_accuracy)
         return spreading.geometric_mix(probe, spread, weight)
 
     return probabilities
@@ -307,9 +317,7 @@ def val_weight(count: int, truth: Sequence[str], test: np.ndarray | None) -> Cal
         _, spread = spread_over(head, labelled, labels, classes)
         rows = val[np.isin(val, labelled, invert=True) & np.isin(names[val], classes)]
         y = np.array([classes.index(name) for name in names[rows]])
-        mixes = [spreading.geometric_mix(probe[rows], spread[rows], w) for w in WEIGHTS]
-        scores = [(np.mean(m.argmax(axis=1) == y), np.mean(np.log(m[np.arange(len(y)), y] + 1e-9))) for m in mixes]
-        weight = WEIGHTS[max(range(len(WEIGHTS)), key=lambda i: scores[i])] if len(rows) else heads.PROBE_WEIGHT
+        weight = best_weight(probe[rows], spread[rows], y, True) if len(rows) else heads.PROBE_WEIGHT
         return spreading.geometric_mix(probe, spread, weight)
 
     return probabilities

@@ -43,6 +43,15 @@ def start_serve(
     raise AssertionError(f"the server did not start: {log.read_text(errors='replace')[-3000:]}")
 
 
+def until(condition: Callable[[], object], timeout: float = 60.0, every: float = 0.05) -> float:
+    """Seconds until ``condition`` held, polled every ``every`` seconds; fails after ``timeout``."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, "never happened"
+        time.sleep(every)
+    return time.monotonic() - start
+
+
 def wait_until(page: Page, expression: str, arg: object = None, timeout: float = 30.0) -> object:
     """Poll ``expression`` (a JavaScript function of ``arg``) until it is truthy; its value.
 

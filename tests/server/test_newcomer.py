@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,15 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.run_cli import tetsuban
-from tests.serving import captions, dialog_message, panel_stats, start_serve, wait_for_label_count, wait_until
+from tests.serving import (
+    captions,
+    dialog_message,
+    panel_stats,
+    start_serve,
+    until,
+    wait_for_label_count,
+    wait_until,
+)
 from tetsuban import Project
 from tetsuban.ingest.idx import read_idx
 
@@ -193,10 +200,7 @@ def _label_validation_images_until_the_chart_is_drawn(comer: Newcomer, page: Pag
 def _wait_for_a_due_retrain_to_start(comer: Newcomer) -> None:
     """The last train label may have made a retrain due (0 labels to go); once it starts, the count is back at
     the full step, and holdout labels must leave it there."""
-    deadline = time.monotonic() + 60
-    while comer.stats()["next_retrain_in"] == 0:
-        assert time.monotonic() < deadline, "a due retrain never started"
-        time.sleep(0.1)
+    until(lambda: comer.stats()["next_retrain_in"] > 0)
 
 
 def _label_a_selection_on_the_grid(comer: Newcomer, page: Page) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,7 @@ from tests.conftest import embedded_project
 from tests.postgres import PostgresServer
 from tests.run_cli import tetsuban
 from tests.server.conftest import csrf_of
-from tests.serving import free_port, start_serve, wait_until
+from tests.serving import free_port, start_serve, until, wait_until
 from tetsuban import Project
 
 pytestmark = pytest.mark.slow
@@ -43,13 +42,6 @@ def _workers(server: subprocess.Popen[bytes]) -> set[int]:
     return found
 
 
-def _until(condition: Callable[[], object], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "never happened"
-        time.sleep(0.05)
-
-
 @pytest.fixture()
 def served(
     tmp_path: Path, fashion_dir: Path, postgres_server: PostgresServer
@@ -62,7 +54,7 @@ def served(
         project.accounts.add("bob", PASSWORD, "annotator")
     process, url = start_serve(project_dir, tmp_path / "serve.log", RETRAIN_EVERY, workers=2)
     try:
-        _until(lambda: len(_workers(process)) == 2)
+        until(lambda: len(_workers(process)) == 2)
         yield project_dir, url, process
     finally:
         process.send_signal(signal.SIGINT)  # as Ctrl+C: the supervisor stops its workers
@@ -102,9 +94,9 @@ def test_two_annotators_in_browsers_share_one_loop_across_two_workers(
     with Project.open(project_dir) as project:
         classes = project.classes()
         expected = {name: {i: classes[key] for i in given[name]} for name, key in (("ann", 0), ("bob", 1))}
-        _until(lambda: _labels_by_author(project) == expected)  # the last ones may still be on their way
+        until(lambda: _labels_by_author(project) == expected)  # the last ones may still be on their way
         # 30 labels, a retrain due every 10 from either annotator (labels given during one count toward the next)
-        _until(lambda: len(project.retrains()) >= retrains + 2)
+        until(lambda: len(project.retrains()) >= retrains + 2)
         generations = [r.generation for r in project.retrains()]
     assert len(generations) == len(set(generations))  # one process retrains: no generation twice
     for page in (ann, bob):  # each page's next requests see the latest retrain, whichever worker answers them
@@ -132,7 +124,7 @@ def test_a_worker_killed_with_sigkill_loses_nothing_and_is_replaced(
     project_dir = embedded_project(fashion_dir, tmp_path, 40, 120, 0.1, 0.1, postgres_server.new_database())
     process, url = start_serve(project_dir, tmp_path / "serve.log", RETRAIN_EVERY, workers=2)
     try:
-        _until(lambda: len(_workers(process)) == 2)
+        until(lambda: len(_workers(process)) == 2)
         _, headers = _open_client(url)
         given: list[int] = []
 
@@ -147,14 +139,14 @@ def test_a_worker_killed_with_sigkill_loses_nothing_and_is_replaced(
         label(RETRAIN_EVERY)
         for victim in sorted(_workers(process)):  # both, one after the other: the retraining one dies too
             os.kill(victim, signal.SIGKILL)
-            _until(lambda v=victim: v not in _workers(process) and len(_workers(process)) == 2)
-            _until(lambda: httpx.get(url + "/login", timeout=60).status_code == 200)  # slow while one starts
+            until(lambda v=victim: v not in _workers(process) and len(_workers(process)) == 2)
+            until(lambda: httpx.get(url + "/login", timeout=60).status_code == 200)  # slow while one starts
             label(RETRAIN_EVERY // 2)
         with Project.open(project_dir) as project:
             generation = project.retrains()[-1].generation
         label(RETRAIN_EVERY)  # a retrain is due again: the worker that took over the lock runs it
         with Project.open(project_dir) as project:
-            _until(lambda: project.retrains()[-1].generation > generation)
+            until(lambda: project.retrains()[-1].generation > generation)
             stored = {e.image_id for e in project.label_history() if e.label == "Bag" and e.source == "human"}
             generations = [r.generation for r in project.retrains()]
         assert len(given) == len(set(given)) == 3 * RETRAIN_EVERY and set(given) <= stored  # nothing lost
