@@ -160,8 +160,9 @@ def write_table(
         f"{platform.python_version()}, default backbone (EfficientNet-Lite0), retrained every {args.step} labels. "
         "Heads: `probe` is class-balanced logistic regression (C = 0.1, on embeddings standardized over all "
         f"images); `spreading` is the probe's probabilities and label spreading's ({DEFAULT_NEIGHBOURS}-nearest-"
-        "neighbour graph of all the project's images, test images included, never their labels) mixed as a "
-        f"geometric mean (the probe weighing {PROBE_WEIGHT}). Mean test accuracy ± standard deviation over "
+        "neighbour graph of all the project's images, test images included, never their labels), each class's "
+        "mass in spreading's set to the probe's predicted share, mixed as a geometric mean (the probe weighing "
+        f"{PROBE_WEIGHT}). Mean test accuracy ± standard deviation over "
         f"{args.seeds} seeds. Before the head exists (the first {args.step} labels) random picks at random and "
         f"hybrid by TypiClust. The default is `{default}`.",
     ]

@@ -23,10 +23,16 @@ default and for each lever. A lever is `name=value`:
   toward its diagonal; 0: Ledoit-Wolf's own choice), still a linear head;
 - `selftrain=0.1`: the spreading head's probe refitted on the labelled images and every unlabelled one, pseudo-
   labelled with the head's most probable class and weighing this much (self-training), then mixed again;
+- `cmn=none`: spreading mixed as it comes, without its class mass set to the probe's shares (the default since
+  2026-12-04); `cmn=uniform`: set to equal shares; `cmn=both`: the mix set to the probe's shares too;
 - `variant=balanced`: margin candidates taken in equal shares from each predicted class, then clustered as the
   hybrid does; `variant=typi100`: TypiClust's picks until 100 labels (the default: until the head exists);
   `variant=ordered`: the hybrid's picks queued most uncertain first (it queues them by cluster);
-  `variant=typi50-ordered`: both; `variant=std`: the hybrid over embeddings standardized per dimension.
+  `variant=typi50-ordered`: both; `variant=std`: the hybrid over embeddings standardized per dimension;
+  `variant=badge`: BADGE's k-means++ over gradient embeddings; `variant=most-uncertain`: each cluster's most
+  uncertain image, where the hybrid takes the one nearest the centre (since 2026-12-04).
+Levers join with "+" (`cmn=none+w=0.6`: the head before 2026-12-04). The levers that replace the head's
+probabilities (`w=auto`, `w=valN`, `selftrain`) mix without class mass, as the head did when they were measured.
 `--random 1000` adds random picks with the probe at 1,000 labels under each lever, at the same cadence (issue 20's
 target; a lever of the probe moves it too; the probe warm-started at every step ends elsewhere than one fit).
 Writes bench/results/loop_levers.md (or --out). Beside other jobs on two cores run it with one BLAS thread
@@ -47,7 +53,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -159,6 +165,7 @@ def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndar
         "cand": lambda: patch(hybrid, "CANDIDATES", int(value)),
         "floor": lambda: patch(loop, "WarmProbe", floored_probe(float(value))),
         "lda": lambda: patch(loop, "WarmProbe", discriminant_probe(float(value))),
+        "cmn": lambda: patch(heads.LoopHead, "probabilities", mass_normalized(value)),
         "selftrain": lambda: patch(heads.LoopHead, "probabilities", self_trained(float(value), x)),
         "variant": lambda: patch(registry, "STRATEGIES", {**registry.STRATEGIES, "hybrid": _variant(value)}),
         "C": lambda: None,
@@ -174,6 +181,15 @@ def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndar
     finally:
         for owner, attribute, old in reversed(saved):
             setattr(owner, attribute, old)
+
+
+@contextmanager
+def levers(settings: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndarray | None = None) -> Iterator[float]:
+    """Every lever of ``settings`` (joined by "+": `cmn=probe+w=0.4`) in place while the block runs; yields the
+    probe's C to simulate with (the last `C=` given, else the default)."""
+    with ExitStack() as stack:
+        cs = [stack.enter_context(lever(setting, x, labels, test)) for setting in settings.split("+")]
+        yield next((c for c in reversed(cs) if c != DEFAULT_C), DEFAULT_C)
 
 
 def ordered_picks(
@@ -241,7 +257,7 @@ def spread_over(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(class index of each label, label spreading's probabilities over the head's graph), as the head computes."""
     known = np.array([classes.index(name) for name in labels])
-    return known, spreading.spread_labels(head.graph(), labelled, known, len(classes))
+    return known, heads.spread_labels(head.graph(), labelled, known, len(classes))
 
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -323,6 +339,27 @@ def val_weight(count: int, truth: Sequence[str], test: np.ndarray | None) -> Cal
     return probabilities
 
 
+def mass_normalized(target: str) -> Callable[..., np.ndarray]:
+    """LoopHead.probabilities with spreading's class mass (Zhu et al. 2003) set before the mix to ``target``'s
+    shares: ``probe`` (the probe's predicted shares, as the product does since 2026-12-04), ``uniform``, ``none``
+    (the mix as it was before), ``both`` (the probe's, and the mix normalized to them again)."""
+    if target not in ("none", "uniform", "probe", "both"):
+        raise SystemExit(f"unknown class mass {target!r}: none, uniform, probe or both")
+
+    def probabilities(
+        head: heads.LoopHead, probe: np.ndarray, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
+    ) -> np.ndarray:
+        if head.name == "probe":
+            return probe
+        _, spread = spread_over(head, labelled, labels, classes)
+        share = np.full(len(classes), 1.0 / len(classes)) if target == "uniform" else probe.mean(axis=0)
+        massed = spread if target == "none" else spreading.with_class_mass(spread, share)
+        mixed = heads.geometric_mix(probe, massed, heads.PROBE_WEIGHT)
+        return spreading.with_class_mass(mixed, share) if target == "both" else mixed
+
+    return probabilities
+
+
 def discriminant_probe(shrinkage: float) -> type[loop.WarmProbe]:
     """The loop's probe as linear discriminant analysis over the standardized embeddings: class means and one
     covariance shrunk toward its diagonal by ``shrinkage`` (0: Ledoit-Wolf's own choice), still a linear head."""
@@ -396,11 +433,74 @@ def standardized(then: strategies.Strategy) -> strategies.Strategy:
     return picks
 
 
+def badge_picks(
+    embeddings: np.ndarray,
+    labelled: np.ndarray,
+    probabilities: np.ndarray | None,
+    batch: int,
+    rng: np.random.Generator,
+    eligible: np.ndarray | None = None,
+) -> np.ndarray:
+    """BADGE (Ash et al. 2020) for the linear head: k-means++ seeding over each eligible image's gradient embedding
+    (its probabilities minus its predicted class's one-hot, times its standardized embedding), so that a batch is
+    both uncertain (long gradients) and spread out (gradients in different directions). The distances come from
+    the two factors' inner products; the C x D gradients are never built."""
+    if probabilities is None:
+        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+    pool = np.flatnonzero(strategies.eligible_mask(labelled, eligible))
+    x = np.asarray(embeddings, np.float32)
+    z = ((x[pool] - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)).astype(np.float32)
+    r = np.asarray(probabilities[pool], np.float32).copy()
+    r[np.arange(len(pool)), r.argmax(axis=1)] -= 1.0
+    norms = (r * r).sum(axis=1) * (z * z).sum(axis=1)
+    chosen = [int(np.argmax(norms))]
+    nearest = np.full(len(pool), np.inf, np.float32)
+    while len(chosen) < min(batch, len(pool)):
+        last = chosen[-1]
+        distance = norms + norms[last] - 2.0 * (r @ r[last]) * (z @ z[last])
+        nearest = np.minimum(nearest, np.maximum(distance, 0.0))
+        nearest[chosen] = 0.0
+        if nearest.sum() <= 0:
+            break
+        chosen.append(int(rng.choice(len(pool), p=nearest / nearest.sum())))
+    return pool[np.asarray(chosen, np.int64)]
+
+
+def most_uncertain_picks(
+    embeddings: np.ndarray,
+    labelled: np.ndarray,
+    probabilities: np.ndarray | None,
+    batch: int,
+    rng: np.random.Generator,
+    eligible: np.ndarray | None = None,
+) -> np.ndarray:
+    """The hybrid before 2026-12-04's class mass: of each k-means cluster of the margin candidates its most
+    uncertain image, where the hybrid now takes the one nearest the cluster's centre."""
+    if probabilities is None:
+        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+    from sklearn.cluster import KMeans
+
+    allowed = strategies.eligible_mask(labelled, eligible)
+    margins = strategies.uncertainty_scores(probabilities, "margin")
+    candidates = strategies.most_uncertain(margins, allowed, hybrid.CANDIDATES * batch, rng)
+    if len(candidates) <= batch:
+        return candidates
+    clusters = KMeans(batch, n_init=1, random_state=int(rng.integers(2**31))).fit_predict(
+        np.asarray(embeddings[candidates], np.float32)
+    )
+    groups = [np.flatnonzero(clusters == k) for k in range(batch)]
+    return np.asarray([candidates[g[np.argmax(margins[candidates[g]])]] for g in groups if len(g)], np.int64)
+
+
 def _variant(name: str) -> strategies.Strategy:
     if name == "std":
         return standardized(hybrid.hybrid)
     if name == "balanced":
         return balanced_picks
+    if name == "badge":
+        return badge_picks
+    if name == "most-uncertain":
+        return most_uncertain_picks
     if name == "ordered":
         return ordered_picks
     if name.startswith("typi"):
@@ -423,7 +523,7 @@ def run(
     its time, and with ``random`` the mean and standard deviation of random picks with the probe at that many labels."""
     x, labels, test = data
     started = time.perf_counter()
-    with lever(setting, x, labels, test) as c:
+    with levers(setting, x, labels, test) as c:
         head = heads.LoopHead("spreading", x)  # built inside: the graph's levers must be in place
         curves = [
             simulate(x, labels, test, "hybrid", budget, step, seed, c=c, head=head, queue=queue)

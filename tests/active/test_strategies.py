@@ -208,19 +208,27 @@ def test_k_center_picks_the_eligible_unlabelled_images_farthest_from_the_labelle
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_hybrid_takes_the_most_uncertain_image_of_each_cluster(seed: int) -> None:
-    """Four clusters far apart, three allowed images in each: one pick per cluster, the one with the highest
-    score, in whatever order the candidates come; with one to pick, the highest score of all."""
+def test_the_hybrid_takes_the_image_nearest_the_centre_of_each_cluster_of_the_uncertain(seed: int) -> None:
+    """Four clusters far apart, four allowed images in each, of which the three most uncertain are candidates (3 x
+    4 picks): one pick per cluster, the candidate nearest its cluster's mean, in whatever order they come; with one
+    to pick, the three most uncertain of all are the candidates and the pick is the one nearest their mean."""
     rng = np.random.default_rng(seed)
     embeddings = np.concatenate([centre + rng.normal(size=(30, 4)) for centre in np.eye(4) * 100])
     allowed = np.zeros(120, bool)
-    allowed[[k * 30 + j for k in range(4) for j in (3, 11, 20)]] = True
+    allowed[[k * 30 + j for k in range(4) for j in (3, 11, 20, 27)]] = True
     scores = rng.random(120)
-    best = {k * 30 + max((3, 11, 20), key=lambda j, k=k: scores[k * 30 + j]) for k in range(4)}
+    for k in range(4):
+        scores[k * 30 + 27] = -1.0  # the least uncertain of its cluster: not a candidate
+
+    def nearest_mean(members: list[int]) -> int:
+        centre = embeddings[members].mean(axis=0)
+        return members[int(np.argmin(((embeddings[members] - centre) ** 2).sum(axis=1)))]
+
+    expected = {nearest_mean([k * 30 + j for j in (3, 11, 20)]) for k in range(4)}
     picks = clustered_uncertain(embeddings, scores, allowed, 4, rng)
-    assert sorted(picks.tolist()) == sorted(best)
-    top = int(np.flatnonzero(allowed)[np.argmax(scores[allowed])])
-    assert clustered_uncertain(embeddings, scores, allowed, 1, rng).tolist() == [top]
+    assert sorted(picks.tolist()) == sorted(expected)
+    top3 = [int(i) for i in np.flatnonzero(allowed)[np.argsort(-scores[allowed])][:3]]
+    assert clustered_uncertain(embeddings, scores, allowed, 1, rng).tolist() == [nearest_mean(top3)]
 
 
 def test_typiclust_takes_one_typical_image_per_uncovered_cluster(fashion_pixels: Data) -> None:

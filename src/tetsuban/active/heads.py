@@ -3,8 +3,9 @@ by, the app suggests from and the validation accuracy of each retrain scores.
 
 - ``probe``: the linear probe alone.
 - ``spreading``: the probe's probabilities and label spreading's over the graph of every image in the project
-  (:mod:`tetsuban.learn.spreading`), mixed as a geometric mean (the probe weighing 0.6). The unlabelled images shape
-  the borders between classes; measured in bench/results/active.md.
+  (:mod:`tetsuban.learn.spreading`), each class's mass in spreading's set to the probe's predicted share of the
+  images, mixed as a geometric mean (the probe weighing 0.4). The unlabelled images shape the borders between
+  classes; measured in bench/results/active.md and bench/results/loop_levers.md.
 
 Spreading is transductive: it gives probabilities for the project's images only. ``tetsuban train`` ships a model
 for new images, so it trains the probe; the loop's head only decides what is shown and queued.
@@ -19,11 +20,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from tetsuban.errors import ConfigError
-from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels
+from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels, with_class_mass
 
 HEADS = ("probe", "spreading")
 DEFAULT_HEAD = "spreading"
-PROBE_WEIGHT = 0.6  # the probe's share of the geometric mean (bench: 0.5-0.6 best on emoji and fashion-mnist)
+PROBE_WEIGHT = 0.4  # the probe's share of the geometric mean (bench/results/loop_levers.md: with class mass)
 
 
 def check_head(name: str) -> str:
@@ -53,7 +54,7 @@ class LoopHead:
             return probe
         index = {name: k for k, name in enumerate(classes)}
         spread = spread_labels(self.graph(), labelled, np.array([index[n] for n in labels]), len(classes))
-        return geometric_mix(probe, spread, PROBE_WEIGHT)
+        return geometric_mix(probe, with_class_mass(spread, probe.mean(axis=0)), PROBE_WEIGHT)
 
     def graph(self) -> sp.csr_matrix:
         """The neighbour graph of the loop's images, built once."""

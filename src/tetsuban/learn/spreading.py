@@ -7,8 +7,9 @@ weighted by its similarity cubed (near neighbours count far more than far ones),
 D^-1/2 W D^-1/2. Spreading iterates F <- alpha S F + (1 - alpha) Y from the labelled images' one-hot rows Y, each
 class's rows scaled to sum to one, so that a class with many labels does not flood the graph.
 
-It is transductive: it gives probabilities for the images in the graph, not a model for new images. The loop mixes
-it with the probe (:func:`geometric_mix`), whose probabilities exist for any image.
+It is transductive: it gives probabilities for the images in the graph, not a model for new images. The loop gives
+each class the share of the images the probe predicts for it (:func:`with_class_mass`), then mixes it with the
+probe (:func:`geometric_mix`), whose probabilities exist for any image.
 """
 
 from __future__ import annotations
@@ -81,6 +82,20 @@ def spread_labels(
     spread = np.maximum(spread, 0.0)
     total = spread.sum(axis=1, keepdims=True)
     return np.where(total > 0, spread / np.where(total > 0, total, 1.0), 1.0 / classes)
+
+
+def with_class_mass(probabilities: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """``probabilities`` (N, K) with each class's column scaled so that its mean over the rows is ``share`` (K,),
+    then each row normalised again: class mass normalisation (Zhu et al. 2003, "Semi-supervised learning using
+    Gaussian fields and harmonic functions"). Spreading gives more of the graph to a class whose labels sit in a
+    dense, well-connected part of it, whatever the class's true share; the loop passes the probe's."""
+    p = np.asarray(probabilities, np.float64)
+    target = np.asarray(share, np.float64)
+    if target.shape != (p.shape[1],) or (target < 0).any():
+        raise ConfigError(f"One non-negative share per class ({p.shape[1]}) is needed. Got {target.shape}.")
+    scaled = p * (target / np.maximum(p.mean(axis=0), 1e-12))
+    total = scaled.sum(axis=1, keepdims=True)
+    return np.where(total > 0, scaled / np.where(total > 0, total, 1.0), 1.0 / p.shape[1])
 
 
 def geometric_mix(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
