@@ -23,8 +23,9 @@ default and for each lever. A lever is `name=value`:
   toward its diagonal; 0: Ledoit-Wolf's own choice), still a linear head;
 - `selftrain=0.1`: the spreading head's probe refitted on the labelled images and every unlabelled one, pseudo-
   labelled with the head's most probable class and weighing this much (self-training), then mixed again;
-- `cmn=none`: spreading mixed as it comes, without its class mass set to the probe's shares (the default since
-  2026-12-04); `cmn=uniform`: set to equal shares; `cmn=both`: the mix set to the probe's shares too;
+- `cmn=none`: spreading mixed as it comes, without class mass normalisation (which the default has since
+  2026-12-04: each class's share set to the probe's); `cmn=uniform`: equal shares; `cmn=both`: the mix set to the
+  probe's shares too;
 - `variant=balanced`: margin candidates taken in equal shares from each predicted class, then clustered as the
   hybrid does; `variant=typi100`: TypiClust's picks until 100 labels (the default: until the head exists);
   `variant=ordered`: the hybrid's picks queued most uncertain first (it queues them by cluster);
@@ -474,8 +475,8 @@ def most_uncertain_picks(
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The hybrid before 2026-12-04's class mass: of each k-means cluster of the margin candidates its most
-    uncertain image, where the hybrid now takes the one nearest the cluster's centre."""
+    """The hybrid before 2026-12-04: of each k-means cluster of the margin candidates its most uncertain image,
+    where the hybrid now takes the one nearest the cluster's centre."""
     if probabilities is None:
         return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
     from sklearn.cluster import KMeans
@@ -506,7 +507,7 @@ def _variant(name: str) -> strategies.Strategy:
     if name.startswith("typi"):
         count, _, then = name[4:].partition("-")
         return typiclust_until(int(count), ordered_picks if then == "ordered" else hybrid.hybrid)
-    raise SystemExit(f"unknown variant {name!r}: balanced, ordered, typiN or typiN-ordered")
+    raise SystemExit(f"unknown variant {name!r}: std, balanced, badge, most-uncertain, ordered, typiN, typiN-ordered")
 
 
 def run(
