@@ -79,9 +79,7 @@ def spread_labels(
     spread = seeds.copy()
     for _ in range(iterations):
         spread = alpha * (graph @ spread) + (1.0 - alpha) * seeds
-    spread = np.maximum(spread, 0.0)
-    total = spread.sum(axis=1, keepdims=True)
-    return np.where(total > 0, spread / np.where(total > 0, total, 1.0), 1.0 / classes)
+    return _rows_summing_to_one(np.maximum(spread, 0.0))
 
 
 def with_class_mass(probabilities: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -93,9 +91,13 @@ def with_class_mass(probabilities: np.ndarray, share: np.ndarray) -> np.ndarray:
     target = np.asarray(share, np.float64)
     if target.shape != (p.shape[1],) or (target < 0).any():
         raise ConfigError(f"One non-negative share per class ({p.shape[1]}) is needed. Got {target.shape}.")
-    scaled = p * (target / np.maximum(p.mean(axis=0), 1e-12))
-    total = scaled.sum(axis=1, keepdims=True)
-    return np.where(total > 0, scaled / np.where(total > 0, total, 1.0), 1.0 / p.shape[1])
+    return _rows_summing_to_one(p * (target / np.maximum(p.mean(axis=0), 1e-12)))
+
+
+def _rows_summing_to_one(scores: np.ndarray) -> np.ndarray:
+    """Non-negative ``scores`` (N, K) with each row divided by its sum; a row of zeros becomes uniform."""
+    total = scores.sum(axis=1, keepdims=True)
+    return np.where(total > 0, scores / np.where(total > 0, total, 1.0), 1.0 / scores.shape[1])
 
 
 def geometric_mix(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
