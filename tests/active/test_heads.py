@@ -7,13 +7,19 @@ import numpy as np
 import pytest
 
 from tests.conftest import pooled_7x7
-from tetsuban.active.heads import PROBE_WEIGHT
+from tetsuban.active.heads import AGREEMENT_POWER, PROBE_WEIGHT
 from tetsuban.active.loop import LabelLoop
 from tetsuban.active.registry import strategy_named
 from tetsuban.active.simulate import accuracy_of, simulate
 from tetsuban.active.strategies import uncertainty_scores
 from tetsuban.errors import ConfigError
-from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels, with_class_mass
+from tetsuban.learn.spreading import (
+    geometric_mix,
+    neighbour_weights,
+    spread_labels,
+    with_agreeing_edges,
+    with_class_mass,
+)
 from tetsuban.reports.simulation_report import baseline_run
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -34,13 +40,15 @@ def _labelled_loop(x: np.ndarray, y: np.ndarray, head: str) -> LabelLoop:
 
 
 def _spreading_mix(x: np.ndarray, probe: np.ndarray, rows: np.ndarray, labels: list[str], classes: tuple) -> np.ndarray:
-    spread = spread_labels(neighbour_graph(x), rows, np.array([classes.index(n) for n in labels]), len(classes))
+    graph = with_agreeing_edges(neighbour_weights(x), probe, AGREEMENT_POWER)
+    spread = spread_labels(graph, rows, np.array([classes.index(n) for n in labels]), len(classes))
     return geometric_mix(probe, with_class_mass(spread, probe.mean(axis=0)), PROBE_WEIGHT)
 
 
 def test_the_spreading_head_publishes_and_queues_by_the_probe_mixed_with_spreading(fashion_pixels: Data) -> None:
-    """The head's probabilities are the probe's mixed with spreading's, each class's mass in spreading's set to the
-    probe's predicted share; the margin queue picks by them."""
+    """The head's probabilities are the probe's mixed with spreading's, over the graph with its edges weighed by
+    the probe's same-class chance, each class's mass in spreading's set to the probe's predicted share; the margin
+    queue picks by them."""
     x, y = _features(fashion_pixels, 800)
     loop = _labelled_loop(x, y, "spreading")
     snapshot = loop.snapshot

@@ -11,7 +11,15 @@ from tests.conftest import pooled_7x7
 from tetsuban.active.heads import PROBE_WEIGHT
 from tetsuban.active.loop import WarmProbe
 from tetsuban.errors import ConfigError
-from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels, with_class_mass
+from tetsuban.learn.spreading import (
+    geometric_mix,
+    neighbour_graph,
+    neighbour_weights,
+    normalised,
+    spread_labels,
+    with_agreeing_edges,
+    with_class_mass,
+)
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -45,6 +53,56 @@ def test_the_graph_joins_each_image_to_its_k_most_similar_both_ways_weighted_and
     assert sp.issparse(graph) and graph.shape == (600, 600)
     assert np.abs(graph.toarray() - expected).max() < 1e-5
     assert abs(graph - graph.T).max() < 1e-12
+    assert np.abs(neighbour_weights(x, k).toarray() - w).max() < 1e-5  # the weights before normalisation
+
+
+def _probe_over(x: np.ndarray, y: np.ndarray, per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(the labelled rows, the probe's probabilities for every image): ``per_class`` random labels of each class."""
+    rng = np.random.default_rng(seed)
+    labelled = np.concatenate(
+        [rng.choice(np.flatnonzero(y == name), per_class, replace=False) for name in sorted(set(y))]
+    )
+    return labelled, WarmProbe(x).fit(x[labelled], list(y[labelled])).probabilities(x)
+
+
+def test_agreeing_edges_are_the_weights_times_the_probes_same_class_chance_normalised(fashion_pixels: Data) -> None:
+    """W[i, j] (p_i . p_j)^power, then D^-1/2 W D^-1/2 again; power 0 is the graph as built."""
+    x, y = pooled_7x7(fashion_pixels[0][:400]), fashion_pixels[1][:400]
+    _, probe = _probe_over(x, y, 4)
+    w = neighbour_weights(x).toarray()
+    refined = w * (probe @ probe.T) ** 1.5
+    degree = refined.sum(axis=1)
+    expected = refined / np.sqrt(np.outer(degree, degree))
+
+    graph = with_agreeing_edges(neighbour_weights(x), probe, 1.5)
+
+    assert np.abs(graph.toarray() - expected).max() < 1e-10
+    assert abs(graph - graph.T).max() < 1e-12
+    assert np.abs(with_agreeing_edges(neighbour_weights(x), probe, 0.0) - neighbour_graph(x)).max() < 1e-12
+    with pytest.raises(ConfigError, match="One row of probabilities per image"):
+        with_agreeing_edges(neighbour_weights(x), probe[:-1], 1.0)
+    with pytest.raises(ConfigError, match="power"):
+        with_agreeing_edges(neighbour_weights(x), probe, -1.0)
+
+
+def test_spreading_over_agreeing_edges_is_right_more_often_on_real_images(fashion_pixels: Data) -> None:
+    """3,000 real images, a probe from 10 labels per class: spreading over the graph whose edges are weighed by the
+    probe beats spreading over the graph as built, in each of three draws of the labels (by 0.005 to 0.010 when
+    written; the weight on edges that join two classes fell from 0.26 to 0.20 of the whole)."""
+    x, y = pooled_7x7(fashion_pixels[0]), fashion_pixels[1]
+    classes = sorted(set(y))
+    weights = neighbour_weights(x)
+    gains = []
+    for seed in range(3):
+        labelled, probe = _probe_over(x, y, 10, seed)
+        others = np.setdiff1d(np.arange(len(y)), labelled)
+
+        def accuracy(graph: sp.csr_matrix) -> float:
+            spread = spread_labels(graph, labelled, np.array([classes.index(n) for n in y[labelled]]), len(classes))
+            return float(np.mean(np.asarray(classes)[spread[others].argmax(axis=1)] == y[others]))
+
+        gains.append(accuracy(with_agreeing_edges(weights, probe, 1.0)) - accuracy(normalised(weights)))
+    assert min(gains) > 0.0 and float(np.mean(gains)) > 0.004, gains
 
 
 def test_with_fewer_images_than_neighbours_every_other_image_is_a_neighbour(fashion_pixels: Data) -> None:

@@ -3,9 +3,10 @@ by, the app suggests from and the validation accuracy of each retrain scores.
 
 - ``probe``: the linear probe alone.
 - ``spreading``: the probe's probabilities and label spreading's over the graph of every image in the project
-  (:mod:`tetsuban.learn.spreading`), each class's mass in spreading's set to the probe's predicted share of the
-  images, mixed as a geometric mean (the probe weighing 0.4). The unlabelled images shape the borders between
-  classes; measured in bench/results/active.md and bench/results/loop_levers.md.
+  (:mod:`tetsuban.learn.spreading`), each edge weighed by the probe's chance that its two images share a class,
+  each class's mass in spreading's set to the probe's predicted share of the images, mixed as a geometric mean
+  (the probe weighing 0.4). The unlabelled images shape the borders between classes, the probe says where they
+  run; measured in bench/results/active.md and bench/results/loop_levers.md.
 
 Spreading is transductive: it gives probabilities for the project's images only. ``tetsuban train`` ships a model
 for new images, so it trains the probe; the loop's head only decides what is shown and queued.
@@ -20,11 +21,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from tetsuban.errors import ConfigError
-from tetsuban.learn.spreading import geometric_mix, neighbour_graph, spread_labels, with_class_mass
+from tetsuban.learn.spreading import (
+    geometric_mix,
+    neighbour_weights,
+    spread_labels,
+    with_agreeing_edges,
+    with_class_mass,
+)
 
 HEADS = ("probe", "spreading")
 DEFAULT_HEAD = "spreading"
 PROBE_WEIGHT = 0.4  # the probe's share of the geometric mean (bench/results/loop_levers.md: with class mass)
+AGREEMENT_POWER = 1.0  # each edge times the probe's chance that its ends share a class, to this power
 
 
 def check_head(name: str) -> str:
@@ -35,14 +43,14 @@ def check_head(name: str) -> str:
 
 
 class LoopHead:
-    """One loop's head over its images (``embeddings``, N x D). Spreading's graph is built at the first use, in
-    the thread that retrains (the app's background retrain; its first retrain at start), and kept, as the images
-    do not change during a loop."""
+    """One loop's head over its images (``embeddings``, N x D). Spreading's graph weights are built at the first
+    use, in the thread that retrains (the app's background retrain; its first retrain at start), and kept, as the
+    images do not change during a loop; each retrain weighs their edges by its probe."""
 
     def __init__(self, name: str, embeddings: np.ndarray) -> None:
         self.name = check_head(name)
         self._embeddings = embeddings
-        self._graph: sp.csr_matrix | None = None
+        self._weights: sp.csr_matrix | None = None
         self._lock = threading.Lock()
 
     def probabilities(
@@ -53,12 +61,13 @@ class LoopHead:
         if self.name == "probe":
             return probe
         index = {name: k for k, name in enumerate(classes)}
-        spread = spread_labels(self.graph(), labelled, np.array([index[n] for n in labels]), len(classes))
+        graph = with_agreeing_edges(self.weights(), probe, AGREEMENT_POWER)
+        spread = spread_labels(graph, labelled, np.array([index[n] for n in labels]), len(classes))
         return geometric_mix(probe, with_class_mass(spread, probe.mean(axis=0)), PROBE_WEIGHT)
 
-    def graph(self) -> sp.csr_matrix:
-        """The neighbour graph of the loop's images, built once."""
+    def weights(self) -> sp.csr_matrix:
+        """The neighbour graph's weights over the loop's images, before normalisation, built once."""
         with self._lock:
-            if self._graph is None:
-                self._graph = neighbour_graph(self._embeddings)
-            return self._graph
+            if self._weights is None:
+                self._weights = neighbour_weights(self._embeddings)
+            return self._weights

@@ -7,9 +7,10 @@ weighted by its similarity cubed (near neighbours count far more than far ones),
 D^-1/2 W D^-1/2. Spreading iterates F <- alpha S F + (1 - alpha) Y from the labelled images' one-hot rows Y, each
 class's rows scaled to sum to one, so that a class with many labels does not flood the graph.
 
-It is transductive: it gives probabilities for the images in the graph, not a model for new images. The loop gives
-each class the share of the images the probe predicts for it (:func:`with_class_mass`), then mixes it with the
-probe (:func:`geometric_mix`), whose probabilities exist for any image.
+It is transductive: it gives probabilities for the images in the graph, not a model for new images. The loop thins
+the graph's edges where the probe sees a border between classes (:func:`with_agreeing_edges`) before spreading,
+gives each class the share of the images the probe predicts for it (:func:`with_class_mass`), then mixes it with
+the probe (:func:`geometric_mix`), whose probabilities exist for any image.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ _EPS = 1e-6
 def neighbour_graph(embeddings: np.ndarray, k: int = DEFAULT_NEIGHBOURS) -> sp.csr_matrix:
     """The normalised, symmetric k-nearest-neighbour graph S (N, N) of ``embeddings`` (N, D); see the module.
     With N images, at most N - 1 are an image's neighbours."""
+    return normalised(neighbour_weights(embeddings, k))
+
+
+def neighbour_weights(embeddings: np.ndarray, k: int = DEFAULT_NEIGHBOURS) -> sp.csr_matrix:
+    """The symmetric weights W (N, N) of the k-nearest-neighbour graph of ``embeddings`` (N, D), before
+    :func:`normalised`: each image's ``k`` most similar images, each edge weighted by its similarity cubed."""
     check_int("k", k, 1, 10_000)
     x = np.asarray(embeddings, np.float32)
     n = len(x)
@@ -50,10 +57,29 @@ def neighbour_graph(embeddings: np.ndarray, k: int = DEFAULT_NEIGHBOURS) -> sp.c
         similarity[start : start + len(block)] = np.take_along_axis(block, part, axis=1)
     weights = np.maximum(similarity, 0.0).astype(np.float64) ** SIMILARITY_POWER
     w = sp.csr_matrix((weights.ravel(), (np.repeat(np.arange(n), k), near.ravel())), shape=(n, n))
-    w = w + w.T
-    degree = np.asarray(w.sum(axis=1)).ravel()
+    return sp.csr_matrix(w + w.T)
+
+
+def normalised(weights: sp.csr_matrix) -> sp.csr_matrix:
+    """D^-1/2 W D^-1/2 of symmetric ``weights`` W, D their row sums; a row of zeros stays zero."""
+    degree = np.asarray(weights.sum(axis=1)).ravel()
     inverse_root = sp.diags(np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-300)), 0.0))
-    return sp.csr_matrix(inverse_root @ w @ inverse_root)
+    return sp.csr_matrix(inverse_root @ weights @ inverse_root)
+
+
+def with_agreeing_edges(weights: sp.csr_matrix, probabilities: np.ndarray, power: float) -> sp.csr_matrix:
+    """The normalised graph (:func:`normalised`) of ``weights`` W (N, N) with each edge (i, j) multiplied by
+    (p_i . p_j)^``power``: the chance that a model with ``probabilities`` p (N, K) puts both its ends in one class.
+    Edges across a border the model sees thin out, so that spreading's labels flow less across it; power 0 leaves
+    the graph as it was."""
+    p = np.asarray(probabilities, np.float64)
+    if p.ndim != 2 or p.shape[0] != weights.shape[0]:
+        raise ConfigError(f"One row of probabilities per image ({weights.shape[0]}) is needed. Got {p.shape}.")
+    if not 0.0 <= power <= 16.0:
+        raise ConfigError(f"The agreement power must be in [0, 16]. Got {power}.")
+    w = weights.tocoo()
+    same_class = np.einsum("ij,ij->i", p[w.row], p[w.col])
+    return normalised(sp.csr_matrix((w.data * same_class**power, (w.row, w.col)), shape=w.shape))
 
 
 def spread_labels(
