@@ -33,7 +33,7 @@ from PIL import Image
 from probe_accuracy import FASHION, datasets_dir
 
 from tetsuban import Project
-from tetsuban.active.heads import DEFAULT_HEAD, PROBE_WEIGHT
+from tetsuban.active.heads import AGREEMENT_POWER, DEFAULT_HEAD, PROBE_WEIGHT
 from tetsuban.active.registry import DEFAULT_STRATEGY
 from tetsuban.active.simulate import Curve, labels_to_reach, mean_curves, run_name
 from tetsuban.ingest.idx import read_idx
@@ -160,7 +160,8 @@ def write_table(
         f"{platform.python_version()}, default backbone (EfficientNet-Lite0), retrained every {args.step} labels. "
         "Heads: `probe` is class-balanced logistic regression (C = 0.1, on embeddings standardized over all "
         f"images); `spreading` is the probe's probabilities and label spreading's ({DEFAULT_NEIGHBOURS}-nearest-"
-        "neighbour graph of all the project's images, test images included, never their labels), each class's "
+        "neighbour graph of all the project's images, test images included, never their labels; each edge weighed "
+        f"by the probe's chance that its two images share a class, to the power {AGREEMENT_POWER}), each class's "
         "mass in spreading's set to the probe's predicted share, mixed as a geometric mean (the probe weighing "
         f"{PROBE_WEIGHT}). Mean test accuracy ± standard deviation over "
         f"{args.seeds} seeds. Before the head exists (the first {args.step} labels) random picks at random and "

@@ -15,6 +15,11 @@ default and for each lever. A lever is `name=value`:
   before each row is normalised (an image the labels barely reach leans on the probe);
 - `alpha=0.9`, `iters=100`, `k=6`, `power=2`: label spreading's alpha and iterations, the graph's neighbours and
   the similarity's power;
+- `refine=2`: the power of the probe's same-class chance that each edge of the graph is multiplied by at each
+  retrain (tetsuban.active.heads.AGREEMENT_POWER, 1 in the default; `refine=0`: the graph as built); `rounds=2`:
+  the head computed twice, the second graph weighed by the first mix instead of the probe;
+- `graph=taps3`: the graph from embeddings whose tapped blocks' dimensions weigh 3 times as much after
+  standardizing (`graph=sqrt-taps3`: each value's signed square root first);
 - `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES);
 - `C=0.05`: the probe's C;
 - `floor=0.1`: the loop's probe divides each dimension by its spread over every image plus this share of the
@@ -31,8 +36,12 @@ default and for each lever. A lever is `name=value`:
   `variant=ordered`: the hybrid's picks queued most uncertain first (it queues them by cluster);
   `variant=typi50-ordered`: both; `variant=std`: the hybrid over embeddings standardized per dimension;
   `variant=badge`: BADGE's k-means++ over gradient embeddings; `variant=most-uncertain`: each cluster's most
-  uncertain image, where the hybrid takes the one nearest the centre (since 2026-12-04).
-Levers join with "+" (`cmn=none+w=0.6`: the head before 2026-12-04). The levers that replace the head's
+  uncertain image, where the hybrid takes the one nearest the centre (since 2026-12-04); `variant=disagree`,
+  `divergence`, `probe-margin`, `spread-margin`, `entropy`: the hybrid's candidates by another score (the mix's
+  margin with the images where the probe and spreading disagree first; their symmetric divergence; the probe's or
+  spreading's own margin; the mix's entropy).
+Levers join with "+" (`refine=0`: the default before the graph's edges were weighed by the probe;
+`cmn=none+w=0.6+refine=0+variant=most-uncertain`: the one before class mass). The levers that replace the head's
 probabilities (`w=auto`, `w=valN`, `selftrain`) mix without class mass, as the head did when they were measured.
 `--random 1000` adds random picks with the probe at 1,000 labels under each lever, at the same cadence (issue 20's
 target; a lever of the probe moves it too; the probe warm-started at every step ends elsewhere than one fit).
@@ -161,14 +170,20 @@ def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndar
         "iters": lambda: patch(
             heads, "spread_labels", functools.partial(spreading.spread_labels, iterations=int(value))
         ),
-        "k": lambda: patch(heads, "neighbour_graph", functools.partial(spreading.neighbour_graph, k=int(value))),
+        "k": lambda: patch(heads, "neighbour_weights", functools.partial(spreading.neighbour_weights, k=int(value))),
         "power": lambda: patch(spreading, "SIMILARITY_POWER", float(value)),
+        "graph": lambda: patch(spreading, "_unit_rows", graph_rows(value)),
         "cand": lambda: patch(hybrid, "CANDIDATES", int(value)),
         "floor": lambda: patch(loop, "WarmProbe", floored_probe(float(value))),
         "lda": lambda: patch(loop, "WarmProbe", discriminant_probe(float(value))),
         "cmn": lambda: patch(heads.LoopHead, "probabilities", mass_normalized(value)),
+        "refine": lambda: patch(heads, "AGREEMENT_POWER", float(value)),
+        "rounds": lambda: patch(heads.LoopHead, "probabilities", refined_rounds(int(value))),
         "selftrain": lambda: patch(heads.LoopHead, "probabilities", self_trained(float(value), x)),
-        "variant": lambda: patch(registry, "STRATEGIES", {**registry.STRATEGIES, "hybrid": _variant(value)}),
+        "variant": lambda: (
+            patch(registry, "STRATEGIES", {**registry.STRATEGIES, "hybrid": _variant(value)}),
+            patch(heads, "geometric_mix", recording_mix) if value in VIEW_SCORES else None,
+        ),
         "C": lambda: None,
         "default": lambda: None,
     }
@@ -191,6 +206,25 @@ def levers(settings: str, x: np.ndarray, labels: Sequence[str] = (), test: np.nd
     with ExitStack() as stack:
         cs = [stack.enter_context(lever(setting, x, labels, test)) for setting in settings.split("+")]
         yield next((c for c in reversed(cs) if c != DEFAULT_C), DEFAULT_C)
+
+
+POOLED_WIDTH = 1280  # EfficientNet-Lite0's pooled features; the tapped blocks' means follow them
+
+
+def graph_rows(rule: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The `graph=` lever: the neighbour graph's unit rows from embeddings standardized per dimension, then changed
+    as ``rule`` says: `tapsW` multiplies the tapped blocks' dimensions by W, `sqrt-tapsW` takes each value's signed
+    square root before standardizing too."""
+    root = rule.startswith("sqrt-")
+    weight = float(rule.removeprefix("sqrt-").removeprefix("taps"))
+
+    def unit_rows(x: np.ndarray) -> np.ndarray:
+        values = np.sign(x) * np.sqrt(np.abs(x)) if root else x
+        z = (values - values.mean(axis=0)) / (values.std(axis=0) + 1e-6)
+        z[:, POOLED_WIDTH:] *= weight
+        return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-6)
+
+    return unit_rows
 
 
 def ordered_picks(
@@ -254,11 +288,13 @@ def smoothed_spread(share: float) -> Callable[..., np.ndarray]:
 
 
 def spread_over(
-    head: heads.LoopHead, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
+    head: heads.LoopHead, probe: np.ndarray, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(class index of each label, label spreading's probabilities over the head's graph), as the head computes."""
+    """(class index of each label, label spreading's probabilities over the head's graph, its edges weighed by
+    ``probe``), as the head computes."""
     known = np.array([classes.index(name) for name in labels])
-    return known, heads.spread_labels(head.graph(), labelled, known, len(classes))
+    graph = heads.with_agreeing_edges(head.weights(), probe, heads.AGREEMENT_POWER)
+    return known, heads.spread_labels(graph, labelled, known, len(classes))
 
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -296,7 +332,7 @@ def prequential_weight(by_accuracy: bool = False, least: int = 20) -> Callable[.
     ) -> np.ndarray:
         if head.name == "probe":
             return probe
-        known, spread = spread_over(head, labelled, labels, classes)
+        known, spread = spread_over(head, probe, labelled, labels, classes)
         state = head.__dict__.setdefault("_prequential", {})
         before = state.get("labelled")
         if before is None or state["classes"] != classes or not np.isin(before, labelled).all():
@@ -331,7 +367,7 @@ def val_weight(count: int, truth: Sequence[str], test: np.ndarray | None) -> Cal
     ) -> np.ndarray:
         if head.name == "probe":
             return probe
-        _, spread = spread_over(head, labelled, labels, classes)
+        _, spread = spread_over(head, probe, labelled, labels, classes)
         rows = val[np.isin(val, labelled, invert=True) & np.isin(names[val], classes)]
         y = np.array([classes.index(name) for name in names[rows]])
         weight = best_weight(probe[rows], spread[rows], y, True) if len(rows) else heads.PROBE_WEIGHT
@@ -352,11 +388,31 @@ def mass_normalized(target: str) -> Callable[..., np.ndarray]:
     ) -> np.ndarray:
         if head.name == "probe":
             return probe
-        _, spread = spread_over(head, labelled, labels, classes)
+        _, spread = spread_over(head, probe, labelled, labels, classes)
         share = np.full(len(classes), 1.0 / len(classes)) if target == "uniform" else probe.mean(axis=0)
         massed = spread if target == "none" else spreading.with_class_mass(spread, share)
         mixed = heads.geometric_mix(probe, massed, heads.PROBE_WEIGHT)
         return spreading.with_class_mass(mixed, share) if target == "both" else mixed
+
+    return probabilities
+
+
+def refined_rounds(rounds: int) -> Callable[..., np.ndarray]:
+    """The `rounds=` lever: the head's probabilities computed ``rounds`` times, each round's graph weighed by the
+    last round's mix instead of the probe (round one is the default's)."""
+
+    def probabilities(
+        head: heads.LoopHead, probe: np.ndarray, labelled: np.ndarray, labels: Sequence[str], classes: tuple[str, ...]
+    ) -> np.ndarray:
+        if head.name == "probe":
+            return probe
+        known = np.array([classes.index(name) for name in labels])
+        mixed = probe
+        for _ in range(rounds):
+            graph = heads.with_agreeing_edges(head.weights(), mixed, heads.AGREEMENT_POWER)
+            spread = heads.spread_labels(graph, labelled, known, len(classes))
+            mixed = heads.geometric_mix(probe, heads.with_class_mass(spread, probe.mean(axis=0)), heads.PROBE_WEIGHT)
+        return mixed
 
     return probabilities
 
@@ -398,7 +454,7 @@ def self_trained(weight: float, x: np.ndarray) -> Callable[..., np.ndarray]:
     ) -> np.ndarray:
         if head.name == "probe":
             return probe
-        known, spread = spread_over(head, labelled, labels, classes)
+        known, spread = spread_over(head, probe, labelled, labels, classes)
         mixed = spreading.geometric_mix(probe, spread, heads.PROBE_WEIGHT)
         others = np.setdiff1d(np.arange(len(z)), labelled)
         rows, targets = np.concatenate([labelled, others]), np.concatenate([known, mixed[others].argmax(axis=1)])
@@ -493,6 +549,60 @@ def most_uncertain_picks(
     return np.asarray([candidates[g[np.argmax(margins[candidates[g]])]] for g in groups if len(g)], np.int64)
 
 
+_MIXED: dict[str, np.ndarray] = {}  # the last geometric mix's inputs: the probe's and spreading's probabilities
+
+
+def recording_mix(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
+    """spreading.geometric_mix, keeping its inputs for the strategies that score by each view."""
+    _MIXED["probe"], _MIXED["spread"] = first, second
+    return spreading.geometric_mix(first, second, weight)
+
+
+def _margin_of(p: np.ndarray) -> np.ndarray:
+    return strategies.uncertainty_scores(p, "margin")
+
+
+def _disagreement(mixed: np.ndarray) -> np.ndarray:
+    """The mix's margin, plus one where the probe and spreading predict different classes (those first)."""
+    apart = _MIXED["probe"].argmax(axis=1) != _MIXED["spread"].argmax(axis=1)
+    return _margin_of(mixed) + apart.astype(float)
+
+
+def _divergence(mixed: np.ndarray) -> np.ndarray:
+    """The probe's and spreading's symmetric Kullback-Leibler divergence."""
+    p, q = (np.clip(_MIXED[v], 1e-9, 1.0) for v in ("probe", "spread"))
+    return ((p - q) * (np.log(p) - np.log(q))).sum(axis=1)
+
+
+VIEW_SCORES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "probe-margin": lambda mixed: _margin_of(_MIXED["probe"]),
+    "spread-margin": lambda mixed: _margin_of(_MIXED["spread"]),
+    "disagree": _disagreement,
+    "divergence": _divergence,
+    "entropy": lambda mixed: strategies.uncertainty_scores(mixed, "entropy"),
+}
+
+
+def view_scored(name: str) -> strategies.Strategy:
+    """The hybrid with its candidates scored by VIEW_SCORES[name] instead of the mix's margin (the `variant=` lever
+    records the mix's inputs for these)."""
+
+    def picks(
+        embeddings: np.ndarray,
+        labelled: np.ndarray,
+        probabilities: np.ndarray | None,
+        batch: int,
+        rng: np.random.Generator,
+        eligible: np.ndarray | None = None,
+    ) -> np.ndarray:
+        allowed = strategies.eligible_mask(labelled, eligible)
+        if probabilities is None or batch >= allowed.sum():
+            return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+        return hybrid.clustered_uncertain(embeddings, VIEW_SCORES[name](probabilities), allowed, batch, rng)
+
+    return picks
+
+
 def _variant(name: str) -> strategies.Strategy:
     if name == "std":
         return standardized(hybrid.hybrid)
@@ -504,6 +614,8 @@ def _variant(name: str) -> strategies.Strategy:
         return most_uncertain_picks
     if name == "ordered":
         return ordered_picks
+    if name in VIEW_SCORES:
+        return view_scored(name)
     if name.startswith("typi"):
         count, _, then = name[4:].partition("-")
         return typiclust_until(int(count), ordered_picks if then == "ordered" else hybrid.hybrid)
