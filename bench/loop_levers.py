@@ -78,6 +78,7 @@ from tetsuban.learn import spreading
 from tetsuban.learn.head import DEFAULT_C
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loop_levers.md"
+Target = tuple[float, float, float]  # random picks' mean, standard deviation and median at their label count
 STEP = 50  # bench/active_sim.py's; the app retrains every 20 labels (tetsuban serve --retrain-every)
 
 
@@ -631,9 +632,10 @@ def run(
     queue: int | None = None,
     random: int | None = None,
     first_seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, tuple[float, float] | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, Target | None, float]:
     """Label counts, mean and standard deviation of the default's test accuracy over ``seeds`` with ``setting``,
-    its time, and with ``random`` the mean and standard deviation of random picks with the probe at that many labels."""
+    its time, with ``random`` the mean, standard deviation and median of random picks with the probe at that many
+    labels, and the default's median at the last budget."""
     x, labels, test = data
     started = time.perf_counter()
     with levers(setting, x, labels, test) as c:
@@ -650,9 +652,10 @@ def run(
                 for seed in range(first_seed, first_seed + seeds)
             ]
             ends = [curve.accuracy[-1] for curve in picked]
-            target = (float(np.mean(ends)), float(np.std(ends)))
+            target = (float(np.mean(ends)), float(np.std(ends)), float(np.median(ends)))
     scores = np.array([curve.accuracy for curve in curves])
-    return np.asarray(curves[0].labels), scores.mean(axis=0), scores.std(axis=0), seconds, target
+    median = float(np.median(scores[:, -1]))
+    return np.asarray(curves[0].labels), scores.mean(axis=0), scores.std(axis=0), seconds, target, median
 
 
 def main() -> None:
@@ -673,16 +676,18 @@ def main() -> None:
     for setting in ["default", *args.levers]:
         row = run(setting, data, args.budget, args.seeds, args.step, args.queue, args.random, args.first_seed)
         rows.append((setting, *row))
-        print(setting, " ".join(f"{m:.4f}" for m in row[1]), f"{row[3]:.0f} s", row[4], flush=True)
+        print(setting, " ".join(f"{m:.4f}" for m in row[1]), f"{row[3]:.0f} s", row[4], row[5], flush=True)
     write_table(args, rows)
 
 
-Row = tuple[str, np.ndarray, np.ndarray, np.ndarray, float, tuple[float, float] | None]
+Row = tuple[str, np.ndarray, np.ndarray, np.ndarray, float, Target | None, float]
 
 
 def write_table(args: argparse.Namespace, rows: list[Row]) -> None:
     counts = rows[0][1]
-    target = f" | random + probe at {args.random} | against it at {counts[-1]}" if args.random else ""
+    target = (
+        f" | random + probe at {args.random} (median) | against it at {counts[-1]} (medians)" if args.random else ""
+    )
     lines = [
         "# Levers of the labelling loop, one at a time",
         "",
@@ -695,17 +700,25 @@ def write_table(args: argparse.Namespace, rows: list[Row]) -> None:
         f"The default (`hybrid + spreading`) and each lever through the product's simulator on the embeddings of "
         f"bench/active_sim.py's {args.dataset} project, retrained every {args.step} labels (each retrain queueing "
         f"{args.queue or args.step} picks); mean test accuracy ± "
-        f"standard deviation over {args.seeds} seeds, and the difference from the default at the last budget"
+        f"standard deviation over {args.seeds} seeds, the median at the last budget, and the mean's difference from "
+        "the default's there"
         f"{'' if args.random is None else ', and from random picks with the probe (the same lever, same seeds)'}.",
         "",
-        "| lever | " + " | ".join(str(n) for n in counts) + f" | against the default at {counts[-1]}{target} | time |",
-        "|---|" + "---:|" * (len(counts) + (4 if args.random else 2)),
+        "| lever | "
+        + " | ".join(str(n) for n in counts)
+        + f" | median at {counts[-1]} | against the default at {counts[-1]}{target} | time |",
+        "|---|" + "---:|" * (len(counts) + (5 if args.random else 3)),
     ]
     base = rows[0][2][-1]
-    for setting, _, mean, spread, seconds, random in rows:
+    for setting, _, mean, spread, seconds, random, median in rows:
         cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(mean, spread, strict=True))
-        versus = f" | {random[0]:.3f} ± {random[1]:.3f} | {mean[-1] - random[0]:+.4f}" if random is not None else ""
-        lines.append(f"| {setting} | {cells} | {mean[-1] - base:+.4f}{versus} | {seconds:.0f} s |")
+        versus = (
+            f" | {random[0]:.3f} ± {random[1]:.3f} ({random[2]:.3f}) | {mean[-1] - random[0]:+.4f} "
+            f"({median - random[2]:+.4f})"
+            if random is not None
+            else ""
+        )
+        lines.append(f"| {setting} | {cells} | {median:.3f} | {mean[-1] - base:+.4f}{versus} | {seconds:.0f} s |")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
