@@ -620,7 +620,8 @@ def _variant(name: str) -> strategies.Strategy:
     if name.startswith("typi"):
         count, _, then = name[4:].partition("-")
         return typiclust_until(int(count), ordered_picks if then == "ordered" else hybrid.hybrid)
-    raise SystemExit(f"unknown variant {name!r}: std, balanced, badge, most-uncertain, ordered, typiN, typiN-ordered")
+    known = ", ".join(["std", "balanced", "badge", "most-uncertain", "ordered", *VIEW_SCORES, "typiN", "typiN-ordered"])
+    raise SystemExit(f"unknown variant {name!r}: {known}")
 
 
 def run(
