@@ -294,8 +294,7 @@ def spread_over(
     """(class index of each label, label spreading's probabilities over the head's graph, its edges weighed by
     ``probe``), as the head computes."""
     known = np.array([classes.index(name) for name in labels])
-    graph = heads.with_agreeing_edges(head.weights(), probe, heads.AGREEMENT_POWER)
-    return known, heads.spread_labels(graph, labelled, known, len(classes))
+    return known, head.spread(probe, labelled, known)
 
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -410,8 +409,7 @@ def refined_rounds(rounds: int) -> Callable[..., np.ndarray]:
         known = np.array([classes.index(name) for name in labels])
         mixed = probe
         for _ in range(rounds):
-            graph = heads.with_agreeing_edges(head.weights(), mixed, heads.AGREEMENT_POWER)
-            spread = heads.spread_labels(graph, labelled, known, len(classes))
+            spread = head.spread(mixed, labelled, known)
             mixed = heads.geometric_mix(probe, heads.with_class_mass(spread, probe.mean(axis=0)), heads.PROBE_WEIGHT)
         return mixed
 

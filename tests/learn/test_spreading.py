@@ -181,9 +181,7 @@ def test_class_mass_brings_spreading_to_the_probes_shares_on_real_images(fashion
     some classes' labels); with class mass they come closer to them, and the mix still beats the probe alone."""
     x, y = pooled_7x7(fashion_pixels[0]), fashion_pixels[1]
     classes = sorted(set(y))
-    rng = np.random.default_rng(0)
-    labelled = np.concatenate([rng.choice(np.flatnonzero(y == name), 5, replace=False) for name in classes])
-    probe = WarmProbe(x).fit(x[labelled], list(y[labelled])).probabilities(x)
+    labelled, probe = _probe_over(x, y, 5)
     spread = spread_labels(neighbour_graph(x), labelled, np.array([classes.index(n) for n in y[labelled]]), 10)
     share = probe.mean(axis=0)
 
@@ -221,10 +219,8 @@ def test_with_five_labels_per_class_the_mix_with_spreading_beats_the_probe_on_re
     graph = neighbour_graph(x)
     gains = []
     for seed in range(5):
-        rng = np.random.default_rng(seed)
-        labelled = np.concatenate([rng.choice(np.flatnonzero(y == name), 5, replace=False) for name in classes])
+        labelled, probe = _probe_over(x, y, 5, seed)
         others = np.setdiff1d(np.arange(len(y)), labelled)
-        probe = WarmProbe(x).fit(x[labelled], list(y[labelled])).probabilities(x)
         spread = spread_labels(graph, labelled, np.array([classes.index(n) for n in y[labelled]]), len(classes))
         mixed = geometric_mix(probe, spread, 0.6)
 

@@ -61,9 +61,14 @@ class LoopHead:
         if self.name == "probe":
             return probe
         index = {name: k for k, name in enumerate(classes)}
-        graph = with_agreeing_edges(self.weights(), probe, AGREEMENT_POWER)
-        spread = spread_labels(graph, labelled, np.array([index[n] for n in labels]), len(classes))
+        spread = self.spread(probe, labelled, np.array([index[n] for n in labels]))
         return geometric_mix(probe, with_class_mass(spread, probe.mean(axis=0)), PROBE_WEIGHT)
+
+    def spread(self, weighing: np.ndarray, labelled: np.ndarray, class_of: np.ndarray) -> np.ndarray:
+        """Label spreading's probabilities (N, K) of the class indices ``class_of`` of the images at rows
+        ``labelled``, over the graph with its edges weighed by the probabilities ``weighing`` (N, K; the probe's)."""
+        graph = with_agreeing_edges(self.weights(), weighing, AGREEMENT_POWER)
+        return spread_labels(graph, labelled, class_of, weighing.shape[1])
 
     def weights(self) -> sp.csr_matrix:
         """The neighbour graph's weights over the loop's images, before normalisation, built once."""
