@@ -1,4 +1,5 @@
-"""Ctrl-C during a database write is held back until the write has ended, then raised."""
+"""Ctrl-C during a database write, or while a progress display starts or stops, is held back until that has ended,
+then raised."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from io import StringIO
 
 import pytest
+from rich.console import Console
 
+from tetsuban import console
 from tetsuban.interrupts import interrupts_deferred
 
 
@@ -67,3 +71,33 @@ def test_a_handler_of_someone_elses_and_other_threads_are_left_alone() -> None:
     thread.start()
     thread.join()
     assert handlers == [signal.default_int_handler]
+
+
+class _CtrlCOnFirstWrite(StringIO):
+    """A terminal whose first write comes with a Ctrl-C: the first thing a progress display writes is the escape that
+    hides the cursor, half-way through starting it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+
+    def write(self, text: str) -> int:
+        if not self.interrupted:
+            self.interrupted = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().write(text)
+
+
+def test_ctrl_c_while_the_progress_display_starts_is_raised_and_the_display_taken_down(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    terminal = _CtrlCOnFirstWrite()
+    shown = Console(file=terminal, force_terminal=True, width=80)
+    monkeypatch.setattr(console, "err", shown)
+    reached = []
+    with pytest.raises(KeyboardInterrupt), console.progress("Importing") as update:
+        update(1, 10)
+        reached.append("the work went on after Ctrl-C")
+    assert reached == []  # the Ctrl-C was raised where the display was started, not lost
+    assert not shown._render_hooks and shown._live_stack == []  # nothing of the display is left
+    assert terminal.getvalue().endswith("\x1b[?25h")  # the cursor is shown again

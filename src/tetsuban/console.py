@@ -37,6 +37,7 @@ from tetsuban.evaluate.doctor import Finding
 from tetsuban.evaluate.run import Evaluation
 from tetsuban.finetune.run import Step, StepFn
 from tetsuban.ingest.engine import ImportReport
+from tetsuban.interrupts import interrupts_deferred
 from tetsuban.learn.card import FinetunedHeadCard, HeadCard, KnnHeadCard
 from tetsuban.learn.predict import PredictReport
 from tetsuban.learn.train import TrainReport
@@ -104,8 +105,7 @@ def progress_bars(*descriptions: str) -> Iterator[list[ProgressFn]]:
 
     def updater(index: int) -> ProgressFn:
         def update(done: int, total: int | None) -> None:
-            if not bar.live.is_started:
-                bar.start()
+            _start(bar)
             if index not in tasks:
                 tasks[index] = bar.add_task(descriptions[index], total=total)
             bar.update(tasks[index], completed=done, total=total)
@@ -115,7 +115,23 @@ def progress_bars(*descriptions: str) -> Iterator[list[ProgressFn]]:
     try:
         yield [updater(index) for index in range(len(descriptions))]
     finally:
-        if bar.live.is_started:
+        _stop(bar)
+
+
+def _start(bar: Progress) -> None:
+    """Show the display if it is not shown yet, with Ctrl-C held until it is: Rich's display interrupted half-way
+    through starting cannot be stopped (its stop takes down a hook the start had not put up yet), and the error that
+    stopping it raises would hide the Ctrl-C, so that the command ends with a traceback instead of saying how to
+    resume."""
+    if not bar.live.is_started:
+        with interrupts_deferred():
+            bar.start()
+
+
+def _stop(bar: Progress) -> None:
+    """Take the display down if it is shown, with Ctrl-C held until it is, so that the terminal gets its cursor back."""
+    if bar.live.is_started:
+        with interrupts_deferred():
             bar.stop()
 
 
@@ -128,7 +144,7 @@ def finetune_progress() -> Iterator[StepFn]:
 
     def update(step: Step) -> None:
         if not bar.live.is_started:
-            bar.start()
+            _start(bar)
             if step.resumed:
                 bar.console.print(f"Resuming from the checkpoint: epoch {step.epoch}.")
         name = (step.stage, step.epoch)
@@ -142,8 +158,7 @@ def finetune_progress() -> Iterator[StepFn]:
     try:
         yield update
     finally:
-        if bar.live.is_started:
-            bar.stop()
+        _stop(bar)
 
 
 def show_import(report: ImportReport, shown: int = 20) -> None:
