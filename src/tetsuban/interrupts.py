@@ -2,7 +2,8 @@
 bytecodes, and one raised inside the database library's own clean-up (a connection's rollback on return to its
 pool) can leave a transaction open on SQLite, holding the write lock, so that recording the run as interrupted
 then waits for a lock its own process holds and fails. Inside :func:`interrupts_deferred` a Ctrl-C is noted and
-raised when the block has ended, its transaction committed or rolled back."""
+raised when the block has ended, its transaction committed or rolled back. The console holds it the same way while
+a progress display starts or stops (Rich's display half started cannot be taken down)."""
 
 from __future__ import annotations
 
