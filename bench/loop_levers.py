@@ -47,11 +47,12 @@ probabilities (`w=auto`, `w=valN`, `selftrain`) mix without class mass, as the h
 target; a lever of the probe moves it too; the probe warm-started at every step ends elsewhere than one fit).
 Writes bench/results/loop_levers.md (or --out). Beside other jobs on two cores run it with one BLAS thread
 (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1): with two, a run took 13x as long.
-`--step 20 --queue 80` is the app's cadence; `--first-seed 30` runs fresh seeds (30, 31, ...) to confirm a lever
-chosen on the first ones.
+`--resize 224` embeds the project with its preprocess resizing to 224 instead of 256 before the crop to 224 (a
+square image then loses none of its border; give it its own --cache). `--step 20 --queue 80` is the app's
+cadence; `--first-seed 30` runs fresh seeds (30, 31, ...) to confirm a lever chosen on the first ones.
 
 Usage: python bench/loop_levers.py [--dataset fashion] [--budget 300] [--seeds 5] [--step 50] [--queue 80]
-       [--cache F.npz] [--random 1000] [--first-seed 30] [--levers w=0.7 cand=2 ...]
+       [--cache F.npz] [--resize 224] [--random 1000] [--first-seed 30] [--levers w=0.7 cand=2 ...]
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ from typing import Any
 import numpy as np
 from active_sim import emoji_project, fashion_project
 
+from tetsuban import Project
 from tetsuban.active import heads, hybrid, loop, registry, strategies
 from tetsuban.active.simulate import simulate
 from tetsuban.active.stage import active_data, simulation_inputs
@@ -82,26 +84,45 @@ Target = tuple[float, float, float]  # random picks' mean, standard deviation an
 STEP = 50  # bench/active_sim.py's; the app retrains every 20 labels (tetsuban serve --retrain-every)
 
 
-def embedded(name: str, cache: Path | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """The dataset's embeddings, labels and test mask, from a project built as bench/active_sim.py builds it; kept
-    in (and read back from) ``cache`` when given."""
+def embedded(
+    name: str, cache: Path | None = None, resize: int | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The dataset's embeddings, labels and test mask, from a project built as bench/active_sim.py builds it (its
+    preprocess resizing to ``resize`` instead of the default's 256 before the crop to 224, when given); kept in (and
+    read back from) ``cache`` when given."""
     if cache is not None and cache.is_file():
         with np.load(cache) as saved:
             return saved["x"], [str(v) for v in saved["labels"]], saved["test"]
-    data = _embedded(name)
+    data = _embedded(name, resize)
     if cache is not None:
         np.savez(cache, x=data[0], labels=np.asarray(data[1]), test=data[2])
     return data
 
 
-def _embedded(name: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+def _embedded(name: str, resize: int | None) -> tuple[np.ndarray, list[str], np.ndarray]:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="loop-levers-") as tmp:
         work = Path(tmp)
         project = fashion_project(work, rng) if name == "fashion" else emoji_project(work)
+        if resize is not None:
+            project = resized_first(project, resize)
         with project:
             x, labels, test = simulation_inputs(active_data(project.workspace))
     return np.asarray(x, np.float32), list(labels), np.asarray(test, bool)
+
+
+def resized_first(project: Project, size: int) -> Project:
+    """The project reopened with its preprocess resizing the shorter side to ``size`` before the crop to 224 (224:
+    no crop of a square image), as a user edits tetsuban.toml."""
+    root = project.root
+    project.close()
+    toml = root / "tetsuban.toml"
+    shipped = '{ step = "resize", size = 256 }'
+    text = toml.read_text(encoding="utf-8")
+    if text.count(shipped) != 1:
+        raise SystemExit(f"{toml} does not resize to 256 once: the default pipeline changed; update this bench.")
+    toml.write_text(text.replace(shipped, f'{{ step = "resize", size = {size} }}'), encoding="utf-8")
+    return Project.open(root)
 
 
 def balanced_picks(
@@ -663,14 +684,15 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed + 1, ...")
-    parser.add_argument("--levers", nargs="*", default=["w=0.7", "cand=2", "variant=balanced"])
+    parser.add_argument("--levers", nargs="*", default=[], help="levers to run beside the default (none: it alone)")
     parser.add_argument("--step", type=int, default=STEP, help="labels between retrains")
     parser.add_argument("--queue", type=int, help="picks queued at each retrain (the app: 4 x its retrain cadence)")
     parser.add_argument("--cache", type=Path, help="an .npz keeping the embeddings between runs")
+    parser.add_argument("--resize", type=int, help="the preprocess's resize before the crop to 224 (default 256)")
     parser.add_argument("--random", type=int, help="also random picks with the probe at this many labels")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    data = embedded(args.dataset, args.cache)
+    data = embedded(args.dataset, args.cache, args.resize)
     rows = []
     for setting in ["default", *args.levers]:
         row = run(setting, data, args.budget, args.seeds, args.step, args.queue, args.random, args.first_seed)
@@ -693,8 +715,9 @@ def write_table(args: argparse.Namespace, rows: list[Row]) -> None:
         f"`python bench/loop_levers.py --dataset {args.dataset} --budget {args.budget} --seeds {args.seeds} "
         f"{'' if not args.first_seed else f'--first-seed {args.first_seed} '}"
         f"--step {args.step}{'' if args.queue is None else f' --queue {args.queue}'}"
-        f"{'' if args.random is None else f' --random {args.random}'} "
-        f"--levers {' '.join(args.levers)}` on {datetime.now(UTC):%Y-%m-%d}: "
+        f"{'' if args.random is None else f' --random {args.random}'}"
+        f"{'' if args.resize is None else f' --resize {args.resize}'}"
+        f"{'' if not args.levers else ' --levers ' + ' '.join(args.levers)}` on {datetime.now(UTC):%Y-%m-%d}: "
         f"Python {platform.python_version()}. "
         f"The default (`hybrid + spreading`) and each lever through the product's simulator on the embeddings of "
         f"bench/active_sim.py's {args.dataset} project, retrained every {args.step} labels (each retrain queueing "
