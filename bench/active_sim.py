@@ -38,7 +38,7 @@ from probe_accuracy import FASHION, datasets_dir
 from tetsuban import Project
 from tetsuban.active.heads import AGREEMENT_POWER, DEFAULT_HEAD, PROBE_WEIGHT
 from tetsuban.active.registry import DEFAULT_STRATEGY
-from tetsuban.active.simulate import Curve, labels_to_reach, run_name
+from tetsuban.active.simulate import Curve, labels_to_reach, run_name, seed_scores
 from tetsuban.ingest.idx import read_idx
 from tetsuban.learn.spreading import DEFAULT_NEIGHBOURS
 
@@ -99,16 +99,10 @@ class Summary:
 
 def summaries(curves: list[Curve]) -> dict[str, Summary]:
     """Per run name (strategy + head), its curve summarised over the seeds."""
-    grouped: dict[str, list[Curve]] = {}
-    for curve in curves:
-        grouped.setdefault(curve.run, []).append(curve)
-    out = {}
-    for name, runs in grouped.items():
-        length = min(len(r.accuracy) for r in runs)
-        scores = np.array([r.accuracy[:length] for r in runs])
-        counts = np.asarray(runs[0].labels[:length])
-        out[name] = Summary(counts, np.median(scores, 0), scores.min(0), scores.max(0), scores.mean(0))
-    return out
+    return {
+        name: Summary(counts, np.median(s, 0), s.min(0), s.max(0), s.mean(0))
+        for name, (counts, s) in seed_scores(curves).items()
+    }
 
 
 def check_targets(curves: list[Curve], default: str, head: str, statistic: str) -> dict[str, object]:

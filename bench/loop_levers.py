@@ -623,7 +623,44 @@ def view_scored(name: str) -> strategies.Strategy:
     return picks
 
 
+_DEGREES: dict[tuple[int, int], np.ndarray] = {}  # per embeddings array: each image's degree in the graph
+
+
+def _degrees(embeddings: np.ndarray) -> np.ndarray:
+    """Each image's weighted degree in spreading's graph over its median: how many near images call it near."""
+    key = (id(embeddings), len(embeddings))
+    if key not in _DEGREES:
+        degree = np.asarray(spreading.neighbour_weights(embeddings).sum(axis=1)).ravel()
+        _DEGREES.clear()
+        _DEGREES[key] = degree / np.median(degree)
+    return _DEGREES[key]
+
+
+def central_picks(power: float) -> strategies.Strategy:
+    """The hybrid with each candidate's uncertainty (one minus the mix's margin) times its degree in the graph to
+    ``power``: a label where many images lie spreads further (the `variant=centralP` lever)."""
+
+    def picks(
+        embeddings: np.ndarray,
+        labelled: np.ndarray,
+        probabilities: np.ndarray | None,
+        batch: int,
+        rng: np.random.Generator,
+        eligible: np.ndarray | None = None,
+    ) -> np.ndarray:
+        allowed = strategies.eligible_mask(labelled, eligible)
+        if probabilities is None or batch >= allowed.sum():
+            return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+        uncertainty = 1.0 + strategies.uncertainty_scores(probabilities, "margin")
+        scores = uncertainty * _degrees(embeddings) ** power
+        return hybrid.clustered_uncertain(embeddings, scores, allowed, batch, rng)
+
+    return picks
+
+
 def _variant(name: str) -> strategies.Strategy:
+    if name.startswith("central"):
+        return central_picks(float(name[len("central") :] or 1.0))
     if name == "std":
         return standardized(hybrid.hybrid)
     if name == "balanced":
@@ -639,7 +676,9 @@ def _variant(name: str) -> strategies.Strategy:
     if name.startswith("typi"):
         count, _, then = name[4:].partition("-")
         return typiclust_until(int(count), ordered_picks if then == "ordered" else hybrid.hybrid)
-    known = ", ".join(["std", "balanced", "badge", "most-uncertain", "ordered", *VIEW_SCORES, "typiN", "typiN-ordered"])
+    known = ", ".join(
+        ["std", "balanced", "badge", "most-uncertain", "ordered", *VIEW_SCORES, "typiN", "typiN-ordered", "centralP"]
+    )
     raise SystemExit(f"unknown variant {name!r}: {known}")
 
 

@@ -124,18 +124,23 @@ def simulate_all(
     return curves
 
 
-def mean_curves(curves: Sequence[Curve]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per run name (strategy + head): label counts, mean accuracy over seeds and its standard deviation (runs cut
-    to the shortest)."""
+def seed_scores(curves: Sequence[Curve]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per run name (strategy + head): label counts and the accuracy of each seed at each count, one row per seed
+    (runs cut to the shortest)."""
     grouped: dict[str, list[Curve]] = {}
     for curve in curves:
         grouped.setdefault(curve.run, []).append(curve)
     out = {}
     for name, runs in grouped.items():
         length = min(len(r.accuracy) for r in runs)
-        scores = np.array([r.accuracy[:length] for r in runs])
-        out[name] = (np.asarray(runs[0].labels[:length]), scores.mean(axis=0), scores.std(axis=0))
+        out[name] = (np.asarray(runs[0].labels[:length]), np.array([r.accuracy[:length] for r in runs]))
     return out
+
+
+def mean_curves(curves: Sequence[Curve]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per run name (strategy + head): label counts, mean accuracy over seeds and its standard deviation (runs cut
+    to the shortest)."""
+    return {name: (counts, s.mean(axis=0), s.std(axis=0)) for name, (counts, s) in seed_scores(curves).items()}
 
 
 def labels_to_reach(counts: np.ndarray, accuracy: np.ndarray, target: float) -> int | None:
