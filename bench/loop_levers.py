@@ -20,7 +20,9 @@ default and for each lever. A lever is `name=value`:
   the head computed twice, the second graph weighed by the first mix instead of the probe;
 - `graph=taps3`: the graph from embeddings whose tapped blocks' dimensions weigh 3 times as much after
   standardizing (`graph=sqrt-taps3`: each value's signed square root first);
-- `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES);
+- `cand=2`: the margin candidates per pick (tetsuban.active.hybrid.CANDIDATES); `density=0.25`: the power of each
+  candidate's degree in the head's graph that its uncertainty is multiplied by (tetsuban.active.hybrid.
+  DENSITY_POWER, 0.1 in the default; `density=0`: the mix's margin alone, the default before);
 - `C=0.05`: the probe's C;
 - `floor=0.1`: the loop's probe divides each dimension by its spread over every image plus this share of the
   median spread (`tetsuban train`'s probe floors the spread over its labelled images so; the loop's does not);
@@ -132,10 +134,11 @@ def balanced_picks(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """The hybrid's clustered margin picks from candidates drawn in equal shares from each predicted class."""
     if probabilities is None:
-        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible, density)
     allowed = strategies.eligible_mask(labelled, eligible)
     margins = strategies.uncertainty_scores(probabilities, "margin")
     predicted = probabilities.argmax(axis=1)
@@ -160,10 +163,11 @@ def typiclust_until(labels: int, then: strategies.Strategy = hybrid.hybrid) -> s
         batch: int,
         rng: np.random.Generator,
         eligible: np.ndarray | None = None,
+        density: np.ndarray | None = None,
     ) -> np.ndarray:
         if labelled.sum() < labels:
             return strategies.typiclust(embeddings, labelled, None, batch, rng, eligible)
-        return then(embeddings, labelled, probabilities, batch, rng, eligible)
+        return then(embeddings, labelled, probabilities, batch, rng, eligible, density)
 
     return picks
 
@@ -196,6 +200,7 @@ def lever(setting: str, x: np.ndarray, labels: Sequence[str] = (), test: np.ndar
         "power": lambda: patch(spreading, "SIMILARITY_POWER", float(value)),
         "graph": lambda: patch(spreading, "_unit_rows", graph_rows(value)),
         "cand": lambda: patch(hybrid, "CANDIDATES", int(value)),
+        "density": lambda: patch(hybrid, "DENSITY_POWER", float(value)),
         "floor": lambda: patch(loop, "WarmProbe", floored_probe(float(value))),
         "lda": lambda: patch(loop, "WarmProbe", discriminant_probe(float(value))),
         "cmn": lambda: patch(heads.LoopHead, "probabilities", mass_normalized(value)),
@@ -256,10 +261,11 @@ def ordered_picks(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """The hybrid's picks, the most uncertain first (the hybrid orders them by cluster): where the queue holds more
     picks than are labelled before the next retrain, the labelled ones are the most uncertain of the spread-out."""
-    picks = hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+    picks = hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible, density)
     if probabilities is None:
         return picks
     margins = strategies.uncertainty_scores(probabilities, "margin")
@@ -500,12 +506,13 @@ def standardized(then: strategies.Strategy) -> strategies.Strategy:
         batch: int,
         rng: np.random.Generator,
         eligible: np.ndarray | None = None,
+        density: np.ndarray | None = None,
     ) -> np.ndarray:
         if id(embeddings) not in kept:
             kept.clear()
             x = np.asarray(embeddings, np.float32)
             kept[id(embeddings)] = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
-        return then(kept[id(embeddings)], labelled, probabilities, batch, rng, eligible)
+        return then(kept[id(embeddings)], labelled, probabilities, batch, rng, eligible, density)
 
     return picks
 
@@ -517,13 +524,14 @@ def badge_picks(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """BADGE (Ash et al. 2020) for the linear head: k-means++ seeding over each eligible image's gradient embedding
     (its probabilities minus its predicted class's one-hot, times its standardized embedding), so that a batch is
     both uncertain (long gradients) and spread out (gradients in different directions). The distances come from
     the two factors' inner products; the C x D gradients are never built."""
     if probabilities is None:
-        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible, density)
     pool = np.flatnonzero(strategies.eligible_mask(labelled, eligible))
     x = np.asarray(embeddings, np.float32)
     z = ((x[pool] - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)).astype(np.float32)
@@ -550,11 +558,12 @@ def most_uncertain_picks(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """The hybrid before 2026-12-04: of each k-means cluster of the margin candidates its most uncertain image,
     where the hybrid now takes the one nearest the cluster's centre."""
     if probabilities is None:
-        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+        return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible, density)
     from sklearn.cluster import KMeans
 
     allowed = strategies.eligible_mask(labelled, eligible)
@@ -614,53 +623,17 @@ def view_scored(name: str) -> strategies.Strategy:
         batch: int,
         rng: np.random.Generator,
         eligible: np.ndarray | None = None,
+        density: np.ndarray | None = None,
     ) -> np.ndarray:
         allowed = strategies.eligible_mask(labelled, eligible)
         if probabilities is None or batch >= allowed.sum():
-            return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
+            return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible, density)
         return hybrid.clustered_uncertain(embeddings, VIEW_SCORES[name](probabilities), allowed, batch, rng)
 
     return picks
 
 
-_DEGREES: dict[tuple[int, int], np.ndarray] = {}  # per embeddings array: each image's degree in the graph
-
-
-def _degrees(embeddings: np.ndarray) -> np.ndarray:
-    """Each image's weighted degree in spreading's graph over its median: how many near images call it near."""
-    key = (id(embeddings), len(embeddings))
-    if key not in _DEGREES:
-        degree = np.asarray(spreading.neighbour_weights(embeddings).sum(axis=1)).ravel()
-        _DEGREES.clear()
-        _DEGREES[key] = degree / np.median(degree)
-    return _DEGREES[key]
-
-
-def central_picks(power: float) -> strategies.Strategy:
-    """The hybrid with each candidate's uncertainty (one minus the mix's margin) times its degree in the graph to
-    ``power``: a label where many images lie spreads further (the `variant=centralP` lever)."""
-
-    def picks(
-        embeddings: np.ndarray,
-        labelled: np.ndarray,
-        probabilities: np.ndarray | None,
-        batch: int,
-        rng: np.random.Generator,
-        eligible: np.ndarray | None = None,
-    ) -> np.ndarray:
-        allowed = strategies.eligible_mask(labelled, eligible)
-        if probabilities is None or batch >= allowed.sum():
-            return hybrid.hybrid(embeddings, labelled, probabilities, batch, rng, eligible)
-        uncertainty = 1.0 + strategies.uncertainty_scores(probabilities, "margin")
-        scores = uncertainty * _degrees(embeddings) ** power
-        return hybrid.clustered_uncertain(embeddings, scores, allowed, batch, rng)
-
-    return picks
-
-
 def _variant(name: str) -> strategies.Strategy:
-    if name.startswith("central"):
-        return central_picks(float(name[len("central") :] or 1.0))
     if name == "std":
         return standardized(hybrid.hybrid)
     if name == "balanced":
@@ -676,9 +649,7 @@ def _variant(name: str) -> strategies.Strategy:
     if name.startswith("typi"):
         count, _, then = name[4:].partition("-")
         return typiclust_until(int(count), ordered_picks if then == "ordered" else hybrid.hybrid)
-    known = ", ".join(
-        ["std", "balanced", "badge", "most-uncertain", "ordered", *VIEW_SCORES, "typiN", "typiN-ordered", "centralP"]
-    )
+    known = ", ".join(["std", "balanced", "badge", "most-uncertain", "ordered", *VIEW_SCORES, "typiN", "typiN-ordered"])
     raise SystemExit(f"unknown variant {name!r}: {known}")
 
 

@@ -11,11 +11,12 @@ from tetsuban.active.heads import AGREEMENT_POWER, PROBE_WEIGHT
 from tetsuban.active.loop import LabelLoop
 from tetsuban.active.registry import strategy_named
 from tetsuban.active.simulate import accuracy_of, simulate
-from tetsuban.active.strategies import uncertainty_scores
+from tetsuban.active.strategies import Strategy, uncertainty_scores
 from tetsuban.errors import ConfigError
 from tetsuban.learn.spreading import (
     geometric_mix,
     neighbour_weights,
+    relative_degrees,
     spread_labels,
     with_agreeing_edges,
     with_class_mass,
@@ -132,3 +133,43 @@ def test_the_simulator_labels_the_first_step_of_each_larger_queue_as_the_app_doe
     assert simulate(x, list(y), test, "hybrid", 60, 20, seed=3, head="probe").accuracy != curve.accuracy
     with pytest.raises(ConfigError, match="'queue'"):
         simulate(x, list(y), test, "hybrid", 60, 20, seed=3, head="probe", queue=10)
+
+
+def _recording(seen: list[np.ndarray | None]) -> Strategy:
+    """The margin strategy, noting the density each retrain hands it."""
+
+    def picks(
+        embeddings: np.ndarray,
+        labelled: np.ndarray,
+        probabilities: np.ndarray | None,
+        batch: int,
+        rng: np.random.Generator,
+        eligible: np.ndarray | None = None,
+        density: np.ndarray | None = None,
+    ) -> np.ndarray:
+        seen.append(density)
+        return strategy_named("margin")(embeddings, labelled, probabilities, batch, rng, eligible)
+
+    return picks
+
+
+@pytest.mark.parametrize("head", ["spreading", "probe"])
+def test_each_retrain_hands_the_strategy_the_heads_graph_density_once_it_has_a_head(
+    head: str, fashion_pixels: Data
+) -> None:
+    """Before two classes are labelled there is no head and no density; after, the spreading head's relative
+    degrees over its graph of every image (the probe: none, it has no graph)."""
+    x, y = _features(fashion_pixels, 600)
+    seen: list[np.ndarray | None] = []
+    eligible = np.ones(len(x), bool)
+    loop = LabelLoop(x, eligible, _recording(seen), retrain_every=20, queue_size=10, head=head)
+    for index in range(40):
+        loop.label(index, str(y[index]))
+    assert seen[0] is None  # the loop's first queue, before any label
+    last = seen[-1]
+    if head == "probe":
+        assert all(d is None for d in seen)
+        return
+    expected = relative_degrees(neighbour_weights(x))
+    assert last is not None and np.allclose(last, expected)
+    assert float(np.median(last)) == pytest.approx(1.0) and last.min() < 0.5 < 2.0 < last.max()

@@ -16,6 +16,7 @@ from tetsuban.active.label_issues import DEFAULT_FOLDS, find_label_issues
 from tetsuban.active.loop import LabelLoop, WarmProbe
 from tetsuban.active.registry import strategy_named
 from tetsuban.errors import ConfigError
+from tetsuban.learn.spreading import neighbour_weights, relative_degrees
 
 Data = tuple[np.ndarray, np.ndarray]
 
@@ -168,8 +169,8 @@ def test_the_loop_refuses_settings_out_of_bounds_by_name(setting: str) -> None:
 
 def test_a_loop_starts_from_its_labels_retrains_on_the_nth_and_publishes_each_snapshot() -> None:
     """Given labels, the first head knows their classes; a retrain comes with the retrain_every-th label, not
-    before; the strategy is asked with the embeddings, labels, probabilities, queue size and eligible images; each
-    snapshot is published in order; the same seed queues the same images."""
+    before; the strategy is asked with the embeddings, labels, probabilities, queue size, eligible images and the
+    head's graph density; each snapshot is published in order; the same seed queues the same images."""
     x, names = _blobs()
     given: list[str | None] = [None] * len(x)
     given[0], given[-1] = names[0], names[-1]
@@ -203,8 +204,9 @@ def test_a_loop_starts_from_its_labels_retrains_on_the_nth_and_publishes_each_sn
         loop.label(row, names[row])
     assert loop.snapshot.generation == 2 and loop.snapshot.labelled == 6
     assert published == [1, 2]
-    embeddings, labelled, probabilities, batch, _, allowed = asked[-1]  # what the strategy was asked with
+    embeddings, labelled, probabilities, batch, _, allowed, density = asked[-1]  # what the strategy was asked with
     assert np.array_equal(embeddings, x.astype(np.float32)) and batch == 10  # type: ignore[arg-type]
+    assert np.allclose(density, relative_degrees(neighbour_weights(x.astype(np.float32))))  # type: ignore[arg-type]
     assert np.array_equal(labelled, [label is not None for label in loop.labels])  # type: ignore[arg-type]
     assert np.array_equal(probabilities, loop.snapshot.probabilities)  # type: ignore[arg-type]
     assert np.array_equal(allowed, eligible)  # type: ignore[arg-type]

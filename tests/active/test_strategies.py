@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tetsuban.active.hybrid import clustered_uncertain
+from tetsuban.active.hybrid import DENSITY_POWER, candidate_scores, clustered_uncertain, hybrid
 from tetsuban.active.registry import STRATEGIES, strategy_named
 from tetsuban.active.strategies import (
     farthest_first,
@@ -229,6 +229,31 @@ def test_the_hybrid_takes_the_image_nearest_the_centre_of_each_cluster_of_the_un
     assert sorted(picks.tolist()) == sorted(expected)
     top3 = [int(i) for i in np.flatnonzero(allowed)[np.argsort(-scores[allowed])][:3]]
     assert clustered_uncertain(embeddings, scores, allowed, 1, rng).tolist() == [nearest_mean(top3)]
+
+
+def test_candidates_are_scored_by_one_minus_the_margin_times_the_density_to_its_power() -> None:
+    probabilities = np.array([[0.5, 0.5, 0.0], [0.7, 0.2, 0.1], [0.4, 0.35, 0.25], [0.9, 0.05, 0.05]])
+    margins = uncertainty_scores(probabilities, "margin")
+    assert candidate_scores(probabilities, None).tolist() == margins.tolist()  # no graph: the margin as it is
+    density = np.array([0.01, 1.0, 3.0, 1.0])
+    expected = [1.0 * 0.01**DENSITY_POWER, 0.5, 0.95 * 3.0**DENSITY_POWER, 0.15]
+    assert candidate_scores(probabilities, density).tolist() == pytest.approx(expected)
+    assert 0.0 < DENSITY_POWER < 0.5  # a nudge: the margin still leads (0.1 since 2026-12-04)
+
+
+def test_the_hybrid_passes_over_uncertain_images_that_no_other_image_lies_near(fashion_pixels: Data) -> None:
+    """With the 30 most uncertain images given no density (nothing near them for a label to spread to), none of
+    them is picked; without a density the 10 picks come from exactly those 30 (3 candidates per pick)."""
+    x, labelled, probabilities, eligible = _state(fashion_pixels, 40)
+    allowed = eligible & ~labelled
+    margins = uncertainty_scores(probabilities, "margin")
+    isolated = np.flatnonzero(allowed)[np.argsort(-margins[allowed], kind="stable")][:30]
+    density = np.ones(len(x))
+    density[isolated] = 0.0
+    rng = np.random.default_rng(0)
+    assert set(hybrid(x, labelled, probabilities, 10, rng, eligible).tolist()) <= set(isolated.tolist())
+    picks = hybrid(x, labelled, probabilities, 10, rng, eligible, density)
+    assert len(picks) == 10 and not set(picks.tolist()) & set(isolated.tolist())
 
 
 def test_typiclust_takes_one_typical_image_per_uncovered_cluster(fashion_pixels: Data) -> None:

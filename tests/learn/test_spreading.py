@@ -16,6 +16,7 @@ from tetsuban.learn.spreading import (
     neighbour_graph,
     neighbour_weights,
     normalised,
+    relative_degrees,
     spread_labels,
     with_agreeing_edges,
     with_class_mass,
@@ -106,6 +107,13 @@ def test_spreading_over_agreeing_edges_is_right_more_often_on_real_images(fashio
         refined = _spreading_accuracy(with_agreeing_edges(weights, probe, 1.0), labelled, y)
         gains.append(refined - _spreading_accuracy(normalised(weights), labelled, y))
     assert min(gains) > 0.0 and float(np.mean(gains)) > 0.004, gains
+
+
+def test_relative_degrees_are_each_rows_weight_over_the_median_rows() -> None:
+    weights = sp.csr_matrix(np.array([[0, 2, 1, 0], [2, 0, 3, 0], [1, 3, 0, 0.5], [0, 0, 0.5, 0]], float))
+    assert relative_degrees(weights).tolist() == pytest.approx([3 / 3.75, 5 / 3.75, 4.5 / 3.75, 0.5 / 3.75])
+    alone = sp.csr_matrix((3, 3))
+    assert relative_degrees(alone).tolist() == [1.0, 1.0, 1.0]  # no weight at all: every image alike
 
 
 def test_with_fewer_images_than_neighbours_every_other_image_is_a_neighbour(fashion_pixels: Data) -> None:

@@ -24,6 +24,7 @@ from tetsuban.errors import ConfigError
 from tetsuban.learn.spreading import (
     geometric_mix,
     neighbour_weights,
+    relative_degrees,
     spread_labels,
     with_agreeing_edges,
     with_class_mass,
@@ -51,6 +52,7 @@ class LoopHead:
         self.name = check_head(name)
         self._embeddings = embeddings
         self._weights: sp.csr_matrix | None = None
+        self._degrees: np.ndarray | None = None
         self._lock = threading.Lock()
 
     def probabilities(
@@ -76,3 +78,14 @@ class LoopHead:
             if self._weights is None:
                 self._weights = neighbour_weights(self._embeddings)
             return self._weights
+
+    def density(self) -> np.ndarray | None:
+        """Each image's weighted degree in spreading's graph over the median image's, built once (the hybrid weighs
+        its candidates by it); None for the probe, which has no graph."""
+        if self.name == "probe":
+            return None
+        weights = self.weights()
+        with self._lock:
+            if self._degrees is None:
+                self._degrees = relative_degrees(weights)
+            return self._degrees

@@ -4,7 +4,9 @@ Before the head exists (no labels, or one class) the picks are TypiClust's: the 
 largest k-means clusters no label covers yet. Then the CANDIDATES x batch eligible images with the smallest margin
 between their two most probable classes are clustered (k-means, one cluster per pick) and the image nearest each
 cluster's centre is taken, so that one batch does not spend itself on near-copies of one confusion, nor on the
-oddest image of each.
+oddest image of each. Where the head has a graph (label spreading's), each image's uncertainty (one minus its
+margin) is first multiplied by its degree in the graph over the median image's, to the power DENSITY_POWER: an
+uncertain image that no other image lies near teaches spreading little, as its label reaches nothing.
 
 Why this form (emoji-google and fashion-mnist through real projects, 5 seeds, steps of 50; the default's final
 runs are in bench/results/active.md): TypiClust for the first 50 labels beat random on both (0.741 against 0.715
@@ -16,7 +18,10 @@ default draws none; ``hybrid_random10`` keeps it for those who want the insuranc
 its centre replaced its most uncertain on 2026-12-04 (bench/results/loop_levers.md, 30 seeds, 300 labels): with
 the head's class mass, +0.006 and +0.007 on emoji's two seed sets, +0.002 and -0.001 on fashion-mnist's; the most
 uncertain image of a cluster is often its oddest. BADGE (k-means++ over the probe's gradient embeddings) cost
-both datasets 0.003.
+both datasets 0.003. The density's power 0.1 came on 2026-12-04 (the same bench): at 300 labels +0.006 and +0.008
+on emoji's two seed sets, +0.002, +0.003 and +0.004 on fashion-mnist's three, level at the app's cadence on
+emoji; 0.25 and above cost fashion-mnist 0.003-0.004 and emoji from 0.5, and a negative power (the outliers
+first) cost both 0.025-0.08.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from tetsuban.params import check_float
 
 CANDIDATES = 3  # candidate pool: this many times the batch, by margin
 RANDOM_SHARE = 0.0  # of each batch drawn at random by the default; hybrid_random10 draws 10%
+DENSITY_POWER = 0.1  # each candidate's uncertainty times its degree in the head's graph to this power
 
 
 def hybrid_with(random_share: float) -> Strategy:
@@ -56,6 +62,7 @@ def hybrid_picks(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """What the hybrid strategy picks (a module-level function, so that mutation testing reaches it: the
     strategies are made when the module is imported)."""
@@ -65,12 +72,21 @@ def hybrid_picks(
     if probabilities is None:
         return typiclust(embeddings, labelled, None, batch, rng, eligible)
     randoms = round(random_share * batch)
-    margins = uncertainty_scores(probabilities, "margin")
-    chosen = clustered_uncertain(embeddings, margins, allowed, batch - randoms, rng)
+    scores = candidate_scores(probabilities, density)
+    chosen = clustered_uncertain(embeddings, scores, allowed, batch - randoms, rng)
     rest = allowed.copy()
     rest[chosen] = False
     extra = random_picks(embeddings, labelled, None, batch - len(chosen), rng, rest)
     return np.concatenate([chosen, extra]).astype(np.int64)
+
+
+def candidate_scores(probabilities: np.ndarray, density: np.ndarray | None) -> np.ndarray:
+    """What the candidates are chosen by, higher first: one minus the gap between each image's two most probable
+    classes, times its ``density`` to DENSITY_POWER where the head has a graph (the margin's order without one)."""
+    margins = uncertainty_scores(probabilities, "margin")
+    if density is None:
+        return margins
+    return (1.0 + margins) * np.asarray(density, np.float64) ** DENSITY_POWER
 
 
 hybrid = hybrid_with(RANDOM_SHARE)

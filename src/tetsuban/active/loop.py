@@ -224,11 +224,15 @@ class LabelLoop:
         known = [label for label in labels if label is not None]
         head = None
         probabilities = None
+        density = None
         if len(set(known)) >= 2:
             head = self._probe.fit(self.embeddings[labelled], known)
             probe = head.probabilities(self.embeddings)
             probabilities = self._head.probabilities(probe, np.flatnonzero(labelled), known, head.classes)
-        queue = self._strategy(self.embeddings, labelled, probabilities, self._queue_size, self._rng, self.eligible)
+            density = self._head.density()
+        queue = self._strategy(
+            self.embeddings, labelled, probabilities, self._queue_size, self._rng, self.eligible, density
+        )
         with self._lock:
             queued = tuple(int(i) for i in queue)
             classes = () if head is None else head.classes

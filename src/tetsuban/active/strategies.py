@@ -1,9 +1,12 @@
 """Query strategies: which unlabelled images to label next.
 
 Every strategy has one signature: ``(embeddings (N, D), labelled (N,), probabilities (N, K) or None, batch, rng,
-eligible (N,) or None) -> indices``. ``eligible`` marks the images that may be picked (the caller leaves out the
-test split); by default every unlabelled image. A strategy returns at most ``batch`` distinct eligible indices,
-fewer only when fewer are eligible. Strategies that need probabilities fall back to random picks without them.
+eligible (N,) or None, density (N,) or None) -> indices``. ``eligible`` marks the images that may be picked (the
+caller leaves out the test split); by default every unlabelled image. ``density`` is each image's degree in the
+loop head's neighbour graph over the median image's (heads.LoopHead.density; None where the head has no graph):
+the hybrid weighs its candidates by it, the others take no notice. A strategy returns at most ``batch`` distinct
+eligible indices, fewer only when fewer are eligible. Strategies that need probabilities fall back to random picks
+without them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 from tetsuban.errors import ConfigError
 
 Strategy = Callable[
-    [np.ndarray, np.ndarray, "np.ndarray | None", int, np.random.Generator, "np.ndarray | None"], np.ndarray
+    [np.ndarray, np.ndarray, "np.ndarray | None", int, np.random.Generator, "np.ndarray | None", "np.ndarray | None"],
+    np.ndarray,
 ]
 _TYPICAL_NEIGHBOURS = 20  # TypiClust's density: inverse mean distance to this many neighbours in the cluster
 _MAX_KCENTER_POOL = 5_000  # k-center greedy looks at a random sample this large of a bigger pool
@@ -39,6 +43,7 @@ def random_picks(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """Uniformly random eligible images: the baseline every other strategy must beat."""
     pool = np.flatnonzero(eligible_mask(labelled, eligible))
@@ -83,6 +88,7 @@ def uncertain_picks(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """What the uncertainty strategy ``kind`` picks: the most uncertain eligible images, or random ones before
     there is a model (module level, so that mutation testing reaches it: the strategies are made at import)."""
@@ -103,6 +109,7 @@ def k_center_greedy(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """Diversity: repeatedly the eligible image farthest from everything labelled or picked so far (a pool
     larger than _MAX_KCENTER_POOL is sampled first)."""
@@ -147,6 +154,7 @@ def typiclust(
     batch: int,
     rng: np.random.Generator,
     eligible: np.ndarray | None = None,
+    density: np.ndarray | None = None,
 ) -> np.ndarray:
     """Cold start by typicality and coverage: k-means into (labelled + batch) clusters, then from each of the
     largest clusters without a labelled image, its most typical eligible image (the densest among its

@@ -60,6 +60,14 @@ def neighbour_weights(embeddings: np.ndarray, k: int = DEFAULT_NEIGHBOURS) -> sp
     return sp.csr_matrix(w + w.T)
 
 
+def relative_degrees(weights: sp.csr_matrix) -> np.ndarray:
+    """Each image's weighted degree in the graph of symmetric ``weights`` over the median image's: above 1 where
+    many near images call it near, towards 0 for an image far from all the others (all ones if the median is 0)."""
+    degree = np.asarray(weights.sum(axis=1), np.float64).ravel()
+    median = float(np.median(degree))
+    return degree / median if median > 0 else np.ones_like(degree)
+
+
 def normalised(weights: sp.csr_matrix) -> sp.csr_matrix:
     """D^-1/2 W D^-1/2 of symmetric ``weights`` W, D their row sums; a row of zeros stays zero."""
     degree = np.asarray(weights.sum(axis=1)).ravel()
