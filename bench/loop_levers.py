@@ -437,7 +437,7 @@ def refined_rounds(rounds: int) -> Callable[..., np.ndarray]:
         mixed = probe
         for _ in range(rounds):
             spread = head.spread(mixed, labelled, known)
-            mixed = heads.geometric_mix(probe, heads.with_class_mass(spread, probe.mean(axis=0)), heads.PROBE_WEIGHT)
+            mixed = heads.mixed_with_probe(probe, spread)
         return mixed
 
     return probabilities

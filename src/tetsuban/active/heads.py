@@ -43,6 +43,12 @@ def check_head(name: str) -> str:
     return name
 
 
+def mixed_with_probe(probe: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """The spreading head's probabilities (N, K): spreading's ``spread`` with each class's mass set to the probe's
+    predicted share, mixed with the probe's ``probe`` as a geometric mean, the probe weighing PROBE_WEIGHT."""
+    return geometric_mix(probe, with_class_mass(spread, probe.mean(axis=0)), PROBE_WEIGHT)
+
+
 class LoopHead:
     """One loop's head over its images (``embeddings``, N x D). Spreading's graph weights are built at the first
     use, in the thread that retrains (the app's background retrain; its first retrain at start), and kept, as the
@@ -64,7 +70,7 @@ class LoopHead:
             return probe
         index = {name: k for k, name in enumerate(classes)}
         spread = self.spread(probe, labelled, np.array([index[n] for n in labels]))
-        return geometric_mix(probe, with_class_mass(spread, probe.mean(axis=0)), PROBE_WEIGHT)
+        return mixed_with_probe(probe, spread)
 
     def spread(self, weighing: np.ndarray, labelled: np.ndarray, class_of: np.ndarray) -> np.ndarray:
         """Label spreading's probabilities (N, K) of the class indices ``class_of`` of the images at rows
